@@ -1,0 +1,21 @@
+/**
+ * Environment variable names shared by the infrastructure (`lib/`) and the runtime (`functions/`).
+ *
+ * The place that sets a variable also grants the access it implies, so keep the names here and nowhere else.
+ */
+export const Env = {
+  /** DynamoDB table holding jobs, queue registry and idempotency keys. */
+  TABLE_NAME: 'RELAY_TABLE_NAME',
+  /** Endpoint override for DynamoDB (local stack only). */
+  DYNAMODB_ENDPOINT: 'RELAY_DYNAMODB_ENDPOINT',
+  /** Number of index shards a new queue gets (1 means strict ordering for every queue). */
+  QUEUE_SHARDS: 'RELAY_QUEUE_SHARDS',
+  /** Comma-separated queue names that are created with strict ordering (one shard). */
+  STRICT_QUEUES: 'RELAY_STRICT_QUEUES',
+  /** Days a completed, dead or cancelled job stays readable before TTL removes it. */
+  RETENTION_DAYS: 'RELAY_RETENTION_DAYS',
+  /** Hours an idempotency key blocks a second enqueue with the same key. */
+  IDEMPOTENCY_TTL_HOURS: 'RELAY_IDEMPOTENCY_TTL_HOURS',
+} as const;
+
+export type EnvName = (typeof Env)[keyof typeof Env];

@@ -1,0 +1,82 @@
+/**
+ * The job aggregate's error family. Each error names what went wrong in domain terms; the HTTP
+ * edge (`functions/api/errors.ts`) is the one place that turns them into status codes and bodies.
+ */
+export abstract class JobError extends Error {
+  /** Stable machine-readable code, used in native API error bodies. */
+  abstract readonly code: string;
+}
+
+/** No live (or, where the caller asks, retained) job has this id in this queue. */
+export class JobNotFoundError extends JobError {
+  override readonly name = 'JobNotFoundError';
+  readonly code = 'job_not_found';
+  constructor(
+    readonly queue: string,
+    readonly id: string,
+  ) {
+    super(`job with id \`${id}\` not found in queue \`${queue}\`.`);
+  }
+}
+
+/** A live job with this id already exists in this queue. */
+export class JobExistsError extends JobError {
+  override readonly name = 'JobExistsError';
+  readonly code = 'job_exists';
+  constructor(
+    readonly queue: string,
+    readonly id: string,
+  ) {
+    super(`job with id \`${id}\` already exists in queue \`${queue}\`.`);
+  }
+}
+
+/** The caller's run is not the job's current run: its lease was lost to another claim. */
+export class LeaseLostError extends JobError {
+  override readonly name = 'LeaseLostError';
+  readonly code = 'lease_lost';
+  constructor(
+    readonly queue: string,
+    readonly id: string,
+    readonly runId: string,
+  ) {
+    super(`run \`${runId}\` is not the current run of job \`${id}\` in queue \`${queue}\`.`);
+  }
+}
+
+/** The job exists but its status does not allow the requested transition. */
+export class InvalidTransitionError extends JobError {
+  override readonly name = 'InvalidTransitionError';
+  readonly code = 'invalid_transition';
+  constructor(
+    readonly action: string,
+    readonly status: string,
+  ) {
+    super(`cannot ${action} job with status: ${status}`);
+  }
+}
+
+/** Another job was enqueued with the same idempotency key within the key's lifetime. */
+export class DuplicateIdempotencyKeyError extends JobError {
+  override readonly name = 'DuplicateIdempotencyKeyError';
+  readonly code = 'duplicate_idempotency_key';
+  constructor(
+    readonly queue: string,
+    readonly key: string,
+    readonly existingJobId: string,
+  ) {
+    super(`idempotency key \`${key}\` was already used in queue \`${queue}\` by job \`${existingJobId}\`.`);
+  }
+}
+
+/** DynamoDB refused for capacity or was briefly unavailable; the caller should retry later. */
+export class StoreBusyError extends JobError {
+  override readonly name = 'StoreBusyError';
+  readonly code = 'store_busy';
+  constructor(
+    readonly retryAfterSeconds: number,
+    options?: ErrorOptions,
+  ) {
+    super('the job store is busy; retry later', options);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * A small builder for DynamoDB condition and update expressions.
+ *
+ * Conditions are values with a name in the code (`const claimable = …`) so every conditional write
+ * reads as the rule it enforces. Attribute names are always aliased (`#status`), which sidesteps
+ * DynamoDB's reserved words.
+ */
+
+export interface Condition {
+  readonly expression: string;
+  readonly names: readonly string[];
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
+/** A condition over `names` (aliased as `#name`) and `values` (placeholders as `:key`). */
+export function condition(
+  expression: string,
+  names: readonly string[],
+  values: Record<string, unknown> = {},
+): Condition {
+  return { expression, names, values };
+}
+
+export function and(...parts: Condition[]): Condition {
+  return {
+    expression: parts.map((p) => `(${p.expression})`).join(' AND '),
+    names: parts.flatMap((p) => p.names),
+    values: Object.assign({}, ...parts.map((p) => p.values)),
+  };
+}
+
+export function or(...parts: Condition[]): Condition {
+  return {
+    expression: parts.map((p) => `(${p.expression})`).join(' OR '),
+    names: parts.flatMap((p) => p.names),
+    values: Object.assign({}, ...parts.map((p) => p.values)),
+  };
+}
+
+export interface Change {
+  /** Attributes to set; `undefined` values are removed instead. */
+  readonly set?: Readonly<Record<string, unknown>>;
+  readonly remove?: readonly string[];
+  /** Attributes to increment by the given amount (`#a = #a + :n`). */
+  readonly add?: Readonly<Record<string, number>>;
+  /** Attributes set from another attribute plus a value (`#a = #b + :n`), so no read is needed first. */
+  readonly plus?: Readonly<Record<string, readonly [source: string, amount: number]>>;
+  /** Attributes set only when absent (`if_not_exists`): an upsert keeps what the old item had. */
+  readonly keep?: Readonly<Record<string, unknown>>;
+}
+
+export interface BuiltExpression {
+  UpdateExpression?: string;
+  ConditionExpression?: string;
+  ExpressionAttributeNames?: Record<string, string>;
+  ExpressionAttributeValues?: Record<string, unknown>;
+}
+
+/** Builds the expression parts of an `UpdateItem` (or just a condition when `change` is omitted). */
+export function build(when: Condition | undefined, change?: Change): BuiltExpression {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const alias = (name: string) => {
+    names[`#${name}`] = name;
+    return `#${name}`;
+  };
+  const sets: string[] = [];
+  const removes = new Set(change?.remove ?? []);
+  for (const [name, value] of Object.entries(change?.set ?? {})) {
+    if (value === undefined) {
+      removes.add(name);
+      continue;
+    }
+    values[`:set_${name}`] = value;
+    sets.push(`${alias(name)} = :set_${name}`);
+  }
+  for (const [name, amount] of Object.entries(change?.add ?? {})) {
+    values[`:add_${name}`] = amount;
+    sets.push(`${alias(name)} = ${alias(name)} + :add_${name}`);
+  }
+  for (const [name, [source, amount]] of Object.entries(change?.plus ?? {})) {
+    values[`:plus_${name}`] = amount;
+    sets.push(`${alias(name)} = ${alias(source)} + :plus_${name}`);
+  }
+  for (const [name, value] of Object.entries(change?.keep ?? {})) {
+    values[`:keep_${name}`] = value;
+    sets.push(`${alias(name)} = if_not_exists(${alias(name)}, :keep_${name})`);
+  }
+  const clauses: string[] = [];
+  if (sets.length) clauses.push(`SET ${sets.join(', ')}`);
+  if (removes.size) clauses.push(`REMOVE ${[...removes].map(alias).join(', ')}`);
+
+  if (when) {
+    for (const name of when.names) alias(name);
+    Object.assign(values, when.values);
+  }
+  return {
+    ...(clauses.length ? { UpdateExpression: clauses.join(' ') } : {}),
+    ...(when ? { ConditionExpression: when.expression } : {}),
+    ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+    ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+  };
+}
+
+/** `build` for an `UpdateItem`, whose update expression is never empty. */
+export function buildUpdate(
+  when: Condition | undefined,
+  change: Change,
+): BuiltExpression & { UpdateExpression: string } {
+  const built = build(when, change);
+  if (!built.UpdateExpression) throw new Error('an update must change at least one attribute');
+  return { ...built, UpdateExpression: built.UpdateExpression };
+}

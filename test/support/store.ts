@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { inject } from 'vitest';
+import { awsClientConfig } from '../../functions/core/clients.ts';
+import type { StoreConfig } from '../../functions/core/config.ts';
+import { JobStore } from '../../functions/jobs/store.ts';
+import { ensureTable } from '../../functions/jobs/table.ts';
+
+/** A controllable clock: tests move time instead of sleeping. */
+export class TestClock {
+  constructor(public now = Date.UTC(2026, 0, 1)) {}
+  readonly read = () => this.now;
+  advance(ms: number) {
+    this.now += ms;
+  }
+}
+
+export interface TestStore {
+  readonly store: JobStore;
+  readonly db: DynamoDBDocumentClient;
+  readonly config: StoreConfig;
+  /** Another store over the same table, as a second process would have (its own caches). */
+  another(clock?: () => number): JobStore;
+}
+
+/** A fresh table in the shared DynamoDB Local, and a store over it. */
+export async function freshStore(
+  options: { clock?: () => number; shards?: number; strictQueues?: string[] } = {},
+): Promise<TestStore> {
+  const endpoint = inject('dynamodbEndpoint');
+  const raw = new DynamoDBClient(awsClientConfig(endpoint));
+  const tableName = `jobs-${randomUUID()}`;
+  await ensureTable(raw, tableName);
+  const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  const config: StoreConfig = {
+    tableName,
+    dynamodbEndpoint: endpoint,
+    defaultShards: options.shards ?? 4,
+    strictQueues: new Set(options.strictQueues ?? []),
+    retentionSeconds: 7 * 86_400,
+    idempotencyTtlSeconds: 86_400,
+  };
+  return {
+    store: new JobStore(db, config, options.clock),
+    db,
+    config,
+    another: (clock) => new JobStore(db, config, clock ?? options.clock),
+  };
+}

@@ -81,7 +81,12 @@ describe('enqueue', () => {
     const [run] = await store.claim('q', 1);
     await store.enqueue(job('a', { payload: 'second' }), 'replace');
     const replaced = await store.get('q', 'a');
-    expect(replaced).toMatchObject({ status: 'pending', payload: 'second', run_id: null, created_at: created });
+    expect(replaced).toMatchObject({
+      status: 'pending',
+      payload: 'second',
+      run_id: null,
+      created_at: created,
+    });
     await expect(store.complete('q', 'a', run?.run_id ?? '')).rejects.toBeInstanceOf(JobNotFoundError);
   });
 
@@ -185,7 +190,9 @@ describe('run fencing', () => {
     const stale = first?.run_id ?? '';
     await expect(store.heartbeat('q', 'a', { x: 1 }, stale)).rejects.toBeInstanceOf(LeaseLostError);
     await expect(store.complete('q', 'a', stale)).rejects.toBeInstanceOf(LeaseLostError);
-    await expect(store.fail('q', 'a', { error: 'boom', runId: stale })).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(store.fail('q', 'a', { error: 'boom', runId: stale })).rejects.toBeInstanceOf(
+      LeaseLostError,
+    );
     await store.complete('q', 'a', second?.run_id ?? '');
     expect((await store.get('q', 'a'))?.status).toBe('completed');
   });
@@ -194,7 +201,7 @@ describe('run fencing', () => {
     await store.enqueue(job('a', { state: 'old' }));
     const [run] = await store.claim('q', 1);
     clock.advance(10_000);
-    const beat = await store.heartbeat('q', 'a', { progress: 50 }, run?.run_id);
+    const beat = await store.heartbeat('q', 'a', { progress: 50 }, run?.run_id ?? undefined);
     expect(beat.lease_expires_at).toBe(clock.now + 30_000);
     expect(beat.state).toEqual({ progress: 50 });
     const cleared = await store.heartbeat('q', 'a', undefined);
@@ -209,7 +216,12 @@ describe('run fencing', () => {
 
 describe('retries and expiry', () => {
   it('runs a job with max_retries=2 three times, then makes it dead', async () => {
-    await store.enqueue(job('a', { max_retries: 2, backoff: { strategy: 'fixed', base_seconds: 1, max_seconds: 1, jitter: 'none' } }));
+    await store.enqueue(
+      job('a', {
+        max_retries: 2,
+        backoff: { strategy: 'fixed', base_seconds: 1, max_seconds: 1, jitter: 'none' },
+      }),
+    );
     let runs = 0;
     for (let i = 0; i < 5; i++) {
       clock.advance(1000);
@@ -223,7 +235,9 @@ describe('retries and expiry', () => {
   });
 
   it('marks a failed run failed and schedules the retry after its backoff', async () => {
-    await store.enqueue(job('a', { backoff: { strategy: 'fixed', base_seconds: 10, max_seconds: 10, jitter: 'none' } }));
+    await store.enqueue(
+      job('a', { backoff: { strategy: 'fixed', base_seconds: 10, max_seconds: 10, jitter: 'none' } }),
+    );
     const [run] = await store.claim('q', 1);
     const failed = await store.fail('q', 'a', { error: 'boom', runId: run?.run_id ?? '' });
     expect(failed).toMatchObject({ status: 'failed', run_at: clock.now + 10_000, retries_remaining: 2 });
@@ -246,7 +260,11 @@ describe('retries and expiry', () => {
     clock.advance(1500);
     const swept = await store.sweep();
     expect(swept).toEqual({ requeued: 1, dead: 0, refreshed: 0 });
-    expect(await store.get('q', 'a')).toMatchObject({ status: 'pending', retries_remaining: 2, run_id: null });
+    expect(await store.get('q', 'a')).toMatchObject({
+      status: 'pending',
+      retries_remaining: 2,
+      run_id: null,
+    });
     expect((await store.claim('q', 1)).map((j) => j.id)).toEqual(['a']);
   });
 
@@ -282,14 +300,18 @@ describe('retries and expiry', () => {
       clock.advance(1500);
       await store.sweep();
     }
-    expect(await store.get('q', 'a')).toMatchObject({ status: 'pending', retries_remaining: null, attempts: 5 });
+    expect(await store.get('q', 'a')).toMatchObject({
+      status: 'pending',
+      retries_remaining: null,
+      attempts: 5,
+    });
   });
 
   it('does not expire a run that heartbeated; the sweep moves its lease entry forward', async () => {
     await store.enqueue(job('a', { timeout: 2 }));
     const [run] = await store.claim('q', 1);
     clock.advance(1500);
-    await store.heartbeat('q', 'a', null, run?.run_id);
+    await store.heartbeat('q', 'a', null, run?.run_id ?? undefined);
     clock.advance(1500); // past the first deadline, inside the extended one
     expect(await store.sweep()).toEqual({ requeued: 0, dead: 0, refreshed: 1 });
     expect(await store.claim('q', 1)).toEqual([]);
@@ -363,17 +385,19 @@ describe('list and stats', () => {
     expect(scheduled.items.map((j) => j.id)).toEqual(['later']);
   });
 
-  it('counts jobs per status', async () => {
-    await store.enqueue(job('a'));
-    await store.enqueue(job('b'));
-    await store.enqueue(job('c', { run_at: clock.now + 60_000 }));
-    await store.enqueue(job('d', { max_retries: 0 }));
-    await store.enqueue(job('e'));
-    const runs = await store.claim('q', 3); // a, b, d (c is scheduled)
-    const d = runs.find((r) => r.id === 'd');
-    await store.fail('q', 'd', { error: 'x', runId: d?.run_id ?? '' });
-    const a = runs.find((r) => r.id === 'a');
-    await store.fail('q', 'a', { error: 'x', runId: a?.run_id ?? '' });
-    expect(await store.stats('q')).toEqual({ pending: 1, scheduled: 1, running: 1, failed: 1, dead: 1 });
+  it('counts jobs per status, summing every shard', async () => {
+    // 12 of each kind spreads every status over all four shards.
+    const ids = (kind: string) => Array.from({ length: 12 }, (_, i) => `${kind}-${i}`);
+    for (const id of ids('fail')) await store.enqueue(job(id, { run_at: clock.now - 3000 }));
+    for (const id of ids('dead')) await store.enqueue(job(id, { run_at: clock.now - 2000, max_retries: 0 }));
+    for (const id of ids('run')) await store.enqueue(job(id, { run_at: clock.now - 1000 }));
+    for (const id of ids('later')) await store.enqueue(job(id, { run_at: clock.now + 60_000 }));
+    for (const id of ids('wait')) await store.enqueue(job(id));
+    const runs = await store.claim('q', 36); // fail-*, dead-*, run-* (earliest run_at first)
+    expect(runs).toHaveLength(36);
+    for (const run of runs.filter((r) => !r.id.startsWith('run'))) {
+      await store.fail('q', run.id, { error: 'x', runId: run.run_id ?? '' });
+    }
+    expect(await store.stats('q')).toEqual({ pending: 12, scheduled: 12, running: 12, failed: 12, dead: 12 });
   });
 });

@@ -7,15 +7,16 @@ export abstract class JobError extends Error {
   abstract readonly code: string;
 }
 
-/** No live (or, where the caller asks, retained) job has this id in this queue. */
+/** No job with this id in this queue is in the state the caller needs (or, with a run id, in that run). */
 export class JobNotFoundError extends JobError {
   override readonly name = 'JobNotFoundError';
   readonly code = 'job_not_found';
   constructor(
     readonly queue: string,
     readonly id: string,
+    readonly runId?: string,
   ) {
-    super(`job with id \`${id}\` not found in queue \`${queue}\`.`);
+    super(`job with id \`${id}\` not found in queue \`${queue}\`${runId ? ` with ${runId}` : ''}.`);
   }
 }
 

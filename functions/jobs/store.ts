@@ -565,27 +565,37 @@ export class JobStore {
   /** Counts per status from the sparse indexes: reads only waiting, running and dead jobs. */
   async stats(queue: string): Promise<QueueStats> {
     const info = await this.queueInfo(queue);
-    const stats = { pending: 0, scheduled: 0, running: 0, failed: 0, dead: 0 };
-    if (!info) return stats;
     const now = this.clock();
-    await Promise.all(
-      range(info.shards).map(async (shard) => {
+    const perShard = await Promise.all(
+      range(info?.shards ?? 0).map(async (shard) => {
         const pk = shardPk(shard, queue);
-        const waiting = await this.queryAll({
-          ...indexQuery(this.table, 'ready', pk),
-          ProjectionExpression: '#status, #isk',
-          ExpressionAttributeNames: { '#ipk': INDEX.ready.pk, '#isk': INDEX.ready.sk, '#status': 'status' },
-        });
-        for (const w of waiting) {
-          if (w.status === 'failed') stats.failed++;
-          else if (runAtOf(String(w.ready_sk)) > now) stats.scheduled++;
-          else stats.pending++;
-        }
-        stats.running += await this.countAll(indexQuery(this.table, 'leases', pk));
-        stats.dead += await this.countAll(indexQuery(this.table, 'dead', pk));
+        const [waiting, running, dead] = await Promise.all([
+          this.queryAll({
+            ...indexQuery(this.table, 'ready', pk),
+            ProjectionExpression: '#status, #isk',
+            ExpressionAttributeNames: { '#ipk': INDEX.ready.pk, '#isk': INDEX.ready.sk, '#status': 'status' },
+          }),
+          this.countAll(indexQuery(this.table, 'leases', pk)),
+          this.countAll(indexQuery(this.table, 'dead', pk)),
+        ]);
+        const failed = waiting.filter((w) => w.status === 'failed').length;
+        const scheduled = waiting.filter(
+          (w) => w.status !== 'failed' && runAtOf(String(w.ready_sk)) > now,
+        ).length;
+        return { pending: waiting.length - failed - scheduled, scheduled, running, failed, dead };
       }),
     );
-    return stats;
+    const total: QueueStats = { pending: 0, scheduled: 0, running: 0, failed: 0, dead: 0 };
+    return perShard.reduce(
+      (sum, s) => ({
+        pending: sum.pending + s.pending,
+        scheduled: sum.scheduled + s.scheduled,
+        running: sum.running + s.running,
+        failed: sum.failed + s.failed,
+        dead: sum.dead + s.dead,
+      }),
+      total,
+    );
   }
 
   // -------------------------------------------------------------------------------------------

@@ -10,8 +10,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { awsClientConfig } from '../core/clients.ts';
 
 export interface DynamoDbLocal {
@@ -50,7 +49,9 @@ export async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -64,7 +65,9 @@ export async function checkJava(): Promise<void> {
     if (major && major < 17) throw new Error(`DynamoDB Local needs Java 17 or newer; found Java ${major}`);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error('DynamoDB Local needs Java 17 or newer on the PATH (e.g. apt-get install openjdk-17-jre-headless)');
+      throw new Error(
+        'DynamoDB Local needs Java 17 or newer on the PATH (e.g. apt-get install openjdk-17-jre-headless)',
+      );
     }
     throw error;
   }
@@ -75,7 +78,15 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   await checkJava();
   const port = options.port ?? (await freePort());
   const { jar, libraryPath } = jarLocation();
-  const args = [`-Djava.library.path=${libraryPath}`, '-jar', jar, '-sharedDb', '-disableTelemetry', '-port', String(port)];
+  const args = [
+    `-Djava.library.path=${libraryPath}`,
+    '-jar',
+    jar,
+    '-sharedDb',
+    '-disableTelemetry',
+    '-port',
+    String(port),
+  ];
   args.push(...(options.dataDir ? ['-dbPath', options.dataDir] : ['-inMemory']));
   const child = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -100,7 +111,9 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
       } catch (error) {
         if (child.exitCode !== null || Date.now() > deadline) {
           child.kill('SIGKILL');
-          throw new Error(`DynamoDB Local did not start on port ${port}: ${(error as Error).message}\n${output}`);
+          throw new Error(
+            `DynamoDB Local did not start on port ${port}: ${(error as Error).message}\n${output}`,
+          );
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }

@@ -1,0 +1,132 @@
+/**
+ * Relay's native API: JSON in, JSON out, errors as `{"error":{"code","message"}}`.
+ */
+import type { Job } from '../jobs/model.ts';
+import type { Page, QueueInfo } from '../jobs/store.ts';
+import type { ApiContext, Operations } from './context.ts';
+import {
+  empty,
+  HttpError,
+  type HttpRequest,
+  hasBody,
+  json,
+  readJson,
+  validBody,
+  validQuery,
+} from './http.ts';
+import {
+  failBody,
+  fromNative,
+  listQuery,
+  nativeJob,
+  nativeView,
+  pageQuery,
+  requeueAllBody,
+} from './schemas.ts';
+
+const jobParams = (req: HttpRequest) => ({ queue: req.params.queue ?? '', id: req.params.id ?? '' });
+
+/** Cursors are the store's boundary keys, made opaque and URL-safe. */
+const encodeCursor = (boundary: string | null) =>
+  boundary === null ? null : Buffer.from(boundary, 'utf8').toString('base64url');
+
+function decodeCursor(cursor: string | undefined): string | undefined {
+  if (cursor === undefined) return undefined;
+  const boundary = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!boundary || Buffer.from(boundary, 'utf8').toString('base64url') !== cursor) {
+    throw new HttpError(400, 'cursor is not one this API returned');
+  }
+  return boundary;
+}
+
+const page = (result: Page<Job>, ctx: ApiContext) =>
+  json(200, {
+    jobs: result.items.map((job) => nativeView(job, ctx.now())),
+    next_cursor: encodeCursor(result.cursor),
+  });
+
+const view = (status: number, job: Job, ctx: ApiContext) => json(status, nativeView(job, ctx.now()));
+
+async function queueSummary(info: QueueInfo, ctx: ApiContext) {
+  return {
+    name: info.queue,
+    ordering: info.ordering,
+    shards: info.shards,
+    ...(await ctx.store.stats(info.queue)),
+  };
+}
+
+export const nativeOperations: Operations = {
+  'POST /v1/jobs': async (req, ctx) => {
+    const input = validBody(nativeJob, readJson(req));
+    const { job } = await ctx.store.enqueue(fromNative(input, ctx.now(), ctx.newId), 'unique');
+    return view(201, job, ctx);
+  },
+
+  'GET /v1/jobs': async (req, ctx) => {
+    const q = validQuery(listQuery, req);
+    const result = await ctx.store.list({
+      queue: q.queue,
+      status: q.status,
+      limit: q.limit,
+      cursor: decodeCursor(q.cursor),
+    });
+    return page(result, ctx);
+  },
+
+  'GET /v1/queues': async (_req, ctx) => {
+    const queues = await ctx.store.listQueues();
+    return json(200, { queues: await Promise.all(queues.map((info) => queueSummary(info, ctx))) });
+  },
+
+  'GET /v1/queues/{queue}/stats': async (req, ctx) => {
+    const queue = req.params.queue ?? '';
+    return json(200, { queue, ...(await ctx.store.stats(queue)) });
+  },
+
+  'GET /v1/queues/{queue}/jobs/{id}/status': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    const job = await ctx.store.get(queue, id);
+    if (!job)
+      throw new HttpError(404, `job with id \`${id}\` not found in queue \`${queue}\`.`, 'job_not_found');
+    return view(200, job, ctx);
+  },
+
+  'POST /v1/queues/{queue}/jobs/{id}/fail': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    const body = validBody(failBody, readJson(req));
+    const job = await ctx.store.fail(queue, id, { error: body.error, runId: body.run_id, retry: body.retry });
+    return view(202, job, ctx);
+  },
+
+  'POST /v1/queues/{queue}/jobs/{id}/cancel': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    return view(200, await ctx.store.cancel(queue, id), ctx);
+  },
+
+  'POST /v1/queues/{queue}/jobs/{id}/retry': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    return view(200, await ctx.store.retry(queue, id), ctx);
+  },
+
+  'GET /v1/queues/{queue}/dlq': async (req, ctx) => {
+    const q = validQuery(pageQuery, req);
+    return page(await ctx.store.deadLetters(req.params.queue ?? '', q.limit, decodeCursor(q.cursor)), ctx);
+  },
+
+  'POST /v1/queues/{queue}/dlq/requeue': async (req, ctx) => {
+    const body = hasBody(req) ? validBody(requeueAllBody, readJson(req)) : {};
+    return json(200, { requeued: await ctx.store.requeueAllDead(req.params.queue ?? '', body.limit) });
+  },
+
+  'POST /v1/queues/{queue}/dlq/{id}/requeue': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    return view(200, await ctx.store.requeueDead(queue, id), ctx);
+  },
+
+  'DELETE /v1/queues/{queue}/dlq/{id}': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    await ctx.store.deleteDead(queue, id);
+    return empty(204);
+  },
+};

@@ -1,0 +1,207 @@
+/**
+ * relay-rs-compatible operations: the v1 RESTful routes, the seed routes of its README, and the v2
+ * routes fenced by run id. Status codes and bodies follow relay-rs; see docs/design.md for the
+ * few places Relay knowingly differs.
+ */
+import { JobNotFoundError, LeaseLostError } from '../jobs/errors.ts';
+import type { Job } from '../jobs/model.ts';
+import type { ApiContext, Operations } from './context.ts';
+import {
+  empty,
+  HttpError,
+  type HttpRequest,
+  json,
+  readJson,
+  readOptionalJson,
+  validBody,
+  validQuery,
+} from './http.ts';
+import {
+  claimQueryV1,
+  claimQueryV2,
+  enqueueMode,
+  relayV1Batch,
+  relayV1Job,
+  relayV1View,
+  relayV2Batch,
+  relayV2View,
+  seedJobQuery,
+  seedNextQuery,
+} from './schemas.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** v2 run ids are UUIDs; anything else is a malformed URL (400), as relay's typed path says. */
+function runIdOf(req: HttpRequest): string {
+  const runId = req.params.run_id ?? '';
+  if (!UUID.test(runId))
+    throw new HttpError(400, `Invalid URL: Cannot parse \`run_id\` with value \`${runId}\` to a \`Uuid\``);
+  return runId.toLowerCase();
+}
+
+const jobParams = (req: HttpRequest) => ({ queue: req.params.queue ?? '', id: req.params.id ?? '' });
+
+/** Claimed jobs as a JSON array, or 204 when there are none. */
+function claimed(jobs: Job[], view: (job: Job) => unknown) {
+  return jobs.length ? json(200, jobs.map(view)) : empty(204);
+}
+
+async function enqueueV1(jobs: ReturnType<typeof relayV1Batch.parse>, ctx: ApiContext) {
+  // relay-rs: a single job conflicts loudly (409); in a batch, existing ids are skipped.
+  if (jobs.length === 1) await ctx.store.enqueue(jobs[0] as (typeof jobs)[0], 'unique');
+  else await ctx.store.enqueueMany(jobs, 'ignore');
+  return empty(202);
+}
+
+async function removeV1(queue: string, id: string, ctx: ApiContext) {
+  if (!(await ctx.store.remove(queue, id))) throw new JobNotFoundError(queue, id);
+  return empty(200);
+}
+
+async function getLive(queue: string, id: string, ctx: ApiContext, view: (job: Job) => unknown) {
+  const job = await ctx.store.getLive(queue, id);
+  return job ? json(200, view(job)) : empty(404);
+}
+
+export const relayOperations: Operations = {
+  'GET /health': async () => empty(200),
+
+  // ---- v1 RESTful -------------------------------------------------------------------------
+  'POST /v1/queues/jobs': async (req, ctx) => enqueueV1(validBody(relayV1Batch, readJson(req)), ctx),
+
+  'PUT /v1/queues/jobs': async (req, ctx) => {
+    await ctx.store.reschedule(validBody(relayV1Job, readJson(req)));
+    return empty(202);
+  },
+
+  'GET /v1/queues/{queue}/jobs': async (req, ctx) => {
+    const { num_jobs = 1 } = validQuery(claimQueryV1, req);
+    if (num_jobs === 0) return empty(204);
+    return claimed(await ctx.store.claim(req.params.queue ?? '', num_jobs), relayV1View);
+  },
+
+  'HEAD /v1/queues/{queue}/jobs/{id}': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    return empty((await ctx.store.getLive(queue, id)) ? 200 : 404);
+  },
+
+  'GET /v1/queues/{queue}/jobs/{id}': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    return getLive(queue, id, ctx, relayV1View);
+  },
+
+  'PATCH /v1/queues/{queue}/jobs/{id}': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    await ctx.store.heartbeat(queue, id, readOptionalJson(req));
+    return empty(202);
+  },
+
+  'DELETE /v1/queues/{queue}/jobs/{id}': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    return removeV1(queue, id, ctx);
+  },
+
+  // ---- seed routes (also served under /v1) ------------------------------------------------
+  ...seedRoutes(''),
+  ...seedRoutes('/v1'),
+
+  // ---- v2 ---------------------------------------------------------------------------------
+  'POST /v2/queues/jobs': async (req, ctx) => {
+    const { mode } = validQuery(enqueueMode, req);
+    const jobs = validBody(relayV2Batch, readJson(req));
+    await ctx.store.enqueueMany(jobs, mode);
+    return empty(202);
+  },
+
+  'GET /v2/queues/{queue}/jobs': async (req, ctx) => {
+    const { num_jobs = 1 } = validQuery(claimQueryV2, req);
+    return claimed(await ctx.store.claim(req.params.queue ?? '', num_jobs), relayV2View);
+  },
+
+  'HEAD /v2/queues/{queue}/jobs/{id}': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    return empty((await ctx.store.getLive(queue, id)) ? 200 : 404);
+  },
+
+  'GET /v2/queues/{queue}/jobs/{id}': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    return getLive(queue, id, ctx, relayV2View);
+  },
+
+  'DELETE /v2/queues/{queue}/jobs/{id}': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    await ctx.store.delete(queue, id);
+    return empty(200);
+  },
+
+  'PATCH /v2/queues/{queue}/jobs/{id}/run-id/{run_id}': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    const runId = runIdOf(req);
+    try {
+      await ctx.store.heartbeat(queue, id, readOptionalJson(req), runId);
+    } catch (error) {
+      if (error instanceof JobNotFoundError) throw new JobNotFoundError(queue, id, runId);
+      throw error;
+    }
+    return empty(202);
+  },
+
+  'PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id}': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    const runId = runIdOf(req);
+    const { mode } = validQuery(enqueueMode, req);
+    const jobs = validBody(relayV2Batch, readJson(req));
+    // A run that is no longer current changes nothing and is still accepted, as relay does.
+    await ctx.store.replaceRun(queue, id, runId, jobs, mode);
+    return empty(202);
+  },
+
+  'DELETE /v2/queues/{queue}/jobs/{id}/run-id/{run_id}': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    const runId = runIdOf(req);
+    try {
+      await ctx.store.complete(queue, id, runId);
+    } catch (error) {
+      // Idempotent: completing a run that already ended (or never matched) is not an error.
+      if (!(error instanceof JobNotFoundError || error instanceof LeaseLostError)) throw error;
+    }
+    return empty(200);
+  },
+};
+
+/** relay-rs's seed routes: jobs named by `queue` and `job_id` query parameters. */
+function seedRoutes(prefix: '' | '/v1'): Operations {
+  return {
+    [`POST ${prefix}/enqueue`]: async (req, ctx) => enqueueV1([validBody(relayV1Job, readJson(req))], ctx),
+
+    [`POST ${prefix}/enqueue/batch`]: async (req, ctx) => {
+      await ctx.store.enqueueMany(validBody(relayV1Batch, readJson(req)), 'ignore');
+      return empty(202);
+    },
+
+    [`GET ${prefix}/next`]: async (req, ctx) => {
+      const { queue, num_jobs } = validQuery(seedNextQuery, req);
+      if (num_jobs === 0) return empty(204);
+      const jobs = await ctx.store.claim(queue, num_jobs ?? 1);
+      // Without num_jobs the seed README returns one job object; with it, an array.
+      if (num_jobs === undefined) return jobs[0] ? json(200, relayV1View(jobs[0])) : empty(204);
+      return claimed(jobs, relayV1View);
+    },
+
+    [`PATCH ${prefix}/heartbeat`]: async (req, ctx) => {
+      const { queue, job_id } = validQuery(seedJobQuery, req);
+      await ctx.store.heartbeat(queue, job_id, readOptionalJson(req));
+      return empty(202);
+    },
+
+    [`DELETE ${prefix}/complete`]: async (req, ctx) => {
+      const { queue, job_id } = validQuery(seedJobQuery, req);
+      return removeV1(queue, job_id, ctx);
+    },
+
+    [`POST ${prefix}/reschedule`]: async (req, ctx) => {
+      await ctx.store.reschedule(validBody(relayV1Job, readJson(req)));
+      return empty(202);
+    },
+  };
+}

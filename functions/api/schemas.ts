@@ -1,0 +1,341 @@
+/**
+ * Wire shapes: what each API accepts (zod schemas) and what it returns (views).
+ *
+ * relay-rs shapes follow its serde models exactly: unknown fields are ignored, `payload` is
+ * required, every output field is present with `null` for none. Relay's native shape is strict:
+ * unknown fields are rejected rather than silently dropped.
+ */
+import { z } from 'zod';
+import { utf8Bytes } from '../jobs/keys.ts';
+import {
+  BACKOFF_STRATEGIES,
+  type Backoff,
+  DEFAULT_BACKOFF,
+  DEFAULTS,
+  JITTERS,
+  type Job,
+  LIMITS,
+  type NewJob,
+  normalizeMaxRetries,
+  VIEW_STATUSES,
+  viewStatus,
+} from '../jobs/model.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Pieces
+// ---------------------------------------------------------------------------------------------
+
+export const name = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .min(1, `${what} must not be empty`)
+    .refine((s) => utf8Bytes(s) <= LIMITS.nameBytes, `${what} must be at most ${LIMITS.nameBytes} bytes`);
+
+/** Present but any JSON: serde's required `payload: P`. */
+const requiredJson = (what: string) =>
+  z.custom<unknown>((v) => v !== undefined, { error: `missing field \`${what}\`` });
+
+const int32 = z.number().int().min(-2_147_483_648).max(2_147_483_647);
+
+const rfc3339 = z.iso.datetime({ offset: true, error: 'must be an RFC 3339 date-time' });
+
+/**
+ * relay-rs v1's lenient `run_at` (it used the `anydate` parser): any date or date-time string
+ * `Date` can read, or a unix timestamp in seconds written as a string.
+ */
+const anyDate = z.string().transform((value, ctx) => {
+  const trimmed = value.trim();
+  const ms = /^\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) * 1000 : Date.parse(trimmed);
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: 'custom', message: `could not parse \`${value}\` as a date` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** payload + state must fit the store's item budget. */
+function sizeCheck(job: { payload: unknown; state?: unknown }, ctx: z.RefinementCtx) {
+  const bytes = utf8Bytes(JSON.stringify(job.payload) ?? '') + utf8Bytes(JSON.stringify(job.state ?? null));
+  if (bytes > LIMITS.payloadStateBytes) {
+    ctx.addIssue({
+      code: 'custom',
+      params: { status: 413 },
+      message: `payload and state are ${bytes} bytes; the limit is ${LIMITS.payloadStateBytes}`,
+    });
+  }
+}
+
+/** relay-rs timeouts are whole seconds; negative ones are read as 0, as relay's v1 layer does. */
+const relayTimeout = int32
+  .transform((t) => Math.max(0, t))
+  .refine(
+    (t) => t <= LIMITS.maxTimeoutSeconds,
+    `timeout must be at most ${LIMITS.maxTimeoutSeconds} seconds`,
+  );
+
+// ---------------------------------------------------------------------------------------------
+// relay-rs v1 (and seed) job
+// ---------------------------------------------------------------------------------------------
+
+export const relayV1Job = z
+  .object({
+    id: name('id'),
+    queue: name('queue'),
+    timeout: relayTimeout,
+    max_retries: int32.optional(),
+    payload: requiredJson('payload'),
+    state: z.unknown().optional(),
+    run_at: anyDate.nullish(),
+  })
+  .superRefine(sizeCheck)
+  .transform(
+    (j): NewJob => ({
+      queue: j.queue,
+      id: j.id,
+      payload: j.payload,
+      state: j.state ?? undefined,
+      timeout: j.timeout,
+      // relay-rs: default 0; negative means retry forever.
+      max_retries: normalizeMaxRetries(j.max_retries ?? 0, 0),
+      run_at: j.run_at ?? undefined,
+    }),
+  );
+
+export const relayV1Batch = z
+  .array(relayV1Job)
+  .max(LIMITS.maxBatch, `at most ${LIMITS.maxBatch} jobs per batch`);
+
+// ---------------------------------------------------------------------------------------------
+// relay v2 job
+// ---------------------------------------------------------------------------------------------
+
+export const relayV2Job = z
+  .object({
+    queue: name('queue'),
+    id: name('id'),
+    timeout: z
+      .number()
+      .int()
+      .min(0, 'Integer is too small to store in target integer type')
+      .max(LIMITS.maxTimeoutSeconds),
+    max_retries: z
+      .number()
+      .int()
+      .min(0, 'Integer is too small to store in target integer type')
+      .max(32_767)
+      .nullish(),
+    payload: requiredJson('payload'),
+    state: z.unknown().optional(),
+    run_at: rfc3339.nullish(),
+  })
+  .superRefine(sizeCheck)
+  .transform(
+    (j): NewJob => ({
+      queue: j.queue,
+      id: j.id,
+      payload: j.payload,
+      state: j.state ?? undefined,
+      timeout: j.timeout,
+      max_retries: j.max_retries ?? null,
+      run_at: j.run_at ? Date.parse(j.run_at) : undefined,
+    }),
+  );
+
+export const relayV2Batch = z
+  .array(relayV2Job)
+  .max(LIMITS.maxBatch, `at most ${LIMITS.maxBatch} jobs per batch`);
+
+export const enqueueMode = z.object({
+  // relay: anything but "ignore" or "replace" means unique.
+  mode: z
+    .string()
+    .optional()
+    .transform((m) => (m === 'ignore' || m === 'replace' ? m : 'unique')),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Relay native job
+// ---------------------------------------------------------------------------------------------
+
+const backoffObject = z
+  .strictObject({
+    strategy: z.enum(BACKOFF_STRATEGIES).default(DEFAULT_BACKOFF.strategy),
+    base_seconds: z.number().positive().max(86_400).default(DEFAULT_BACKOFF.base_seconds),
+    max_seconds: z
+      .number()
+      .positive()
+      .max(7 * 86_400)
+      .default(DEFAULT_BACKOFF.max_seconds),
+    jitter: z.enum(JITTERS).default(DEFAULT_BACKOFF.jitter),
+  })
+  .refine((b) => b.max_seconds >= b.base_seconds, 'backoff.max_seconds must be at least base_seconds');
+
+/** A backoff object, or just a strategy name with the defaults (`"backoff": "exponential"`). */
+export const backoff = z.union([
+  z.enum(BACKOFF_STRATEGIES).transform((strategy): Backoff => ({ ...DEFAULT_BACKOFF, strategy })),
+  backoffObject,
+]);
+
+/** Job-file fields that belong to managed jobs, which this API does not run yet. */
+const NOT_YET_SUPPORTED = ['type', 'on_success', 'on_failure'] as const;
+
+export const nativeJob = z
+  .strictObject({
+    queue: name('queue').default('default'),
+    id: name('id').optional(),
+    payload: requiredJson('payload'),
+    state: z.unknown().optional(),
+    timeout: z
+      .number()
+      .int()
+      .min(LIMITS.minTimeoutSeconds, `timeout must be at least ${LIMITS.minTimeoutSeconds} second`)
+      .max(LIMITS.maxTimeoutSeconds, `timeout must be at most ${LIMITS.maxTimeoutSeconds} seconds (12 h)`)
+      .default(DEFAULTS.timeoutSeconds),
+    max_retries: z.number().int().nullable().default(DEFAULTS.maxRetries),
+    priority: int32.default(DEFAULTS.priority),
+    run_at: rfc3339.optional(),
+    delay: z
+      .number()
+      .min(0)
+      .max(365 * 86_400, 'delay must be at most a year')
+      .optional(),
+    idempotency_key: z.string().min(1).max(256).optional(),
+    backoff: backoff.optional(),
+    ...Object.fromEntries(
+      NOT_YET_SUPPORTED.map((field) => [
+        field,
+        z
+          .custom<never>((v) => v === undefined, { error: `field \`${field}\` is not supported yet` })
+          .optional(),
+      ]),
+    ),
+  })
+  .refine((j) => j.run_at === undefined || j.delay === undefined, 'give either run_at or delay, not both')
+  .superRefine(sizeCheck);
+
+export type NativeJobInput = z.output<typeof nativeJob>;
+
+/** Turns a validated native job into a store job, generating the id and resolving `delay`. */
+export function fromNative(input: NativeJobInput, now: number, newId: () => string): NewJob {
+  return {
+    queue: input.queue,
+    id: input.id ?? newId(),
+    payload: input.payload,
+    state: input.state,
+    timeout: input.timeout,
+    max_retries: normalizeMaxRetries(input.max_retries, DEFAULTS.maxRetries),
+    priority: input.priority,
+    run_at: input.run_at
+      ? Date.parse(input.run_at)
+      : input.delay !== undefined
+        ? now + input.delay * 1000
+        : undefined,
+    idempotency_key: input.idempotency_key,
+    backoff: input.backoff,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query strings
+// ---------------------------------------------------------------------------------------------
+
+const digits = (what: string) =>
+  z.string().regex(/^\d+$/, `${what} must be a non-negative integer`).transform(Number);
+
+/** relay-rs v1: default 1; 0 asks for nothing (204). */
+export const claimQueryV1 = z.object({
+  num_jobs: digits('num_jobs')
+    .pipe(z.number().max(LIMITS.maxClaim, `num_jobs must be at most ${LIMITS.maxClaim}`))
+    .optional(),
+});
+
+/** relay v2: default 1; must be at least 1. */
+export const claimQueryV2 = z.object({
+  num_jobs: digits('num_jobs')
+    .pipe(
+      z
+        .number()
+        .min(1, 'num_jobs must be at least 1')
+        .max(LIMITS.maxClaim, `num_jobs must be at most ${LIMITS.maxClaim}`),
+    )
+    .optional(),
+});
+
+/** Seed routes name the job with `queue` and `job_id` query parameters. */
+export const seedJobQuery = z.object({ queue: name('queue'), job_id: name('job_id') });
+export const seedNextQuery = z.object({ queue: name('queue') }).extend(claimQueryV1.shape);
+
+export const listQuery = z.object({
+  queue: name('queue').optional(),
+  status: z.enum(VIEW_STATUSES).optional(),
+  limit: digits('limit').pipe(z.number().min(1).max(100)).default(20),
+  cursor: z.string().optional(),
+});
+
+export const pageQuery = z.object({
+  limit: digits('limit').pipe(z.number().min(1).max(100)).default(20),
+  cursor: z.string().optional(),
+});
+
+export const failBody = z.strictObject({
+  error: z.string().max(64 * 1024),
+  run_id: z.string().optional(),
+  retry: z.boolean().default(true),
+});
+
+export const requeueAllBody = z.strictObject({ limit: z.number().int().min(1).optional() });
+
+// ---------------------------------------------------------------------------------------------
+// Views
+// ---------------------------------------------------------------------------------------------
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** relay-rs v1's `Job`: unlimited retries read as -1. */
+export const relayV1View = (job: Job) => ({
+  id: job.id,
+  queue: job.queue,
+  timeout: job.timeout,
+  max_retries: job.max_retries ?? -1,
+  payload: job.payload,
+  state: job.state,
+  run_at: iso(job.run_at),
+  updated_at: iso(job.updated_at),
+});
+
+/** relay v2's `Existing` job. */
+export const relayV2View = (job: Job) => ({
+  queue: job.queue,
+  id: job.id,
+  timeout: job.timeout,
+  max_retries: job.max_retries,
+  retries_remaining: job.retries_remaining,
+  payload: job.payload,
+  state: job.state,
+  run_id: job.status === 'running' ? job.run_id : null,
+  run_at: iso(job.run_at),
+  updated_at: iso(job.updated_at),
+  created_at: iso(job.created_at),
+});
+
+/** Relay's native job view. */
+export const nativeView = (job: Job, now: number) => ({
+  queue: job.queue,
+  id: job.id,
+  status: viewStatus(job, now),
+  payload: job.payload,
+  state: job.state,
+  priority: job.priority,
+  timeout: job.timeout,
+  max_retries: job.max_retries,
+  retries_remaining: job.retries_remaining,
+  attempts: job.attempts,
+  run_id: job.status === 'running' ? job.run_id : null,
+  lease_expires_at: job.status === 'running' ? iso(job.lease_expires_at) : null,
+  last_error: job.last_error,
+  idempotency_key: job.idempotency_key,
+  backoff: job.backoff,
+  run_at: iso(job.run_at),
+  created_at: iso(job.created_at),
+  updated_at: iso(job.updated_at),
+});

@@ -1,0 +1,4 @@
+/** Lambda entry: relay-rs-compatible routes (v1, seed, v2). */
+import { createApiHandler } from '../api/handler.ts';
+
+export const handler = createApiHandler('relay');

@@ -1,0 +1,46 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from './support/api.ts';
+
+const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+
+/** The shell blocks of the README's curl walkthrough, in order. */
+function curlWalkthrough(): string {
+  const section = README.slice(README.indexOf('## Try it with curl'), README.indexOf('### Status codes'));
+  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).join('\n');
+}
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(() => api.close());
+
+describe('README', () => {
+  it('has curl examples for every route in the route table', async () => {
+    const { ROUTES } = await import('../functions/api/routes.ts');
+    const script = curlWalkthrough();
+    // Seed routes are served both bare and under /v1; showing either form documents the pair.
+    const SEED = /^(\/v1)?(\/(enqueue|enqueue\/batch|next|heartbeat|complete|reschedule))$/;
+    const shown = (path: string) => new RegExp(`4000${path}(?![\\w/])`).test(script);
+    const missing = ROUTES.filter((route) => {
+      const prefix = route.path.split('{')[0] as string;
+      const seed = SEED.exec(route.path);
+      if (seed) return !shown(seed[2] as string) && !shown(`/v1${seed[2]}`);
+      return !script.includes(`4000${prefix}`);
+    });
+    expect(missing.map((r) => `${r.method} ${r.path}`)).toEqual([]);
+  });
+
+  it('runs its curl walkthrough as printed, every request succeeding', async () => {
+    // `-f` makes curl fail on any 4xx/5xx; the commands are otherwise exactly as printed.
+    const script = curlWalkthrough()
+      .replaceAll('http://127.0.0.1:4000', api.url)
+      .replaceAll('curl -s ', 'curl -sS -f ');
+    const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script]);
+    expect(stdout).toContain('"status":"scheduled"');
+    expect(stdout.trim().endsWith('200')).toBe(true);
+  });
+});

@@ -1,23 +1,98 @@
-import { Command, CommanderError } from 'commander';
+/**
+ * The `relay` command: `relay dev` runs Relay locally; the other commands drive a running Relay
+ * through the SDK. Output is aligned text, or with `--json` the API's JSON as it came.
+ */
+import { readFile } from 'node:fs/promises';
+import { text } from 'node:stream/consumers';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_HOST, DEFAULT_PORT, startLocalStack } from '../local/stack.ts';
+import { DEFAULT_ENDPOINT, JOB_STATUSES, type JobInput, type JobStatus, RelayClient } from '../sdk/client.ts';
+import { jobDetail, jobPage, queueList, queueStats } from './format.ts';
 
 /** Exit codes: 0 ok, 1 error, 2 usage. */
 export const EXIT = { ok: 0, error: 1, usage: 2 } as const;
 
+/** Options every command accepts, before or after its name. */
+interface Globals {
+  readonly endpoint: string;
+  readonly token?: string;
+  readonly json?: boolean;
+}
+
+interface PageOptions {
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+/** Stops with a usage error (exit 2), written as commander writes its own. */
+const usage = (command: Command, message: string): never =>
+  command.error(`error: ${message}`, { exitCode: EXIT.usage, code: 'relay.usage' });
+
+function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a positive integer');
+  return Number(value);
+}
+
+const limitOption = (description = 'at most this many jobs') =>
+  new Option('--limit <n>', description).argParser(positiveInt);
+
+/** The command's global options and a client built from them. */
+function context(command: Command) {
+  const globals = command.optsWithGlobals<Globals>();
+  return { globals, client: new RelayClient({ endpoint: globals.endpoint, token: globals.token }) };
+}
+
+/** Prints `value` as JSON with `--json` (nothing for an answer without a body), else `human`. */
+function print(globals: Globals, value: unknown, human: string): void {
+  if (globals.json) {
+    if (value !== undefined) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  } else process.stdout.write(`${human}\n`);
+}
+
+/**
+ * A job named as `<queue> <id>` or `<queue>/<id>`. The second form splits at the first slash, so
+ * a queue whose name holds a slash must be given as two arguments.
+ */
+function jobRef(command: Command, queue: string, id: string | undefined): [string, string] {
+  if (id !== undefined) return [queue, id];
+  const slash = queue.indexOf('/');
+  if (slash > 0 && slash < queue.length - 1) return [queue.slice(0, slash), queue.slice(slash + 1)];
+  return usage(command, 'missing job id: give <queue> <id> or <queue>/<id>');
+}
+
+/** A job file's JSON, from a path or `-` for stdin. */
+async function readJobFile(source: string): Promise<unknown> {
+  const content = source === '-' ? await text(process.stdin) : await readFile(source, 'utf8');
+  try {
+    return JSON.parse(content);
+  } catch (error) {
+    throw new Error(`${source === '-' ? 'stdin' : source} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
 function program(): Command {
-  const cli = new Command('relay').description('Relay: reliable background jobs on AWS, and locally.');
+  const cli = new Command('relay')
+    .description('Relay: reliable background jobs on AWS, and locally.')
+    .addOption(
+      new Option('--endpoint <url>', 'Relay API to talk to').env('RELAY_URL').default(DEFAULT_ENDPOINT),
+    )
+    .addOption(new Option('--token <token>', 'bearer token for the API').env('RELAY_TOKEN'))
+    .option('--json', "print the API's JSON instead of tables")
+    // Before any subcommand is added: subcommands copy these settings when they are created.
+    .exitOverride();
+
   cli
     .command('dev')
     .description('run Relay locally: DynamoDB Local, the API and the maintenance sweep')
     .option('--port <port>', 'port to listen on (RELAY_PORT)', process.env.RELAY_PORT ?? String(DEFAULT_PORT))
     .option('--host <host>', 'address to bind (RELAY_HOST)', process.env.RELAY_HOST ?? DEFAULT_HOST)
     .option('--data-dir <dir>', 'keep DynamoDB data in this directory across restarts')
-    .action(async (opts: { port: string; host: string; dataDir?: string }) => {
+    .action(async (opts: { port: string; host: string; dataDir?: string }, command: Command) => {
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
       const stack = await startLocalStack({
         host: opts.host,
         port: Number(opts.port),
-        token: process.env.RELAY_TOKEN,
+        token: command.optsWithGlobals<Globals>().token,
         dataDir: opts.dataDir,
       });
       process.stdout.write(`Relay is running at ${stack.url}\n`);
@@ -29,13 +104,132 @@ function program(): Command {
       process.stdout.write('\nstopping…\n');
       await stack.stop();
     });
+
+  cli
+    .command('submit')
+    .description('submit a job from a JSON job file, or from stdin with -')
+    .argument('<file>', 'job file, or - for stdin')
+    .action(async (file: string, _opts: unknown, command: Command) => {
+      const { globals, client } = context(command);
+      // Sent as written: the API, not the CLI, decides which fields it accepts.
+      const job = await client.submit((await readJobFile(file)) as JobInput);
+      print(globals, job, jobDetail(job));
+    });
+
+  cli
+    .command('status')
+    .description('show a job')
+    .argument('<queue>', 'queue, or <queue>/<id>')
+    .argument('[id]', 'job id')
+    .action(async (queue: string, id: string | undefined, _opts: unknown, command: Command) => {
+      const { globals, client } = context(command);
+      const job = await client.status(...jobRef(command, queue, id));
+      print(globals, job, jobDetail(job));
+    });
+
+  cli
+    .command('list')
+    .description('list jobs, newest first')
+    .option('--queue <queue>', 'only this queue')
+    .addOption(new Option('--status <status>', 'only jobs with this status').choices(JOB_STATUSES))
+    .addOption(limitOption())
+    .option('--cursor <cursor>', 'continue from a previous page')
+    .action(async (opts: PageOptions & { queue?: string; status?: JobStatus }, command: Command) => {
+      const { globals, client } = context(command);
+      const page = await client.list(opts);
+      print(globals, page, jobPage(page, 'no jobs'));
+    });
+
+  for (const [name, description] of [
+    ['retry', 'run a dead, cancelled or failed job again now'],
+    ['cancel', 'cancel a pending, failed or running job'],
+  ] as const) {
+    cli
+      .command(name)
+      .description(description)
+      .argument('<queue>', 'queue, or <queue>/<id>')
+      .argument('[id]', 'job id')
+      .action(async (queue: string, id: string | undefined, _opts: unknown, command: Command) => {
+        const { globals, client } = context(command);
+        const job = await client[name](...jobRef(command, queue, id));
+        print(globals, job, jobDetail(job));
+      });
+  }
+
+  const dlq = cli.command('dlq').description("inspect and drain a queue's dead-letter queue");
+  dlq
+    .command('list')
+    .description('list dead jobs')
+    .argument('<queue>')
+    .addOption(limitOption())
+    .option('--cursor <cursor>', 'continue from a previous page')
+    .action(async (queue: string, opts: PageOptions, command: Command) => {
+      const { globals, client } = context(command);
+      const page = await client.dlqList(queue, opts);
+      print(globals, page, jobPage(page, `no dead jobs in ${queue}`));
+    });
+  dlq
+    .command('requeue')
+    .description('put one dead job (or, with --all, every one) back in its queue')
+    .argument('<queue>')
+    .argument('[id]', 'the dead job to requeue')
+    .option('--all', 'requeue every dead job of the queue')
+    .addOption(limitOption('with --all, requeue at most this many'))
+    .action(
+      async (
+        queue: string,
+        id: string | undefined,
+        opts: { all?: boolean; limit?: number },
+        command: Command,
+      ) => {
+        if (id === undefined && !opts.all) usage(command, 'give a job id, or --all');
+        if (id !== undefined && opts.all) usage(command, 'give a job id or --all, not both');
+        if (opts.limit !== undefined && !opts.all) usage(command, '--limit needs --all');
+        const { globals, client } = context(command);
+        if (id !== undefined) {
+          const job = await client.dlqRequeue(queue, id);
+          return print(globals, job, jobDetail(job));
+        }
+        const result = await client.dlqRequeueAll(queue, { limit: opts.limit });
+        print(globals, result, `requeued ${result.requeued} dead job(s) in ${queue}`);
+      },
+    );
+  dlq
+    .command('delete')
+    .description('delete a dead job for good')
+    .argument('<queue>')
+    .argument('<id>')
+    .action(async (queue: string, id: string, _opts: unknown, command: Command) => {
+      const { globals, client } = context(command);
+      await client.dlqDelete(queue, id);
+      print(globals, undefined, `deleted ${id} from the dead-letter queue of ${queue}`);
+    });
+
+  cli
+    .command('stats')
+    .description("count a queue's jobs by status")
+    .argument('<queue>')
+    .action(async (queue: string, _opts: unknown, command: Command) => {
+      const { globals, client } = context(command);
+      const stats = await client.stats(queue);
+      print(globals, stats, queueStats(stats));
+    });
+
+  cli
+    .command('queues')
+    .description('list queues with their job counts')
+    .action(async (_opts: unknown, command: Command) => {
+      const { globals, client } = context(command);
+      const result = await client.queues();
+      print(globals, result, queueList(result.queues));
+    });
+
   return cli;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const cli = program().exitOverride();
   try {
-    await cli.parseAsync(argv, { from: 'user' });
+    await program().parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;

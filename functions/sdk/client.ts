@@ -1,0 +1,427 @@
+/**
+ * A typed client for Relay's HTTP API.
+ *
+ * Producer and operator calls use the native API (JSON in, JSON out, `{"error":{…}}` envelopes) and
+ * return its JSON bodies unchanged; worker calls use relay's v2 routes, where every change to a run
+ * is fenced by its run id. The client imports nothing from the server so it can ship on its own.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Wire types
+// ---------------------------------------------------------------------------------------------
+
+/** Statuses a job can be seen in; `scheduled` is a pending job whose `run_at` is in the future. */
+export const JOB_STATUSES = [
+  'pending',
+  'scheduled',
+  'running',
+  'failed',
+  'completed',
+  'dead',
+  'cancelled',
+] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** How long a failed run waits before its retry. */
+export interface Backoff {
+  readonly strategy: 'exponential' | 'fixed';
+  readonly base_seconds: number;
+  readonly max_seconds: number;
+  readonly jitter: 'full' | 'equal' | 'decorrelated' | 'none';
+}
+
+/** A job to submit, in Relay's native shape. Omitted fields take the API's defaults. */
+export interface JobInput {
+  /** @default 'default' */
+  readonly queue?: string;
+  /** Generated (a ULID) when omitted. */
+  readonly id?: string;
+  readonly payload: unknown;
+  readonly state?: unknown;
+  /** Lease length in seconds. @default 300 */
+  readonly timeout?: number;
+  /** `null` or a negative number means unlimited. @default 3 */
+  readonly max_retries?: number | null;
+  /** Higher runs first. @default 0 */
+  readonly priority?: number;
+  /** RFC 3339 date-time; give this or `delay`, not both. */
+  readonly run_at?: string;
+  /** Seconds from now. */
+  readonly delay?: number;
+  readonly idempotency_key?: string;
+  /** A strategy name with the default settings, or a full backoff. */
+  readonly backoff?: Backoff['strategy'] | Partial<Backoff>;
+}
+
+/** A job as the native API shows it (the server's `nativeView`). Times are RFC 3339 strings. */
+export interface Job {
+  readonly queue: string;
+  readonly id: string;
+  readonly status: JobStatus;
+  readonly payload: unknown;
+  readonly state: unknown;
+  readonly priority: number;
+  readonly timeout: number;
+  /** `null` means unlimited. */
+  readonly max_retries: number | null;
+  /** `null` means unlimited. */
+  readonly retries_remaining: number | null;
+  readonly attempts: number;
+  /** Set while the job is running. */
+  readonly run_id: string | null;
+  readonly lease_expires_at: string | null;
+  readonly last_error: string | null;
+  readonly idempotency_key: string | null;
+  readonly backoff: Backoff | null;
+  readonly run_at: string | null;
+  readonly created_at: string | null;
+  readonly updated_at: string | null;
+}
+
+/** A page of jobs; pass `next_cursor` back as `cursor` for the next page. */
+export interface JobPage {
+  readonly jobs: Job[];
+  readonly next_cursor: string | null;
+}
+
+/** Job counts of one queue by status. */
+export interface QueueCounts {
+  readonly pending: number;
+  readonly scheduled: number;
+  readonly running: number;
+  readonly failed: number;
+  readonly dead: number;
+}
+
+export interface QueueStats extends QueueCounts {
+  readonly queue: string;
+}
+
+export interface QueueSummary extends QueueCounts {
+  readonly name: string;
+  readonly ordering: 'strict' | 'priority';
+  readonly shards: number;
+}
+
+/** A job handed to a worker by a claim (the server's `relayV2View`): it is running as `run_id`. */
+export interface ClaimedJob {
+  readonly queue: string;
+  readonly id: string;
+  /** Lease length in seconds: heartbeat well within it. */
+  readonly timeout: number;
+  readonly max_retries: number | null;
+  readonly retries_remaining: number | null;
+  readonly payload: unknown;
+  readonly state: unknown;
+  readonly run_id: string;
+  readonly run_at: string | null;
+  readonly updated_at: string | null;
+  readonly created_at: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/** Codes for answers without a JSON error envelope (relay routes answer plain text). */
+const CODES: Record<number, string> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  422: 'invalid_request',
+  429: 'too_many_requests',
+  500: 'internal_error',
+  503: 'unavailable',
+};
+
+/** Relay answered with an error status. `code` is the API's machine-readable code. */
+export class RelayApiError extends Error {
+  override readonly name: string = 'RelayApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** The existing job, when an idempotency key was already used. */
+    readonly jobId?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The run is no longer the job's current run: its lease expired, or it was cancelled or replaced. */
+export class LeaseLostError extends RelayApiError {
+  override readonly name = 'LeaseLostError';
+  constructor(
+    readonly queue: string,
+    readonly id: string,
+    readonly runId: string,
+    message: string,
+  ) {
+    super(404, 'lease_lost', message);
+  }
+}
+
+/** Relay could not be reached (connection refused, reset, DNS…); `cause` holds the network error. */
+export class RelayConnectionError extends Error {
+  override readonly name = 'RelayConnectionError';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------------------------
+
+export interface RelayClientOptions {
+  /** @default process.env.RELAY_URL ?? 'http://127.0.0.1:4000' */
+  readonly endpoint?: string;
+  /** Sent as `Authorization: Bearer <token>`. @default process.env.RELAY_TOKEN */
+  readonly token?: string;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+  /** Retries of a request answered 429/503 (or, for reads, failed in the network). @default 3 */
+  readonly retries?: number;
+}
+
+interface RequestOptions {
+  readonly query?: Record<string, string | number | undefined>;
+  readonly body?: unknown;
+  /**
+   * Whether a request that failed in the network may be sent again. Only for reads that change
+   * nothing: the first attempt may have reached the server.
+   */
+  readonly idempotent?: boolean;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export const DEFAULT_ENDPOINT = 'http://127.0.0.1:4000';
+
+const BASE_DELAY_MS = 200;
+const MAX_DELAY_MS = 5_000;
+/** A server asking for a longer pause than this is waited for only this long per attempt. */
+const MAX_RETRY_AFTER_MS = 30_000;
+
+const segment = encodeURIComponent;
+const jobPath = (queue: string, id: string) => `/v1/queues/${segment(queue)}/jobs/${segment(id)}`;
+const runPath = (queue: string, id: string, runId: string) =>
+  `/v2/queues/${segment(queue)}/jobs/${segment(id)}/run-id/${segment(runId)}`;
+
+export class RelayClient {
+  readonly endpoint: string;
+  private readonly token: string | undefined;
+  private readonly fetchFn: typeof fetch;
+  private readonly retries: number;
+
+  constructor(options: RelayClientOptions = {}) {
+    const endpoint = options.endpoint ?? process.env.RELAY_URL ?? DEFAULT_ENDPOINT;
+    this.endpoint = endpoint.replace(/\/+$/, '');
+    this.token = options.token ?? process.env.RELAY_TOKEN;
+    this.fetchFn = options.fetch ?? globalThis.fetch;
+    this.retries = options.retries ?? 3;
+  }
+
+  // ---- producers and operators (native API) -------------------------------------------------
+
+  /** Enqueues a job; resolves to it as stored. */
+  async submit(job: JobInput): Promise<Job> {
+    return (await this.call('POST', '/v1/jobs', { body: job })).body as Job;
+  }
+
+  /** A job in any status, until its retention ends. */
+  async status(queue: string, id: string): Promise<Job> {
+    return (await this.call('GET', `${jobPath(queue, id)}/status`, { idempotent: true })).body as Job;
+  }
+
+  /** Jobs, newest first, optionally of one queue and/or status. */
+  async list(
+    options: { queue?: string; status?: JobStatus; limit?: number; cursor?: string } = {},
+  ): Promise<JobPage> {
+    return (await this.call('GET', '/v1/jobs', { query: options, idempotent: true })).body as JobPage;
+  }
+
+  /**
+   * Fails a running job: it waits for its backoff and runs again while retries remain (and `retry`
+   * is not false), and is dead otherwise. With `runId`, only that run may be failed.
+   */
+  async fail(
+    queue: string,
+    id: string,
+    options: { error: string; runId?: string; retry?: boolean },
+  ): Promise<Job> {
+    const body = { error: options.error, run_id: options.runId, retry: options.retry };
+    return (await this.call('POST', `${jobPath(queue, id)}/fail`, { body })).body as Job;
+  }
+
+  /** Cancels a pending, failed or running job. */
+  async cancel(queue: string, id: string): Promise<Job> {
+    return (await this.call('POST', `${jobPath(queue, id)}/cancel`)).body as Job;
+  }
+
+  /** Runs a dead, cancelled or failed job again now, with a fresh retry budget. */
+  async retry(queue: string, id: string): Promise<Job> {
+    return (await this.call('POST', `${jobPath(queue, id)}/retry`)).body as Job;
+  }
+
+  /** The queue's dead jobs. */
+  async dlqList(queue: string, options: { limit?: number; cursor?: string } = {}): Promise<JobPage> {
+    const path = `/v1/queues/${segment(queue)}/dlq`;
+    return (await this.call('GET', path, { query: options, idempotent: true })).body as JobPage;
+  }
+
+  /** Puts one dead job back in its queue with a fresh retry budget. */
+  async dlqRequeue(queue: string, id: string): Promise<Job> {
+    return (await this.call('POST', `/v1/queues/${segment(queue)}/dlq/${segment(id)}/requeue`)).body as Job;
+  }
+
+  /** Requeues up to `limit` dead jobs (all when omitted). */
+  async dlqRequeueAll(queue: string, options: { limit?: number } = {}): Promise<{ requeued: number }> {
+    const path = `/v1/queues/${segment(queue)}/dlq/requeue`;
+    return (await this.call('POST', path, { body: options })).body as { requeued: number };
+  }
+
+  /** Deletes a dead job for good. */
+  async dlqDelete(queue: string, id: string): Promise<void> {
+    await this.call('DELETE', `/v1/queues/${segment(queue)}/dlq/${segment(id)}`);
+  }
+
+  async stats(queue: string): Promise<QueueStats> {
+    const path = `/v1/queues/${segment(queue)}/stats`;
+    return (await this.call('GET', path, { idempotent: true })).body as QueueStats;
+  }
+
+  async queues(): Promise<{ queues: QueueSummary[] }> {
+    return (await this.call('GET', '/v1/queues', { idempotent: true })).body as { queues: QueueSummary[] };
+  }
+
+  /** Resolves when Relay answers its health check. */
+  async health(): Promise<void> {
+    await this.call('GET', '/health', { idempotent: true });
+  }
+
+  // ---- workers (relay v2, fenced by run id) ----------------------------------------------------
+
+  /**
+   * Claims up to `numJobs` (1–100) jobs, each now running under a fresh run id; `[]` when none is
+   * due. Not repeated after a network failure: a claim is not idempotent, and a claim lost in
+   * flight returns to the queue when its lease expires.
+   */
+  async claim(queue: string, numJobs = 1): Promise<ClaimedJob[]> {
+    const answer = await this.call('GET', `/v2/queues/${segment(queue)}/jobs`, {
+      query: { num_jobs: numJobs },
+    });
+    return answer.status === 204 ? [] : (answer.body as ClaimedJob[]);
+  }
+
+  /**
+   * Extends the run's lease by the job's timeout and stores `state`. As in relay, the state is
+   * replaced: omitting it clears the stored state. Throws `LeaseLostError` when the run is no
+   * longer current, after which the job must not be completed.
+   */
+  async heartbeat(queue: string, id: string, runId: string, state?: unknown): Promise<void> {
+    try {
+      await this.call('PATCH', runPath(queue, id, runId), { body: state });
+    } catch (error) {
+      if (error instanceof RelayApiError && error.status === 404) {
+        throw new LeaseLostError(queue, id, runId, error.message);
+      }
+      throw error;
+    }
+  }
+
+  /** Completes the run. Completing a run that already ended changes nothing and is not an error. */
+  async complete(queue: string, id: string, runId: string): Promise<void> {
+    await this.call('DELETE', runPath(queue, id, runId));
+  }
+
+  // ---- transport ------------------------------------------------------------------------------
+
+  /** Sends a request, retrying busy answers (and network failures of idempotent reads). */
+  private async call(method: string, path: string, options: RequestOptions = {}): Promise<Answer> {
+    const url = new URL(`${this.endpoint}${path}`);
+    for (const [name, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(name, String(value));
+    }
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    const init: RequestInit = {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    };
+
+    for (let attempt = 0; ; attempt++) {
+      const retriesLeft = attempt < this.retries;
+      let response: Response;
+      try {
+        response = await this.fetchFn(url, init);
+      } catch (error) {
+        if (retriesLeft && options.idempotent) {
+          await sleep(backoffMs(attempt));
+          continue;
+        }
+        throw new RelayConnectionError(`cannot reach Relay at ${this.endpoint}: ${networkReason(error)}`, {
+          cause: error,
+        });
+      }
+      if ((response.status === 429 || response.status === 503) && retriesLeft) {
+        await response.body?.cancel();
+        await sleep(retryAfterMs(response.headers.get('retry-after')) ?? backoffMs(attempt));
+        continue;
+      }
+      const text = await response.text();
+      if (!response.ok) throw apiError(response, text);
+      return { status: response.status, body: text ? JSON.parse(text) : undefined };
+    }
+  }
+}
+
+/** Turns an error answer into a `RelayApiError`: the native envelope, or a plain-text body. */
+function apiError(response: Response, text: string): RelayApiError {
+  const fallbackCode = CODES[response.status] ?? 'error';
+  try {
+    const { error } = JSON.parse(text) as { error?: { code?: string; message?: string; job_id?: string } };
+    if (error?.message) {
+      return new RelayApiError(response.status, error.code ?? fallbackCode, error.message, error.job_id);
+    }
+  } catch {
+    // Not JSON: relay routes answer plain text.
+  }
+  return new RelayApiError(
+    response.status,
+    fallbackCode,
+    text.trim() || `${response.status} ${response.statusText}`.trim(),
+  );
+}
+
+/** Full-jitter exponential backoff: a random wait up to 200 ms × 2^attempt, capped at 5 s. */
+export const backoffMs = (attempt: number, base = BASE_DELAY_MS, max = MAX_DELAY_MS): number =>
+  Math.random() * Math.min(max, base * 2 ** Math.min(attempt, 30));
+
+/**
+ * The wait a `Retry-After` header asks for (seconds, or an HTTP date), plus up to 10% jitter so
+ * clients told the same pause do not return together.
+ * https://www.rfc-editor.org/rfc/rfc9110#field.retry-after
+ */
+function retryAfterMs(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  const seconds = /^\s*\d+\s*$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
+  if (Number.isNaN(seconds)) return undefined;
+  const wait = Math.min(MAX_RETRY_AFTER_MS, Math.max(0, seconds));
+  return wait + Math.random() * wait * 0.1;
+}
+
+/** The most specific reason fetch gives for a network failure (`ECONNREFUSED`, …). */
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  return cause?.code ?? cause?.message ?? (error as Error)?.message ?? String(error);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,115 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The bundled CLI, as `npm run build` writes it and users run it. */
+export const CLI = fileURLToPath(new URL('../../dist/relay.mjs', import.meta.url));
+
+/** Bundles bin/relay.ts into dist/relay.mjs. */
+export async function buildCli(): Promise<void> {
+  await promisify(execFile)(process.execPath, ['scripts/build.mjs'], { cwd: ROOT });
+}
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The environment without Relay's own variables, so a developer's shell cannot change a test. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  for (const name of ['RELAY_URL', 'RELAY_TOKEN', 'RELAY_PORT', 'RELAY_HOST']) {
+    if (!(name in extra)) delete env[name];
+  }
+  return env;
+}
+
+/** Runs the built CLI to completion, feeding `input` on stdin. */
+export function runCli(
+  args: readonly string[],
+  options: { input?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: ROOT,
+      env: cleanEnv(options.env),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+export interface DevProcess {
+  readonly child: ChildProcess;
+  /** The URL `relay dev` printed. */
+  readonly url: string;
+  readonly output: () => string;
+  /** Resolves with the exit code (or signal) once the process ends. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `relay dev` and resolves once it prints its URL; kills it if it does not in time. */
+export function startDev(args: readonly string[], timeoutMs = 45_000): Promise<DevProcess> {
+  const child = spawn(process.execPath, [CLI, 'dev', ...args], {
+    cwd: ROOT,
+    env: cleanEnv({ RELAY_LOG_LEVEL: 'silent' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`relay dev printed no URL within ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      const url = /running at (\S+)/.exec(output)?.[1];
+      if (url) {
+        clearTimeout(timer);
+        resolve({ child, url, output: () => output, exited });
+      }
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    void exited.then(({ code }) => {
+      clearTimeout(timer);
+      reject(new Error(`relay dev exited with ${code} before printing its URL:\n${output}`));
+    });
+  });
+}
+
+/** Process ids of a process's direct children. */
+export async function childPids(pid: number): Promise<number[]> {
+  const { stdout } = await promisify(execFile)('ps', ['-o', 'pid=', '--ppid', String(pid)]).catch(() => ({
+    stdout: '',
+  }));
+  return stdout
+    .split('\n')
+    .map((line) => Number(line.trim()))
+    .filter((n) => n > 0);
+}
+
+/** Whether a process with this id is still alive. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -6,14 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../functions/local/dynamodb-local.ts';
 import { type Job, type JobPage, RelayClient } from '../functions/sdk/client.ts';
 import { startTestApi, type TestApi } from './support/api.ts';
-import { buildCli, childPids, isAlive, runCli, startDev } from './support/cli.ts';
+import { childPids, isAlive, runCli, startDev } from './support/cli.ts';
 
 let api: TestApi;
 let client: RelayClient;
 let dir: string;
 
 beforeAll(async () => {
-  [api, dir] = await Promise.all([startTestApi(), mkdtemp(path.join(tmpdir(), 'relay-cli-')), buildCli()]);
+  [api, dir] = await Promise.all([startTestApi(), mkdtemp(path.join(tmpdir(), 'relay-cli-'))]);
   client = new RelayClient({ endpoint: api.url });
 });
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../functions/local/dynamodb-local.ts';
 
 const CLI = path.resolve('dist/relay.mjs');
@@ -50,10 +50,6 @@ async function stop(child: ChildProcess): Promise<number | null> {
   child.kill('SIGINT');
   return exited;
 }
-
-beforeAll(async () => {
-  await promisify(execFile)(process.execPath, ['scripts/build.mjs']);
-});
 
 afterAll(async () => {
   await Promise.all(running.map(stop));

@@ -6,11 +6,6 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The bundled CLI, as `npm run build` writes it and users run it. */
 export const CLI = fileURLToPath(new URL('../../dist/relay.mjs', import.meta.url));
 
-/** Bundles bin/relay.ts into dist/relay.mjs. */
-export async function buildCli(): Promise<void> {
-  await promisify(execFile)(process.execPath, ['scripts/build.mjs'], { cwd: ROOT });
-}
-
 export interface CliResult {
   readonly code: number | null;
   readonly stdout: string;

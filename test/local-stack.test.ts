@@ -91,6 +91,25 @@ describe('relay dev', () => {
     await stop(second.child);
   });
 
+  it('prints three commands that work as pasted', async () => {
+    const dev = await startDev([]);
+    const commands = dev
+      .output()
+      .split('\n')
+      .filter((line) => /^ {2}(curl|npx relay) /.test(line))
+      .map((line) => line.trim());
+    expect(commands).toHaveLength(3);
+    for (const command of commands) {
+      // -f fails on any HTTP error; `npx relay` resolves to this same bundle.
+      const runnable = command
+        .replace(/^curl -s/, 'curl -sS -f')
+        .replace(/^npx relay/, `"${process.execPath}" "${CLI}"`);
+      const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', runnable]);
+      expect(stdout.length).toBeGreaterThan(0);
+    }
+    await stop(dev.child);
+  });
+
   it('refuses to bind a non-loopback address without RELAY_TOKEN', async () => {
     const port = await freePort();
     const env = { ...process.env };

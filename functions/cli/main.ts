@@ -84,18 +84,19 @@ function program(): Command {
   cli
     .command('dev')
     .description('run Relay locally: DynamoDB Local, the API and the maintenance sweep')
-    .option('--port <port>', 'port to listen on (RELAY_PORT)', process.env.RELAY_PORT ?? String(DEFAULT_PORT))
+    .option(
+      '--port <port>',
+      'port to listen on (RELAY_PORT)',
+      parsePort,
+      parsePort(process.env.RELAY_PORT ?? String(DEFAULT_PORT)),
+    )
     .option('--host <host>', 'address to bind (RELAY_HOST)', process.env.RELAY_HOST ?? DEFAULT_HOST)
     .option('--data-dir <dir>', 'keep DynamoDB data in this directory across restarts')
-    .action(async (opts: { port: string; host: string; dataDir?: string }, command: Command) => {
+    .action(async (opts: { port: number; host: string; dataDir?: string }, command: Command) => {
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-      const stack = await startLocalStack({
-        host: opts.host,
-        port: Number(opts.port),
-        token: command.optsWithGlobals<Globals>().token,
-        dataDir: opts.dataDir,
-      });
-      process.stdout.write(`Relay is running at ${stack.url}\n`);
+      const token = command.optsWithGlobals<Globals>().token;
+      const stack = await startLocalStack({ host: opts.host, port: opts.port, token, dataDir: opts.dataDir });
+      process.stdout.write(welcome(stack.url, token, opts.dataDir));
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
@@ -225,6 +226,30 @@ function program(): Command {
     });
 
   return cli;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new InvalidArgumentError(`port must be a whole number from 0 to 65535, not \`${value}\``);
+  }
+  return port;
+}
+
+/** What `relay dev` prints once it answers: where it is, and three commands to paste. */
+export function welcome(url: string, token: string | undefined, dataDir: string | undefined): string {
+  const auth = token ? ` -H "authorization: Bearer $RELAY_TOKEN"` : '';
+  return [
+    `Relay is running at ${url} (${dataDir ? `data kept in ${dataDir}` : 'in memory'})`,
+    '',
+    'Try it:',
+    `  curl -s -X POST ${url}/v1/jobs -H 'content-type: application/json'${auth} -d '{"queue":"hello","payload":{"greeting":"hi"}}'`,
+    `  curl -s${auth} '${url}/v2/queues/hello/jobs?num_jobs=1'`,
+    `  npx relay list --queue hello --endpoint ${url}`,
+    '',
+    'Ctrl-C stops Relay.',
+    '',
+  ].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -14,9 +14,18 @@ import {
   TransactWriteItemsCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { awsClientConfig } from '../functions/core/clients.ts';
+import { type SqsLocal, startSqsLocal } from '../functions/local/sqs-local.ts';
 import { freshStore, TestClock } from './support/store.ts';
 
 const simpleTable = (TableName: string) =>
@@ -165,5 +174,79 @@ describe('dynalite', () => {
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'ConditionalCheckFailedException' });
     expect((error as { Item?: unknown }).Item).toBeUndefined();
+  });
+});
+
+describe('fauxqs', () => {
+  let sqs: SqsLocal;
+  let client: SQSClient;
+  beforeAll(async () => {
+    sqs = await startSqsLocal();
+    // Its queue URLs name a host of their own; the endpoint must be given explicitly.
+    client = new SQSClient(awsClientConfig(sqs.endpoint));
+  });
+  afterAll(() => sqs.stop());
+
+  const queue = async (name: string, attributes: Record<string, string> = {}) => {
+    const { QueueUrl } = await client.send(
+      new CreateQueueCommand({ QueueName: name, Attributes: attributes }),
+    );
+    return QueueUrl as string;
+  };
+  const receive = (
+    QueueUrl: string,
+    extra: Partial<ConstructorParameters<typeof ReceiveMessageCommand>[0]> = {},
+  ) =>
+    client
+      .send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, ...extra }))
+      .then((r) => r.Messages ?? []);
+
+  it('redrives a message to the dead-letter queue after maxReceiveCount receives', async () => {
+    const dlq = await queue('facts-dlq');
+    const { Attributes } = await client.send(
+      new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }),
+    );
+    const source = await queue('facts-source', {
+      VisibilityTimeout: '0',
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes?.QueueArn, maxReceiveCount: 2 }),
+    });
+    await client.send(new SendMessageCommand({ QueueUrl: source, MessageBody: 'poison' }));
+    expect(await receive(source)).toHaveLength(1);
+    expect(await receive(source)).toHaveLength(1);
+    expect(await receive(source)).toHaveLength(0); // third receive: moved instead of delivered
+    expect((await receive(dlq)).map((m) => m.Body)).toEqual(['poison']);
+  });
+
+  it('hides a received message for its visibility timeout', async () => {
+    const url = await queue('facts-visibility', { VisibilityTimeout: '1' });
+    await client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'once' }));
+    expect(await receive(url)).toHaveLength(1);
+    expect(await receive(url)).toHaveLength(0);
+    await expect.poll(async () => (await receive(url)).length, { timeout: 10_000, interval: 200 }).toBe(1);
+  });
+
+  it('delays a message by its DelaySeconds', async () => {
+    const url = await queue('facts-delay');
+    await client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'later', DelaySeconds: 1 }));
+    expect(await receive(url)).toHaveLength(0);
+    await expect.poll(async () => (await receive(url)).length, { timeout: 10_000, interval: 200 }).toBe(1);
+  });
+
+  it('long-polls until a message arrives', async () => {
+    const url = await queue('facts-long-poll');
+    const waiting = receive(url, { WaitTimeSeconds: 5 });
+    setTimeout(
+      () => void client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'arrived' })),
+      200,
+    );
+    expect((await waiting).map((m) => m.Body)).toEqual(['arrived']);
+  });
+
+  it('sends and receives batches of ten', async () => {
+    const url = await queue('facts-batch');
+    const Entries = Array.from({ length: 10 }, (_, i) => ({ Id: `m${i}`, MessageBody: `body ${i}` }));
+    const sent = await client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries }));
+    expect(sent.Successful).toHaveLength(10);
+    expect(await receive(url)).toHaveLength(10);
   });
 });

@@ -8,8 +8,13 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'relaylocal', secretAccessKey: 'relaylocal' } as const;
 export const LOCAL_REGION = 'us-east-1';
 
-/** SDK client settings for an endpoint override: static credentials and a region when pointed locally. */
-export function awsClientConfig(endpoint?: string): DynamoDBClientConfig {
+/**
+ * SDK client settings for an endpoint override: static credentials and a region when pointed at a
+ * local emulator; the SDK's defaults (credential chain, region from the environment) otherwise.
+ */
+export function awsClientConfig(
+  endpoint?: string,
+): Pick<DynamoDBClientConfig, 'endpoint' | 'region' | 'credentials'> {
   if (!endpoint) return {};
   return { endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
 }

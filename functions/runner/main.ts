@@ -1,0 +1,89 @@
+/**
+ * The shell runner program: runs one command and exits 0 ok, 1 failed, 124 timed out.
+ *
+ * For now it takes the command spec itself, as a JSON file path or `--spec '<json>'`, and streams
+ * the command's output to its own stdout and stderr. As the Fargate entrypoint it will take a job
+ * reference (queue, id, run_id) instead and read the payload from the store: ECS container
+ * overrides are limited to 8 KiB in total, too little for a payload
+ * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TaskOverride.html).
+ */
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { commandSpecSchema } from './command.ts';
+import { exitCodeFor, type RunDeps, runCommand } from './run.ts';
+
+export interface MainDeps {
+  /** Arguments after the program name. */
+  readonly argv: readonly string[];
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+  readonly exit: (code: number) => void;
+  /** Stops the command, as SIGINT or SIGTERM to the runner does. */
+  readonly signal?: AbortSignal;
+  readonly run?: Partial<RunDeps>;
+}
+
+const USAGE = "usage: relay-runner <spec.json> | relay-runner --spec '<json>'";
+
+/** Runs the spec named by `argv` and exits with the outcome's code. */
+export async function main({ argv, stdout, stderr, exit, signal, run }: MainDeps): Promise<void> {
+  const spec = readSpec(argv);
+  if (typeof spec === 'string') {
+    stderr.write(`relay-runner: ${spec}\n`);
+    exit(1);
+    return;
+  }
+  const outcome = await runCommand(spec, run, {
+    signal,
+    onOutput: (entry) => (entry.stream === 'stdout' ? stdout : stderr).write(entry.text),
+  });
+  if (outcome.error) stderr.write(`relay-runner: ${outcome.error}\n`);
+  exit(exitCodeFor(outcome));
+}
+
+/** The validated spec, or what is wrong with the arguments. */
+function readSpec(argv: readonly string[]) {
+  let json: string;
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      options: { spec: { type: 'string' } },
+      allowPositionals: true,
+    });
+    const [path, ...extra] = positionals;
+    if (extra.length === 0 && path === undefined && values.spec !== undefined) json = values.spec;
+    else if (extra.length === 0 && path !== undefined && values.spec === undefined) {
+      json = readFileSync(path, 'utf8');
+    } else return USAGE;
+  } catch (error) {
+    return `${reasonOf(error)}\n${USAGE}`;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (error) {
+    return `spec is not JSON: ${reasonOf(error)}`;
+  }
+  const parsed = commandSpecSchema.safeParse(raw);
+  return parsed.success ? parsed.data : `invalid spec:\n${z.prettifyError(parsed.error)}`;
+}
+
+const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // The command leads its own process group, so a terminal's Ctrl-C or a container stop reaches
+  // only the runner: pass it on, or the command would outlive it.
+  const stopped = new AbortController();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => stopped.abort(`runner received ${sig}`));
+  }
+  await main({
+    argv: process.argv.slice(2),
+    stdout: process.stdout,
+    stderr: process.stderr,
+    exit: (code) => process.exit(code),
+    signal: stopped.signal,
+  });
+}

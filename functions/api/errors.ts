@@ -12,6 +12,7 @@ import {
   JobExistsError,
   JobNotFoundError,
   LeaseLostError,
+  PayloadTooLargeError,
   StoreBusyError,
 } from '../jobs/errors.ts';
 import { HttpError, type HttpResponse } from './http.ts';
@@ -41,6 +42,7 @@ function classify(error: unknown, style: ErrorStyle): Mapped | undefined {
   if (error instanceof JobExistsError || error instanceof InvalidTransitionError) {
     return { status: 409, code: error.code, message: error.message };
   }
+  if (error instanceof PayloadTooLargeError) return { status: 413, code: error.code, message: error.message };
   if (error instanceof DuplicateIdempotencyKeyError) {
     return { status: 409, code: error.code, message: error.message, extra: { job_id: error.existingJobId } };
   }

@@ -8,6 +8,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { describeError, log } from '../core/log.ts';
+import { LIMITS } from '../jobs/model.ts';
 import { type ApiContext, contextFromEnv, type Operations } from './context.ts';
 import { errorResponse, isExpected } from './errors.ts';
 import { HttpError, type HttpRequest, type HttpResponse } from './http.ts';
@@ -21,10 +22,26 @@ export type ApiHandler = middy.MiddyfiedHandler<ApiEvent, ApiResult>;
 
 export const OPERATIONS: Record<RouteGroup, Operations> = { relay: relayOperations, jobs: nativeOperations };
 
-/** The error style for whatever route a request was for; unknown routes answer plain text. */
+/**
+ * The error style for whatever route a request was for: a wrong method answers in the style of the
+ * path's own routes (a native path's 405 is a JSON error too); unknown routes answer plain text.
+ */
 function styleOf(event: ApiEvent): ErrorStyle {
   const match = matchRoute(event.requestContext.http.method, event.rawPath);
-  return match && 'route' in match ? match.route.style : 'relay-v1';
+  const routed = match && !('route' in match) ? matchRoute(match.allowed[0] ?? '', event.rawPath) : match;
+  return routed && 'route' in routed ? routed.route.style : 'relay-v1';
+}
+
+/**
+ * Path parameters name queues and jobs, so they share the body's 1,024-byte limit; a longer one
+ * would reach DynamoDB as an oversized key (the queue registry's sort key) and fail there.
+ */
+function checkParams(params: Record<string, string>): void {
+  for (const [name, value] of Object.entries(params)) {
+    if (Buffer.byteLength(value, 'utf8') > LIMITS.nameBytes) {
+      throw new HttpError(400, `Invalid URL: \`${name}\` must be at most ${LIMITS.nameBytes} bytes`);
+    }
+  }
 }
 
 function toRequest(event: ApiEvent, params: Record<string, string>): HttpRequest {
@@ -95,6 +112,7 @@ export function createApiHandler(
       if (group !== 'fallback' && match.route.group !== group) throw new HttpError(404, 'not found');
       const operation = OPERATIONS[match.route.group][routeKey(match.route)];
       if (!operation) throw new Error(`no operation for ${routeKey(match.route)}`);
+      checkParams(match.params);
       return toResult(await operation(toRequest(event, match.params), context()), method);
     });
 }

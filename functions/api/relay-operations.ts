@@ -20,10 +20,12 @@ import {
   claimQueryV1,
   claimQueryV2,
   enqueueMode,
+  heartbeatState,
   relayV1Batch,
   relayV1Job,
   relayV1View,
   relayV2Batch,
+  relayV2Requeue,
   relayV2View,
   seedJobQuery,
   seedNextQuery,
@@ -38,6 +40,9 @@ function runIdOf(req: HttpRequest): string {
     throw new HttpError(400, `Invalid URL: Cannot parse \`run_id\` with value \`${runId}\` to a \`Uuid\``);
   return runId.toLowerCase();
 }
+
+/** A heartbeat's optional JSON body: the job's new state, or none to clear it. */
+const stateOf = (req: HttpRequest): unknown => validBody(heartbeatState, readOptionalJson(req));
 
 const jobParams = (req: HttpRequest) => ({ queue: req.params.queue ?? '', id: req.params.id ?? '' });
 
@@ -92,7 +97,7 @@ export const relayOperations: Operations = {
 
   'PATCH /v1/queues/{queue}/jobs/{id}': async (req, ctx) => {
     const { queue, id } = jobParams(req);
-    await ctx.store.heartbeat(queue, id, readOptionalJson(req));
+    await ctx.store.heartbeat(queue, id, stateOf(req));
     return empty(202);
   },
 
@@ -138,7 +143,7 @@ export const relayOperations: Operations = {
     const { queue, id } = jobParams(req);
     const runId = runIdOf(req);
     try {
-      await ctx.store.heartbeat(queue, id, readOptionalJson(req), runId);
+      await ctx.store.heartbeat(queue, id, stateOf(req), runId);
     } catch (error) {
       if (error instanceof JobNotFoundError) throw new JobNotFoundError(queue, id, runId);
       throw error;
@@ -150,7 +155,7 @@ export const relayOperations: Operations = {
     const { queue, id } = jobParams(req);
     const runId = runIdOf(req);
     const { mode } = validQuery(enqueueMode, req);
-    const jobs = validBody(relayV2Batch, readJson(req));
+    const jobs = validBody(relayV2Requeue, readJson(req));
     // A run that is no longer current changes nothing and is still accepted, as relay does.
     await ctx.store.replaceRun(queue, id, runId, jobs, mode);
     return empty(202);
@@ -190,7 +195,7 @@ function seedRoutes(prefix: '' | '/v1'): Operations {
 
     [`PATCH ${prefix}/heartbeat`]: async (req, ctx) => {
       const { queue, job_id } = validQuery(seedJobQuery, req);
-      await ctx.store.heartbeat(queue, job_id, readOptionalJson(req));
+      await ctx.store.heartbeat(queue, job_id, stateOf(req));
       return empty(202);
     },
 

@@ -73,6 +73,11 @@ const relayTimeout = int32
     `timeout must be at most ${LIMITS.maxTimeoutSeconds} seconds`,
   );
 
+/** A heartbeat's new state: any JSON (none clears it), within the payload-and-state budget. */
+export const heartbeatState = z
+  .unknown()
+  .superRefine((state, ctx) => sizeCheck({ payload: undefined, state }, ctx));
+
 // ---------------------------------------------------------------------------------------------
 // relay-rs v1 (and seed) job
 // ---------------------------------------------------------------------------------------------
@@ -144,6 +149,12 @@ export const relayV2Job = z
 export const relayV2Batch = z
   .array(relayV2Job)
   .max(LIMITS.maxBatch, `at most ${LIMITS.maxBatch} jobs per batch`);
+
+/**
+ * The jobs that replace a run: one DynamoDB transaction (at most 100 writes) ends the run and
+ * writes them all, so a requeue carries at most 99 jobs.
+ */
+export const relayV2Requeue = z.array(relayV2Job).max(99, 'at most 99 jobs can replace a run');
 
 export const enqueueMode = z.object({
   // relay: anything but "ignore" or "replace" means unique.

@@ -70,6 +70,18 @@ export class DuplicateIdempotencyKeyError extends JobError {
   }
 }
 
+/** A job's payload and state together would exceed the size a job may have. */
+export class PayloadTooLargeError extends JobError {
+  override readonly name = 'PayloadTooLargeError';
+  readonly code = 'payload_too_large';
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`payload and state are ${bytes} bytes; the limit is ${limit}`);
+  }
+}
+
 /** DynamoDB refused for capacity or was briefly unavailable; the caller should retry later. */
 export class StoreBusyError extends JobError {
   override readonly name = 'StoreBusyError';

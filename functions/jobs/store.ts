@@ -30,6 +30,7 @@ import {
   JobExistsError,
   JobNotFoundError,
   LeaseLostError,
+  PayloadTooLargeError,
   StoreBusyError,
 } from './errors.ts';
 import { and, build, buildUpdate, type Change, type Condition, condition, or } from './expressions.ts';
@@ -50,10 +51,12 @@ import {
   runIdOfLeaseKey,
   shardOf,
   shardPk,
+  utf8Bytes,
 } from './keys.ts';
 import {
   DEFAULT_BACKOFF,
   type Job,
+  LIMITS,
   LIVE,
   type NewJob,
   type StoredStatus,
@@ -148,6 +151,13 @@ const statusIn = (statuses: readonly StoredStatus[]): Condition =>
     ['status'],
     Object.fromEntries(statuses.map((s) => [`:is_${s}`, s])),
   );
+
+/**
+ * A new state of `stateBytes` fits beside the stored payload within `LIMITS.payloadStateBytes`, the
+ * budget enqueue enforces; without it a large state would fail as an oversized DynamoDB item.
+ */
+const fitsBeside = (stateBytes: number): Condition =>
+  condition('size(#payload) <= :room', ['payload'], { ':room': LIMITS.payloadStateBytes - stateBytes });
 
 /** Item exists (and so has a status); paired with status checks so a missing item reads as not found. */
 const exists = condition('attribute_exists(#pk)', ['pk']);
@@ -406,8 +416,9 @@ export class JobStore {
   }
 
   private async newItem(job: NewJob, now: number): Promise<Item> {
-    const info = (await this.queueInfo(job.queue, true)) as QueueInfo;
+    // Taken before the first await, so jobs built concurrently (a batch) keep their call order.
     const seq = this.nextSeq(now);
+    const info = (await this.queueInfo(job.queue, true)) as QueueInfo;
     const shard = shardOf(job.queue, job.id, info.shards);
     const runAt = Math.max(0, Math.trunc(job.run_at ?? now));
     const order = orderKey(job.priority ?? 0, runAt, seq);
@@ -505,19 +516,21 @@ export class JobStore {
       const perShard = await Promise.all(
         queues.flatMap((q) =>
           range(q.shards).map((shard) =>
-            this.db.send(
-              new QueryCommand({
-                TableName: this.table,
-                IndexName: spec.name,
-                KeyConditionExpression: boundary ? '#ipk = :ipk AND #isk < :boundary' : '#ipk = :ipk',
-                ExpressionAttributeNames: { '#ipk': spec.pk, ...(boundary ? { '#isk': spec.sk } : {}) },
-                ExpressionAttributeValues: {
-                  ':ipk': shardPk(shard, q.queue),
-                  ...(boundary ? { ':boundary': boundary } : {}),
-                },
-                ScanIndexForward: false,
-                Limit: limit,
-              }),
+            this.send(() =>
+              this.db.send(
+                new QueryCommand({
+                  TableName: this.table,
+                  IndexName: spec.name,
+                  KeyConditionExpression: boundary ? '#ipk = :ipk AND #isk < :boundary' : '#ipk = :ipk',
+                  ExpressionAttributeNames: { '#ipk': spec.pk, ...(boundary ? { '#isk': spec.sk } : {}) },
+                  ExpressionAttributeValues: {
+                    ':ipk': shardPk(shard, q.queue),
+                    ...(boundary ? { ':boundary': boundary } : {}),
+                  },
+                  ScanIndexForward: false,
+                  Limit: limit,
+                }),
+              ),
             ),
           ),
         ),
@@ -808,9 +821,10 @@ export class JobStore {
   async heartbeat(queue: string, id: string, state: unknown, runId?: string): Promise<Job> {
     const now = this.clock();
     const fence = runId === undefined ? inFlight : currentRun(runId);
+    const stateBytes = utf8Bytes(JSON.stringify(state ?? null));
     try {
       return toJob(
-        await this.update(jobKey(queue, id), fence, {
+        await this.update(jobKey(queue, id), and(fence, fitsBeside(stateBytes)), {
           set: {
             state: state === undefined || state === null ? undefined : JSON.stringify(state),
             updated_at: now,
@@ -820,6 +834,13 @@ export class JobStore {
         }),
       );
     } catch (error) {
+      // The old item passes the run fence, so the size check is the condition that failed.
+      const old = conditionFailureItem(error);
+      const fenceHeld =
+        old?.status === 'running' && !this.expired(old) && (runId === undefined || old.run_id === runId);
+      if (fenceHeld) {
+        throw new PayloadTooLargeError(utf8Bytes(String(old.payload)) + stateBytes, LIMITS.payloadStateBytes);
+      }
       throw this.runError(error, queue, id, runId);
     }
   }
@@ -888,6 +909,8 @@ export class JobStore {
    */
   async reschedule(job: NewJob, runId?: string): Promise<Job> {
     const now = this.clock();
+    // Only a running job can be rescheduled, so its queue is registered: a miss must not register one.
+    if (!(await this.queueInfo(job.queue))) throw new JobNotFoundError(job.queue, job.id);
     const item = await this.newItem(job, now);
     const fence = runId === undefined ? inFlight : currentRun(runId);
     try {

@@ -1,5 +1,9 @@
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { contextFor } from '../../functions/api/context.ts';
 import { createApiHandler } from '../../functions/api/handler.ts';
+import { awsClientConfig } from '../../functions/core/clients.ts';
 import type { JobStore } from '../../functions/jobs/store.ts';
 import { type HttpAdapter, startHttpAdapter } from '../../functions/local/http-adapter.ts';
 import { freshStore, type TestStore } from './store.ts';
@@ -12,17 +16,39 @@ export interface TestApi extends TestStore {
   /** POST/PUT/PATCH a JSON body. */
   send(method: string, path: string, body: unknown): Promise<Response>;
   close(): Promise<void>;
+  /**
+   * Closes the server and deletes the table, so suites that start an API per test do not leave
+   * hundreds of tables behind in the DynamoDB Local every test file shares.
+   */
+  dispose(): Promise<void>;
+}
+
+export interface TestApiOptions {
+  readonly clock?: () => number;
+  readonly shards?: number;
+  readonly token?: string;
 }
 
 /**
  * The real handlers behind the local node:http adapter, over a fresh table: the same path a
  * request takes in `relay dev`.
  */
-export async function startTestApi(
-  options: { clock?: () => number; shards?: number; token?: string } = {},
+export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
+  return startTestApiWithStore((fresh) => fresh.store, options);
+}
+
+/**
+ * `startTestApi`, but the handlers use the store `build` makes from the fresh table's client and
+ * config: wrap the client (see `faultyClient`) to inject faults at the SDK boundary. The returned
+ * `store` and `db` stay the healthy ones, for arranging and inspecting the table.
+ */
+export async function startTestApiWithStore(
+  build: (fresh: TestStore) => JobStore,
+  options: TestApiOptions = {},
 ): Promise<TestApi> {
   const fresh = await freshStore({ clock: options.clock, shards: options.shards });
-  const context = () => contextFor(fresh.store as JobStore, options.clock);
+  const served = build(fresh);
+  const context = () => contextFor(served, options.clock);
   const adapter = await startHttpAdapter({
     port: 0,
     token: options.token,
@@ -33,6 +59,7 @@ export async function startTestApi(
     },
   });
   const doFetch = (path: string, init?: RequestInit) => fetch(`${adapter.url}${path}`, init);
+  let disposed = false;
   return {
     ...fresh,
     url: adapter.url,
@@ -41,5 +68,131 @@ export async function startTestApi(
     send: (method, path, body) =>
       doFetch(path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
     close: () => adapter.close(),
+    dispose: async () => {
+      if (disposed) return;
+      disposed = true;
+      await adapter.close();
+      const raw = new DynamoDBClient(awsClientConfig(fresh.config.dynamodbEndpoint));
+      try {
+        await raw.send(new DeleteTableCommand({ TableName: fresh.config.tableName }));
+      } finally {
+        raw.destroy();
+      }
+    },
   };
+}
+
+type Command = Parameters<DynamoDBDocumentClient['send']>[0];
+
+/**
+ * The document client with its `send` wrapped: `fault` sees each command and returns an error to
+ * throw instead of sending it, or `undefined` to let it through.
+ */
+export function faultyClient(
+  db: DynamoDBDocumentClient,
+  fault: (command: Command) => unknown,
+): DynamoDBDocumentClient {
+  return new Proxy(db, {
+    get(target, property, receiver) {
+      if (property !== 'send') return Reflect.get(target, property, receiver);
+      return async (command: Command) => {
+        const error = fault(command);
+        if (error !== undefined) throw error;
+        return target.send(command);
+      };
+    },
+  });
+}
+
+/** Every item in the test's table: what a request wrote, whatever it was. */
+export async function tableItems(api: Pick<TestStore, 'db' | 'config'>): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const out = await api.db.send(
+      new ScanCommand({ TableName: api.config.tableName, ExclusiveStartKey: startKey, ConsistentRead: true }),
+    );
+    items.push(...(out.Items ?? []));
+    startKey = out.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
+
+/** A run id no job has: v2 routes need a UUID in the path. */
+export const SOME_RUN_ID = '00000000-0000-4000-8000-000000000000';
+
+const v1Job = { id: 'x', queue: 'q', timeout: 30, payload: { n: 1 } };
+const v2Job = { queue: 'q', id: 'x', timeout: 30, max_retries: 3, payload: { n: 1 } };
+
+/** What a valid request to a route adds to its path: a query string and a JSON body. */
+export interface RouteExample {
+  readonly query?: string;
+  readonly body?: unknown;
+}
+
+/**
+ * A valid request for every route (by route key), naming queue `q`, job `x` and `SOME_RUN_ID`.
+ * Each one reaches the store, which is what fault and bad-input sweeps over the route table need.
+ */
+export const ROUTE_EXAMPLES: Readonly<Record<string, RouteExample>> = {
+  'GET /health': {},
+  'POST /v1/queues/jobs': { body: [v1Job] },
+  'PUT /v1/queues/jobs': { body: v1Job },
+  'GET /v1/queues/{queue}/jobs': { query: '?num_jobs=1' },
+  'HEAD /v1/queues/{queue}/jobs/{id}': {},
+  'GET /v1/queues/{queue}/jobs/{id}': {},
+  'PATCH /v1/queues/{queue}/jobs/{id}': { body: { step: 1 } },
+  'DELETE /v1/queues/{queue}/jobs/{id}': {},
+  ...Object.fromEntries(
+    ['', '/v1'].flatMap((prefix) => [
+      [`POST ${prefix}/enqueue`, { body: v1Job }],
+      [`POST ${prefix}/enqueue/batch`, { body: [v1Job] }],
+      [`GET ${prefix}/next`, { query: '?queue=q' }],
+      [`PATCH ${prefix}/heartbeat`, { query: '?queue=q&job_id=x', body: { step: 1 } }],
+      [`DELETE ${prefix}/complete`, { query: '?queue=q&job_id=x' }],
+      [`POST ${prefix}/reschedule`, { body: v1Job }],
+    ]),
+  ),
+  'POST /v2/queues/jobs': { query: '?mode=unique', body: [v2Job] },
+  'GET /v2/queues/{queue}/jobs': { query: '?num_jobs=1' },
+  'HEAD /v2/queues/{queue}/jobs/{id}': {},
+  'GET /v2/queues/{queue}/jobs/{id}': {},
+  'DELETE /v2/queues/{queue}/jobs/{id}': {},
+  'PATCH /v2/queues/{queue}/jobs/{id}/run-id/{run_id}': { body: { step: 1 } },
+  'PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id}': { query: '?mode=unique', body: [v2Job] },
+  'DELETE /v2/queues/{queue}/jobs/{id}/run-id/{run_id}': {},
+  'POST /v1/jobs': { body: { queue: 'q', id: 'x', payload: { n: 1 } } },
+  'GET /v1/jobs': { query: '?queue=q&limit=10' },
+  'GET /v1/queues': {},
+  'GET /v1/queues/{queue}/stats': {},
+  'GET /v1/queues/{queue}/jobs/{id}/status': {},
+  'POST /v1/queues/{queue}/jobs/{id}/fail': { body: { error: 'boom' } },
+  'POST /v1/queues/{queue}/jobs/{id}/cancel': {},
+  'POST /v1/queues/{queue}/jobs/{id}/retry': {},
+  'GET /v1/queues/{queue}/dlq': { query: '?limit=10' },
+  'POST /v1/queues/{queue}/dlq/requeue': { body: { limit: 10 } },
+  'POST /v1/queues/{queue}/dlq/{id}/requeue': {},
+  'DELETE /v1/queues/{queue}/dlq/{id}': {},
+};
+
+/** A route's path with its parameters filled in (`q`, `x`, `SOME_RUN_ID` unless given). */
+export function examplePath(path: string, params: Record<string, string> = {}): string {
+  const values: Record<string, string> = { queue: 'q', id: 'x', run_id: SOME_RUN_ID, ...params };
+  return path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(values[name] ?? name));
+}
+
+/** Sends a route's example request. */
+export function sendExample(api: TestApi, route: { method: string; path: string }): Promise<Response> {
+  const example = ROUTE_EXAMPLES[`${route.method} ${route.path}`];
+  if (!example) throw new Error(`no example for ${route.method} ${route.path}`);
+  const path = `${examplePath(route.path)}${example.query ?? ''}`;
+  return example.body === undefined
+    ? api.fetch(path, { method: route.method })
+    : api.send(route.method, path, example.body);
+}
+
+/** A response's JSON body, loosely typed: tests assert on its shape. */
+// biome-ignore lint/suspicious/noExplicitAny: assertions read whatever JSON the API answered
+export async function jsonOf(response: Response | Promise<Response>): Promise<any> {
+  return (await response).json();
 }

@@ -1,0 +1,118 @@
+/**
+ * The route table: every route has an operation and every operation a route, and `matchRoute`
+ * resolves paths the way API Gateway does.
+ */
+import { describe, expect, it } from 'vitest';
+import { OPERATIONS } from '../functions/api/handler.ts';
+import { GROUPS, matchRoute, ROUTES, routeKey } from '../functions/api/routes.ts';
+
+describe('ROUTES', () => {
+  it.each(ROUTES.map((route) => [routeKey(route), route] as const))(
+    'gives %s an operation in its group',
+    (_key, route) => {
+      expect(OPERATIONS[route.group][routeKey(route)]).toBeTypeOf('function');
+    },
+  );
+
+  it.each(GROUPS)('serves every operation of the %s group through a route', (group) => {
+    const routed = ROUTES.filter((route) => route.group === group).map(routeKey);
+
+    expect(Object.keys(OPERATIONS[group]).sort()).toEqual([...routed].sort());
+  });
+
+  it('names each route once', () => {
+    const keys = ROUTES.map(routeKey);
+
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('answers relay-rs routes in plain text and native routes with the JSON envelope', () => {
+    for (const route of ROUTES) {
+      expect(route.style === 'native').toBe(route.group === 'jobs');
+    }
+  });
+
+  it('gives v2 routes the relay-v2 style and v1 and seed routes the relay-v1 style', () => {
+    const relay = ROUTES.filter((route) => route.group === 'relay');
+
+    for (const route of relay) {
+      expect(route.style).toBe(route.path.startsWith('/v2/') ? 'relay-v2' : 'relay-v1');
+    }
+  });
+});
+
+describe('matchRoute', () => {
+  it('matches a literal path', () => {
+    const match = matchRoute('POST', '/v1/queues/jobs');
+
+    expect(match).toEqual({ route: expect.objectContaining({ path: '/v1/queues/jobs' }), params: {} });
+  });
+
+  it('fills parameters from their segments', () => {
+    const match = matchRoute('PATCH', '/v2/queues/q/jobs/x/run-id/r');
+
+    expect(match).toMatchObject({
+      route: { path: '/v2/queues/{queue}/jobs/{id}/run-id/{run_id}' },
+      params: { queue: 'q', id: 'x', run_id: 'r' },
+    });
+  });
+
+  it('prefers a literal segment over a parameter: POST …/dlq/requeue requeues all', () => {
+    const match = matchRoute('POST', '/v1/queues/q/dlq/requeue');
+
+    expect(match).toMatchObject({
+      route: { path: '/v1/queues/{queue}/dlq/requeue' },
+      params: { queue: 'q' },
+    });
+  });
+
+  it('reads DELETE /v1/queues/q/dlq/requeue as deleting the dead job with id "requeue"', () => {
+    const match = matchRoute('DELETE', '/v1/queues/q/dlq/requeue');
+
+    expect(match).toMatchObject({
+      route: { method: 'DELETE', path: '/v1/queues/{queue}/dlq/{id}' },
+      params: { queue: 'q', id: 'requeue' },
+    });
+  });
+
+  it('reads a queue named "jobs" as a parameter where no literal route fits', () => {
+    const match = matchRoute('GET', '/v1/queues/jobs/jobs');
+
+    expect(match).toMatchObject({ route: { path: '/v1/queues/{queue}/jobs' }, params: { queue: 'jobs' } });
+  });
+
+  it('lists the allowed methods for a known path and a wrong method', () => {
+    expect(matchRoute('GET', '/v1/queues/jobs')).toEqual({ allowed: ['POST', 'PUT'] });
+    expect(matchRoute('POST', '/v1/queues/q/jobs/x')).toEqual({
+      allowed: ['HEAD', 'GET', 'PATCH', 'DELETE'],
+    });
+  });
+
+  it('allows the methods of every route a path matches, literal or not', () => {
+    const match = matchRoute('GET', '/v1/queues/q/dlq/requeue');
+
+    expect(match).toEqual({ allowed: ['POST', 'DELETE'] });
+  });
+
+  it('percent-decodes parameters, including an encoded slash', () => {
+    const match = matchRoute('GET', '/v1/queues/my%20queue%2F%CE%B1/jobs/a%2Fb%20c');
+
+    expect(match).toMatchObject({ params: { queue: 'my queue/α', id: 'a/b c' } });
+  });
+
+  it('keeps + in a path literal', () => {
+    const match = matchRoute('GET', '/v1/queues/a+b/jobs/x');
+
+    expect(match).toMatchObject({ params: { queue: 'a+b' } });
+  });
+
+  it.each([
+    ['an unknown path', '/v1/nope'],
+    ['an empty parameter', '/v1/queues//jobs'],
+    ['a trailing slash', '/v1/queues/q/jobs/'],
+    ['a malformed percent-escape', '/v1/queues/%E0%A4%A/jobs'],
+    ['an extra segment', '/health/x'],
+  ])('matches nothing for %s', (_what, path) => {
+    expect(matchRoute('GET', path)).toBeUndefined();
+  });
+});

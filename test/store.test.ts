@@ -107,6 +107,13 @@ describe('enqueue', () => {
     expect(await store.get('q', 'j99')).toBeUndefined();
   });
 
+  it('writes a unique batch larger than one 4 MB transaction', async () => {
+    const big = 'x'.repeat(200 * 1024);
+    const batch = Array.from({ length: 30 }, (_, i) => job(`big${i}`, { payload: big }));
+    await store.enqueueMany(batch, 'unique');
+    expect((await store.get('q', 'big29'))?.payload).toBe(big);
+  });
+
   it('rejects a unique batch that names one id twice', async () => {
     await expect(store.enqueueMany([job('a'), job('a')], 'unique')).rejects.toBeInstanceOf(JobExistsError);
     expect(await store.get('q', 'a')).toBeUndefined();

@@ -60,7 +60,6 @@ import {
   LIVE,
   type NewJob,
   type StoredStatus,
-  TERMINAL,
   type ViewStatus,
   viewStatus,
   WAITING,
@@ -376,7 +375,7 @@ export class JobStore {
     const now = this.clock();
     const items = await Promise.all(jobs.map((job) => this.newItem(job, now)));
     const written: Item[] = [];
-    for (const chunk of chunks(items, 100)) {
+    for (const chunk of transactionChunks(items)) {
       try {
         await this.send(() =>
           this.db.send(
@@ -623,22 +622,27 @@ export class JobStore {
   async claim(queue: string, count: number): Promise<Job[]> {
     const info = await this.queueInfo(queue);
     if (!info) return [];
+    const now = this.clock();
+    const window = count * 2 + 8;
     const claimed: Job[] = [];
     const tried = new Set<string>();
-    for (let round = 0; round < 5 && claimed.length < count; round++) {
-      const now = this.clock();
+    let fetched = await this.candidates(info, now, window);
+    for (let round = 0; round < 8 && claimed.length < count; round++) {
+      let pool = fetched.filter((c) => !tried.has(c.key.pk));
+      if (!pool.length) {
+        // Read again only if the last read was full: there may be more past what was tried.
+        if (fetched.length < window + (round ? tried.size : 0)) break;
+        fetched = await this.candidates(info, now, window + tried.size);
+        pool = fetched.filter((c) => !tried.has(c.key.pk));
+        if (!pool.length) break;
+      }
       const want = count - claimed.length;
-      const window = want * 2 + 4;
-      const candidates = (await this.candidates(info, now, window)).filter((c) => !tried.has(c.key.pk));
-      if (!candidates.length) break;
       // First round in order: sequential claimers see exact order. After a lost race, a `priority`
-      // queue spreads the retry over the window so concurrent claimers stop colliding on the head.
-      const picks =
-        round === 0 || info.ordering === 'strict' ? candidates.slice(0, want) : sample(candidates, want);
+      // queue spreads the retry over the pool so concurrent claimers stop colliding on the head.
+      const picks = round === 0 || info.ordering === 'strict' ? pool.slice(0, want) : sample(pool, want);
       for (const pick of picks) tried.add(pick.key.pk);
       const results = await Promise.all(picks.map((c) => this.claimOne(c, now)));
       for (const job of results) if (job) claimed.push(job);
-      if (candidates.length < window && results.every(Boolean)) break;
     }
     return claimed.sort((a, b) => orderOf(a).localeCompare(orderOf(b)));
   }
@@ -773,7 +777,7 @@ export class JobStore {
     reclaim: boolean,
   ): Promise<Job | undefined> {
     const item = await this.read(key);
-    if (!item || item.status !== 'running' || item.run_id !== runId) return undefined; // index lag
+    if (item?.status !== 'running' || item.run_id !== runId) return undefined; // index lag
     if (Number(item.lease_expires_at) > now) return undefined; // heartbeated since the index entry
     const retriesLeft = item.retries_remaining === null || Number(item.retries_remaining) > 0;
     const fence = and(currentRun(runId), leaseExpired(now));
@@ -873,7 +877,7 @@ export class JobStore {
     const key = jobKey(queue, id);
     const now = this.clock();
     const item = await this.read(key);
-    if (!item || item.status !== 'running') throw new JobNotFoundError(queue, id);
+    if (item?.status !== 'running') throw new JobNotFoundError(queue, id);
     const runId = opts.runId ?? String(item.run_id);
     if (item.run_id !== runId) throw new LeaseLostError(queue, id, runId);
     const retriesLeft = item.retries_remaining === null || Number(item.retries_remaining) > 0;
@@ -1165,7 +1169,7 @@ export class JobStore {
 
   private async sweepOne(key: ItemKey, runId: string, now: number): Promise<keyof SweepResult | undefined> {
     const item = await this.read(key);
-    if (!item || item.status !== 'running' || item.run_id !== runId) return undefined;
+    if (item?.status !== 'running' || item.run_id !== runId) return undefined;
     if (Number(item.lease_expires_at) > now) {
       // Alive: the job heartbeated. Move its index entry to the real deadline.
       try {
@@ -1277,7 +1281,7 @@ export class JobStore {
   private runError(error: unknown, queue: string, id: string, runId?: string): unknown {
     if (!isConditionFailure(error)) return error;
     const old = conditionFailureItem(error);
-    if (!old || old.status !== 'running' || this.expired(old)) return new JobNotFoundError(queue, id);
+    if (old?.status !== 'running' || this.expired(old)) return new JobNotFoundError(queue, id);
     if (runId !== undefined && old.run_id !== runId) return new LeaseLostError(queue, id, runId);
     return new JobNotFoundError(queue, id);
   }
@@ -1411,6 +1415,29 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
 const keyOf = (item: Record<string, unknown>): ItemKey => ({ pk: String(item.pk), sk: String(item.sk) });
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * Splits puts into transactions DynamoDB accepts: at most 100 items and 4 MB in all (kept at
+ * 3.5 MB to leave room for attribute names and overhead).
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html
+ */
+function transactionChunks(items: readonly Item[]): Item[][] {
+  const out: Item[][] = [];
+  let current: Item[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = Buffer.byteLength(JSON.stringify(item));
+    if (current.length && (current.length === 100 || bytes + size > 3.5 * 1024 * 1024)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length) out.push(current);
+  return out;
+}
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];

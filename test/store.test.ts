@@ -326,6 +326,36 @@ describe('retries and expiry', () => {
   });
 });
 
+describe('reschedule', () => {
+  it('replaces a running job with new content, takes it out of flight and keeps created_at', async () => {
+    await store.enqueue(job('a', { payload: 'first', state: 'old' }));
+    const created = (await store.get('q', 'a'))?.created_at;
+    clock.advance(5000);
+    const [run] = await store.claim('q', 1);
+    await store.fail('q', 'a', { error: 'x', runId: run?.run_id ?? '' }); // spends a retry
+    clock.advance(5000);
+    const [again] = await store.claim('q', 1);
+    const rescheduled = await store.reschedule(
+      job('a', { payload: 'second', max_retries: 5 }),
+      again?.run_id ?? undefined,
+    );
+    expect(rescheduled).toMatchObject({
+      status: 'pending',
+      payload: 'second',
+      state: null,
+      run_id: null,
+      retries_remaining: 5,
+      created_at: created,
+      updated_at: clock.now,
+    });
+  });
+
+  it('refuses a job that is not in flight', async () => {
+    await store.enqueue(job('a'));
+    await expect(store.reschedule(job('a', { payload: 'x' }))).rejects.toBeInstanceOf(JobNotFoundError);
+  });
+});
+
 describe('operator transitions', () => {
   it('cancels a running job so its run can no longer complete', async () => {
     await store.enqueue(job('a'));

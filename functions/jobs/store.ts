@@ -301,16 +301,17 @@ export class JobStore {
   }
 
   /**
-   * An unconditional upsert for `replace`: the new content overwrites the old, the run (if any) is
-   * fenced out by clearing `run_id`, and `created_at` keeps the first enqueue's time, as relay-rs does.
+   * An upsert (unconditional for `replace`, fenced for reschedule): the new content overwrites the
+   * old, the run (if any) is fenced out by clearing `run_id`, and `created_at` keeps the first
+   * enqueue's time, as relay-rs does.
    */
-  private upsert(item: Item) {
+  private upsert(item: Item, when?: Condition) {
     const { pk, sk, created_at, created_sk, ...rest } = item;
     const leftovers = JOB_ATTRIBUTES.filter((a) => !(a in rest) || rest[a] === undefined);
     return {
       TableName: this.table,
       Key: { pk: String(pk), sk: String(sk) },
-      ...buildUpdate(undefined, { set: rest, remove: leftovers, keep: { created_at, created_sk } }),
+      ...buildUpdate(when, { set: rest, remove: leftovers, keep: { created_at, created_sk } }),
     };
   }
 
@@ -918,17 +919,16 @@ export class JobStore {
     const item = await this.newItem(job, now);
     const fence = runId === undefined ? inFlight : currentRun(runId);
     try {
-      await this.send(() =>
+      const out = await this.send(() =>
         this.db.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: item,
-            ...build(fence),
+          new UpdateCommand({
+            ...this.upsert(item, fence),
+            ReturnValues: 'ALL_NEW',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         ),
       );
-      return toJob(item);
+      return toJob(out.Attributes as Item);
     } catch (error) {
       throw this.runError(error, job.queue, job.id, runId);
     }

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import type { nativeView, relayV2View } from '../functions/api/schemas.ts';
+import { VIEW_STATUSES } from '../functions/jobs/model.ts';
 import { freePort } from '../functions/local/dynamodb-local.ts';
 import {
   type ClaimedJob,
+  JOB_STATUSES,
   type Job,
   LeaseLostError,
   RelayApiError,
@@ -348,5 +350,9 @@ describe('SDK types', () => {
     expectTypeOf<keyof Job>().toEqualTypeOf<keyof NativeView>();
     expectTypeOf<V2View>().toExtend<Omit<ClaimedJob, 'run_id'> & { run_id: string | null }>();
     expectTypeOf<keyof ClaimedJob>().toEqualTypeOf<keyof V2View>();
+  });
+
+  it('list the same job statuses as the server', () => {
+    expect([...JOB_STATUSES]).toEqual([...VIEW_STATUSES]);
   });
 });

@@ -12,6 +12,11 @@ export default defineConfig({
     // Emulator-backed tests run real parallel I/O; give slow CI machines room.
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    env: { AWS_EC2_METADATA_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: {
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // Tests provoke failures on purpose; their JSON logs would bury the report.
+      RELAY_LOG_LEVEL: 'silent',
+    },
   },
 });

@@ -16,6 +16,12 @@ export const Env = {
   RETENTION_DAYS: 'RELAY_RETENTION_DAYS',
   /** Hours an idempotency key blocks a second enqueue with the same key. */
   IDEMPOTENCY_TTL_HOURS: 'RELAY_IDEMPOTENCY_TTL_HOURS',
+  /** SQS queue that carries dispatch hints for managed jobs. */
+  DISPATCH_QUEUE_URL: 'RELAY_DISPATCH_QUEUE_URL',
+  /** SQS dead-letter queue of the dispatch queue. */
+  DISPATCH_DLQ_URL: 'RELAY_DISPATCH_DLQ_URL',
+  /** Endpoint override for SQS (local stack only). */
+  SQS_ENDPOINT: 'RELAY_SQS_ENDPOINT',
 } as const;
 
 export type EnvName = (typeof Env)[keyof typeof Env];

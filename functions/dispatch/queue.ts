@@ -1,0 +1,94 @@
+/**
+ * The dispatch queue: SQS messages that say "managed job (queue, id) may be runnable". They are
+ * hints, never truth: the dispatcher's claim is a conditional write, so a duplicate, late or stale
+ * message changes nothing, and a lost one is re-sent by the maintenance sweep from DynamoDB.
+ */
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+
+/** SQS delays a message by at most 15 minutes; later jobs are released by the sweep when due. */
+export const MAX_DELAY_SECONDS = 900;
+
+/** What a dispatch message carries: a job reference, never the payload. */
+export const dispatchMessage = z.object({ queue: z.string().min(1), id: z.string().min(1) });
+export type DispatchMessage = z.infer<typeof dispatchMessage>;
+
+/** Seconds until `runAt`, as a `DelaySeconds` SQS accepts. */
+export function delaySeconds(runAt: number, now: number): number {
+  return Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil((runAt - now) / 1000)));
+}
+
+export class DispatchQueue {
+  constructor(
+    private readonly client: SQSClient,
+    readonly queueUrl: string,
+    readonly deadLetterUrl: string,
+  ) {}
+
+  /** Sends the hint for a job, delayed until its `run_at` (up to 15 minutes ahead). */
+  async dispatch(job: DispatchMessage & { run_at: number }, now: number = Date.now()): Promise<void> {
+    await this.client.send(
+      new SendMessageCommand({
+        QueueUrl: this.queueUrl,
+        MessageBody: JSON.stringify({ queue: job.queue, id: job.id }),
+        DelaySeconds: delaySeconds(job.run_at, now),
+      }),
+    );
+  }
+
+  /** Records a dead job on the SQS dead-letter queue, so AWS-native DLQ alarms and redrive see it. */
+  async deadLetter(job: DispatchMessage, reason: string): Promise<void> {
+    await this.client.send(
+      new SendMessageCommand({
+        QueueUrl: this.deadLetterUrl,
+        MessageBody: JSON.stringify({ queue: job.queue, id: job.id, reason }),
+      }),
+    );
+  }
+}
+
+export interface DispatchQueueSettings {
+  readonly name: string;
+  /** Receives before SQS moves a message to the dead-letter queue. @default 5 */
+  readonly maxReceiveCount?: number;
+  /** Seconds a received message stays hidden. @default 60 */
+  readonly visibilityTimeoutSeconds?: number;
+}
+
+/**
+ * Creates the dispatch queue and its dead-letter queue (the local stack's equivalent of the CDK
+ * `DispatchQueue` construct): 14-day retention on the DLQ, redrive after `maxReceiveCount`.
+ */
+export async function ensureDispatchQueues(
+  client: SQSClient,
+  settings: DispatchQueueSettings,
+): Promise<{ queueUrl: string; deadLetterUrl: string }> {
+  const dlq = await client.send(
+    new CreateQueueCommand({
+      QueueName: `${settings.name}-dlq`,
+      Attributes: { MessageRetentionPeriod: String(14 * 86_400) },
+    }),
+  );
+  const deadLetterUrl = dlq.QueueUrl as string;
+  const { Attributes } = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: deadLetterUrl, AttributeNames: ['QueueArn'] }),
+  );
+  const queue = await client.send(
+    new CreateQueueCommand({
+      QueueName: settings.name,
+      Attributes: {
+        VisibilityTimeout: String(settings.visibilityTimeoutSeconds ?? 60),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: Attributes?.QueueArn,
+          maxReceiveCount: settings.maxReceiveCount ?? 5,
+        }),
+      },
+    }),
+  );
+  return { queueUrl: queue.QueueUrl as string, deadLetterUrl };
+}

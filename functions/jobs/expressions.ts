@@ -41,12 +41,14 @@ export interface Change {
   /** Attributes to set; `undefined` values are removed instead. */
   readonly set?: Readonly<Record<string, unknown>>;
   readonly remove?: readonly string[];
-  /** Attributes to increment by the given amount (`#a = #a + :n`). */
+  /** Attributes to increment by the given amount (`#a = #a + :n`); an absent one counts as 0. */
   readonly add?: Readonly<Record<string, number>>;
   /** Attributes set from another attribute plus a value (`#a = #b + :n`), so no read is needed first. */
   readonly plus?: Readonly<Record<string, readonly [source: string, amount: number]>>;
   /** Attributes set only when absent (`if_not_exists`): an upsert keeps what the old item had. */
   readonly keep?: Readonly<Record<string, unknown>>;
+  /** Lists to extend (`list_append`), created when absent, so no read is needed first. */
+  readonly append?: Readonly<Record<string, readonly unknown[]>>;
 }
 
 export interface BuiltExpression {
@@ -76,7 +78,8 @@ export function build(when: Condition | undefined, change?: Change): BuiltExpres
   }
   for (const [name, amount] of Object.entries(change?.add ?? {})) {
     values[`:add_${name}`] = amount;
-    sets.push(`${alias(name)} = ${alias(name)} + :add_${name}`);
+    values[':zero'] = 0;
+    sets.push(`${alias(name)} = if_not_exists(${alias(name)}, :zero) + :add_${name}`);
   }
   for (const [name, [source, amount]] of Object.entries(change?.plus ?? {})) {
     values[`:plus_${name}`] = amount;
@@ -85,6 +88,11 @@ export function build(when: Condition | undefined, change?: Change): BuiltExpres
   for (const [name, value] of Object.entries(change?.keep ?? {})) {
     values[`:keep_${name}`] = value;
     sets.push(`${alias(name)} = if_not_exists(${alias(name)}, :keep_${name})`);
+  }
+  for (const [name, items] of Object.entries(change?.append ?? {})) {
+    values[`:append_${name}`] = items;
+    values[':empty_list'] = [];
+    sets.push(`${alias(name)} = list_append(if_not_exists(${alias(name)}, :empty_list), :append_${name})`);
   }
   const clauses: string[] = [];
   if (sets.length) clauses.push(`SET ${sets.join(', ')}`);

@@ -2,8 +2,9 @@
  * The table's key layout. `docs/design.md` explains each piece; this module is its only encoder.
  *
  * Every item lives under `pk`/`sk`. A job's `pk` is a hash of (queue, id), so job writes spread over
- * the whole key space. Per-queue indexes are sharded: their partition keys are `<shard>#<queue>`,
- * and readers merge the shards by sort key.
+ * the whole key space; a job's run logs share its `pk`. Per-queue indexes are sharded: their
+ * partition keys are `<shard>#<queue>`, and readers merge the shards by sort key. Managed jobs wait
+ * in `ready` partitions of their own (`m#<shard>#<queue>`, see `managedShardPk`).
  */
 import { createHash } from 'node:crypto';
 import { LIMITS } from './model.ts';
@@ -57,6 +58,17 @@ export function shardOf(queue: string, id: string, shards: number): number {
 /** Partition key of one shard of a per-queue index. The shard number comes first, so `#` in names is safe. */
 export const shardPk = (shard: number, queue: string): string => `${shard}#${queue}`;
 
+/**
+ * `ready` partition key of one shard of a queue's waiting **managed** jobs.
+ *
+ * Pull claims query only `shardPk` partitions, so a managed job waits where no pull claimer ever
+ * looks: it is started only by `claimById` on a dispatch message. The `m#` prefix cannot collide
+ * with `shardPk`, whose keys start with a digit. Stats and the lost-dispatch repair read these
+ * partitions too. A managed job's other index entries (`leases`, `created`, `dead`) stay in the
+ * queue's `shardPk` partitions, so the sweep, listings and the dead-letter API treat it like any job.
+ */
+export const managedShardPk = (shard: number, queue: string): string => `m#${shard}#${queue}`;
+
 const pad = (n: number, width: number): string => Math.max(0, Math.trunc(n)).toString().padStart(width, '0');
 const TIME_WIDTH = 15;
 
@@ -87,6 +99,69 @@ export const leaseExpiredBefore = (now: number): string => `${pad(now, TIME_WIDT
 
 export const runIdOfLeaseKey = (leaseSk: string): string => leaseSk.slice(TIME_WIDTH + 1);
 
+/**
+ * `ready` sort key of a waiting managed job: when it is next due for a dispatch message, then its
+ * `pk`. That time is `run_at`, or the last re-dispatch (`markRedispatched`), so the lost-dispatch
+ * repair finds overdue jobs with one range query per shard. Managed jobs are claimed by id, so their
+ * `ready` entry needs no priority order. The `pk` part needs no read to build and keeps keys distinct.
+ */
+export const dispatchKey = (dueAt: number, jobPk: string): string => `${pad(dueAt, TIME_WIDTH)}#${jobPk}`;
+
+/** Upper bound (exclusive) for dispatch keys due at or before `at`. */
+export const dispatchDueBefore = (at: number): string => pad(at + 1, TIME_WIDTH);
+
+/** The dispatch time encoded in a managed `ready` sort key. */
+export const dispatchTimeOf = (readySk: string): number => Number(readySk.slice(0, TIME_WIDTH));
+
 export const deadSortKey = (deadAt: number, seq: string): string => `${pad(deadAt, TIME_WIDTH)}#${seq}`;
 
 export const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/** Truncates to at most `bytes` bytes of UTF-8 without splitting a character. */
+export function truncateUtf8(s: string, bytes: number): string {
+  if (utf8Bytes(s) <= bytes) return s;
+  let out = '';
+  let used = 0;
+  for (const char of s) {
+    const size = utf8Bytes(char);
+    if (used + size > bytes) break;
+    out += char;
+    used += size;
+  }
+  return out;
+}
+
+/**
+ * Id of the job a run's outcome enqueues: `<id>~<run_id>~<success|failure>`. One run ends once, so
+ * the id makes a repeated or concurrent end write the same child (and fail its `attribute_not_exists`).
+ * An id too long for the 1,024-byte limit keeps a prefix and adds a hash of the whole id.
+ */
+export function childId(id: string, runId: string, outcome: 'success' | 'failure'): string {
+  const plain = `${id}~${runId}~${outcome}`;
+  if (utf8Bytes(plain) <= LIMITS.nameBytes) return plain;
+  const tail = `~${digest(id)}~${runId}~${outcome}`;
+  return `${truncateUtf8(id, LIMITS.nameBytes - utf8Bytes(tail))}${tail}`;
+}
+
+const SEQ_WIDTH = 10;
+/** Sort-key prefix of log entries; a run's entries sort by `seq`. */
+export const LOG_PREFIX = 'log#';
+/** Sort-key prefix of per-run log meta items (bytes stored so far, truncation, run order). */
+export const LOG_RUN_PREFIX = 'logrun#';
+
+/** A run log entry: in the job's partition, so one query reads a run's output in order. */
+export const logKey = (queue: string, id: string, runId: string, seq: number): ItemKey => ({
+  pk: jobKey(queue, id).pk,
+  sk: `${LOG_PREFIX}${runId}#${pad(seq, SEQ_WIDTH)}`,
+});
+
+/** The last possible log sort key of a run. */
+export const logRunEnd = (runId: string): string => `${LOG_PREFIX}${runId}#${'9'.repeat(SEQ_WIDTH)}`;
+
+export const logRunKey = (queue: string, id: string, runId: string): ItemKey => ({
+  pk: jobKey(queue, id).pk,
+  sk: `${LOG_RUN_PREFIX}${runId}`,
+});
+
+/** Largest log sequence number a key can hold. */
+export const MAX_LOG_SEQ = 10 ** SEQ_WIDTH - 1;

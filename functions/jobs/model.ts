@@ -39,6 +39,8 @@ export const LIMITS = {
   maxTimeoutSeconds: 12 * 3600,
   minPriority: -2_147_483_648,
   maxPriority: 2_147_483_647,
+  /** Bytes of log text one run may store; the rest is dropped behind a `truncated` marker. */
+  runLogBytes: 256 * 1024,
 } as const;
 
 export const DEFAULTS = {
@@ -90,6 +92,49 @@ export interface Job {
   readonly backoff: Backoff | null;
   /** Delay of the last retry, in seconds (decorrelated jitter grows from it). */
   readonly last_backoff_seconds: number | null;
+  /** `SHELL` for a managed job (Relay runs it); `null` for a pull job (a worker claims it). */
+  readonly type: JobType | null;
+  /** The run whose outcome enqueued this job, for a chained job. */
+  readonly parent: JobParent | null;
+  /** Ids of the jobs this job's outcomes enqueued (`on_success` / `on_failure`), oldest first. */
+  readonly children: readonly string[];
+  /** How the last finished run of a managed job ended. */
+  readonly result: RunResult | null;
+}
+
+/** Job types Relay runs itself. A job without a type is a pull job. */
+export const JOB_TYPES = ['SHELL'] as const;
+export type JobType = (typeof JOB_TYPES)[number];
+
+/** The run that enqueued a chained job. */
+export interface JobParent {
+  readonly queue: string;
+  readonly id: string;
+  readonly run_id: string;
+}
+
+/** The outcome of a managed run, recorded on the job when the run ends. */
+export interface RunResult {
+  /** The command's exit status; `null` when it never exited (could not start, lost, killed). */
+  readonly exit_code: number | null;
+  readonly duration_ms: number | null;
+}
+
+/**
+ * A job to enqueue when a managed run ends (`on_success`, `on_failure`). The API validates it;
+ * the store keeps it as JSON on the parent and enqueues it with a deterministic id.
+ */
+export interface ChildJobSpec {
+  /** Defaults to the parent's queue. */
+  readonly queue?: string;
+  readonly payload: unknown;
+  readonly timeout?: number;
+  readonly max_retries?: number | null;
+  readonly backoff?: Backoff;
+  readonly priority?: number;
+  readonly type?: JobType;
+  readonly on_success?: ChildJobSpec;
+  readonly on_failure?: ChildJobSpec;
 }
 
 /** A validated job to enqueue. */
@@ -105,6 +150,14 @@ export interface NewJob {
   readonly run_at?: number;
   readonly idempotency_key?: string;
   readonly backoff?: Backoff;
+  /** Omitted for a pull job. */
+  readonly type?: JobType;
+  /** Enqueued, once, when a run completes. */
+  readonly on_success?: ChildJobSpec;
+  /** Enqueued, once, when the job goes dead. */
+  readonly on_failure?: ChildJobSpec;
+  /** Set by the store on a chained job. */
+  readonly parent?: JobParent;
 }
 
 /** The status a caller sees: `pending` with a future `run_at` reads as `scheduled`. */
@@ -120,4 +173,26 @@ export function normalizeMaxRetries(
   if (value === undefined) return fallback;
   if (value === null || value < 0) return null;
   return value;
+}
+
+export const LOG_STREAMS = ['stdout', 'stderr'] as const;
+export type LogStream = (typeof LOG_STREAMS)[number];
+
+/**
+ * One chunk of a run's output as the runner appends it. `seq` is the runner's own counter (0, 1, …
+ * per run, ascending across appends), so a retried append rewrites the same items instead of adding.
+ */
+export interface LogEntryInput {
+  readonly seq: number;
+  readonly stream: LogStream;
+  readonly text: string;
+  /** Epoch ms when the runner read the chunk. */
+  readonly at: number;
+}
+
+/** A stored log entry. `truncated` marks the one entry that stands for everything dropped past the bound. */
+export interface LogEntry extends LogEntryInput {
+  readonly run_id: string;
+  readonly attempt: number;
+  readonly truncated?: true;
 }

@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   BatchGetCommand,
+  BatchWriteCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -35,14 +36,24 @@ import {
 } from './errors.ts';
 import { and, build, buildUpdate, type Change, type Condition, condition, or } from './expressions.ts';
 import {
+  childId,
   deadSortKey,
+  dispatchDueBefore,
+  dispatchKey,
+  dispatchTimeOf,
   INDEX,
   type IndexName,
   type ItemKey,
   idempotencyKey,
   jobKey,
+  LOG_RUN_PREFIX,
   leaseExpiredBefore,
   leaseSortKey,
+  logKey,
+  logRunEnd,
+  logRunKey,
+  MAX_LOG_SEQ,
+  managedShardPk,
   nextBand,
   orderKey,
   QUEUES_PK,
@@ -54,11 +65,17 @@ import {
   utf8Bytes,
 } from './keys.ts';
 import {
+  type ChildJobSpec,
   DEFAULT_BACKOFF,
+  DEFAULTS,
   type Job,
   LIMITS,
   LIVE,
+  type LogEntry,
+  type LogEntryInput,
   type NewJob,
+  normalizeMaxRetries,
+  type RunResult,
   type StoredStatus,
   type ViewStatus,
   viewStatus,
@@ -96,6 +113,20 @@ export interface QueueStats {
   readonly running: number;
   readonly failed: number;
   readonly dead: number;
+}
+
+/** How a run ended: the job after the write, and the job its outcome enqueued, if any. */
+export interface RunOutcome {
+  readonly job: Job;
+  /** The `on_success` / `on_failure` job this end enqueued; it needs a dispatch if it is managed. */
+  readonly child: Job | null;
+}
+
+export interface AppendLogsResult {
+  /** Entries of this call that are stored (a retried append counts them again). */
+  readonly stored: number;
+  /** The run's log reached its bound; further appends are dropped, so a runner may stop sending. */
+  readonly truncated: boolean;
 }
 
 export interface SweepResult {
@@ -160,6 +191,63 @@ const fitsBeside = (stateBytes: number): Condition =>
 
 /** Item exists (and so has a status); paired with status checks so a missing item reads as not found. */
 const exists = condition('attribute_exists(#pk)', ['pk']);
+
+/** A managed job: Relay starts it on a dispatch message (`claimById`), never a pull claimer. */
+const managed = condition('#type = :shell', ['type'], { ':shell': 'SHELL' });
+
+/**
+ * A pull job. Pull claims only read `shardPk` partitions, where managed jobs never wait; the claim
+ * write still says so, so no index entry (lagging, or of a replaced job) can hand one to a worker.
+ */
+const pullJob = condition('attribute_not_exists(#type)', ['type']);
+
+/**
+ * A managed job that is waiting and due. A dispatch message may start it, and the lost-dispatch
+ * repair may re-send one for it. `run_at` guards against early, stale or duplicate messages: a job
+ * that failed since the message was sent waits for its backoff.
+ */
+const dispatchable = (now: number): Condition =>
+  and(statusIn(WAITING), condition('#run_at <= :due_at', ['run_at'], { ':due_at': now }), managed);
+
+/** The lease length is the one read before the write: the new `lease_sk` encodes a deadline built from it. */
+const timeoutAsRead = (timeoutMs: number): Condition =>
+  condition('#timeout_ms = :seen_timeout_ms', ['timeout_ms'], { ':seen_timeout_ms': timeoutMs });
+
+/**
+ * The child a run's outcome enqueues does not exist yet. Its id is derived from the run, so this
+ * holds only for the first end of that run; with the parent's `currentRun` fence in the same
+ * transaction it makes on_success / on_failure exactly-once.
+ */
+const childNotCreated = condition('attribute_not_exists(#pk)', ['pk']);
+
+// Run log meta conditions (one meta item per run counts the bytes its entries hold).
+
+/** The appended entries start at or past every `seq` counted so far: a retried append is not counted twice. */
+const newLogSeqs = (firstSeq: number): Condition =>
+  or(
+    condition('attribute_not_exists(#next_seq)', ['next_seq']),
+    condition('#next_seq <= :first_seq', ['next_seq'], { ':first_seq': firstSeq }),
+  );
+
+/** The run's log was not cut yet and still has room for `bytes` more (the 256 KiB bound). */
+const logRoom = (bytes: number): Condition =>
+  and(
+    condition('attribute_not_exists(#truncated_at)', ['truncated_at']),
+    or(
+      condition('attribute_not_exists(#bytes)', ['bytes']),
+      condition('#bytes <= :room', ['bytes'], { ':room': LIMITS.runLogBytes - bytes }),
+    ),
+  );
+
+/** The meta item is exactly what was read: the plan (what fits, where to cut) was made from it. */
+const logMetaAsSeen = (seen: Item | undefined): Condition =>
+  seen === undefined
+    ? condition('attribute_not_exists(#pk)', ['pk'])
+    : and(
+        condition('#next_seq = :seen_next_seq', ['next_seq'], { ':seen_next_seq': seen.next_seq }),
+        condition('#bytes = :seen_bytes', ['bytes'], { ':seen_bytes': seen.bytes }),
+        condition('attribute_not_exists(#truncated_at)', ['truncated_at']),
+      );
 
 // Index attributes each state carries; leaving a state removes them (sparse indexes).
 const READY_ATTRS = ['ready_pk', 'ready_sk'] as const;
@@ -423,8 +511,9 @@ export class JobStore {
     const runAt = Math.max(0, Math.trunc(job.run_at ?? now));
     const order = orderKey(job.priority ?? 0, runAt, seq);
     const pk = shardPk(shard, job.queue);
+    const key = jobKey(job.queue, job.id);
     return {
-      ...jobKey(job.queue, job.id),
+      ...key,
       queue: job.queue,
       id: job.id,
       payload: JSON.stringify(job.payload ?? null),
@@ -441,11 +530,14 @@ export class JobStore {
       status: 'pending',
       idempotency_key: job.idempotency_key,
       backoff: job.backoff,
+      type: job.type,
+      on_success: job.on_success === undefined ? undefined : JSON.stringify(job.on_success),
+      on_failure: job.on_failure === undefined ? undefined : JSON.stringify(job.on_failure),
+      parent: job.parent,
       seq,
       shard,
       order_key: order,
-      ready_pk: pk,
-      ready_sk: order,
+      ...readyEntry({ ...key, type: job.type, shard, queue: job.queue, created_pk: pk }, order),
       created_pk: pk,
       created_sk: seq,
     };
@@ -575,26 +667,36 @@ export class JobStore {
     return result;
   }
 
-  /** Counts per status from the sparse indexes: reads only waiting, running and dead jobs. */
+  /**
+   * Counts per status from the sparse indexes: reads only waiting, running and dead jobs. Waiting
+   * jobs are read from both `ready` partitions of each shard, the pull one and the managed one.
+   */
   async stats(queue: string): Promise<QueueStats> {
     const info = await this.queueInfo(queue);
     const now = this.clock();
+    const waitingIn = (pk: string) =>
+      this.queryAll({
+        ...indexQuery(this.table, 'ready', pk),
+        ProjectionExpression: '#status, #isk',
+        ExpressionAttributeNames: { '#ipk': INDEX.ready.pk, '#isk': INDEX.ready.sk, '#status': 'status' },
+      });
     const perShard = await Promise.all(
       range(info?.shards ?? 0).map(async (shard) => {
         const pk = shardPk(shard, queue);
-        const [waiting, running, dead] = await Promise.all([
-          this.queryAll({
-            ...indexQuery(this.table, 'ready', pk),
-            ProjectionExpression: '#status, #isk',
-            ExpressionAttributeNames: { '#ipk': INDEX.ready.pk, '#isk': INDEX.ready.sk, '#status': 'status' },
-          }),
+        const [pull, managedWaiting, running, dead] = await Promise.all([
+          waitingIn(pk),
+          waitingIn(managedShardPk(shard, queue)),
           this.countAll(indexQuery(this.table, 'leases', pk)),
           this.countAll(indexQuery(this.table, 'dead', pk)),
         ]);
+        // A pull entry's key holds its run_at; a managed entry's holds its dispatch time (≥ run_at,
+        // and ≤ now once due), so both say whether the job is scheduled.
+        const waiting = [
+          ...pull.map((w) => ({ status: w.status, at: runAtOf(String(w.ready_sk)) })),
+          ...managedWaiting.map((w) => ({ status: w.status, at: dispatchTimeOf(String(w.ready_sk)) })),
+        ];
         const failed = waiting.filter((w) => w.status === 'failed').length;
-        const scheduled = waiting.filter(
-          (w) => w.status !== 'failed' && runAtOf(String(w.ready_sk)) > now,
-        ).length;
+        const scheduled = waiting.filter((w) => w.status !== 'failed' && w.at > now).length;
         return { pending: waiting.length - failed - scheduled, scheduled, running, failed, dead };
       }),
     );
@@ -736,7 +838,7 @@ export class JobStore {
     try {
       const out = await this.update(
         candidate.key,
-        stillWaitingAs(candidate.readySk as string, timeoutMs),
+        and(stillWaitingAs(candidate.readySk as string, timeoutMs), pullJob),
         this.startRun(now, timeoutMs, candidate.shardKey),
       );
       return toJob(out);
@@ -768,8 +870,9 @@ export class JobStore {
 
   /**
    * Ends a run whose lease has passed: back to waiting (keeping `run_at`, so it returns to the head
-   * of its priority band) or dead when no retry is left. With `reclaim`, a job with a retry left is
-   * claimed again in the same write instead (lazy expiry by a claimer).
+   * of its priority band) or dead when no retry is left (enqueuing its `on_failure` job). With
+   * `reclaim`, a pull job with a retry left is claimed again in the same write instead (lazy expiry
+   * by a claimer); a managed one goes back to waiting for a dispatch, as the sweep would do.
    */
   private async expireRun(
     key: ItemKey,
@@ -785,14 +888,21 @@ export class JobStore {
     const lastError = 'lease expired';
     try {
       if (!retriesLeft) {
-        await this.update(key, fence, this.toDead(item, now, lastError));
-        return undefined;
+        const { job } = await this.endRun(
+          item,
+          fence,
+          this.toDead(item, now, lastError),
+          runId,
+          now,
+          'failure',
+        );
+        return reclaim ? undefined : job;
       }
       const retries = spendRetry(item.retries_remaining);
-      if (reclaim) {
+      if (reclaim && !isManaged(item)) {
         const out = await this.update(
           key,
-          fence,
+          and(fence, pullJob),
           this.startRun(now, Number(item.timeout_ms), String(item.created_pk), {
             retries_remaining: retries,
             last_error: lastError,
@@ -805,9 +915,111 @@ export class JobStore {
         fence,
         this.toWaiting(item, now, 'pending', String(item.order_key), retries, lastError),
       );
-      return toJob({ ...item, status: 'pending' });
+      return reclaim ? undefined : toJob({ ...item, status: 'pending' });
     } catch (error) {
-      if (isConditionFailure(error)) return undefined; // a concurrent sweep or claim expired it first
+      // A concurrent sweep or claim expired it first (`endRun` reports a failed fence as these).
+      const lost = error instanceof JobNotFoundError || error instanceof LeaseLostError;
+      if (isConditionFailure(error) || lost) return undefined;
+      throw error;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Managed jobs: claim by id, lost-dispatch repair
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Starts a run of a managed job named by a dispatch message, if it is waiting and due: the same
+   * change as a pull claim, fenced by `dispatchable`. Returns `undefined` when it is not claimable
+   * (running, ended, not due, unknown, or a pull job): the message was a duplicate or stale, and the
+   * dispatcher drops it.
+   *
+   * It reads the job first: the lease index key holds the deadline, built from the job's timeout,
+   * and a stale message then costs a read instead of a failed write. The write is conditioned on the
+   * timeout it read, so it cannot start a run with the wrong deadline.
+   */
+  async claimById(queue: string, id: string): Promise<Job | undefined> {
+    const now = this.clock();
+    const key = jobKey(queue, id);
+    const item = await this.read(key);
+    const waiting = WAITING.includes(item?.status as StoredStatus);
+    if (!item || !isManaged(item) || !waiting || Number(item.run_at) > now) return undefined;
+    const timeoutMs = Number(item.timeout_ms);
+    try {
+      const out = await this.update(
+        key,
+        and(dispatchable(now), timeoutAsRead(timeoutMs)),
+        this.startRun(now, timeoutMs, String(item.created_pk)),
+      );
+      return toJob(out);
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined; // another dispatcher won, or the job changed
+      throw error;
+    }
+  }
+
+  /**
+   * Managed jobs, in every queue, that are waiting and due, and whose dispatch time (`run_at`, or
+   * the last `markRedispatched`) is more than `graceMs` before `now`: their dispatch message may
+   * have been lost. One range query per managed `ready` shard finds them (no scan), so the cost is
+   * the overdue backlog, not the table. Oldest dispatch time first within a queue.
+   */
+  async dueUndispatched(now: number, graceMs: number, limit: number): Promise<Job[]> {
+    const before = dispatchDueBefore(now - graceMs);
+    const found: Job[] = [];
+    for (const info of await this.listQueues()) {
+      const want = limit - found.length;
+      if (want <= 0) break;
+      const perShard = await Promise.all(
+        range(info.shards).map((shard) =>
+          this.send(() =>
+            this.db.send(
+              new QueryCommand({
+                ...indexQuery(this.table, 'ready', managedShardPk(shard, info.queue)),
+                KeyConditionExpression: '#ipk = :ipk AND #isk < :before',
+                ExpressionAttributeNames: { '#ipk': INDEX.ready.pk, '#isk': INDEX.ready.sk },
+                ExpressionAttributeValues: { ':ipk': managedShardPk(shard, info.queue), ':before': before },
+                Limit: want,
+              }),
+            ),
+          ),
+        ),
+      );
+      const entries = perShard
+        .flatMap((out) => out.Items ?? [])
+        .sort((a, b) => String(a.ready_sk).localeCompare(String(b.ready_sk)))
+        .slice(0, want);
+      const items = await this.batchGet(entries.map(keyOf));
+      for (const entry of entries) {
+        const item = items.get(String(entry.pk));
+        // The index lags the table: keep only jobs still waiting under this very entry.
+        const unchanged = item?.ready_pk === entry.ready_pk && item?.ready_sk === entry.ready_sk;
+        if (item && unchanged) found.push(toJob(item));
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Records that a dispatch message was sent again at `now`, so the job leaves `dueUndispatched`
+   * until `graceMs` has passed once more: a backlog is re-sent once per grace, not every sweep.
+   * False when the job is no longer a waiting, due managed job (claimed or changed meanwhile).
+   */
+  async markRedispatched(queue: string, id: string, now: number): Promise<boolean> {
+    const key = jobKey(queue, id);
+    try {
+      await this.send(() =>
+        this.db.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: key,
+            ...buildUpdate(dispatchable(now), { set: { ready_sk: dispatchKey(now, key.pk) } }),
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
       throw error;
     }
   }
@@ -850,61 +1062,159 @@ export class JobStore {
     }
   }
 
-  /** Marks the run completed. Without `runId` any run completes (relay-rs v1). */
+  /**
+   * Marks the run completed. Without `runId` any run completes (relay-rs v1). It records no result
+   * and enqueues no `on_success` job: managed runs end through `completeRun`.
+   */
   async complete(queue: string, id: string, runId?: string): Promise<Job> {
     const now = this.clock();
     const fence = runId === undefined ? inFlight : currentRun(runId);
     try {
-      return toJob(
-        await this.update(jobKey(queue, id), fence, {
-          set: { status: 'completed', completed_at: now, updated_at: now, expires_at: this.retainUntil(now) },
-          remove: [...LEASE_ATTRS],
-        }),
-      );
+      return toJob(await this.update(jobKey(queue, id), fence, this.toCompleted(now)));
     } catch (error) {
       throw this.runError(error, queue, id, runId);
     }
   }
 
   /**
+   * Completes a run with its result. A job with `on_success` enqueues that job in the same
+   * transaction, with an id derived from the run, so a repeated or concurrent completion (a lost
+   * response, a retry) fails the `currentRun` fence and creates no second child.
+   */
+  async completeRun(
+    queue: string,
+    id: string,
+    runId: string,
+    result: { exit_code: number; duration_ms: number },
+  ): Promise<RunOutcome> {
+    const now = this.clock();
+    const item = this.runningAs(await this.read(jobKey(queue, id)), queue, id, runId);
+    const change = this.toCompleted(now);
+    const recorded = { ...change, set: { ...change.set, result: runResult(result) } };
+    return this.endRun(item, currentRun(runId), recorded, runId, now, 'success');
+  }
+
+  /**
    * Fails the current run. With a retry left (and `retry` not false) the job waits for its backoff
-   * as `failed`; otherwise it is dead. Without `runId` the job's current run fails.
+   * as `failed`; otherwise it is dead, and its `on_failure` job (if any) is enqueued in the same
+   * transaction. Without `runId` the job's current run fails.
    */
   async fail(
     queue: string,
     id: string,
     opts: { error: string; runId?: string; retry?: boolean },
   ): Promise<Job> {
-    const key = jobKey(queue, id);
+    return (await this.failCurrent(queue, id, opts.runId, opts)).job;
+  }
+
+  /** `fail` for a managed run: also records how the command ended. */
+  async failRun(
+    queue: string,
+    id: string,
+    runId: string,
+    opts: { error: string; exit_code?: number | null; duration_ms?: number | null; retry?: boolean },
+  ): Promise<RunOutcome> {
+    return this.failCurrent(queue, id, runId, {
+      error: opts.error,
+      retry: opts.retry,
+      result: runResult(opts),
+    });
+  }
+
+  private async failCurrent(
+    queue: string,
+    id: string,
+    givenRunId: string | undefined,
+    opts: { error: string; retry?: boolean; result?: RunResult },
+  ): Promise<RunOutcome> {
     const now = this.clock();
-    const item = await this.read(key);
-    if (item?.status !== 'running') throw new JobNotFoundError(queue, id);
-    const runId = opts.runId ?? String(item.run_id);
-    if (item.run_id !== runId) throw new LeaseLostError(queue, id, runId);
+    const item = this.runningAs(await this.read(jobKey(queue, id)), queue, id, givenRunId);
+    const runId = String(item.run_id);
+    const recorded = opts.result === undefined ? {} : { result: opts.result };
     const retriesLeft = item.retries_remaining === null || Number(item.retries_remaining) > 0;
-    try {
-      if (opts.retry === false || !retriesLeft) {
-        return toJob(await this.update(key, currentRun(runId), this.toDead(item, now, opts.error)));
+    if (opts.retry === false || !retriesLeft) {
+      const change = this.toDead(item, now, opts.error);
+      const dead = { ...change, set: { ...change.set, ...recorded } };
+      return this.endRun(item, currentRun(runId), dead, runId, now, 'failure');
+    }
+    const retries = spendRetry(item.retries_remaining);
+    const backoff = (item.backoff as Job['backoff']) ?? DEFAULT_BACKOFF;
+    const retryNumber = Number(item.attempts);
+    const delay = backoffSeconds(backoff, retryNumber, (item.last_backoff_seconds as number | null) ?? null);
+    const runAt = now + Math.round(delay * 1000);
+    const order = orderKey(Number(item.priority), runAt, String(item.seq));
+    const change = this.toWaiting(item, now, 'failed', order, retries, opts.error);
+    const failed = {
+      ...change,
+      set: { ...change.set, run_at: runAt, last_backoff_seconds: delay, ...recorded },
+    };
+    return this.endRun(item, currentRun(runId), failed, runId, now);
+  }
+
+  /**
+   * The job read for a run transition, if it is running `runId` (or any run when omitted): the same
+   * errors a failed fence gives, before any write.
+   */
+  private runningAs(item: Item | undefined, queue: string, id: string, runId: string | undefined): Item {
+    if (item?.status !== 'running') throw new JobNotFoundError(queue, id);
+    if (runId !== undefined && item.run_id !== runId) throw new LeaseLostError(queue, id, runId);
+    return item;
+  }
+
+  /**
+   * Ends a run with one write fenced by `fence`. When the outcome has a chained job (`on_success`,
+   * `on_failure`) the write is a transaction that also puts the child (`childNotCreated`) and records
+   * its id in the parent's `children`. A failed fence becomes `JobNotFoundError` / `LeaseLostError`.
+   */
+  private async endRun(
+    item: Item,
+    fence: Condition,
+    change: Change,
+    runId: string,
+    now: number,
+    outcome?: 'success' | 'failure',
+  ): Promise<RunOutcome> {
+    const queue = String(item.queue);
+    const id = String(item.id);
+    const spec = outcome === undefined ? undefined : item[`on_${outcome}`];
+    if (spec === undefined) {
+      try {
+        return { job: toJob(await this.update(keyOf(item), fence, change)), child: null };
+      } catch (error) {
+        throw this.runError(error, queue, id, runId);
       }
-      const retries = spendRetry(item.retries_remaining);
-      const backoff = (item.backoff as Job['backoff']) ?? DEFAULT_BACKOFF;
-      const retryNumber = Number(item.attempts);
-      const delay = backoffSeconds(
-        backoff,
-        retryNumber,
-        (item.last_backoff_seconds as number | null) ?? null,
+    }
+    const child = await this.newItem(
+      childJob(item, JSON.parse(String(spec)) as ChildJobSpec, runId, outcome as 'success' | 'failure'),
+      now,
+    );
+    const ended: Change = { ...change, append: { children: [child.id] } };
+    try {
+      await this.send(() =>
+        this.db.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.table,
+                  Key: keyOf(item),
+                  ...buildUpdate(fence, ended),
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+                },
+              },
+              { Put: { TableName: this.table, Item: child, ...build(childNotCreated) } },
+            ],
+          }),
+        ),
       );
-      const runAt = now + Math.round(delay * 1000);
-      const order = orderKey(Number(item.priority), runAt, String(item.seq));
-      const change = this.toWaiting(item, now, 'failed', order, retries, opts.error);
-      return toJob(
-        await this.update(key, currentRun(runId), {
-          ...change,
-          set: { ...change.set, run_at: runAt, last_backoff_seconds: delay },
-        }),
-      );
+      return { job: toJob(applied(item, ended)), child: toJob(child) };
     } catch (error) {
-      throw this.runError(error, queue, id, runId);
+      const reasons = cancellationItems(error);
+      if (!reasons) throw error;
+      const [parent] = reasons;
+      if (parent) throw this.fenceError(parent, queue, id, runId);
+      // The fence held, so this run never ended before: only a job enqueued by hand can hold the id.
+      throw new JobExistsError(String(child.queue), String(child.id));
     }
   }
 
@@ -962,15 +1272,7 @@ export class JobStore {
         Update: {
           TableName: this.table,
           Key: own,
-          ...buildUpdate(currentRun(runId), {
-            set: {
-              status: 'completed',
-              completed_at: now,
-              updated_at: now,
-              expires_at: this.retainUntil(now),
-            },
-            remove: [...LEASE_ATTRS],
-          }),
+          ...buildUpdate(currentRun(runId), this.toCompleted(now)),
         },
       });
     }
@@ -1145,6 +1447,226 @@ export class JobStore {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Run logs
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Stores a run's output entries under the job's partition (`log#<run_id>#<seq>`).
+   *
+   * Entries are facts, so their puts need no condition, and a retried append rewrites the same items
+   * because the caller numbers them (`seq`, ascending across the run's appends). What a run may
+   * store is bounded by `LIMITS.runLogBytes` of text, counted on a per-run meta item with a
+   * conditional add. A batch below the counted `seq` high-water mark is a retry and is not counted
+   * again; appends of one run are therefore expected in `seq` order, as one runner sends them. The
+   * first entry that does not fit is replaced by a `truncated` marker and everything after it is
+   * dropped. Items expire `retention + the 12 h timeout cap` after they are written: no read of the
+   * job is needed, and a run's logs outlive a job that ends within that time.
+   */
+  async appendLogs(
+    queue: string,
+    id: string,
+    runId: string,
+    attempt: number,
+    entries: readonly LogEntryInput[],
+  ): Promise<AppendLogsResult> {
+    entries.forEach((entry, i) => {
+      const previous = entries[i - 1];
+      const valid = Number.isInteger(entry.seq) && entry.seq >= 0 && entry.seq <= MAX_LOG_SEQ;
+      if (!valid || (previous && previous.seq >= entry.seq)) {
+        throw new RangeError(`log entry seq must be ascending integers in [0, ${MAX_LOG_SEQ}]`);
+      }
+    });
+    if (!entries.length) return { stored: 0, truncated: false };
+    const now = this.clock();
+    const expiresAt = seconds(now) + this.config.retentionSeconds + LIMITS.maxTimeoutSeconds;
+    const { keep, truncatedAt, cut } = await this.countLogs(
+      queue,
+      id,
+      runId,
+      attempt,
+      entries,
+      now,
+      expiresAt,
+    );
+    const item = (entry: LogEntryInput, extra: Item = {}): Item => ({
+      ...logKey(queue, id, runId, entry.seq),
+      run_id: runId,
+      attempt,
+      seq: entry.seq,
+      stream: entry.stream,
+      text: entry.text,
+      at: entry.at,
+      expires_at: expiresAt,
+      ...extra,
+    });
+    const items = keep.map((entry) => item(entry));
+    if (truncatedAt !== undefined) {
+      const marker = {
+        seq: truncatedAt,
+        stream: 'stderr' as const,
+        text: `[relay] output truncated: this run's log reached ${LIMITS.runLogBytes / 1024} KiB`,
+        at: now,
+      };
+      items.push(item(marker, { truncated: true }));
+    }
+    await this.batchWrite(items);
+    return { stored: keep.length, truncated: cut };
+  }
+
+  /**
+   * Counts an append against the run's bound and decides what of it is stored: `keep`, plus a
+   * marker at `truncatedAt` when this append is where the log was cut; `cut` says the run's log is
+   * cut (here or before). A retried append re-stores what its first attempt kept. Concurrent appends
+   * of one run retry on the meta item's condition.
+   */
+  private async countLogs(
+    queue: string,
+    id: string,
+    runId: string,
+    attempt: number,
+    entries: readonly LogEntryInput[],
+    now: number,
+    expiresAt: number,
+  ): Promise<{ keep: readonly LogEntryInput[]; truncatedAt?: number; cut: boolean }> {
+    const key = logRunKey(queue, id, runId);
+    const first = (entries[0] as LogEntryInput).seq;
+    const last = (entries[entries.length - 1] as LogEntryInput).seq;
+    const textBytes = (list: readonly LogEntryInput[]) => list.reduce((n, e) => n + utf8Bytes(e.text), 0);
+    const counted = (bytes: number, cutAt?: number): Change => ({
+      set: {
+        queue,
+        id,
+        run_id: runId,
+        attempt,
+        next_seq: last + 1,
+        expires_at: expiresAt,
+        truncated_at: cutAt,
+      },
+      keep: { started_at: now },
+      add: { bytes },
+    });
+    const total = textBytes(entries);
+    let seen: Item | undefined;
+    if (total <= LIMITS.runLogBytes) {
+      // Usually the whole append fits: count it without reading the meta item first.
+      try {
+        await this.update(key, and(newLogSeqs(first), logRoom(total)), counted(total));
+        return { keep: entries, cut: false };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        seen = conditionFailureItem(error);
+      }
+    } else {
+      seen = await this.read(key);
+    }
+    for (let round = 0; round < 8; round++) {
+      const cutAt = seen?.truncated_at as number | undefined;
+      if (seen && Number(seen.next_seq) > first) {
+        // A retry of a counted append: store again what it kept, and its marker if it made the cut.
+        const kept = entries.filter((e) => cutAt === undefined || e.seq < cutAt);
+        const marker = cutAt !== undefined && cutAt >= first && cutAt <= last ? cutAt : undefined;
+        return { keep: kept, truncatedAt: marker, cut: cutAt !== undefined };
+      }
+      if (cutAt !== undefined) return { keep: [], cut: true }; // cut by an earlier append: drop
+      let room = LIMITS.runLogBytes - Number(seen?.bytes ?? 0);
+      const keep: LogEntryInput[] = [];
+      for (const entry of entries) {
+        room -= utf8Bytes(entry.text);
+        if (room < 0) break;
+        keep.push(entry);
+      }
+      const cut = keep.length < entries.length ? (entries[keep.length] as LogEntryInput).seq : undefined;
+      try {
+        await this.update(key, logMetaAsSeen(seen), counted(textBytes(keep), cut));
+        return { keep, truncatedAt: cut, cut: cut !== undefined };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        seen = conditionFailureItem(error); // another append of this run counted first
+      }
+    }
+    throw new StoreBusyError(1);
+  }
+
+  /**
+   * A job's log entries in order: one run's, or every run's oldest run first (by its first append).
+   * `after` is the cursor of an earlier page; the returned cursor is where the next page (or the
+   * next poll of `--follow`) starts, and stays at `after` when there is nothing new.
+   */
+  async readLogs(
+    queue: string,
+    id: string,
+    opts: { runId?: string; after?: string; limit: number },
+  ): Promise<Page<LogEntry>> {
+    const pk = jobKey(queue, id).pk;
+    const from = opts.after === undefined ? undefined : parseLogCursor(opts.after);
+    let runs = opts.runId === undefined ? await this.logRuns(pk) : [opts.runId];
+    const resumeAt = from ? runs.indexOf(from.runId) : -1;
+    if (resumeAt > 0) runs = runs.slice(resumeAt);
+    const items: LogEntry[] = [];
+    let cursor = opts.after ?? null;
+    for (const runId of runs) {
+      const firstSeq = from?.runId === runId ? from.seq + 1 : 0;
+      if (firstSeq > MAX_LOG_SEQ) continue;
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const out = await this.send(() =>
+          this.db.send(
+            new QueryCommand({
+              TableName: this.table,
+              KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+              ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+              ExpressionAttributeValues: {
+                ':pk': pk,
+                ':from': logKey(queue, id, runId, firstSeq).sk,
+                ':to': logRunEnd(runId),
+              },
+              ExclusiveStartKey: startKey,
+              Limit: opts.limit - items.length,
+            }),
+          ),
+        );
+        for (const item of out.Items ?? []) {
+          if (!this.expired(item)) items.push(toLogEntry(item));
+          cursor = logCursor(runId, Number(item.seq));
+        }
+        startKey = out.LastEvaluatedKey;
+      } while (startKey && items.length < opts.limit);
+      if (items.length >= opts.limit) break;
+    }
+    return { items, cursor };
+  }
+
+  /** Run ids that stored logs for a job, oldest first (by first append, then attempt). */
+  private async logRuns(pk: string): Promise<string[]> {
+    const metas = await this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+      ExpressionAttributeValues: { ':pk': pk, ':prefix': LOG_RUN_PREFIX },
+    });
+    return metas
+      .filter((m) => !this.expired(m))
+      .sort((a, b) => Number(a.started_at) - Number(b.started_at) || Number(a.attempt) - Number(b.attempt))
+      .map((m) => String(m.run_id));
+  }
+
+  /** Puts items 25 at a time (BatchWriteItem's limit), retrying what DynamoDB left unprocessed. */
+  private async batchWrite(items: readonly Item[]): Promise<void> {
+    for (const batch of chunks(items, 25)) {
+      let pending: Record<string, { PutRequest: { Item: Item } }[]> | undefined = {
+        [this.table]: batch.map((Item) => ({ PutRequest: { Item } })),
+      };
+      for (let attempt = 0; pending && Object.keys(pending).length; attempt++) {
+        if (attempt === 8) throw new StoreBusyError(1);
+        if (attempt) await sleep(2 ** attempt * 10);
+        const request: Record<string, { PutRequest: { Item: Item } }[]> = pending;
+        const out = await this.send(() => this.db.send(new BatchWriteCommand({ RequestItems: request })));
+        pending = out.UnprocessedItems as typeof pending;
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Maintenance
   // -------------------------------------------------------------------------------------------
 
@@ -1226,14 +1748,20 @@ export class JobStore {
       set: {
         status,
         order_key: order,
-        ready_pk: item.created_pk,
-        ready_sk: order,
+        ...readyEntry(item, order),
         retries_remaining: retries,
         last_error: lastError ?? undefined,
         updated_at: now,
         run_id: undefined,
         lease_expires_at: undefined,
       },
+      remove: [...LEASE_ATTRS],
+    };
+  }
+
+  private toCompleted(now: number): Change {
+    return {
+      set: { status: 'completed', completed_at: now, updated_at: now, expires_at: this.retainUntil(now) },
       remove: [...LEASE_ATTRS],
     };
   }
@@ -1280,7 +1808,11 @@ export class JobStore {
   /** Turns a failed fence into the precise error: unknown or not running → 404, other run → lease lost. */
   private runError(error: unknown, queue: string, id: string, runId?: string): unknown {
     if (!isConditionFailure(error)) return error;
-    const old = conditionFailureItem(error);
+    return this.fenceError(conditionFailureItem(error), queue, id, runId);
+  }
+
+  /** `runError` from the item a failed fence saw (empty or absent: there was no item). */
+  private fenceError(old: Item | undefined, queue: string, id: string, runId?: string): Error {
     if (old?.status !== 'running' || this.expired(old)) return new JobNotFoundError(queue, id);
     if (runId !== undefined && old.run_id !== runId) return new LeaseLostError(queue, id, runId);
     return new JobNotFoundError(queue, id);
@@ -1371,7 +1903,86 @@ export function toJob(item: Item): Job {
     idempotency_key: (item.idempotency_key as string | undefined) ?? null,
     backoff: (item.backoff as Job['backoff'] | undefined) ?? null,
     last_backoff_seconds: (item.last_backoff_seconds as number | undefined) ?? null,
+    type: isManaged(item) ? 'SHELL' : null,
+    parent: (item.parent as Job['parent'] | undefined) ?? null,
+    children: (item.children as string[] | undefined) ?? [],
+    result: (item.result as RunResult | undefined) ?? null,
   };
+}
+
+function toLogEntry(item: Item): LogEntry {
+  return {
+    run_id: String(item.run_id),
+    attempt: Number(item.attempt),
+    seq: Number(item.seq),
+    stream: item.stream as LogEntry['stream'],
+    text: String(item.text),
+    at: Number(item.at),
+    ...(item.truncated ? { truncated: true as const } : {}),
+  };
+}
+
+/** A log cursor: the run and `seq` of the last entry read. Run ids hold no `#`. */
+const logCursor = (runId: string, seq: number): string => `${runId}#${seq}`;
+
+function parseLogCursor(cursor: string): { runId: string; seq: number } {
+  const at = cursor.lastIndexOf('#');
+  const seq = Number(cursor.slice(at + 1));
+  if (at <= 0 || !Number.isInteger(seq) || seq < 0) throw new RangeError(`invalid log cursor: ${cursor}`);
+  return { runId: cursor.slice(0, at), seq };
+}
+
+const isManaged = (item: Item): boolean => item.type === 'SHELL';
+
+/**
+ * Where a waiting job's `ready` entry goes. A pull job waits in its shard in claim order; a managed
+ * job waits in the shard's managed partition, keyed by when it is due for a dispatch (`run_at`).
+ */
+function readyEntry(item: Item, order: string): { ready_pk: string; ready_sk: string } {
+  if (!isManaged(item)) return { ready_pk: String(item.created_pk), ready_sk: order };
+  return {
+    ready_pk: managedShardPk(Number(item.shard), String(item.queue)),
+    ready_sk: dispatchKey(runAtOf(order), String(item.pk)),
+  };
+}
+
+const runResult = (r: { exit_code?: number | null; duration_ms?: number | null }): RunResult => ({
+  exit_code: r.exit_code ?? null,
+  duration_ms: r.duration_ms ?? null,
+});
+
+/** The job a run's outcome enqueues: the parent's spec, with defaults, a derived id and its parent. */
+function childJob(item: Item, spec: ChildJobSpec, runId: string, outcome: 'success' | 'failure'): NewJob {
+  const queue = String(item.queue);
+  const id = String(item.id);
+  return {
+    queue: spec.queue ?? queue,
+    id: childId(id, runId, outcome),
+    payload: spec.payload,
+    timeout: spec.timeout ?? DEFAULTS.timeoutSeconds,
+    max_retries: normalizeMaxRetries(spec.max_retries, DEFAULTS.maxRetries),
+    priority: spec.priority,
+    backoff: spec.backoff,
+    type: spec.type,
+    on_success: spec.on_success,
+    on_failure: spec.on_failure,
+    parent: { queue, id, run_id: runId },
+  };
+}
+
+/** The item after `change`, as a transaction (which returns no values) wrote it. */
+function applied(item: Item, change: Change): Item {
+  const out: Item = { ...item };
+  for (const name of change.remove ?? []) delete out[name];
+  for (const [name, value] of Object.entries(change.set ?? {})) {
+    if (value === undefined) delete out[name];
+    else out[name] = value;
+  }
+  for (const [name, amount] of Object.entries(change.add ?? {})) out[name] = Number(out[name] ?? 0) + amount;
+  for (const [name, list] of Object.entries(change.append ?? {})) {
+    out[name] = [...((out[name] as unknown[] | undefined) ?? []), ...list];
+  }
+  return out;
 }
 
 /** Every attribute a job item may carry besides its keys: an upsert removes those the new job lacks. */
@@ -1391,6 +2002,12 @@ const JOB_ATTRIBUTES = [
   'expires_at',
   'last_error',
   'last_backoff_seconds',
+  'type',
+  'on_success',
+  'on_failure',
+  'parent',
+  'children',
+  'result',
 ];
 
 /** Duplicate ids within one batch: `ignore` keeps the first, `replace` the last. */

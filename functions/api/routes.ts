@@ -76,6 +76,7 @@ export const ROUTES: readonly Route[] = [
   native('GET', '/v1/queues'),
   native('GET', '/v1/queues/{queue}/stats'),
   native('GET', '/v1/queues/{queue}/jobs/{id}/status'),
+  native('GET', '/v1/queues/{queue}/jobs/{id}/logs'),
   native('POST', '/v1/queues/{queue}/jobs/{id}/fail'),
   native('POST', '/v1/queues/{queue}/jobs/{id}/cancel'),
   native('POST', '/v1/queues/{queue}/jobs/{id}/retry'),

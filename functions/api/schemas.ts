@@ -10,9 +10,11 @@ import { utf8Bytes } from '../jobs/keys.ts';
 import {
   BACKOFF_STRATEGIES,
   type Backoff,
+  type ChildJobSpec,
   DEFAULT_BACKOFF,
   DEFAULTS,
   JITTERS,
+  JOB_TYPES,
   type Job,
   LIMITS,
   type NewJob,
@@ -20,6 +22,7 @@ import {
   VIEW_STATUSES,
   viewStatus,
 } from '../jobs/model.ts';
+import { commandSpecSchema } from '../runner/command.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Pieces
@@ -187,8 +190,39 @@ export const backoff = z.union([
   backoffObject,
 ]);
 
-/** Job-file fields that belong to managed jobs, which this API does not run yet. */
-const NOT_YET_SUPPORTED = ['type', 'on_success', 'on_failure'] as const;
+const jobTimeout = z
+  .number()
+  .int()
+  .min(LIMITS.minTimeoutSeconds, `timeout must be at least ${LIMITS.minTimeoutSeconds} second`)
+  .max(LIMITS.maxTimeoutSeconds, `timeout must be at most ${LIMITS.maxTimeoutSeconds} seconds (12 h)`);
+
+/** A managed job's payload must be a command Relay can run: checked at submit, not at run time. */
+function shellPayload(job: { type?: string; payload: unknown }, ctx: z.RefinementCtx) {
+  if (job.type !== 'SHELL') return;
+  const parsed = commandSpecSchema.safeParse(job.payload);
+  for (const issue of parsed.success ? [] : parsed.error.issues) {
+    ctx.addIssue({ code: 'custom', path: ['payload', ...issue.path], message: issue.message });
+  }
+}
+
+/** A job to enqueue when a managed run ends (`on_success`, `on_failure`); it may chain further. */
+export const childJob: z.ZodType<ChildJobSpec> = z
+  .strictObject({
+    queue: name('queue').optional(),
+    type: z.enum(JOB_TYPES).optional(),
+    payload: requiredJson('payload'),
+    timeout: jobTimeout.optional(),
+    max_retries: z.number().int().nullable().optional(),
+    backoff: backoff.optional(),
+    priority: int32.optional(),
+    get on_success() {
+      return childJob.optional();
+    },
+    get on_failure() {
+      return childJob.optional();
+    },
+  })
+  .superRefine(shellPayload) as z.ZodType<ChildJobSpec>;
 
 export const nativeJob = z
   .strictObject({
@@ -196,12 +230,7 @@ export const nativeJob = z
     id: name('id').optional(),
     payload: requiredJson('payload'),
     state: z.unknown().optional(),
-    timeout: z
-      .number()
-      .int()
-      .min(LIMITS.minTimeoutSeconds, `timeout must be at least ${LIMITS.minTimeoutSeconds} second`)
-      .max(LIMITS.maxTimeoutSeconds, `timeout must be at most ${LIMITS.maxTimeoutSeconds} seconds (12 h)`)
-      .default(DEFAULTS.timeoutSeconds),
+    timeout: jobTimeout.default(DEFAULTS.timeoutSeconds),
     max_retries: z.number().int().nullable().default(DEFAULTS.maxRetries),
     priority: int32.default(DEFAULTS.priority),
     run_at: rfc3339.optional(),
@@ -212,17 +241,14 @@ export const nativeJob = z
       .optional(),
     idempotency_key: z.string().min(1).max(256).optional(),
     backoff: backoff.optional(),
-    ...Object.fromEntries(
-      NOT_YET_SUPPORTED.map((field) => [
-        field,
-        z
-          .custom<never>((v) => v === undefined, { error: `field \`${field}\` is not supported yet` })
-          .optional(),
-      ]),
-    ),
+    /** `SHELL`: Relay runs `payload` as a command. Omitted: a pull job for workers. */
+    type: z.enum(JOB_TYPES).optional(),
+    on_success: childJob.optional(),
+    on_failure: childJob.optional(),
   })
   .refine((j) => j.run_at === undefined || j.delay === undefined, 'give either run_at or delay, not both')
-  .superRefine(sizeCheck);
+  .superRefine(sizeCheck)
+  .superRefine(shellPayload);
 
 export type NativeJobInput = z.output<typeof nativeJob>;
 
@@ -243,6 +269,9 @@ export function fromNative(input: NativeJobInput, now: number, newId: () => stri
         : undefined,
     idempotency_key: input.idempotency_key,
     backoff: input.backoff,
+    type: input.type,
+    on_success: input.on_success,
+    on_failure: input.on_failure,
   };
 }
 
@@ -281,6 +310,12 @@ export const listQuery = z.object({
   status: z.enum(VIEW_STATUSES).optional(),
   limit: digits('limit').pipe(z.number().min(1).max(100)).default(20),
   cursor: z.string().optional(),
+});
+
+export const logsQuery = z.object({
+  run_id: z.string().optional(),
+  after: z.string().optional(),
+  limit: digits('limit').pipe(z.number().min(1).max(1000)).default(200),
 });
 
 export const pageQuery = z.object({
@@ -346,6 +381,10 @@ export const nativeView = (job: Job, now: number) => ({
   last_error: job.last_error,
   idempotency_key: job.idempotency_key,
   backoff: job.backoff,
+  type: job.type,
+  parent: job.parent,
+  children: job.children,
+  result: job.result,
   run_at: iso(job.run_at),
   created_at: iso(job.created_at),
   updated_at: iso(job.updated_at),

@@ -97,6 +97,9 @@ function program(): Command {
       const token = command.optsWithGlobals<Globals>().token;
       const stack = await startLocalStack({ host: opts.host, port: opts.port, token, dataDir: opts.dataDir });
       process.stdout.write(welcome(stack.url, token, opts.dataDir));
+      process.stdout.write(
+        `Emulators: DynamoDB Local at ${stack.dynamodbEndpoint}, SQS (fauxqs) at ${stack.sqsEndpoint}\n`,
+      );
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);

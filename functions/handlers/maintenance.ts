@@ -1,9 +1,17 @@
-/** Lambda entry: the maintenance sweep, run on a schedule (a 1 s timer locally). */
-import { contextFromEnv } from '../api/context.ts';
+/**
+ * Lambda entry: the maintenance sweep, run on a schedule (a 1 s timer locally). It ends runs whose
+ * lease has passed and re-sends the dispatch hint of managed jobs whose message was lost.
+ */
 import { log } from '../core/log.ts';
+import { redispatchLost } from '../dispatch/repair.ts';
+import type { SweepResult } from '../jobs/store.ts';
+import { dispatchFromEnv, storeFromEnv } from './services.ts';
 
-export async function handler(): Promise<{ requeued: number; dead: number; refreshed: number }> {
-  const result = await contextFromEnv().store.sweep();
-  if (result.requeued || result.dead) log('info', 'sweep ended expired runs', { ...result });
-  return result;
+export async function handler(): Promise<SweepResult & { redispatched: number }> {
+  const store = storeFromEnv();
+  const result = await store.sweep();
+  const dispatch = dispatchFromEnv();
+  const redispatched = dispatch ? await redispatchLost(store, dispatch, Date.now()) : 0;
+  if (result.requeued || result.dead || redispatched) log('info', 'sweep', { ...result, redispatched });
+  return { ...result, redispatched };
 }

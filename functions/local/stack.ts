@@ -1,20 +1,29 @@
 /**
- * The whole of Relay on one machine: DynamoDB Local as a child process, the real Lambda handlers
- * behind a node:http adapter, and the maintenance sweep on a timer.
+ * The whole of Relay on one machine: DynamoDB Local as a child process, fauxqs (SQS) in-process,
+ * the real Lambda handlers behind a node:http adapter, the dispatcher fed by a local SQS poller,
+ * runs of managed jobs as child processes of the runner program, and the maintenance sweep on a
+ * timer.
  *
  * The handlers read their configuration from the environment exactly as they do on Lambda; this
  * module only sets the variables (endpoint and table) before they first run.
  */
 import { mkdirSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { createApiHandler } from '../api/handler.ts';
 import { awsClientConfig } from '../core/clients.ts';
 import { Env } from '../core/env.ts';
 import { describeError, log } from '../core/log.ts';
+import { createDispatcher } from '../dispatch/dispatcher.ts';
+import { ensureDispatchQueues } from '../dispatch/queue.ts';
 import { handler as sweep } from '../handlers/maintenance.ts';
+import { storeFromEnv } from '../handlers/services.ts';
 import { ensureTable } from '../jobs/table.ts';
 import { startDynamoDbLocal } from './dynamodb-local.ts';
+import { localExecutor } from './executor.ts';
 import { startHttpAdapter } from './http-adapter.ts';
+import { startSqsLocal } from './sqs-local.ts';
+import { startSqsPoller } from './sqs-poller.ts';
 
 export const DEFAULT_PORT = 4000;
 export const DEFAULT_HOST = '127.0.0.1';
@@ -33,6 +42,9 @@ export interface LocalStackOptions {
 export interface LocalStack {
   readonly url: string;
   readonly dynamodbEndpoint: string;
+  readonly sqsEndpoint: string;
+  readonly dispatchQueueUrl: string;
+  readonly deadLetterQueueUrl: string;
   stop(): Promise<void>;
 }
 
@@ -48,14 +60,34 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
   }
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const dynamo = await startDynamoDbLocal({ dataDir: options.dataDir });
+  const [dynamo, sqs] = await Promise.all([
+    startDynamoDbLocal({ dataDir: options.dataDir }),
+    startSqsLocal(),
+  ]);
   try {
     process.env[Env.DYNAMODB_ENDPOINT] = dynamo.endpoint;
+    process.env[Env.SQS_ENDPOINT] = sqs.endpoint;
     process.env[Env.TABLE_NAME] ??= LOCAL_TABLE;
     process.env.AWS_EC2_METADATA_DISABLED = 'true';
     const raw = new DynamoDBClient(awsClientConfig(dynamo.endpoint));
     await ensureTable(raw, process.env[Env.TABLE_NAME] as string);
     raw.destroy();
+
+    // The dispatch queue lives only in memory: after a restart with --data-dir, the sweep's
+    // lost-dispatch repair re-sends the hints of managed jobs that are still waiting.
+    const sqsClient = new SQSClient(awsClientConfig(sqs.endpoint));
+    const queues = await ensureDispatchQueues(sqsClient, {
+      name: 'relay-dispatch',
+      visibilityTimeoutSeconds: 60,
+    });
+    process.env[Env.DISPATCH_QUEUE_URL] = queues.queueUrl;
+    process.env[Env.DISPATCH_DLQ_URL] = queues.deadLetterUrl;
+    const executor = localExecutor();
+    const poller = await startSqsPoller({
+      client: sqsClient,
+      queueUrl: queues.queueUrl,
+      handler: createDispatcher({ store: storeFromEnv(), execute: executor.execute }),
+    });
 
     const http = await startHttpAdapter({
       host,
@@ -85,16 +117,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return {
       url: http.url,
       dynamodbEndpoint: dynamo.endpoint,
+      sqsEndpoint: sqs.endpoint,
+      dispatchQueueUrl: queues.queueUrl,
+      deadLetterQueueUrl: queues.deadLetterUrl,
       stop: async () => {
         stopping = true;
         clearInterval(timer);
         await running;
         await http.close();
-        await dynamo.stop();
+        await poller.stop();
+        await executor.stop();
+        sqsClient.destroy();
+        await Promise.all([dynamo.stop(), sqs.stop()]);
       },
     };
   } catch (error) {
-    await dynamo.stop();
+    await Promise.all([dynamo.stop(), sqs.stop()]);
     throw error;
   }
 }

@@ -11,7 +11,9 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { dispatchFromEnv, storeFromEnv } from '../handlers/services.ts';
 import { commandSpecSchema } from './command.ts';
+import { type RunJobDeps, runJob } from './job.ts';
 import { exitCodeFor, type RunDeps, runCommand } from './run.ts';
 
 export interface MainDeps {
@@ -25,10 +27,30 @@ export interface MainDeps {
   readonly run?: Partial<RunDeps>;
 }
 
-const USAGE = "usage: relay-runner <spec.json> | relay-runner --spec '<json>'";
+const USAGE =
+  "usage: relay-runner <spec.json> | relay-runner --spec '<json>' | relay-runner --job <queue> <id> <run_id>";
 
-/** Runs the spec named by `argv` and exits with the outcome's code. */
-export async function main({ argv, stdout, stderr, exit, signal, run }: MainDeps): Promise<void> {
+/**
+ * Runs the spec named by `argv`, or with `--job <queue> <id> <run_id>` one claimed managed job
+ * (its store and dispatch queue come from the environment), and exits with the outcome's code.
+ */
+export async function main(deps: MainDeps & { job?: Partial<RunJobDeps> }): Promise<void> {
+  const { argv, stdout, stderr, exit, signal, run } = deps;
+  if (argv[0] === '--job') {
+    const [queue, id, runId, ...extra] = argv.slice(1);
+    if (!queue || !id || !runId || extra.length) {
+      stderr.write(`relay-runner: ${USAGE}\n`);
+      exit(1);
+      return;
+    }
+    const result = await runJob(
+      { queue, id, runId },
+      { store: storeFromEnv(), dispatch: dispatchFromEnv(), signal, ...deps.job },
+    );
+    // A stale reference (run already over or taken) is nothing to do, not a failure.
+    exit(result.kind === 'stale' ? 0 : exitCodeFor(result.outcome));
+    return;
+  }
   const spec = readSpec(argv);
   if (typeof spec === 'string') {
     stderr.write(`relay-runner: ${spec}\n`);

@@ -73,6 +73,14 @@ export interface Job {
   readonly last_error: string | null;
   readonly idempotency_key: string | null;
   readonly backoff: Backoff | null;
+  /** `SHELL` for a managed job Relay runs; `null` for a pull job. */
+  readonly type: 'SHELL' | null;
+  /** The run whose outcome enqueued this job (`on_success` / `on_failure`). */
+  readonly parent: { readonly queue: string; readonly id: string; readonly run_id: string } | null;
+  /** Ids of the jobs this job's outcomes enqueued. */
+  readonly children: readonly string[];
+  /** How the last finished run of a managed job ended. */
+  readonly result: { readonly exit_code: number | null; readonly duration_ms: number | null } | null;
   readonly run_at: string | null;
   readonly created_at: string | null;
   readonly updated_at: string | null;

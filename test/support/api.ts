@@ -166,6 +166,7 @@ export const ROUTE_EXAMPLES: Readonly<Record<string, RouteExample>> = {
   'GET /v1/queues': {},
   'GET /v1/queues/{queue}/stats': {},
   'GET /v1/queues/{queue}/jobs/{id}/status': {},
+  'GET /v1/queues/{queue}/jobs/{id}/logs': { query: '?limit=10' },
   'POST /v1/queues/{queue}/jobs/{id}/fail': { body: { error: 'boom' } },
   'POST /v1/queues/{queue}/jobs/{id}/cancel': {},
   'POST /v1/queues/{queue}/jobs/{id}/retry': {},

@@ -1,0 +1,67 @@
+/**
+ * The dispatcher: the SQS handler (Lambda event source with `ReportBatchItemFailures`, or the local
+ * poller) that turns dispatch hints into runs.
+ *
+ * For each message it claims the job by id with the store's conditional write. A message whose
+ * job is not claimable (already running, finished, not due, unknown) is a stale or duplicate hint:
+ * it is acknowledged and dropped. A message for a dead job is a redrive from the dead-letter queue
+ * (an operator's `StartMessageMoveTask` or console redrive): the job runs again with a fresh retry
+ * budget. Infrastructure errors (throttling) fail only that message, which SQS redelivers.
+ */
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { describeError, log } from '../core/log.ts';
+import { InvalidTransitionError, JobNotFoundError } from '../jobs/errors.ts';
+import type { Job } from '../jobs/model.ts';
+import type { JobStore } from '../jobs/store.ts';
+import { dispatchMessage } from './queue.ts';
+
+/** Starts a claimed run somewhere: inline, as a child process, or as a Fargate task. */
+export type Executor = (job: Job) => Promise<void>;
+
+export interface DispatcherDeps {
+  readonly store: JobStore;
+  readonly execute: Executor;
+}
+
+export type DispatchOutcome = 'started' | 'stale' | 'requeued';
+
+/** Handles one dispatch message; throws only for faults worth a redelivery. */
+export async function dispatchOne(record: SQSRecord, deps: DispatcherDeps): Promise<DispatchOutcome> {
+  const ref = dispatchMessage.parse(JSON.parse(record.body));
+  let job = await deps.store.claimById(ref.queue, ref.id);
+  let outcome: DispatchOutcome = 'started';
+  if (!job) {
+    const current = await deps.store.get(ref.queue, ref.id);
+    if (current?.status !== 'dead') return 'stale';
+    try {
+      await deps.store.requeueDead(ref.queue, ref.id);
+    } catch (error) {
+      // Another copy of the redriven message got there first.
+      if (error instanceof InvalidTransitionError || error instanceof JobNotFoundError) return 'stale';
+      throw error;
+    }
+    job = await deps.store.claimById(ref.queue, ref.id);
+    if (!job) return 'requeued'; // not due yet, or a concurrent claim won: it will run either way
+    outcome = 'requeued';
+  }
+  await deps.execute(job);
+  return outcome;
+}
+
+/** The SQS handler: every message on its own, failures reported per message. */
+export function createDispatcher(deps: DispatcherDeps) {
+  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const results = await Promise.allSettled(event.Records.map((record) => dispatchOne(record, deps)));
+    const batchItemFailures = results.flatMap((result, i) => {
+      if (result.status === 'fulfilled') return [];
+      const record = event.Records[i] as SQSRecord;
+      log('warn', 'dispatch failed; SQS will redeliver the message', {
+        message_id: record.messageId,
+        receive_count: record.attributes.ApproximateReceiveCount,
+        ...describeError(result.reason),
+      });
+      return [{ itemIdentifier: record.messageId }];
+    });
+    return { batchItemFailures };
+  };
+}

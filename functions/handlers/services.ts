@@ -1,0 +1,34 @@
+/**
+ * Process-wide clients, built once (at cold start on Lambda) from the environment the stack or
+ * the local stack sets: the job store, and the dispatch queue when managed jobs are enabled.
+ */
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { awsClientConfig, documentClient } from '../core/clients.ts';
+import { readConfig } from '../core/config.ts';
+import { Env } from '../core/env.ts';
+import { DispatchQueue } from '../dispatch/queue.ts';
+import { JobStore } from '../jobs/store.ts';
+
+let store: JobStore | undefined;
+let dispatch: DispatchQueue | null | undefined;
+
+export function storeFromEnv(): JobStore {
+  if (!store) {
+    const config = readConfig();
+    store = new JobStore(documentClient(config.dynamodbEndpoint), config);
+  }
+  return store;
+}
+
+/** The dispatch queue, or `undefined` where managed jobs are not configured. */
+export function dispatchFromEnv(env: NodeJS.ProcessEnv = process.env): DispatchQueue | undefined {
+  if (dispatch === undefined) {
+    const queueUrl = env[Env.DISPATCH_QUEUE_URL];
+    const deadLetterUrl = env[Env.DISPATCH_DLQ_URL];
+    dispatch =
+      queueUrl && deadLetterUrl
+        ? new DispatchQueue(new SQSClient(awsClientConfig(env[Env.SQS_ENDPOINT])), queueUrl, deadLetterUrl)
+        : null;
+  }
+  return dispatch ?? undefined;
+}

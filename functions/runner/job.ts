@@ -1,0 +1,198 @@
+/**
+ * Runs one claimed managed job to its end: the runner program's job mode, and the same code the
+ * dispatcher runs inline on Lambda.
+ *
+ * It takes a job reference (queue, id, run id) rather than a payload, loads the job, runs its
+ * command while heartbeating the lease (fenced by the run id), streams the output into the job's
+ * log, and records the outcome with one fenced write: completed (enqueueing `on_success`) or failed
+ * with backoff or dead (enqueueing `on_failure`, and recording the job on the SQS dead-letter
+ * queue). If the lease is lost or the job is cancelled, heartbeats fail, the command's process
+ * group is stopped, and nothing is recorded: the run is no longer this runner's to end.
+ */
+import { describeError, log } from '../core/log.ts';
+import type { DispatchQueue } from '../dispatch/queue.ts';
+import { JobNotFoundError, LeaseLostError } from '../jobs/errors.ts';
+import type { Job, LogEntryInput } from '../jobs/model.ts';
+import type { JobStore, RunOutcome as StoredOutcome } from '../jobs/store.ts';
+import { commandSpecSchema } from './command.ts';
+import { type OutputEntry, type RunOutcome, runCommand } from './run.ts';
+
+export interface JobRef {
+  readonly queue: string;
+  readonly id: string;
+  readonly runId: string;
+}
+
+export interface RunJobDeps {
+  readonly store: JobStore;
+  /** Where managed children are dispatched and dead jobs recorded; absent in tests of the run alone. */
+  readonly dispatch?: DispatchQueue;
+  /** Replaces `runCommand` (tests). */
+  readonly run?: typeof runCommand;
+  /** Longest wait between heartbeats; a cancel is noticed within it. @default 5000 */
+  readonly maxHeartbeatMs?: number;
+  /** How often buffered output is written to the job's log. @default 1000 */
+  readonly flushMs?: number;
+  /** Stops the command (the runner itself was asked to stop); the lease then expires and the job is retried. */
+  readonly signal?: AbortSignal;
+}
+
+/** What happened to the run, for the caller's exit code and logs. */
+export type JobRunResult =
+  | { readonly kind: 'stale' }
+  | { readonly kind: 'ended'; readonly outcome: RunOutcome; readonly stored: StoredOutcome }
+  | { readonly kind: 'stopped'; readonly outcome: RunOutcome };
+
+/** Writes output to the job's log in order, in batches, never more than one write at a time. */
+class LogWriter {
+  private buffer: LogEntryInput[] = [];
+  private seq = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private full = false;
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly job: Job,
+    private readonly runId: string,
+  ) {}
+
+  add(entry: OutputEntry): void {
+    if (this.full) return;
+    this.buffer.push({ seq: this.seq++, stream: entry.stream, text: entry.text, at: entry.at });
+  }
+
+  flush(): Promise<void> {
+    const entries = this.buffer;
+    this.buffer = [];
+    if (!entries.length || this.full) return this.writing;
+    this.writing = this.writing.then(async () => {
+      try {
+        const result = await this.store.appendLogs(
+          this.job.queue,
+          this.job.id,
+          this.runId,
+          this.job.attempts,
+          entries,
+        );
+        if (result.truncated) this.full = true;
+      } catch (error) {
+        // Output is best effort: losing a log write must not fail the job. It stays in CloudWatch.
+        log('warn', 'could not store run output', {
+          queue: this.job.queue,
+          job_id: this.job.id,
+          run_id: this.runId,
+          ...describeError(error),
+        });
+      }
+    });
+    return this.writing;
+  }
+}
+
+export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResult> {
+  const { store } = deps;
+  const job = await store.get(ref.queue, ref.id);
+  if (job?.status !== 'running' || job.run_id !== ref.runId) return { kind: 'stale' };
+  const fields = { queue: ref.queue, job_id: ref.id, run_id: ref.runId, attempt: job.attempts };
+
+  const spec = commandSpecSchema.safeParse(job.payload);
+  if (!spec.success) {
+    const error = `invalid command: ${spec.error.issues[0]?.message ?? 'bad payload'}`;
+    const stored = await store.failRun(ref.queue, ref.id, ref.runId, { error, retry: false });
+    await afterEnd(stored, error, deps);
+    return { kind: 'ended', outcome: invalidOutcome(error), stored };
+  }
+
+  const logs = new LogWriter(store, job, ref.runId);
+  const flushing = setInterval(() => void logs.flush(), deps.flushMs ?? 1_000);
+  const heartbeatMs = Math.min((job.timeout * 1000) / 3, deps.maxHeartbeatMs ?? 5_000);
+  let outcome: RunOutcome;
+  try {
+    outcome = await (deps.run ?? runCommand)(
+      spec.data,
+      {},
+      {
+        signal: deps.signal,
+        onOutput: (entry) => logs.add(entry),
+        heartbeatMs,
+        // Keep the job's state: a heartbeat without a body would clear it.
+        heartbeat: async () => {
+          try {
+            await store.heartbeat(ref.queue, ref.id, job.state ?? undefined, ref.runId);
+          } catch (error) {
+            if (error instanceof JobNotFoundError) throw new LeaseLostError(ref.queue, ref.id, ref.runId);
+            throw error;
+          }
+        },
+      },
+    );
+  } finally {
+    clearInterval(flushing);
+    await logs.flush();
+  }
+
+  if (outcome.aborted) {
+    log('info', 'run stopped: its lease was lost or the job was cancelled', {
+      ...fields,
+      error_message: outcome.error,
+    });
+    return { kind: 'stopped', outcome };
+  }
+  const result = { exit_code: outcome.exitCode, duration_ms: outcome.durationMs };
+  try {
+    const stored =
+      outcome.exitCode === 0
+        ? await store.completeRun(ref.queue, ref.id, ref.runId, result)
+        : await store.failRun(ref.queue, ref.id, ref.runId, {
+            error: outcome.error ?? `exited with code ${outcome.exitCode}`,
+            ...result,
+          });
+    await afterEnd(stored, outcome.error ?? '', deps);
+    log('info', 'run ended', {
+      ...fields,
+      status: stored.job.status,
+      exit_code: outcome.exitCode,
+      duration_ms: outcome.durationMs,
+    });
+    return { kind: 'ended', outcome, stored };
+  } catch (error) {
+    // The run was taken from us (lease expired and re-claimed, or cancelled) just as it ended.
+    if (error instanceof JobNotFoundError || error instanceof LeaseLostError)
+      return { kind: 'stopped', outcome };
+    throw error;
+  }
+}
+
+/**
+ * After a run's end is durable: dispatch the retry (delayed until its backoff is over) or a
+ * managed child, and record a dead job on the SQS dead-letter queue.
+ */
+async function afterEnd(stored: StoredOutcome, error: string, deps: RunJobDeps): Promise<void> {
+  if (!deps.dispatch) return;
+  // Failures here are repaired from DynamoDB: the sweep re-dispatches due managed jobs.
+  try {
+    if (stored.job.status === 'failed') await deps.dispatch.dispatch(stored.job);
+    if (stored.child?.type === 'SHELL') await deps.dispatch.dispatch(stored.child);
+    if (stored.job.status === 'dead') await deps.dispatch.deadLetter(stored.job, error);
+  } catch (failure) {
+    log('warn', 'could not dispatch after a run ended', {
+      queue: stored.job.queue,
+      job_id: stored.job.id,
+      ...describeError(failure),
+    });
+  }
+}
+
+function invalidOutcome(error: string): RunOutcome {
+  return {
+    exitCode: 1,
+    signal: null,
+    durationMs: 0,
+    timedOut: false,
+    aborted: false,
+    error,
+    truncated: false,
+    droppedBytes: 0,
+    tail: [],
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * Managed shell jobs end to end on the local stack as users run it (`relay dev`, built): the API
+ * writes the job and sends its dispatch hint to SQS (fauxqs), the dispatcher claims it from the
+ * local poller, the runner runs it as a child process, and the outcome lands in DynamoDB.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { awsClientConfig } from '../functions/core/clients.ts';
+import { freePort } from '../functions/local/dynamodb-local.ts';
+import { type DevProcess, startDev } from './support/cli.ts';
+
+let dev: DevProcess;
+beforeAll(async () => {
+  dev = await startDev(['--port', String(await freePort())]);
+});
+afterAll(async () => {
+  dev.child.kill('SIGINT');
+  await dev.exited;
+});
+
+const queue = () => `managed-${randomUUID().slice(0, 8)}`;
+
+async function submit(job: Record<string, unknown>) {
+  const response = await fetch(`${dev.url}/v1/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(job),
+  });
+  expect(response.status, await response.clone().text()).toBe(201);
+  return (await response.json()) as { queue: string; id: string };
+}
+
+const status = async (q: string, id: string) =>
+  (await (await fetch(`${dev.url}/v1/queues/${q}/jobs/${id}/status`)).json()) as Record<string, unknown>;
+
+const logs = async (q: string, id: string) =>
+  (
+    (await (await fetch(`${dev.url}/v1/queues/${q}/jobs/${id}/logs`)).json()) as {
+      entries: { stream: string; text: string; run_id: string }[];
+    }
+  ).entries;
+
+/** Waits until the job reaches `want` (or fails the test after 45 s). */
+async function until(q: string, id: string, want: string) {
+  await expect.poll(async () => (await status(q, id)).status, { timeout: 45_000, interval: 250 }).toBe(want);
+  return status(q, id);
+}
+
+describe('managed shell jobs on the local stack', () => {
+  it('runs an echo job to completion and keeps its stdout', async () => {
+    const job = await submit({
+      queue: queue(),
+      type: 'SHELL',
+      payload: { command: 'echo', args: ['hello world'] },
+    });
+    const done = await until(job.queue, job.id, 'completed');
+    expect(done).toMatchObject({ attempts: 1, result: { exit_code: 0 } });
+    expect(
+      (await logs(job.queue, job.id))
+        .filter((e) => e.stream === 'stdout')
+        .map((e) => e.text)
+        .join(''),
+    ).toBe('hello world\n');
+  });
+
+  it('runs a failing job with max_retries=1 exactly twice, then makes it dead and puts it on the SQS DLQ', async () => {
+    const job = await submit({
+      queue: queue(),
+      type: 'SHELL',
+      payload: { command: '/bin/sh', args: ['-c', 'echo boom >&2; exit 3'] },
+      max_retries: 1,
+      backoff: { strategy: 'fixed', base_seconds: 1, max_seconds: 1, jitter: 'none' },
+    });
+    const dead = await until(job.queue, job.id, 'dead');
+    expect(dead).toMatchObject({ attempts: 2, result: { exit_code: 3 } });
+    expect(String(dead.last_error)).toContain('exited with code 3');
+    const stderr = (await logs(job.queue, job.id)).filter((e) => e.stream === 'stderr');
+    expect(stderr.map((e) => e.text)).toEqual(['boom\n', 'boom\n']);
+    expect(new Set(stderr.map((e) => e.run_id)).size).toBe(2);
+
+    const endpoint = /SQS \(fauxqs\) at (\S+)/.exec(dev.output())?.[1] as string;
+    const sqs = new SQSClient(awsClientConfig(endpoint));
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'relay-dispatch-dlq' }));
+    const bodies: unknown[] = [];
+    await expect
+      .poll(
+        async () => {
+          const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
+          bodies.push(...(out.Messages ?? []).map((m) => JSON.parse(m.Body ?? '{}')));
+          return bodies.some((b) => (b as { id?: string }).id === job.id);
+        },
+        { timeout: 10_000 },
+      )
+      .toBe(true);
+  });
+
+  it('kills a job that outlives its timeout with exit 124', async () => {
+    const job = await submit({
+      queue: queue(),
+      type: 'SHELL',
+      payload: { command: 'sleep', args: ['30'], timeout: '1s' },
+      max_retries: 0,
+    });
+    const dead = await until(job.queue, job.id, 'dead');
+    expect(dead).toMatchObject({ result: { exit_code: 124 }, last_error: 'timed out after 1s' });
+  });
+
+  it('enqueues on_success once and runs it', async () => {
+    const q = queue();
+    const parent = await submit({
+      queue: q,
+      type: 'SHELL',
+      payload: { command: 'echo', args: ['first'] },
+      on_success: { type: 'SHELL', payload: { command: 'echo', args: ['second'] } },
+    });
+    const done = await until(q, parent.id, 'completed');
+    const children = done.children as string[];
+    expect(children).toHaveLength(1);
+    const child = await until(q, children[0] as string, 'completed');
+    expect(child.parent).toMatchObject({ queue: q, id: parent.id });
+    expect((await logs(q, children[0] as string)).map((e) => e.text).join('')).toBe('second\n');
+  });
+
+  it('kills the whole process group of a cancelled running job', async () => {
+    // Durations no other test uses, so the process table check sees only this job's processes.
+    const a = 10_000 + Math.floor(Math.random() * 80_000);
+    const job = await submit({
+      queue: queue(),
+      type: 'SHELL',
+      // A background `sleep` of the shell too: cancelling must not leave it behind.
+      payload: { command: '/bin/sh', args: ['-c', `sleep ${a} & sleep ${a + 1}`] },
+      timeout: 30,
+    });
+    await until(job.queue, job.id, 'running');
+    // Whole command lines only: the shell's own line ends in `sleep N` too. Zombies read `[sleep]`.
+    const mine = new RegExp(`^sleep (${a}|${a + 1})$`);
+    const sleepers = async () => {
+      const { stdout } = await promisify(execFile)('ps', ['-eo', 'args=']);
+      return stdout.split('\n').filter((l) => mine.test(l.trim())).length;
+    };
+    await expect.poll(sleepers, { timeout: 10_000 }).toBe(2);
+    const cancelled = await fetch(`${dev.url}/v1/queues/${job.queue}/jobs/${job.id}/cancel`, {
+      method: 'POST',
+    });
+    expect(cancelled.status).toBe(200);
+    await expect.poll(sleepers, { timeout: 20_000, interval: 250 }).toBe(0);
+    expect((await status(job.queue, job.id)).status).toBe('cancelled');
+  });
+});

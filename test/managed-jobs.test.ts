@@ -5,6 +5,9 @@
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,6 +125,25 @@ describe('managed shell jobs on the local stack', () => {
     const child = await until(q, children[0] as string, 'completed');
     expect(child.parent).toMatchObject({ queue: q, id: parent.id });
     expect((await logs(q, children[0] as string)).map((e) => e.text).join('')).toBe('second\n');
+  });
+
+  it('runs a dead job again when it is requeued from the dead-letter queue', async () => {
+    // Fails while the marker file is missing, creating it: the first run fails, the second passes.
+    const marker = path.join(tmpdir(), `relay-requeue-${randomUUID()}`);
+    const job = await submit({
+      queue: queue(),
+      type: 'SHELL',
+      payload: { command: '/bin/sh', args: ['-c', `test -f ${marker} && exit 0; touch ${marker}; exit 1`] },
+      max_retries: 0,
+    });
+    await until(job.queue, job.id, 'dead');
+    const requeued = await fetch(`${dev.url}/v1/queues/${job.queue}/dlq/${job.id}/requeue`, {
+      method: 'POST',
+    });
+    expect(requeued.status).toBe(200);
+    const done = await until(job.queue, job.id, 'completed');
+    expect(done).toMatchObject({ attempts: 2, result: { exit_code: 0 } });
+    rmSync(marker, { force: true });
   });
 
   it('kills the whole process group of a cancelled running job', async () => {

@@ -142,7 +142,9 @@ export const nativeOperations: Operations = {
 
   'POST /v1/queues/{queue}/jobs/{id}/retry': async (req, ctx) => {
     const { queue, id } = jobParams(req);
-    return view(200, await ctx.store.retry(queue, id), ctx);
+    const job = await ctx.store.retry(queue, id);
+    if (job.type === 'SHELL') await dispatchAfterWrite(job, ctx);
+    return view(200, job, ctx);
   },
 
   'GET /v1/queues/{queue}/dlq': async (req, ctx) => {
@@ -157,7 +159,9 @@ export const nativeOperations: Operations = {
 
   'POST /v1/queues/{queue}/dlq/{id}/requeue': async (req, ctx) => {
     const { queue, id } = jobParams(req);
-    return view(200, await ctx.store.requeueDead(queue, id), ctx);
+    const job = await ctx.store.requeueDead(queue, id);
+    if (job.type === 'SHELL') await dispatchAfterWrite(job, ctx);
+    return view(200, job, ctx);
   },
 
   'DELETE /v1/queues/{queue}/dlq/{id}': async (req, ctx) => {

@@ -13,7 +13,7 @@ import { describeError, log } from '../core/log.ts';
 import { InvalidTransitionError, JobNotFoundError } from '../jobs/errors.ts';
 import type { Job } from '../jobs/model.ts';
 import type { JobStore } from '../jobs/store.ts';
-import { dispatchMessage } from './queue.ts';
+import { type DispatchQueue, dispatchMessage } from './queue.ts';
 
 /** Starts a claimed run somewhere: inline, as a child process, or as a Fargate task. */
 export type Executor = (job: Job) => Promise<void>;
@@ -21,9 +21,12 @@ export type Executor = (job: Job) => Promise<void>;
 export interface DispatcherDeps {
   readonly store: JobStore;
   readonly execute: Executor;
+  /** Re-sends the hint of a job that is not due yet (SQS delays at most 15 minutes). */
+  readonly dispatch?: DispatchQueue;
+  readonly now?: () => number;
 }
 
-export type DispatchOutcome = 'started' | 'stale' | 'requeued';
+export type DispatchOutcome = 'started' | 'stale' | 'requeued' | 'not-due';
 
 /** Handles one dispatch message; throws only for faults worth a redelivery. */
 export async function dispatchOne(record: SQSRecord, deps: DispatcherDeps): Promise<DispatchOutcome> {
@@ -32,6 +35,12 @@ export async function dispatchOne(record: SQSRecord, deps: DispatcherDeps): Prom
   let outcome: DispatchOutcome = 'started';
   if (!job) {
     const current = await deps.store.get(ref.queue, ref.id);
+    const now = (deps.now ?? Date.now)();
+    if (current && (current.status === 'pending' || current.status === 'failed') && current.run_at > now) {
+      // Due later than SQS could delay the hint: send it on for the rest of the wait.
+      await deps.dispatch?.dispatch(current, now);
+      return 'not-due';
+    }
     if (current?.status !== 'dead') return 'stale';
     try {
       await deps.store.requeueDead(ref.queue, ref.id);

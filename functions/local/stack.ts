@@ -17,7 +17,7 @@ import { describeError, log } from '../core/log.ts';
 import { createDispatcher } from '../dispatch/dispatcher.ts';
 import { ensureDispatchQueues } from '../dispatch/queue.ts';
 import { handler as sweep } from '../handlers/maintenance.ts';
-import { storeFromEnv } from '../handlers/services.ts';
+import { dispatchFromEnv, storeFromEnv } from '../handlers/services.ts';
 import { ensureTable } from '../jobs/table.ts';
 import { startDynamoDbLocal } from './dynamodb-local.ts';
 import { localExecutor } from './executor.ts';
@@ -86,7 +86,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const poller = await startSqsPoller({
       client: sqsClient,
       queueUrl: queues.queueUrl,
-      handler: createDispatcher({ store: storeFromEnv(), execute: executor.execute }),
+      handler: createDispatcher({
+        store: storeFromEnv(),
+        execute: executor.execute,
+        dispatch: dispatchFromEnv(),
+      }),
     });
 
     const http = await startHttpAdapter({

@@ -146,6 +146,42 @@ describe('managed shell jobs on the local stack', () => {
     rmSync(marker, { force: true });
   });
 
+  it('runs a job again after its runner is killed mid-run, never two runs at once', async () => {
+    const marker = path.join(tmpdir(), `relay-sigkill-${randomUUID()}`);
+    const seconds = 20_000 + Math.floor(Math.random() * 80_000);
+    // First run: marks itself and sleeps (until killed); second run: sees the mark and exits 0.
+    const job = await submit({
+      queue: queue(),
+      type: 'SHELL',
+      payload: {
+        command: '/bin/sh',
+        args: [
+          '-c',
+          `test -f ${marker} && { echo second run; exit 0; }; touch ${marker}; exec sleep ${seconds}`,
+        ],
+      },
+      timeout: 2,
+    });
+    await until(job.queue, job.id, 'running');
+    const processes = async () => (await promisify(execFile)('ps', ['-eo', 'pid=,args='])).stdout.split('\n');
+    const sleeping = async () =>
+      (await processes()).filter((l) => l.trim().endsWith(`sleep ${seconds}`)).length;
+    await expect.poll(sleeping, { timeout: 10_000 }).toBe(1);
+    const runner = (await processes()).find((l) => l.includes(`--job ${job.queue} ${job.id}`));
+    process.kill(Number(runner?.trim().split(/\s+/)[0]), 'SIGKILL');
+    // The first run's command dies with its runner...
+    await expect.poll(sleeping, { timeout: 5_000, interval: 50 }).toBe(0);
+    const goneBy = Date.now();
+    const done = await until(job.queue, job.id, 'completed');
+    expect(done).toMatchObject({ attempts: 2, result: { exit_code: 0 } });
+    // ...before the second run (after the lease expired and the sweep re-dispatched) printed.
+    const second = (await logs(job.queue, job.id)).find((e) => e.text === 'second run\n') as unknown as {
+      at: number;
+    };
+    expect(second.at).toBeGreaterThan(goneBy - 100);
+    rmSync(marker, { force: true });
+  });
+
   it('kills the whole process group of a cancelled running job', async () => {
     // Durations no other test uses, so the process table check sees only this job's processes.
     const a = 10_000 + Math.floor(Math.random() * 80_000);

@@ -3,7 +3,7 @@
  * lease has passed and re-sends the dispatch hint of managed jobs whose message was lost.
  */
 import { log } from '../core/log.ts';
-import { redispatchLost } from '../dispatch/repair.ts';
+import { DISPATCH_GRACE_MS, redispatchLost } from '../dispatch/repair.ts';
 import type { SweepResult } from '../jobs/store.ts';
 import { dispatchFromEnv, storeFromEnv } from './services.ts';
 
@@ -11,7 +11,10 @@ export async function handler(): Promise<SweepResult & { redispatched: number }>
   const store = storeFromEnv();
   const result = await store.sweep();
   const dispatch = dispatchFromEnv();
-  const redispatched = dispatch ? await redispatchLost(store, dispatch, Date.now()) : 0;
+  // A run the sweep just put back has no dispatch message in flight: re-send without the grace
+  // (a duplicate hint for another waiting job is harmless; its claim condition drops it).
+  const grace = result.requeued ? 0 : DISPATCH_GRACE_MS;
+  const redispatched = dispatch ? await redispatchLost(store, dispatch, Date.now(), grace) : 0;
   if (result.requeued || result.dead || redispatched) log('info', 'sweep', { ...result, redispatched });
   return { ...result, redispatched };
 }

@@ -36,10 +36,26 @@ export function localExecutor(runner: string = runnerPath()): LocalExecutor {
       const key = `${job.queue}/${job.id}/${job.run_id}`;
       const child = spawn(process.execPath, [runner, '--job', job.queue, job.id, String(job.run_id)], {
         env: process.env,
-        stdio: ['ignore', 'inherit', 'inherit'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       running.set(key, child);
-      child.once('exit', () => running.delete(key));
+      // The command leads its own process group. If the runner dies without stopping it (killed
+      // by a signal), stop the group here, as a Fargate task's end would: otherwise the command
+      // would go on beside the retry that the expired lease leads to.
+      let commandGroup: number | undefined;
+      child.on('message', (message: { type?: string; pgid?: number }) => {
+        if (message?.type === 'command-started') commandGroup = message.pgid;
+      });
+      child.once('exit', (_code, signal) => {
+        running.delete(key);
+        if (signal && commandGroup) {
+          try {
+            process.kill(-commandGroup, 'SIGKILL');
+          } catch {
+            // Already gone.
+          }
+        }
+      });
       child.once('error', (error) => {
         running.delete(key);
         log('error', 'could not start the runner', {

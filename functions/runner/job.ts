@@ -113,6 +113,9 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
       {},
       {
         signal: deps.signal,
+        // A parent that started this runner with an IPC channel (the local executor) learns the
+        // command's process group, so it can stop the command if the runner itself is killed.
+        onStart: (pgid) => process.send?.({ type: 'command-started', pgid }),
         onOutput: (entry) => logs.add(entry),
         heartbeatMs,
         // Keep the job's state: a heartbeat without a body would clear it.

@@ -77,6 +77,8 @@ export interface RunHooks {
   readonly heartbeat?: () => Promise<void>;
   /** @default 30 s */
   readonly heartbeatMs?: number;
+  /** The command started: its pid, which is also its process group id. */
+  readonly onStart?: (pid: number) => void;
 }
 
 export const DEFAULT_DEPS: RunDeps = {
@@ -138,7 +140,7 @@ export function runCommand(
   hooks: RunHooks = {},
 ): Promise<RunOutcome> {
   const { spawn, now, setTimer, clearTimer, killGroup, graceMs, maxBytes } = { ...DEFAULT_DEPS, ...deps };
-  const { onOutput, signal, heartbeat, heartbeatMs = DEFAULT_HEARTBEAT_MS } = hooks;
+  const { onOutput, signal, heartbeat, heartbeatMs = DEFAULT_HEARTBEAT_MS, onStart } = hooks;
   const started = now();
   const tail = new OutputTail(maxBytes);
   const finish = (ending: Ending): RunOutcome => ({
@@ -175,6 +177,7 @@ export function runCommand(
       resolve(finish(startFailure(spec, error)));
       return;
     }
+    if (child.pid !== undefined) onStart?.(child.pid);
 
     let seq = 0;
     let settled = false;

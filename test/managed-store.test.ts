@@ -527,3 +527,21 @@ describe('run logs', () => {
     expect(await store.readLogs('q', 'none', { limit: 10 })).toEqual({ items: [], cursor: null });
   });
 });
+
+describe('releaseRun', () => {
+  it('gives a run that never started back without spending a retry or an attempt', async () => {
+    await store.enqueue(shell('m', { max_retries: 2 }));
+    const run = await store.claimById('q', 'm');
+    const released = await store.releaseRun('q', 'm', run?.run_id ?? '', 'no Fargate capacity');
+    expect(released).toMatchObject({ status: 'pending', attempts: 0, retries_remaining: 2, run_id: null });
+    expect((await store.claimById('q', 'm'))?.attempts).toBe(1);
+  });
+
+  it('does nothing for a run that is no longer current', async () => {
+    await store.enqueue(shell('m'));
+    const run = await store.claimById('q', 'm');
+    await store.completeRun('q', 'm', run?.run_id ?? '', { exit_code: 0, duration_ms: 1 });
+    expect(await store.releaseRun('q', 'm', run?.run_id ?? '', 'late')).toBeUndefined();
+    expect((await store.get('q', 'm'))?.status).toBe('completed');
+  });
+});

@@ -929,6 +929,31 @@ export class JobStore {
   // -------------------------------------------------------------------------------------------
 
   /**
+   * Gives back a run that never started (its runner could not be launched, e.g. Fargate capacity):
+   * the job waits again where it was, without spending a retry or counting the attempt. Fenced by
+   * the run id; `undefined` when the run is no longer current.
+   */
+  async releaseRun(queue: string, id: string, runId: string, reason: string): Promise<Job | undefined> {
+    const key = jobKey(queue, id);
+    const item = await this.read(key);
+    if (item?.status !== 'running' || item.run_id !== runId) return undefined;
+    const waiting = this.toWaiting(
+      item,
+      this.clock(),
+      'pending',
+      String(item.order_key),
+      item.retries_remaining as number | null,
+      reason,
+    );
+    try {
+      return toJob(await this.update(key, currentRun(runId), { ...waiting, add: { attempts: -1 } }));
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
    * Starts a run of a managed job named by a dispatch message, if it is waiting and due: the same
    * change as a pull claim, fenced by `dispatchable`. Returns `undefined` when it is not claimable
    * (running, ended, not due, unknown, or a pull job): the message was a duplicate or stale, and the

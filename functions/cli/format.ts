@@ -67,3 +67,9 @@ export function queueList(queues: readonly QueueSummary[]): string {
     queues.map((q) => [cell(q.name), q.ordering, String(q.shards), ...COUNTS.map((c) => String(q[c]))]),
   );
 }
+
+/** Where a job being waited for is: `default/01J… running (attempt 2) 3.2s`. */
+export function progressLine(job: Job, elapsedMs: number): string {
+  const attempt = job.attempts > 0 ? ` (attempt ${job.attempts})` : '';
+  return `${job.queue}/${job.id} ${job.status}${attempt} ${(elapsedMs / 1000).toFixed(1)}s`;
+}

@@ -6,11 +6,31 @@ import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_HOST, DEFAULT_PORT, startLocalStack } from '../local/stack.ts';
-import { DEFAULT_ENDPOINT, JOB_STATUSES, type JobInput, type JobStatus, RelayClient } from '../sdk/client.ts';
+import {
+  DEFAULT_ENDPOINT,
+  JOB_STATUSES,
+  type Job,
+  type JobInput,
+  type JobStatus,
+  RelayClient,
+} from '../sdk/client.ts';
+import { printLogs, waitForJob } from './follow.ts';
 import { jobDetail, jobPage, queueList, queueStats } from './format.ts';
 
 /** Exit codes: 0 ok, 1 error, 2 usage. */
 export const EXIT = { ok: 0, error: 1, usage: 2 } as const;
+
+/** Ends a command with a non-zero exit code when what needed saying is already printed. */
+class Exit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+/** A watched job that ended dead or cancelled fails the command (exit 1); a completed one passes. */
+function passOrFail(job: Job): void {
+  if (job.status !== 'completed') throw new Exit(EXIT.error);
+}
 
 /** Options every command accepts, before or after its name. */
 interface Globals {
@@ -30,6 +50,13 @@ const usage = (command: Command, message: string): never =>
 
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a positive integer');
+  return Number(value);
+}
+
+function positiveSeconds(value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0) {
+    throw new InvalidArgumentError('must be a positive number of seconds');
+  }
   return Number(value);
 }
 
@@ -113,12 +140,47 @@ function program(): Command {
     .command('submit')
     .description('submit a job from a JSON job file, or from stdin with -')
     .argument('<file>', 'job file, or - for stdin')
-    .action(async (file: string, _opts: unknown, command: Command) => {
+    .option('--wait', 'follow the job to its end, then print it; exit 1 unless it completed')
+    .addOption(
+      new Option('--timeout <seconds>', 'with --wait, give up after this long').argParser(positiveSeconds),
+    )
+    .action(async (file: string, opts: { wait?: boolean; timeout?: number }, command: Command) => {
+      if (opts.timeout !== undefined && !opts.wait) usage(command, '--timeout needs --wait');
       const { globals, client } = context(command);
+      const startedAt = Date.now();
       // Sent as written: the API, not the CLI, decides which fields it accepts.
-      const job = await client.submit((await readJobFile(file)) as JobInput);
+      const submitted = await client.submit((await readJobFile(file)) as JobInput);
+      if (!opts.wait) return print(globals, submitted, jobDetail(submitted));
+      const timeoutMs = opts.timeout === undefined ? undefined : opts.timeout * 1000;
+      const job = await waitForJob(client, submitted, { startedAt, timeoutMs });
       print(globals, job, jobDetail(job));
+      passOrFail(job);
     });
+
+  cli
+    .command('logs')
+    .description("print a managed job's output: its stdout to stdout, its stderr to stderr")
+    .argument('<queue>', 'queue, or <queue>/<id>')
+    .argument('[id]', 'job id')
+    .option('--run <run_id>', 'only the output of this run')
+    .option('-f, --follow', 'keep printing output until the job ends; exit 1 unless it completed')
+    .action(
+      async (
+        queue: string,
+        id: string | undefined,
+        opts: { run?: string; follow?: boolean },
+        command: Command,
+      ) => {
+        const { globals, client } = context(command);
+        const [q, i] = jobRef(command, queue, id);
+        const job = await printLogs(client, q, i, {
+          runId: opts.run,
+          follow: opts.follow,
+          json: globals.json,
+        });
+        if (job) passOrFail(job);
+      },
+    );
 
   cli
     .command('status')
@@ -261,6 +323,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (error instanceof Exit) return error.code;
     process.stderr.write(`relay: ${(error as Error).message}\n`);
     return EXIT.error;
   }

@@ -111,6 +111,29 @@ export interface QueueSummary extends QueueCounts {
   readonly shards: number;
 }
 
+/** One chunk of a managed run's output, as the command wrote it. */
+export interface LogEntry {
+  readonly stream: 'stdout' | 'stderr';
+  readonly text: string;
+  /** Epoch ms when the runner read the chunk. */
+  readonly at: number;
+  readonly run_id: string;
+  readonly attempt: number;
+  /** Ascending within a run. */
+  readonly seq: number;
+  /** Set on the one entry that stands for the output dropped past the run's log bound. */
+  readonly truncated?: true;
+}
+
+/**
+ * A page of log entries, oldest run first. Pass `next_cursor` back as `after` for the next page or
+ * the next poll; it stays the same while nothing new has arrived.
+ */
+export interface LogPage {
+  readonly entries: LogEntry[];
+  readonly next_cursor: string | null;
+}
+
 /** A job handed to a worker by a claim (the server's `relayV2View`): it is running as `run_id`. */
 export interface ClaimedJob {
   readonly queue: string;
@@ -252,6 +275,17 @@ export class RelayClient {
     options: { queue?: string; status?: JobStatus; limit?: number; cursor?: string } = {},
   ): Promise<JobPage> {
     return (await this.call('GET', '/v1/jobs', { query: options, idempotent: true })).body as JobPage;
+  }
+
+  /** A managed job's log entries: every run's, or with `runId` one run's. */
+  async logs(
+    queue: string,
+    id: string,
+    options: { runId?: string; after?: string; limit?: number } = {},
+  ): Promise<LogPage> {
+    const query = { run_id: options.runId, after: options.after, limit: options.limit };
+    return (await this.call('GET', `${jobPath(queue, id)}/logs`, { query, idempotent: true }))
+      .body as LogPage;
   }
 
   /**

@@ -22,6 +22,16 @@ export const Env = {
   DISPATCH_DLQ_URL: 'RELAY_DISPATCH_DLQ_URL',
   /** Endpoint override for SQS (local stack only). */
   SQS_ENDPOINT: 'RELAY_SQS_ENDPOINT',
+  /** ECS cluster that runs long managed jobs as Fargate tasks. */
+  RUNNER_CLUSTER: 'RELAY_RUNNER_CLUSTER',
+  /** The runner's task definition, and its container's name. */
+  RUNNER_TASK_DEFINITION: 'RELAY_RUNNER_TASK_DEFINITION',
+  RUNNER_CONTAINER: 'RELAY_RUNNER_CONTAINER',
+  /** Comma-separated subnets and security groups of runner tasks. */
+  RUNNER_SUBNETS: 'RELAY_RUNNER_SUBNETS',
+  RUNNER_SECURITY_GROUPS: 'RELAY_RUNNER_SECURITY_GROUPS',
+  /** `true` to give runner tasks a public IP (public subnets without a NAT gateway). */
+  RUNNER_PUBLIC_IP: 'RELAY_RUNNER_PUBLIC_IP',
 } as const;
 
 export type EnvName = (typeof Env)[keyof typeof Env];

@@ -1,0 +1,135 @@
+/**
+ * Where a claimed managed run executes. `payload.runtime` chooses; without it a run whose command
+ * timeout is at most 10 minutes runs inline in the dispatcher (Lambda allows 15), a longer one as
+ * an ECS Fargate task. Locally every run is a child process instead (functions/local/executor.ts).
+ */
+import { type ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
+import { describeError, log } from '../core/log.ts';
+import type { Job } from '../jobs/model.ts';
+import type { JobStore } from '../jobs/store.ts';
+import { commandSpecSchema } from '../runner/command.ts';
+import { runJob } from '../runner/job.ts';
+import type { Executor } from './dispatcher.ts';
+import type { DispatchQueue } from './queue.ts';
+
+/** Longest command timeout that runs inline in the dispatcher Lambda by default. */
+export const INLINE_LIMIT_MS = 10 * 60_000;
+
+export type Runtime = 'lambda' | 'fargate';
+
+export function runtimeOf(job: Job): Runtime {
+  const spec = commandSpecSchema.safeParse(job.payload);
+  // An invalid payload fails fast inline, where runJob records why.
+  if (!spec.success) return 'lambda';
+  return spec.data.runtime ?? (spec.data.timeoutMs <= INLINE_LIMIT_MS ? 'lambda' : 'fargate');
+}
+
+export function byRuntime(executors: Record<Runtime, Executor>): Executor {
+  return (job) => executors[runtimeOf(job)](job);
+}
+
+/** Runs the job in this process and waits for its end (the dispatcher Lambda's runtime). */
+export function inlineExecutor(deps: { store: JobStore; dispatch?: DispatchQueue }): Executor {
+  return async (job) => {
+    await runJob({ queue: job.queue, id: job.id, runId: String(job.run_id) }, deps);
+  };
+}
+
+export interface FargateSettings {
+  readonly cluster: string;
+  readonly taskDefinition: string;
+  /** The runner container's name in the task definition. */
+  readonly container: string;
+  readonly subnets: readonly string[];
+  readonly securityGroups: readonly string[];
+  /** Public subnets without a NAT gateway need a public IP to reach AWS APIs. */
+  readonly assignPublicIp: boolean;
+}
+
+export interface FargateOptions {
+  /** RunTask attempts before the run is given back. @default 5 */
+  readonly attempts?: number;
+  /** @default 250 */
+  readonly baseDelayMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * RunTask answers throttling above 20 calls per second, and capacity shortages as `failures`; both
+ * pass. https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html
+ */
+const retryableFailure = (reason: string | undefined) =>
+  /capacity|throttl|rate exceeded|RESOURCE:/i.test(reason ?? '');
+const isThrottling = (error: unknown) =>
+  ['ThrottlingException', 'ServerException', 'LimitExceededException'].includes(
+    (error as { name?: string })?.name ?? '',
+  );
+
+/**
+ * Starts the run as a Fargate task of the runner image. The task gets the job reference, never the
+ * payload: container overrides are limited to 8 KiB. Throttling and capacity failures are retried
+ * with backoff; if the task still cannot start, the run is given back (no retry spent) and the
+ * error fails the SQS message, which SQS redelivers.
+ */
+export function fargateExecutor(
+  ecs: Pick<ECSClient, 'send'>,
+  settings: FargateSettings,
+  store: JobStore,
+  options: FargateOptions = {},
+): Executor {
+  const attempts = options.attempts ?? 5;
+  const sleep = options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+  return async (job) => {
+    const runId = String(job.run_id);
+    let reason = 'unknown';
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        const out = await ecs.send(
+          new RunTaskCommand({
+            cluster: settings.cluster,
+            taskDefinition: settings.taskDefinition,
+            launchType: 'FARGATE',
+            count: 1,
+            startedBy: 'relay',
+            networkConfiguration: {
+              awsvpcConfiguration: {
+                subnets: [...settings.subnets],
+                securityGroups: [...settings.securityGroups],
+                assignPublicIp: settings.assignPublicIp ? 'ENABLED' : 'DISABLED',
+              },
+            },
+            overrides: {
+              containerOverrides: [
+                { name: settings.container, command: ['--job', job.queue, job.id, runId] },
+              ],
+            },
+          }),
+        );
+        if (out.tasks?.length && !out.failures?.length) return;
+        reason = out.failures?.map((f) => f.reason).join('; ') || 'no task started';
+        if (!retryableFailure(reason)) break;
+      } catch (error) {
+        if (!isThrottling(error)) {
+          reason = (error as Error).message;
+          break;
+        }
+        reason = 'RunTask throttled';
+      }
+      if (attempt < attempts) {
+        await sleep((options.baseDelayMs ?? 250) * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
+      }
+    }
+    log('warn', 'could not start a Fargate task; the run is given back', {
+      queue: job.queue,
+      job_id: job.id,
+      run_id: runId,
+      reason,
+    });
+    await store
+      .releaseRun(job.queue, job.id, runId, `could not start a Fargate task: ${reason}`)
+      .catch((error: unknown) => {
+        log('error', 'could not give the run back; its lease will expire', describeError(error));
+      });
+    throw new Error(`could not start a Fargate task for ${job.queue}/${job.id}: ${reason}`);
+  };
+}

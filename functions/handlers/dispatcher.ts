@@ -1,0 +1,43 @@
+/**
+ * Lambda entry: the dispatcher, on the dispatch queue's event source with
+ * `ReportBatchItemFailures`. Short runs execute inline here; long ones start as Fargate tasks.
+ */
+import { ECSClient } from '@aws-sdk/client-ecs';
+import middy from '@middy/core';
+import { Env } from '../core/env.ts';
+import { createDispatcher } from '../dispatch/dispatcher.ts';
+import { byRuntime, type FargateSettings, fargateExecutor, inlineExecutor } from '../dispatch/executors.ts';
+import { dispatchFromEnv, storeFromEnv } from './services.ts';
+
+const list = (value: string | undefined) => (value ?? '').split(',').filter(Boolean);
+
+/** The Fargate settings the stack sets; a missing one is named at cold start. */
+function fargateSettings(env: NodeJS.ProcessEnv = process.env): FargateSettings {
+  const need = (name: string) => {
+    const value = env[name];
+    if (!value) throw new Error(`${name} must be set for the dispatcher to start Fargate tasks`);
+    return value;
+  };
+  return {
+    cluster: need(Env.RUNNER_CLUSTER),
+    taskDefinition: need(Env.RUNNER_TASK_DEFINITION),
+    container: need(Env.RUNNER_CONTAINER),
+    subnets: list(need(Env.RUNNER_SUBNETS)),
+    securityGroups: list(env[Env.RUNNER_SECURITY_GROUPS]),
+    assignPublicIp: env[Env.RUNNER_PUBLIC_IP] === 'true',
+  };
+}
+
+const store = storeFromEnv();
+const dispatch = dispatchFromEnv();
+
+export const handler = middy(
+  createDispatcher({
+    store,
+    dispatch,
+    execute: byRuntime({
+      lambda: inlineExecutor({ store, dispatch }),
+      fargate: fargateExecutor(new ECSClient({}), fargateSettings(), store),
+    }),
+  }),
+);

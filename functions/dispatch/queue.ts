@@ -25,7 +25,7 @@ export function delaySeconds(runAt: number, now: number): number {
 
 export class DispatchQueue {
   constructor(
-    private readonly client: SQSClient,
+    readonly client: SQSClient,
     readonly queueUrl: string,
     readonly deadLetterUrl: string,
   ) {}

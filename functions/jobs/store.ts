@@ -929,6 +929,28 @@ export class JobStore {
   // -------------------------------------------------------------------------------------------
 
   /**
+   * Makes a live job dead because its dispatch failed for good: its SQS message was dead-lettered
+   * (poison message, repeated dispatcher crashes). Idempotent: a job that is already dead, or
+   * terminal, is left alone and `undefined` returned. A running job's runner then loses its lease.
+   */
+  async markDead(queue: string, id: string, reason: string): Promise<Job | undefined> {
+    const key = jobKey(queue, id);
+    const item = await this.read(key);
+    if (!item || !LIVE.includes(item.status as StoredStatus) || this.expired(item)) return undefined;
+    try {
+      /** Still the live job that was read: a job that finished or changed meanwhile keeps its outcome. */
+      const unchanged = and(
+        statusIn(LIVE),
+        condition('#updated_at = :seen_updated', ['updated_at'], { ':seen_updated': item.updated_at }),
+      );
+      return toJob(await this.update(key, unchanged, this.toDead(item, this.clock(), reason)));
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
    * Gives back a run that never started (its runner could not be launched, e.g. Fargate capacity):
    * the job waits again where it was, without spending a retry or counting the attempt. Fenced by
    * the run id; `undefined` when the run is no longer current.

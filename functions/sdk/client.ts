@@ -51,6 +51,26 @@ export interface JobInput {
   readonly idempotency_key?: string;
   /** A strategy name with the default settings, or a full backoff. */
   readonly backoff?: Backoff['strategy'] | Partial<Backoff>;
+  /** `SHELL`: Relay runs `payload` (`{command, args?, env?, cwd?, timeout?, runtime?}`) for you. */
+  readonly type?: 'SHELL';
+  /** Enqueued once when a managed run completes. */
+  readonly on_success?: ChildJobInput;
+  /** Enqueued once when a managed job goes dead. */
+  readonly on_failure?: ChildJobInput;
+}
+
+/** A job to enqueue when a managed run ends; it may chain further. */
+export interface ChildJobInput {
+  /** @default the parent's queue */
+  readonly queue?: string;
+  readonly type?: 'SHELL';
+  readonly payload: unknown;
+  readonly timeout?: number;
+  readonly max_retries?: number | null;
+  readonly backoff?: Backoff['strategy'] | Partial<Backoff>;
+  readonly priority?: number;
+  readonly on_success?: ChildJobInput;
+  readonly on_failure?: ChildJobInput;
 }
 
 /** A job as the native API shows it (the server's `nativeView`). Times are RFC 3339 strings. */

@@ -11,7 +11,7 @@
  */
 import { describeError, log } from '../core/log.ts';
 import type { DispatchQueue } from '../dispatch/queue.ts';
-import { JobNotFoundError, LeaseLostError } from '../jobs/errors.ts';
+import { JobNotFoundError, LeaseLostError, StoreBusyError } from '../jobs/errors.ts';
 import type { Job, LogEntryInput } from '../jobs/model.ts';
 import type { JobStore, RunOutcome as StoredOutcome } from '../jobs/store.ts';
 import { commandSpecSchema } from './command.ts';
@@ -91,14 +91,16 @@ class LogWriter {
 
 export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResult> {
   const { store } = deps;
-  const job = await store.get(ref.queue, ref.id);
+  const job = await whileBusy(() => store.get(ref.queue, ref.id));
   if (job?.status !== 'running' || job.run_id !== ref.runId) return { kind: 'stale' };
   const fields = { queue: ref.queue, job_id: ref.id, run_id: ref.runId, attempt: job.attempts };
 
   const spec = commandSpecSchema.safeParse(job.payload);
   if (!spec.success) {
     const error = `invalid command: ${spec.error.issues[0]?.message ?? 'bad payload'}`;
-    const stored = await store.failRun(ref.queue, ref.id, ref.runId, { error, retry: false });
+    const stored = await whileBusy(() =>
+      store.failRun(ref.queue, ref.id, ref.runId, { error, retry: false }),
+    );
     await afterEnd(stored, error, deps);
     return { kind: 'ended', outcome: invalidOutcome(error), stored };
   }
@@ -143,13 +145,14 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
   }
   const result = { exit_code: outcome.exitCode, duration_ms: outcome.durationMs };
   try {
-    const stored =
+    const stored = await whileBusy(() =>
       outcome.exitCode === 0
-        ? await store.completeRun(ref.queue, ref.id, ref.runId, result)
-        : await store.failRun(ref.queue, ref.id, ref.runId, {
+        ? store.completeRun(ref.queue, ref.id, ref.runId, result)
+        : store.failRun(ref.queue, ref.id, ref.runId, {
             error: outcome.error ?? `exited with code ${outcome.exitCode}`,
             ...result,
-          });
+          }),
+    );
     await afterEnd(stored, outcome.error ?? '', deps);
     log('info', 'run ended', {
       ...fields,
@@ -163,6 +166,28 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
     if (error instanceof JobNotFoundError || error instanceof LeaseLostError)
       return { kind: 'stopped', outcome };
     throw error;
+  }
+}
+
+/** Tries of a store call the run cannot do without, while DynamoDB throttles it. */
+const BUSY_TRIES = 6;
+
+/**
+ * Runs a store call again while the store is busy (throttled), with capped, fully jittered
+ * exponential backoff. Otherwise one throttled read at the start or write at the end leaves the
+ * run to its lease expiry: a whole timeout later, with a retry spent, a command that succeeded runs
+ * again (or, with no retry left, its job goes dead). The writes are fenced by the run id, so a
+ * late retry cannot end another run.
+ */
+async function whileBusy<T>(call: () => Promise<T>): Promise<T> {
+  for (let tried = 1; ; tried++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof StoreBusyError) || tried >= BUSY_TRIES) throw error;
+      const ceilingMs = Math.min(2_000, 50 * 2 ** tried);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * ceilingMs));
+    }
   }
 }
 

@@ -1,0 +1,304 @@
+/**
+ * The dispatcher over DynamoDB Local and fauxqs: what each dispatch hint does to a job, and how a
+ * batch reports its failures to the SQS event source.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type SendMessageCommandInput,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { awsClientConfig, documentClient } from '../functions/core/clients.ts';
+import { createDispatcher, type DispatcherDeps, dispatchOne } from '../functions/dispatch/dispatcher.ts';
+import { DispatchQueue, ensureDispatchQueues } from '../functions/dispatch/queue.ts';
+import { jobKey } from '../functions/jobs/keys.ts';
+import type { Job, NewJob } from '../functions/jobs/model.ts';
+import { JobStore } from '../functions/jobs/store.ts';
+import { type SqsLocal, startSqsLocal } from '../functions/local/sqs-local.ts';
+import { toRecord } from '../functions/local/sqs-poller.ts';
+import { runJob } from '../functions/runner/job.ts';
+import { runCommand } from '../functions/runner/run.ts';
+import {
+  completes,
+  dynamoThrottled,
+  interceptSend,
+  type RecordingExecutor,
+  recordingExecutor,
+} from './support/dispatch.ts';
+import { freshStore, TestClock, type TestStore } from './support/store.ts';
+
+const shell = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
+  queue: 'q',
+  id,
+  payload: { command: 'true' },
+  timeout: 30,
+  max_retries: 3,
+  type: 'SHELL',
+  ...extra,
+});
+
+let sqs: SqsLocal;
+let sqsClient: SQSClient;
+let clock: TestClock;
+let fresh: TestStore;
+let store: JobStore;
+let dispatch: DispatchQueue;
+let executor: RecordingExecutor;
+
+beforeAll(async () => {
+  sqs = await startSqsLocal();
+  sqsClient = new SQSClient(awsClientConfig(sqs.endpoint));
+});
+
+afterAll(async () => {
+  sqsClient.destroy();
+  await sqs.stop();
+});
+
+beforeEach(async () => {
+  clock = new TestClock(Math.floor(Date.now() / 1000) * 1000);
+  fresh = await freshStore({ clock: clock.read });
+  store = fresh.store;
+  const queues = await ensureDispatchQueues(sqsClient, { name: `dispatch-${randomUUID()}` });
+  dispatch = new DispatchQueue(sqsClient, queues.queueUrl, queues.deadLetterUrl);
+  executor = recordingExecutor(completes(store));
+});
+
+const deps = (over: Partial<DispatcherDeps> = {}): DispatcherDeps => ({
+  store,
+  execute: executor.execute,
+  dispatch,
+  now: clock.read,
+  ...over,
+});
+
+let messages = 0;
+/** The record Lambda would hand the dispatcher for a message with this body. */
+const message = (body: string): SQSRecord => {
+  messages++;
+  return toRecord(
+    { MessageId: `message-${messages}`, ReceiptHandle: `receipt-${messages}`, Body: body },
+    'arn:aws:sqs:us-east-1:000000000000:dispatch',
+    'us-east-1',
+  );
+};
+const hint = (id: string, queue = 'q') => message(JSON.stringify({ queue, id }));
+
+/** Claims a job as another dispatcher would have, failing the test when it is not claimable. */
+async function claimed(id: string) {
+  const run = await store.claimById('q', id);
+  if (!run?.run_id) throw new Error(`expected q/${id} to be claimable`);
+  return { ...run, run_id: run.run_id };
+}
+
+/**
+ * The record of a dead job that an operator moves back from the SQS dead-letter queue: the very
+ * body the runner put there, read back from fauxqs.
+ */
+async function redriven(id: string): Promise<SQSRecord> {
+  await dispatch.deadLetter({ queue: 'q', id }, 'exited with code 1');
+  const { Messages } = await sqsClient.send(
+    new ReceiveMessageCommand({ QueueUrl: dispatch.deadLetterUrl, MaxNumberOfMessages: 1 }),
+  );
+  return message(Messages?.[0]?.Body ?? '');
+}
+
+/** A managed job that used its only run and failed: dead. */
+async function deadJob(id: string) {
+  await store.enqueue(shell(id, { max_retries: 0 }));
+  const run = await claimed(id);
+  await store.failRun('q', id, run.run_id, { error: 'exited with code 1', exit_code: 1 });
+  expect((await store.get('q', id))?.status).toBe('dead');
+}
+
+describe('dispatchOne', () => {
+  it('starts exactly one run of a due waiting managed job', async () => {
+    await store.enqueue(shell('m'));
+    expect(await dispatchOne(hint('m'), deps())).toBe('started');
+    expect(executor.runs).toMatchObject([{ id: 'm', attempt: 1 }]);
+    expect(await store.get('q', 'm')).toMatchObject({
+      status: 'completed',
+      attempts: 1,
+      run_id: executor.runs[0]?.runId,
+    });
+  });
+
+  const notClaimable: Record<string, () => Promise<void>> = {
+    running: async () => {
+      await store.enqueue(shell('m'));
+      await claimed('m');
+    },
+    completed: async () => {
+      await store.enqueue(shell('m'));
+      const run = await claimed('m');
+      await store.completeRun('q', 'm', run.run_id, { exit_code: 0, duration_ms: 1 });
+    },
+    cancelled: async () => {
+      await store.enqueue(shell('m'));
+      await store.cancel('q', 'm');
+    },
+    unknown: async () => {},
+    'pull (unmanaged)': async () => {
+      await store.enqueue({ ...shell('m'), type: undefined });
+    },
+  };
+
+  it.each(Object.keys(notClaimable))('drops a hint for a %s job without running it', async (status) => {
+    await notClaimable[status]?.();
+    const before = await store.get('q', 'm');
+    expect(await dispatchOne(hint('m'), deps())).toBe('stale');
+    expect(executor.runs).toEqual([]);
+    expect(await store.get('q', 'm')).toEqual(before);
+  });
+
+  it('re-sends the hint of a job not yet due with the remaining delay, without running it', async () => {
+    await store.enqueue(shell('m', { run_at: clock.now + 90_000 }));
+    const sent: SendMessageCommandInput[] = [];
+    const restore = interceptSend(sqsClient, (command) => {
+      if (command instanceof SendMessageCommand) sent.push(command.input);
+      return undefined;
+    });
+    clock.advance(30_000);
+    try {
+      expect(await dispatchOne(hint('m'), deps())).toBe('not-due');
+    } finally {
+      restore();
+    }
+    expect(sent).toEqual([
+      {
+        QueueUrl: dispatch.queueUrl,
+        MessageBody: JSON.stringify({ queue: 'q', id: 'm' }),
+        DelaySeconds: 60,
+      },
+    ]);
+    const { Attributes } = await sqsClient.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: dispatch.queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessagesDelayed'],
+      }),
+    );
+    expect(Attributes?.ApproximateNumberOfMessagesDelayed).toBe('1');
+    expect(executor.runs).toEqual([]);
+    expect(await store.get('q', 'm')).toMatchObject({ status: 'pending', attempts: 0 });
+  });
+
+  it('requeues a dead job named by its redriven dead-letter record with a fresh retry budget and runs it', async () => {
+    await store.enqueue(shell('m', { max_retries: 2 }));
+    for (let i = 0; i < 3; i++) {
+      const run = await claimed('m');
+      await store.failRun('q', 'm', run.run_id, { error: 'exited with code 1', exit_code: 1 });
+      clock.advance(3_600_000);
+    }
+    expect((await store.get('q', 'm'))?.status).toBe('dead');
+    const seen: { retries: number | null }[] = [];
+    const execute = async (job: Job) => {
+      seen.push({ retries: job.retries_remaining });
+      await executor.execute(job);
+    };
+    expect(await dispatchOne(await redriven('m'), deps({ execute }))).toBe('requeued');
+    expect(executor.runs).toMatchObject([{ id: 'm', attempt: 4 }]);
+    expect(seen).toEqual([{ retries: 2 }]);
+    expect((await store.get('q', 'm'))?.status).toBe('completed');
+    expect((await store.deadLetters('q', 10)).items).toEqual([]);
+  });
+});
+
+describe('createDispatcher', () => {
+  it('starts one run for a hint delivered twice in one batch and acknowledges both copies', async () => {
+    await store.enqueue(shell('m'));
+    const response = await createDispatcher(deps())({ Records: [hint('m'), hint('m')] });
+    expect(response.batchItemFailures).toEqual([]);
+    expect(executor.runs).toHaveLength(1);
+    expect(await store.get('q', 'm')).toMatchObject({ status: 'completed', attempts: 1 });
+  });
+
+  it('starts one run for a hint delivered again in a later batch and acknowledges the copy', async () => {
+    await store.enqueue(shell('m'));
+    const handler = createDispatcher(deps());
+    expect((await handler({ Records: [hint('m')] })).batchItemFailures).toEqual([]);
+    expect((await handler({ Records: [hint('m')] })).batchItemFailures).toEqual([]);
+    expect(executor.runs).toHaveLength(1);
+    expect(await store.get('q', 'm')).toMatchObject({ status: 'completed', attempts: 1 });
+  });
+
+  it('runs a redriven dead job once when two copies of its dead-letter record arrive in one batch', async () => {
+    await deadJob('m');
+    const record = await redriven('m');
+    const response = await createDispatcher(deps())({ Records: [record, message(record.body)] });
+    expect(response.batchItemFailures).toEqual([]);
+    expect(executor.runs).toMatchObject([{ id: 'm', attempt: 2 }]);
+    expect((await store.get('q', 'm'))?.status).toBe('completed');
+  });
+
+  it('reports malformed bodies as batch item failures and runs the rest of the batch', async () => {
+    await store.enqueue(shell('m'));
+    const notJson = message('not json');
+    const noId = message(JSON.stringify({ queue: 'q' }));
+    const good = hint('m');
+    const response = await createDispatcher(deps())({ Records: [notJson, good, noId] });
+    expect(response.batchItemFailures).toEqual([
+      { itemIdentifier: notJson.messageId },
+      { itemIdentifier: noId.messageId },
+    ]);
+    expect(executor.runs.map((r) => r.id)).toEqual(['m']);
+  });
+
+  it('fails only the message whose claim meets an injected DynamoDB throttling fault, then runs it on redelivery', async () => {
+    for (const id of ['a', 'b', 'c']) await store.enqueue(shell(id));
+    // The dispatcher's own client, as a Lambda has: throttle every call that touches job b.
+    const db = documentClient(fresh.config.dynamodbEndpoint);
+    const throttledKey = jobKey('q', 'b');
+    const restore = interceptSend(db, (command) => {
+      const key = (command as { input?: { Key?: { pk?: unknown; sk?: unknown } } }).input?.Key;
+      return key?.pk === throttledKey.pk && key?.sk === throttledKey.sk ? dynamoThrottled() : undefined;
+    });
+    const handler = createDispatcher(deps({ store: new JobStore(db, fresh.config, clock.read) }));
+    const b = hint('b');
+
+    const response = await handler({ Records: [hint('a'), b, hint('c')] });
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: b.messageId }]);
+    expect(executor.runs.map((r) => r.id).sort()).toEqual(['a', 'c']);
+    expect(await store.get('q', 'b')).toMatchObject({ status: 'pending', attempts: 0 });
+
+    restore();
+    expect((await handler({ Records: [b] })).batchItemFailures).toEqual([]);
+    expect(executor.runs.map((r) => r.id).sort()).toEqual(['a', 'b', 'c']);
+    expect(await store.get('q', 'b')).toMatchObject({ status: 'completed', attempts: 1 });
+  });
+
+  it('completes an inline run whose runner meets injected DynamoDB throttling faults at its start and end', async () => {
+    // No retry left: a run lost to throttling would make this job dead although its command succeeded.
+    await store.enqueue(shell('m', { max_retries: 0 }));
+    const db = documentClient(fresh.config.dynamodbEndpoint);
+    const runnerStore = new JobStore(db, fresh.config, clock.read);
+    let throttle = 0;
+    interceptSend(db, () => (throttle-- > 0 ? dynamoThrottled() : undefined));
+    const inline = recordingExecutor(async (job) => {
+      throttle = 2; // the runner's first read of the job
+      const result = await runJob(
+        { queue: job.queue, id: job.id, runId: job.run_id },
+        {
+          store: runnerStore,
+          dispatch,
+          run: async (...args) => {
+            const outcome = await runCommand(...args);
+            throttle = 2; // the write that records the outcome
+            return outcome;
+          },
+        },
+      );
+      return { completed: result.kind === 'ended' && result.stored.job.status === 'completed' };
+    });
+
+    const response = await createDispatcher(deps({ execute: inline.execute }))({ Records: [hint('m')] });
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(inline.runs).toMatchObject([{ id: 'm', attempt: 1, completed: true }]);
+    expect(await store.get('q', 'm')).toMatchObject({ status: 'completed', result: { exit_code: 0 } });
+  });
+});

@@ -13,6 +13,7 @@ import {
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { awsClientConfig, documentClient } from '../functions/core/clients.ts';
+import { DEAD_LETTERED } from '../functions/dispatch/dead-letters.ts';
 import { createDispatcher, type DispatcherDeps, dispatchOne } from '../functions/dispatch/dispatcher.ts';
 import { DispatchQueue, ensureDispatchQueues } from '../functions/dispatch/queue.ts';
 import { jobKey } from '../functions/jobs/keys.ts';
@@ -204,6 +205,39 @@ describe('dispatchOne', () => {
     expect(seen).toEqual([{ retries: 2 }]);
     expect((await store.get('q', 'm'))?.status).toBe('completed');
     expect((await store.deadLetters('q', 10)).items).toEqual([]);
+  });
+});
+
+describe('dispatchOne and dead jobs', () => {
+  it('drops a late plain hint for a job that died by failing its runs', async () => {
+    await deadJob('late');
+    expect(await dispatchOne(hint('late'), deps())).toBe('stale');
+    expect((await store.get('q', 'late'))?.status).toBe('dead');
+    expect(executor.runs).toEqual([]);
+  });
+
+  it('runs again a job the dead-letter consumer made dead, when its plain hint is redriven', async () => {
+    await store.enqueue(shell('poison'));
+    await store.markDead('q', 'poison', DEAD_LETTERED);
+    expect(await dispatchOne(hint('poison'), deps())).toBe('requeued');
+    expect((await store.get('q', 'poison'))?.status).toBe('completed');
+  });
+});
+
+describe('dispatchOne and failing executors', () => {
+  it('gives the run back when the executor fails, so the redelivered hint runs it', async () => {
+    await store.enqueue(shell('flaky', { max_retries: 2 }));
+    const failing = async () => {
+      throw new Error('could not start');
+    };
+    await expect(dispatchOne(hint('flaky'), deps({ execute: failing }))).rejects.toThrow('could not start');
+    expect(await store.get('q', 'flaky')).toMatchObject({
+      status: 'pending',
+      attempts: 0,
+      retries_remaining: 2,
+    });
+    expect(await dispatchOne(hint('flaky'), deps())).toBe('started');
+    expect(await store.get('q', 'flaky')).toMatchObject({ status: 'completed', attempts: 1 });
   });
 });
 

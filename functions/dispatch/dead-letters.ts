@@ -15,6 +15,9 @@ import { describeError, log } from '../core/log.ts';
 import type { JobStore } from '../jobs/store.ts';
 import { dispatchMessage } from './queue.ts';
 
+/** The `last_error` of a job this consumer made dead: the dispatcher revives such a job on redrive. */
+export const DEAD_LETTERED = 'dispatch failed repeatedly: the message was moved to the dead-letter queue';
+
 export interface DeadLetterScan {
   /** Messages read. */
   readonly seen: number;
@@ -56,11 +59,7 @@ export async function markDeadLettered(
       if (!parsed.success) continue;
       if (typeof (body as { reason?: unknown }).reason === 'string') continue; // Relay's own record
       try {
-        const dead = await store.markDead(
-          parsed.data.queue,
-          parsed.data.id,
-          'dispatch failed repeatedly: the message was moved to the dead-letter queue',
-        );
+        const dead = await store.markDead(parsed.data.queue, parsed.data.id, DEAD_LETTERED);
         if (dead) marked++;
       } catch (error) {
         log('warn', 'could not mark a dead-lettered job dead', { ...parsed.data, ...describeError(error) });

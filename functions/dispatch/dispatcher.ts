@@ -3,16 +3,20 @@
  * poller) that turns dispatch hints into runs.
  *
  * For each message it claims the job by id with the store's conditional write. A message whose
- * job is not claimable (already running, finished, not due, unknown) is a stale or duplicate hint:
- * it is acknowledged and dropped. A message for a dead job is a redrive from the dead-letter queue
- * (an operator's `StartMessageMoveTask` or console redrive): the job runs again with a fresh retry
- * budget. Infrastructure errors (throttling) fail only that message, which SQS redelivers.
+ * job is not claimable (already running, finished, unknown) is a stale or duplicate hint: it is
+ * acknowledged and dropped; one that came before its job is due is sent on. A message that an
+ * operator redrove from the dead-letter queue (`StartMessageMoveTask` or the console) runs its
+ * dead job again with a fresh retry budget. Such a message is either Relay's own record of the
+ * death (it carries a `reason`), or a hint SQS dead-lettered, whose job the dead-letter consumer
+ * marked dead. A plain hint for a job that died by failing its runs is only late, and is dropped.
+ * Infrastructure errors (throttling) fail only that message, which SQS redelivers.
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describeError, log } from '../core/log.ts';
 import { InvalidTransitionError, JobNotFoundError } from '../jobs/errors.ts';
 import type { Job } from '../jobs/model.ts';
 import type { JobStore } from '../jobs/store.ts';
+import { DEAD_LETTERED } from './dead-letters.ts';
 import { type DispatchQueue, dispatchMessage } from './queue.ts';
 
 /** Starts a claimed run somewhere: inline, as a child process, or as a Fargate task. */
@@ -30,7 +34,9 @@ export type DispatchOutcome = 'started' | 'stale' | 'requeued' | 'not-due';
 
 /** Handles one dispatch message; throws only for faults worth a redelivery. */
 export async function dispatchOne(record: SQSRecord, deps: DispatcherDeps): Promise<DispatchOutcome> {
-  const ref = dispatchMessage.parse(JSON.parse(record.body));
+  const body: unknown = JSON.parse(record.body);
+  const ref = dispatchMessage.parse(body);
+  const deathRecord = typeof (body as { reason?: unknown }).reason === 'string';
   let job = await deps.store.claimById(ref.queue, ref.id);
   let outcome: DispatchOutcome = 'started';
   if (!job) {
@@ -42,6 +48,7 @@ export async function dispatchOne(record: SQSRecord, deps: DispatcherDeps): Prom
       return 'not-due';
     }
     if (current?.status !== 'dead') return 'stale';
+    if (!deathRecord && current.last_error !== DEAD_LETTERED) return 'stale';
     try {
       await deps.store.requeueDead(ref.queue, ref.id);
     } catch (error) {
@@ -53,7 +60,14 @@ export async function dispatchOne(record: SQSRecord, deps: DispatcherDeps): Prom
     if (!job) return 'requeued'; // not due yet, or a concurrent claim won: it will run either way
     outcome = 'requeued';
   }
-  await deps.execute(job);
+  try {
+    await deps.execute(job);
+  } catch (error) {
+    // The run never got going: give it back (no retry spent) so the redelivered message claims it
+    // again, instead of finding it running and leaving it to its lease.
+    await deps.store.releaseRun(job.queue, job.id, String(job.run_id), 'could not start the run');
+    throw error;
+  }
   return outcome;
 }
 

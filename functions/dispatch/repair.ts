@@ -3,6 +3,7 @@
  * a grace period after their dispatch should have run them get their hint sent again. DynamoDB is
  * the truth, so a dropped SQS message costs latency, never the job; a duplicate is harmless.
  */
+import { describeError, log } from '../core/log.ts';
 import type { JobStore } from '../jobs/store.ts';
 import type { DispatchQueue } from './queue.ts';
 
@@ -20,8 +21,16 @@ export async function redispatchLost(
   for (const job of lost) {
     // Record first: if the send then fails, the next sweep after the grace tries again.
     if (!(await store.markRedispatched(job.queue, job.id, now))) continue;
-    await dispatch.dispatch(job, now);
-    sent++;
+    try {
+      await dispatch.dispatch(job, now);
+      sent++;
+    } catch (error) {
+      log('warn', 'could not re-send a dispatch hint; the next sweep retries', {
+        queue: job.queue,
+        job_id: job.id,
+        ...describeError(error),
+      });
+    }
   }
   return sent;
 }

@@ -1,5 +1,5 @@
 import type { RunTaskCommand } from '@aws-sdk/client-ecs';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   byRuntime,
   fargateExecutor,
@@ -88,6 +88,29 @@ describe('runtime choice', () => {
 });
 
 describe('inline executor', () => {
+  it('also writes the output as structured log lines, for CloudWatch Logs', async () => {
+    vi.stubEnv('RELAY_LOG_LEVEL', 'info');
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+    try {
+      const job = await claimed(shell('loud', { command: 'echo', args: ['to cloudwatch'] }));
+      await inlineExecutor({ store })(job);
+    } finally {
+      spy.mockRestore();
+      vi.unstubAllEnvs();
+    }
+    const output = lines.map((l) => JSON.parse(l)).filter((l) => l.message === 'output');
+    expect(output).toEqual([
+      expect.objectContaining({
+        queue: 'q',
+        job_id: 'loud',
+        stream: 'stdout',
+        text: 'to cloudwatch\n',
+        attempt: 1,
+      }),
+    ]);
+  });
+
   it('runs the command to its end in this process and records the result', async () => {
     const job = await claimed(shell('echo', { command: 'echo', args: ['inline'] }));
     await inlineExecutor({ store })(job);

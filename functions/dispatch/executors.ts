@@ -31,7 +31,7 @@ export function byRuntime(executors: Record<Runtime, Executor>): Executor {
 /** Runs the job in this process and waits for its end (the dispatcher Lambda's runtime). */
 export function inlineExecutor(deps: { store: JobStore; dispatch?: DispatchQueue }): Executor {
   return async (job) => {
-    await runJob({ queue: job.queue, id: job.id, runId: String(job.run_id) }, deps);
+    await runJob({ queue: job.queue, id: job.id, runId: String(job.run_id) }, { ...deps, echoOutput: true });
   };
 }
 

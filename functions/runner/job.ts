@@ -35,6 +35,12 @@ export interface RunJobDeps {
   readonly flushMs?: number;
   /** Stops the command (the runner itself was asked to stop); the lease then expires and the job is retried. */
   readonly signal?: AbortSignal;
+  /**
+   * Also write every output entry as a structured log line (with queue, job and run ids) to this
+   * process's stdout: on Lambda and Fargate that is CloudWatch Logs, which keeps the full stream
+   * beyond the bounded copy stored with the job.
+   */
+  readonly echoOutput?: boolean;
 }
 
 /** What happened to the run, for the caller's exit code and logs. */
@@ -118,7 +124,10 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
         // A parent that started this runner with an IPC channel (the local executor) learns the
         // command's process group, so it can stop the command if the runner itself is killed.
         onStart: (pgid) => process.send?.({ type: 'command-started', pgid }),
-        onOutput: (entry) => logs.add(entry),
+        onOutput: (entry) => {
+          logs.add(entry);
+          if (deps.echoOutput) log('info', 'output', { ...fields, stream: entry.stream, text: entry.text });
+        },
         heartbeatMs,
         // Keep the job's state: a heartbeat without a body would clear it.
         heartbeat: async () => {

@@ -45,7 +45,7 @@ export async function main(deps: MainDeps & { job?: Partial<RunJobDeps> }): Prom
     }
     const result = await runJob(
       { queue, id, runId },
-      { store: storeFromEnv(), dispatch: dispatchFromEnv(), signal, ...deps.job },
+      { store: storeFromEnv(), dispatch: dispatchFromEnv(), signal, echoOutput: true, ...deps.job },
     );
     // A stale reference (run already over or taken) is nothing to do, not a failure.
     exit(result.kind === 'stale' ? 0 : exitCodeFor(result.outcome));

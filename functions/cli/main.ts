@@ -123,10 +123,8 @@ function program(): Command {
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
       const token = command.optsWithGlobals<Globals>().token;
       const stack = await startLocalStack({ host: opts.host, port: opts.port, token, dataDir: opts.dataDir });
-      process.stdout.write(welcome(stack.url, token, opts.dataDir));
-      process.stdout.write(
-        `Emulators: DynamoDB Local at ${stack.dynamodbEndpoint}, SQS (fauxqs) at ${stack.sqsEndpoint}\n`,
-      );
+      const emulators = `DynamoDB Local at ${stack.dynamodbEndpoint}, SQS (fauxqs) at ${stack.sqsEndpoint}`;
+      process.stdout.write(welcome(stack.url, token, opts.dataDir, emulators));
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
@@ -302,10 +300,16 @@ function parsePort(value: string): number {
 }
 
 /** What `relay dev` prints once it answers: where it is, and three commands to paste. */
-export function welcome(url: string, token: string | undefined, dataDir: string | undefined): string {
+export function welcome(
+  url: string,
+  token: string | undefined,
+  dataDir: string | undefined,
+  emulators?: string,
+): string {
   const auth = token ? ` -H "authorization: Bearer $RELAY_TOKEN"` : '';
   return [
     `Relay is running at ${url} (${dataDir ? `data kept in ${dataDir}` : 'in memory'})`,
+    ...(emulators ? [`Emulators: ${emulators}`] : []),
     '',
     'Try it:',
     `  curl -s -X POST ${url}/v1/jobs -H 'content-type: application/json'${auth} -d '{"queue":"hello","payload":{"greeting":"hi"}}'`,

@@ -141,7 +141,7 @@ describe('claimById', () => {
     await store.enqueue(shell('m', { timeout: 1 }));
     const first = await start('m');
     clock.advance(1500);
-    expect(await store.sweep()).toEqual({ requeued: 1, dead: 0, refreshed: 0 });
+    expect(await store.sweep()).toEqual({ requeued: 1, dead: 0, refreshed: 0, orphanedTasks: [] });
     expect(await store.get('q', 'm')).toMatchObject({
       status: 'pending',
       run_id: null,
@@ -328,7 +328,7 @@ describe('failRun', () => {
     await store.enqueue(shell('m', { timeout: 1, max_retries: 0, on_failure: { payload: 'cleanup' } }));
     const run = await start('m');
     clock.advance(1500);
-    expect(await store.sweep()).toEqual({ requeued: 0, dead: 1, refreshed: 0 });
+    expect(await store.sweep()).toEqual({ requeued: 0, dead: 1, refreshed: 0, orphanedTasks: [] });
     const id = `m~${run.run_id}~failure`;
     expect(await store.get('q', 'm')).toMatchObject({ status: 'dead', children: [id] });
     expect((await store.get('q', id))?.parent).toEqual({ queue: 'q', id: 'm', run_id: run.run_id });

@@ -266,7 +266,7 @@ describe('retries and expiry', () => {
     await store.claim('q', 1); // takes a (earlier run_at)
     clock.advance(1500);
     const swept = await store.sweep();
-    expect(swept).toEqual({ requeued: 1, dead: 0, refreshed: 0 });
+    expect(swept).toEqual({ requeued: 1, dead: 0, refreshed: 0, orphanedTasks: [] });
     expect(await store.get('q', 'a')).toMatchObject({
       status: 'pending',
       retries_remaining: 2,
@@ -320,7 +320,7 @@ describe('retries and expiry', () => {
     clock.advance(1500);
     await store.heartbeat('q', 'a', null, run?.run_id ?? undefined);
     clock.advance(1500); // past the first deadline, inside the extended one
-    expect(await store.sweep()).toEqual({ requeued: 0, dead: 0, refreshed: 1 });
+    expect(await store.sweep()).toEqual({ requeued: 0, dead: 0, refreshed: 1, orphanedTasks: [] });
     expect(await store.claim('q', 1)).toEqual([]);
     expect((await store.get('q', 'a'))?.run_id).toBe(run?.run_id);
   });

@@ -1,6 +1,7 @@
 import { monotonicFactory } from 'ulid';
+import type { TaskStopper } from '../dispatch/executors.ts';
 import type { DispatchQueue } from '../dispatch/queue.ts';
-import { dispatchFromEnv, storeFromEnv } from '../handlers/services.ts';
+import { dispatchFromEnv, stopperFromEnv, storeFromEnv } from '../handlers/services.ts';
 import type { JobStore } from '../jobs/store.ts';
 import type { HttpRequest, HttpResponse } from './http.ts';
 
@@ -9,6 +10,8 @@ export interface ApiContext {
   readonly store: JobStore;
   /** Where managed jobs are dispatched after they are written; absent where they are not enabled. */
   readonly dispatch?: DispatchQueue;
+  /** Stops the Fargate task of a cancelled run; absent where managed jobs do not run on Fargate. */
+  readonly stopTask?: TaskStopper;
   readonly now: () => number;
   /** A new, sortable job id. */
   readonly newId: () => string;
@@ -23,7 +26,13 @@ let shared: ApiContext | undefined;
 
 /** The process-wide context, built once at cold start from the environment. */
 export function contextFromEnv(): ApiContext {
-  shared ??= { store: storeFromEnv(), dispatch: dispatchFromEnv(), now: Date.now, newId: monotonicFactory() };
+  shared ??= {
+    store: storeFromEnv(),
+    dispatch: dispatchFromEnv(),
+    stopTask: stopperFromEnv(),
+    now: Date.now,
+    newId: monotonicFactory(),
+  };
   return shared;
 }
 
@@ -32,6 +41,7 @@ export function contextFor(
   store: JobStore,
   now: () => number = Date.now,
   dispatch?: DispatchQueue,
+  stopTask?: TaskStopper,
 ): ApiContext {
-  return { store, dispatch, now, newId: monotonicFactory() };
+  return { store, dispatch, stopTask, now, newId: monotonicFactory() };
 }

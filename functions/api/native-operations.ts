@@ -137,7 +137,18 @@ export const nativeOperations: Operations = {
 
   'POST /v1/queues/{queue}/jobs/{id}/cancel': async (req, ctx) => {
     const { queue, id } = jobParams(req);
-    return view(200, await ctx.store.cancel(queue, id), ctx);
+    const job = await ctx.store.cancel(queue, id);
+    // The cancel is durable; stopping the task only hastens what the runner's next failed heartbeat does.
+    if (job.task_arn && ctx.stopTask) {
+      await ctx.stopTask(job.task_arn, `job ${queue}/${id} was cancelled`).catch((error: unknown) => {
+        log('warn', 'could not stop the task of a cancelled job', {
+          queue,
+          job_id: id,
+          ...describeError(error),
+        });
+      });
+    }
+    return view(200, job, ctx);
   },
 
   'POST /v1/queues/{queue}/jobs/{id}/retry': async (req, ctx) => {

@@ -3,7 +3,7 @@
  * timeout is at most 10 minutes runs inline in the dispatcher (Lambda allows 15), a longer one as
  * an ECS Fargate task. Locally every run is a child process instead (functions/local/executor.ts).
  */
-import { type ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
+import { type ECSClient, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { describeError, log } from '../core/log.ts';
 import type { Job } from '../jobs/model.ts';
 import type { JobStore } from '../jobs/store.ts';
@@ -105,7 +105,19 @@ export function fargateExecutor(
             },
           }),
         );
-        if (out.tasks?.length && !out.failures?.length) return;
+        const taskArn = out.tasks?.[0]?.taskArn;
+        if (taskArn && !out.failures?.length) {
+          // Recorded so a cancel or an expired lease can stop the task; without it, the runner
+          // still stops its command when its heartbeat fails.
+          await store.recordTask(job.queue, job.id, runId, taskArn).catch((error: unknown) => {
+            log('warn', 'could not record the Fargate task of a run', {
+              queue: job.queue,
+              job_id: job.id,
+              ...describeError(error),
+            });
+          });
+          return;
+        }
         reason = out.failures?.map((f) => f.reason).join('; ') || 'no task started';
         if (!retryableFailure(reason)) break;
       } catch (error) {
@@ -131,5 +143,21 @@ export function fargateExecutor(
         log('error', 'could not give the run back; its lease will expire', describeError(error));
       });
     throw new Error(`could not start a Fargate task for ${job.queue}/${job.id}: ${reason}`);
+  };
+}
+
+/** Stops the Fargate task of a run that was cancelled or whose lease expired. */
+export type TaskStopper = (taskArn: string, reason: string) => Promise<void>;
+
+export function ecsStopper(ecs: Pick<ECSClient, 'send'>, cluster: string): TaskStopper {
+  return async (taskArn, reason) => {
+    try {
+      // StopTask's reason is at most 255 characters.
+      await ecs.send(new StopTaskCommand({ cluster, task: taskArn, reason: reason.slice(0, 255) }));
+    } catch (error) {
+      // A task that already stopped (or was never found) needs no stopping.
+      if ((error as { name?: string }).name === 'InvalidParameterException') return;
+      throw error;
+    }
   };
 }

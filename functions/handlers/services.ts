@@ -2,10 +2,12 @@
  * Process-wide clients, built once (at cold start on Lambda) from the environment the stack or
  * the local stack sets: the job store, and the dispatch queue when managed jobs are enabled.
  */
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig, documentClient } from '../core/clients.ts';
 import { readConfig } from '../core/config.ts';
 import { Env } from '../core/env.ts';
+import { ecsStopper, type TaskStopper } from '../dispatch/executors.ts';
 import { DispatchQueue } from '../dispatch/queue.ts';
 import { JobStore } from '../jobs/store.ts';
 
@@ -31,4 +33,10 @@ export function dispatchFromEnv(env: NodeJS.ProcessEnv = process.env): DispatchQ
         : null;
   }
   return dispatch ?? undefined;
+}
+
+/** Stops runner tasks, where managed jobs run on Fargate (the stack sets the cluster). */
+export function stopperFromEnv(env: NodeJS.ProcessEnv = process.env): TaskStopper | undefined {
+  const cluster = env[Env.RUNNER_CLUSTER];
+  return cluster ? ecsStopper(new ECSClient({}), cluster) : undefined;
 }

@@ -100,6 +100,8 @@ export interface Job {
   readonly children: readonly string[];
   /** How the last finished run of a managed job ended. */
   readonly result: RunResult | null;
+  /** The Fargate task running the current run of a managed job, once its executor recorded it. */
+  readonly task_arn: string | null;
 }
 
 /** Job types Relay runs itself. A job without a type is a pull job. */

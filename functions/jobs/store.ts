@@ -136,6 +136,11 @@ export interface SweepResult {
   readonly dead: number;
   /** Lease index entries moved forward because their job had heartbeated. */
   readonly refreshed: number;
+  /**
+   * Fargate tasks of the runs this sweep expired: their runner stopped heartbeating, so it may be
+   * hung with its command still going. The caller stops them.
+   */
+  readonly orphanedTasks: readonly string[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -864,7 +869,8 @@ export class JobStore {
         ...extra,
       },
       add: { attempts: 1 },
-      remove: [...READY_ATTRS],
+      // A new run has no Fargate task yet: the last run's is no longer this job's to stop.
+      remove: [...READY_ATTRS, 'task_arn'],
     };
   }
 
@@ -1722,21 +1728,28 @@ export class JobStore {
    * with claimers: each expiry is a write conditioned on the run id and the lease deadline.
    */
   async sweep(): Promise<SweepResult> {
-    const result = { requeued: 0, dead: 0, refreshed: 0 };
+    const counts = { requeued: 0, dead: 0, refreshed: 0 };
+    const orphanedTasks: string[] = [];
     const now = this.clock();
     for (const info of await this.listQueues()) {
       for (const shard of range(info.shards)) {
         const entries = await this.queryAll(expiredQuery(this.table, shardPk(shard, info.queue), now));
         await mapLimit(entries, 16, async (entry) => {
           const outcome = await this.sweepOne(keyOf(entry), runIdOfLeaseKey(String(entry.lease_sk)), now);
-          if (outcome) result[outcome]++;
+          if (!outcome) return;
+          counts[outcome.kind]++;
+          if (outcome.task) orphanedTasks.push(outcome.task);
         });
       }
     }
-    return result;
+    return { ...counts, orphanedTasks };
   }
 
-  private async sweepOne(key: ItemKey, runId: string, now: number): Promise<keyof SweepResult | undefined> {
+  private async sweepOne(
+    key: ItemKey,
+    runId: string,
+    now: number,
+  ): Promise<{ kind: 'requeued' | 'dead' | 'refreshed'; task?: string } | undefined> {
     const item = await this.read(key);
     if (item?.status !== 'running' || item.run_id !== runId) return undefined;
     if (Number(item.lease_expires_at) > now) {
@@ -1754,7 +1767,7 @@ export class JobStore {
             set: { lease_sk: leaseSortKey(Number(item.lease_expires_at), runId) },
           },
         );
-        return 'refreshed';
+        return { kind: 'refreshed' };
       } catch (error) {
         if (isConditionFailure(error)) return undefined;
         throw error;
@@ -1763,7 +1776,22 @@ export class JobStore {
     const deadBefore = item.retries_remaining !== null && Number(item.retries_remaining) <= 0;
     const job = await this.expireRun(key, runId, now, false);
     if (!job) return undefined;
-    return deadBefore ? 'dead' : 'requeued';
+    const task = typeof item.task_arn === 'string' ? item.task_arn : undefined;
+    return { kind: deadBefore ? 'dead' : 'requeued', task };
+  }
+
+  /**
+   * Records the Fargate task running a run, so a cancel or an expired lease can stop it. Fenced by
+   * the run id: a late record for an older run changes nothing.
+   */
+  async recordTask(queue: string, id: string, runId: string, taskArn: string): Promise<boolean> {
+    try {
+      await this.update(jobKey(queue, id), currentRun(runId), { set: { task_arn: taskArn } });
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1931,6 +1959,7 @@ function expiredQuery(table: string, pk: string, now: number): QueryCommandInput
 
 export function toJob(item: Item): Job {
   return {
+    task_arn: typeof item.task_arn === 'string' ? item.task_arn : null,
     queue: String(item.queue),
     id: String(item.id),
     payload: item.payload === undefined ? null : JSON.parse(String(item.payload)),
@@ -2034,6 +2063,7 @@ function applied(item: Item, change: Change): Item {
 
 /** Every attribute a job item may carry besides its keys: an upsert removes those the new job lacks. */
 const JOB_ATTRIBUTES = [
+  'task_arn',
   'state',
   'idempotency_key',
   'backoff',

@@ -4,6 +4,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { contextFor } from '../../functions/api/context.ts';
 import { createApiHandler } from '../../functions/api/handler.ts';
 import { awsClientConfig } from '../../functions/core/clients.ts';
+import type { TaskStopper } from '../../functions/dispatch/executors.ts';
 import type { JobStore } from '../../functions/jobs/store.ts';
 import { type HttpAdapter, startHttpAdapter } from '../../functions/local/http-adapter.ts';
 import { freshStore, type TestStore } from './store.ts';
@@ -27,6 +28,8 @@ export interface TestApiOptions {
   readonly clock?: () => number;
   readonly shards?: number;
   readonly token?: string;
+  /** Receives the task stops the API asks for (a cancelled run on Fargate). */
+  readonly stopTask?: TaskStopper;
 }
 
 /**
@@ -48,7 +51,7 @@ export async function startTestApiWithStore(
 ): Promise<TestApi> {
   const fresh = await freshStore({ clock: options.clock, shards: options.shards });
   const served = build(fresh);
-  const context = () => contextFor(served, options.clock);
+  const context = () => contextFor(served, options.clock, undefined, options.stopTask);
   const adapter = await startHttpAdapter({
     port: 0,
     token: options.token,

@@ -146,6 +146,34 @@ describe('managed shell jobs on the local stack', () => {
     rmSync(marker, { force: true });
   });
 
+  it('runs every dead job of a queue again when they are all requeued, without waiting for the sweep', async () => {
+    const q = queue();
+    const markers = [0, 1].map(() => path.join(tmpdir(), `relay-requeue-all-${randomUUID()}`));
+    const jobs = await Promise.all(
+      markers.map((marker) =>
+        submit({
+          queue: q,
+          type: 'SHELL',
+          payload: {
+            command: '/bin/sh',
+            args: ['-c', `test -f ${marker} && exit 0; touch ${marker}; exit 1`],
+          },
+          max_retries: 0,
+        }),
+      ),
+    );
+    for (const job of jobs) await until(q, job.id, 'dead');
+    const response = await fetch(`${dev.url}/v1/queues/${q}/dlq/requeue`, { method: 'POST' });
+    expect(await response.json()).toEqual({ requeued: 2 });
+    // Well inside the sweep's 30 s re-dispatch grace: they were dispatched as they were requeued.
+    for (const job of jobs) {
+      await expect
+        .poll(async () => (await status(q, job.id)).status, { timeout: 15_000, interval: 250 })
+        .toBe('completed');
+    }
+    for (const marker of markers) rmSync(marker, { force: true });
+  });
+
   it('runs a job again after its runner is killed mid-run, never two runs at once', async () => {
     const marker = path.join(tmpdir(), `relay-sigkill-${randomUUID()}`);
     const seconds = 20_000 + Math.floor(Math.random() * 80_000);

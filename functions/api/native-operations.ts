@@ -165,7 +165,11 @@ export const nativeOperations: Operations = {
 
   'POST /v1/queues/{queue}/dlq/requeue': async (req, ctx) => {
     const body = hasBody(req) ? validBody(requeueAllBody, readJson(req)) : {};
-    return json(200, { requeued: await ctx.store.requeueAllDead(req.params.queue ?? '', body.limit) });
+    // Managed jobs are dispatched as they are requeued, as a single requeue is.
+    const requeued = await ctx.store.requeueAllDead(req.params.queue ?? '', body.limit, async (job) => {
+      if (job.type === 'SHELL') await dispatchAfterWrite(job, ctx);
+    });
+    return json(200, { requeued });
   },
 
   'POST /v1/queues/{queue}/dlq/{id}/requeue': async (req, ctx) => {

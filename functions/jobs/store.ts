@@ -1414,7 +1414,11 @@ export class JobStore {
   }
 
   /** Requeues up to `limit` dead jobs (all when omitted); returns how many were requeued. */
-  async requeueAllDead(queue: string, limit?: number): Promise<number> {
+  async requeueAllDead(
+    queue: string,
+    limit?: number,
+    onRequeued: (job: Job) => Promise<void> = async () => {},
+  ): Promise<number> {
     let requeued = 0;
     let cursor: string | undefined;
     do {
@@ -1424,13 +1428,15 @@ export class JobStore {
         cursor,
       );
       const results = await mapLimit(page.items, 16, async (job) => {
+        let requeuedJob: Job;
         try {
-          await this.requeueDead(queue, job.id);
-          return 1;
+          requeuedJob = await this.requeueDead(queue, job.id);
         } catch (error) {
           if (error instanceof JobNotFoundError || error instanceof InvalidTransitionError) return 0;
           throw error;
         }
+        await onRequeued(requeuedJob);
+        return 1;
       });
       requeued += results.reduce((a: number, b: number) => a + b, 0);
       cursor = page.cursor ?? undefined;

@@ -1,0 +1,135 @@
+import { Duration } from 'aws-cdk-lib';
+import { MathExpression, type MathExpressionOptions } from 'aws-cdk-lib/aws-cloudwatch';
+import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
+import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { Env } from '../functions/core/env.ts';
+
+export interface DispatchQueueProps {
+  /**
+   * Timeout of the function that consumes the queue (the dispatcher). The queue hides a received
+   * message for six times this, as AWS recommends for Lambda event sources:
+   * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+   */
+  readonly consumerTimeout: Duration;
+  /**
+   * Receives of one message before SQS moves it to the dead-letter queue.
+   *
+   * @default 5
+   */
+  readonly maxReceiveCount?: number;
+}
+
+/** Lambda's longest timeout: a consumer cannot run longer. */
+const MAX_CONSUMER_TIMEOUT = Duration.minutes(15);
+/** SQS's limits for `maxReceiveCount` in a redrive policy. */
+const MAX_RECEIVE_COUNT = { min: 1, max: 1000 };
+
+/**
+ * The dispatch queue of managed jobs and its dead-letter queue.
+ *
+ * Messages are hints ("job X may be runnable"), never truth: a message that keeps failing ends in
+ * the DLQ, where the dead-letter consumer reads it and AWS-native alarms and redrive see it. The
+ * local stack builds the same pair with `ensureDispatchQueues()`.
+ */
+export class DispatchQueue extends Construct {
+  readonly queue: IQueue;
+  readonly deadLetterQueue: IQueue;
+
+  constructor(scope: Construct, id: string, props: DispatchQueueProps) {
+    super(scope, id);
+    const maxReceiveCount = props.maxReceiveCount ?? 5;
+    validate(props.consumerTimeout, maxReceiveCount);
+
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      // SQS's longest retention: dead jobs stay inspectable and redrivable for two weeks.
+      retentionPeriod: Duration.days(14),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.queue = new Queue(this, 'Queue', {
+      // SQS counts whole seconds: round up so a consumer never outlives its message's invisibility.
+      visibilityTimeout: Duration.seconds(Math.ceil((props.consumerTimeout.toMilliseconds() * 6) / 1000)),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
+    });
+  }
+
+  /** Send dispatch hints: what the API (enqueue) and the maintenance sweep (repair) need. */
+  grantSendHints(grantee: IGrantable): Grant {
+    return this.queue.grantSendMessages(grantee);
+  }
+
+  /** Receive and delete dispatch hints: the dispatcher's event source. */
+  grantConsume(grantee: IGrantable): Grant {
+    return this.queue.grantConsumeMessages(grantee);
+  }
+
+  /**
+   * Read dead letters without deleting them.
+   *
+   * The dead-letter consumer lists what the DLQ holds; deleting would remove the record that
+   * AWS-native alarms and redrive rely on, so this grant leaves out `sqs:DeleteMessage`.
+   */
+  grantReadDeadLetters(grantee: IGrantable): Grant {
+    return this.deadLetterQueue.grant(
+      grantee,
+      'sqs:ReceiveMessage',
+      'sqs:ChangeMessageVisibility',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+    );
+  }
+
+  /** Record a dead managed job on the DLQ (`DispatchQueue.deadLetter` in the runtime). */
+  grantRecordDead(grantee: IGrantable): Grant {
+    return this.deadLetterQueue.grantSendMessages(grantee);
+  }
+
+  /** Environment variables a function needs to reach both queues; pair with a grant. */
+  environment(): Record<string, string> {
+    return {
+      [Env.DISPATCH_QUEUE_URL]: this.queue.queueUrl,
+      [Env.DISPATCH_DLQ_URL]: this.deadLetterQueue.queueUrl,
+    };
+  }
+
+  /**
+   * Messages in the DLQ, visible or in flight.
+   *
+   * The dead-letter sweep receives messages without deleting them, so while it reads them they are
+   * in flight and `ApproximateNumberOfMessagesVisible` alone would dip to zero.
+   */
+  metricDeadLetters(options: MathExpressionOptions = {}): MathExpression {
+    return new MathExpression({
+      expression: 'visible + inFlight',
+      usingMetrics: {
+        visible: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible(),
+        inFlight: this.deadLetterQueue.metricApproximateNumberOfMessagesNotVisible(),
+      },
+      label: 'Dead letters',
+      ...options,
+    });
+  }
+}
+
+function validate(consumerTimeout: Duration, maxReceiveCount: number): void {
+  const millis = consumerTimeout.toMilliseconds();
+  if (millis < 1000 || millis > MAX_CONSUMER_TIMEOUT.toMilliseconds()) {
+    throw new Error(
+      `DispatchQueue consumerTimeout is ${consumerTimeout.toHumanString()}, but a Lambda consumer runs ` +
+        `for 1 second to 15 minutes: pass the dispatcher function's timeout, at most Duration.minutes(15).`,
+    );
+  }
+  if (
+    !Number.isInteger(maxReceiveCount) ||
+    maxReceiveCount < MAX_RECEIVE_COUNT.min ||
+    maxReceiveCount > MAX_RECEIVE_COUNT.max
+  ) {
+    throw new Error(
+      `DispatchQueue maxReceiveCount is ${maxReceiveCount}, but SQS accepts a whole number from ` +
+        `${MAX_RECEIVE_COUNT.min} to ${MAX_RECEIVE_COUNT.max}: pass one in that range, or omit it for 5.`,
+    );
+  }
+}

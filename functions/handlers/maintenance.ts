@@ -7,7 +7,7 @@ import { describeError, log } from '../core/log.ts';
 import { markDeadLettered } from '../dispatch/dead-letters.ts';
 import type { TaskStopper } from '../dispatch/executors.ts';
 import type { DispatchQueue } from '../dispatch/queue.ts';
-import { DISPATCH_GRACE_MS, redispatchLost } from '../dispatch/repair.ts';
+import { redispatchLost } from '../dispatch/repair.ts';
 import type { JobStore, SweepResult } from '../jobs/store.ts';
 import { dispatchFromEnv, stopperFromEnv, storeFromEnv } from './services.ts';
 
@@ -25,19 +25,18 @@ export async function maintain(deps: MaintenanceDeps): Promise<MaintenanceResult
   const result = await store.sweep();
   // A run whose lease expired may be hung with its command still going: stop its task.
   let stopped = 0;
-  for (const task of stopTask ? result.orphanedTasks : []) {
+  for (const task of result.orphanedTasks) {
+    if (!stopTask) break;
     try {
-      await stopTask?.(task, 'the run’s lease expired');
+      await stopTask(task, 'the run’s lease expired');
       stopped++;
     } catch (error) {
       log('warn', 'could not stop the task of an expired run', { task, ...describeError(error) });
     }
   }
-  // A run the sweep just put back has no dispatch message in flight: re-send without the grace
-  // (a duplicate hint for another waiting job is harmless; its claim condition drops it).
-  const grace = result.requeued ? 0 : DISPATCH_GRACE_MS;
+  // Runs the sweep just put back are owed a hint at once (their dispatch key says so).
   const now = (deps.now ?? Date.now)();
-  const redispatched = dispatch ? await redispatchLost(store, dispatch, now, grace) : 0;
+  const redispatched = dispatch ? await redispatchLost(store, dispatch, now) : 0;
   const deadLettered = dispatch
     ? (await markDeadLettered(store, dispatch.client, dispatch.deadLetterUrl)).marked
     : 0;

@@ -916,11 +916,13 @@ export class JobStore {
         );
         return toJob(out);
       }
-      await this.update(
-        key,
-        fence,
-        this.toWaiting(item, now, 'pending', String(item.order_key), retries, lastError),
-      );
+      const waiting = this.toWaiting(item, now, 'pending', String(item.order_key), retries, lastError);
+      // A managed run that expired has no dispatch hint in flight: its dispatch key says it is owed
+      // one since forever, so the sweep's repair re-sends it at once, whatever its grace.
+      const change = isManaged(item)
+        ? { ...waiting, set: { ...waiting.set, ready_sk: dispatchKey(0, String(item.pk)) } }
+        : waiting;
+      await this.update(key, fence, change);
       return reclaim ? undefined : toJob({ ...item, status: 'pending' });
     } catch (error) {
       // A concurrent sweep or claim expired it first (`endRun` reports a failed fence as these).

@@ -32,6 +32,8 @@ export const Env = {
   RUNNER_SECURITY_GROUPS: 'RELAY_RUNNER_SECURITY_GROUPS',
   /** `true` to give runner tasks a public IP (public subnets without a NAT gateway). */
   RUNNER_PUBLIC_IP: 'RELAY_RUNNER_PUBLIC_IP',
+  /** `emf` or `off`: job metrics as CloudWatch EMF lines on stdout. Unset: `emf` on Lambda, else `off`. */
+  METRICS: 'RELAY_METRICS',
 } as const;
 
 export type EnvName = (typeof Env)[keyof typeof Env];

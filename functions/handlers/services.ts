@@ -7,6 +7,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig, documentClient } from '../core/clients.ts';
 import { readConfig } from '../core/config.ts';
 import { Env } from '../core/env.ts';
+import { metricsFromEnv } from '../core/metrics.ts';
 import { ecsStopper, type TaskStopper } from '../dispatch/executors.ts';
 import { DispatchQueue } from '../dispatch/queue.ts';
 import { JobStore } from '../jobs/store.ts';
@@ -17,7 +18,7 @@ let dispatch: DispatchQueue | null | undefined;
 export function storeFromEnv(): JobStore {
   if (!store) {
     const config = readConfig();
-    store = new JobStore(documentClient(config.dynamodbEndpoint), config);
+    store = new JobStore(documentClient(config.dynamodbEndpoint), config, Date.now, metricsFromEnv());
   }
   return store;
 }

@@ -24,6 +24,9 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { monotonicFactory } from 'ulid';
 import type { StoreConfig } from '../core/config.ts';
+import { describeError, log } from '../core/log.ts';
+import { JobMetric } from '../core/metric-names.ts';
+import { type JobMetrics, type MetricContext, type MetricValues, noMetrics } from '../core/metrics.ts';
 import { backoffSeconds } from './backoff.ts';
 import {
   DuplicateIdempotencyKeyError,
@@ -281,6 +284,42 @@ interface Candidate {
   readonly runId?: string;
 }
 
+/** What the end of a run counts, by how it ended. */
+const RUN_ENDS = {
+  completed: { [JobMetric.COMPLETED]: 1 },
+  retried: { [JobMetric.FAILED]: 1, [JobMetric.RETRIED]: 1 },
+  dead: { [JobMetric.FAILED]: 1, [JobMetric.DEAD]: 1 },
+} satisfies Record<string, MetricValues>;
+
+type RunEnd = keyof typeof RUN_ENDS;
+
+/** The queue and id of a job: all an `Enqueued` record needs. */
+interface JobRef {
+  readonly queue: string;
+  readonly id: string;
+}
+
+/**
+ * Every job transition, and the metrics of each one that was written.
+ *
+ * Being the one place every handler, the dispatcher, the runner and the sweep go through, the store
+ * records metrics itself, and only after the write succeeded: a failed condition, a stale run id or
+ * a duplicate enqueue records nothing. What each transition counts:
+ * - `Enqueued`: every job written — enqueue (also `replace` of a live job), batches (one record per
+ *   queue), `reschedule`, the jobs of `replaceRun`, and the `on_success` / `on_failure` child of a
+ *   run's end. An operator's retry or requeue of a dead job is not an enqueue, nor a `Retried` (which
+ *   counts automatic retries of failed runs, so `Failed` = `Retried` + `Dead` of runs): it counts
+ *   nothing, and its next claim counts as usual.
+ * - `Claimed` + `QueueWait`: every run started, by a pull claim (also reclaiming an expired lease)
+ *   or a dispatch (`claimById`).
+ * - `Completed` + `RunDuration`: a run ended without failure — `complete`, `completeRun`, and a run
+ *   that `reschedule` or `replaceRun` ended.
+ * - `Failed` + `Retried` or `Dead` + `RunDuration`: a run failed (`fail`, `failRun`), its lease
+ *   expired (sweep or a claimer), or `markDead` ended it. `markDead` of a waiting job has no run:
+ *   `Dead` only.
+ * - `Cancelled`: `cancel`. A cancelled run records no end of its own.
+ * A released run (`releaseRun`: it never started) and deletes count nothing.
+ */
 export class JobStore {
   private readonly queues = new Map<string, QueueInfo>();
   private readonly nextSeq = monotonicFactory();
@@ -289,6 +328,7 @@ export class JobStore {
     private readonly db: DynamoDBDocumentClient,
     private readonly config: StoreConfig,
     private readonly clock: () => number = Date.now,
+    private readonly metrics: JobMetrics = noMetrics,
   ) {}
 
   // -------------------------------------------------------------------------------------------
@@ -354,6 +394,13 @@ export class JobStore {
    * return the existing job, and `replace` overwrite it (a running job's run is fenced out).
    */
   async enqueue(job: NewJob, mode: EnqueueMode = 'unique'): Promise<EnqueueResult> {
+    const result = await this.enqueueOne(job, mode);
+    if (result.created) this.recordEnqueued([result.job]);
+    return result;
+  }
+
+  /** `enqueue` without its metrics, so a batch records its jobs once per queue. */
+  private async enqueueOne(job: NewJob, mode: EnqueueMode): Promise<EnqueueResult> {
     const now = this.clock();
     const item = await this.newItem(job, now);
     if (job.idempotency_key !== undefined) return this.enqueueIdempotent(job, item, mode, now);
@@ -380,7 +427,19 @@ export class JobStore {
    */
   async enqueueMany(jobs: readonly NewJob[], mode: EnqueueMode): Promise<void> {
     if (mode === 'unique') return this.enqueueAllOrNothing(jobs);
-    await mapLimit(dedupe(jobs, mode), 16, (job) => this.enqueue(job, mode));
+    const written: Job[] = [];
+    const failures: unknown[] = [];
+    // Every job is tried before the first failure is thrown, so each job written is recorded.
+    await mapLimit(dedupe(jobs, mode), 16, async (job) => {
+      try {
+        const result = await this.enqueueOne(job, mode);
+        if (result.created) written.push(result.job);
+      } catch (error) {
+        failures.push(error);
+      }
+    });
+    this.recordEnqueued(written);
+    if (failures.length) throw failures[0];
   }
 
   /** A put that succeeds only while the id is free. */
@@ -492,6 +551,7 @@ export class JobStore {
         throw new JobExistsError(String(conflicting.queue), String(conflicting.id));
       }
     }
+    this.recordEnqueued(items.map(refOf));
   }
 
   private async rollBack(items: readonly Item[]): Promise<void> {
@@ -841,16 +901,37 @@ export class JobStore {
       return this.expireRun(candidate.key, candidate.runId as string, now, true);
     const timeoutMs = candidate.timeoutMs as number;
     try {
-      const out = await this.update(
+      const { before, after } = await this.begin(
         candidate.key,
         and(stillWaitingAs(candidate.readySk as string, timeoutMs), pullJob),
         this.startRun(now, timeoutMs, candidate.shardKey),
       );
-      return toJob(out);
+      this.recordClaimed(before, after, now);
+      return toJob(after);
     } catch (error) {
       if (isConditionFailure(error)) return undefined; // another claimer won, or the job changed
       throw error;
     }
+  }
+
+  /**
+   * Writes the start of a run and returns the job both before and after it: `QueueWait` needs the
+   * `updated_at` (when the job started waiting) that the start overwrites.
+   */
+  private async begin(key: ItemKey, when: Condition, change: Change): Promise<{ before: Item; after: Item }> {
+    const out = await this.send(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: key,
+          ...buildUpdate(when, change),
+          ReturnValues: 'ALL_OLD',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      ),
+    );
+    const before = out.Attributes as Item;
+    return { before, after: applied(before, change) };
   }
 
   /** The change that starts a new run: fresh run id, counted attempt, lease from now. */
@@ -892,6 +973,9 @@ export class JobStore {
     const retriesLeft = item.retries_remaining === null || Number(item.retries_remaining) > 0;
     const fence = and(currentRun(runId), leaseExpired(now));
     const lastError = 'lease expired';
+    // As far as Relay can tell the run ended when its lease did: how late the sweep or a claimer
+    // noticed is not run time.
+    const endedAt = Number(item.lease_expires_at);
     try {
       if (!retriesLeft) {
         const { job } = await this.endRun(
@@ -902,6 +986,7 @@ export class JobStore {
           now,
           'failure',
         );
+        this.recordRunEnd(item, 'dead', endedAt);
         return reclaim ? undefined : job;
       }
       const retries = spendRetry(item.retries_remaining);
@@ -914,6 +999,8 @@ export class JobStore {
             last_error: lastError,
           }),
         );
+        this.recordRunEnd(item, 'retried', endedAt);
+        this.recordClaimed(item, out, now);
         return toJob(out);
       }
       const waiting = this.toWaiting(item, now, 'pending', String(item.order_key), retries, lastError);
@@ -923,6 +1010,7 @@ export class JobStore {
         ? { ...waiting, set: { ...waiting.set, ready_sk: dispatchKey(0, String(item.pk)) } }
         : waiting;
       await this.update(key, fence, change);
+      this.recordRunEnd(item, 'retried', endedAt);
       return reclaim ? undefined : toJob({ ...item, status: 'pending' });
     } catch (error) {
       // A concurrent sweep or claim expired it first (`endRun` reports a failed fence as these).
@@ -945,13 +1033,18 @@ export class JobStore {
     const key = jobKey(queue, id);
     const item = await this.read(key);
     if (!item || !LIVE.includes(item.status as StoredStatus) || this.expired(item)) return undefined;
+    const now = this.clock();
     try {
       /** Still the live job that was read: a job that finished or changed meanwhile keeps its outcome. */
       const unchanged = and(
         statusIn(LIVE),
         condition('#updated_at = :seen_updated', ['updated_at'], { ':seen_updated': item.updated_at }),
       );
-      return toJob(await this.update(key, unchanged, this.toDead(item, this.clock(), reason)));
+      const dead = await this.update(key, unchanged, this.toDead(item, now, reason));
+      // A waiting job has no run to end: it only becomes dead.
+      if (item.status === 'running') this.recordRunEnd(item, 'dead', now);
+      else this.record(queue, { [JobMetric.DEAD]: 1 }, { job_id: id });
+      return toJob(dead);
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;
@@ -1001,12 +1094,13 @@ export class JobStore {
     if (!item || !isManaged(item) || !waiting || Number(item.run_at) > now) return undefined;
     const timeoutMs = Number(item.timeout_ms);
     try {
-      const out = await this.update(
+      const { before, after } = await this.begin(
         key,
         and(dispatchable(now), timeoutAsRead(timeoutMs)),
         this.startRun(now, timeoutMs, String(item.created_pk)),
       );
-      return toJob(out);
+      this.recordClaimed(before, after, now);
+      return toJob(after);
     } catch (error) {
       if (isConditionFailure(error)) return undefined; // another dispatcher won, or the job changed
       throw error;
@@ -1125,7 +1219,9 @@ export class JobStore {
     const now = this.clock();
     const fence = runId === undefined ? inFlight : currentRun(runId);
     try {
-      return toJob(await this.update(jobKey(queue, id), fence, this.toCompleted(now)));
+      const done = await this.update(jobKey(queue, id), fence, this.toCompleted(now));
+      this.recordRunEnd(done, 'completed', now);
+      return toJob(done);
     } catch (error) {
       throw this.runError(error, queue, id, runId);
     }
@@ -1146,7 +1242,9 @@ export class JobStore {
     const item = this.runningAs(await this.read(jobKey(queue, id)), queue, id, runId);
     const change = this.toCompleted(now);
     const recorded = { ...change, set: { ...change.set, result: runResult(result) } };
-    return this.endRun(item, currentRun(runId), recorded, runId, now, 'success');
+    const outcome = await this.endRun(item, currentRun(runId), recorded, runId, now, 'success');
+    this.recordRunEnd(item, 'completed', now);
+    return outcome;
   }
 
   /**
@@ -1190,7 +1288,9 @@ export class JobStore {
     if (opts.retry === false || !retriesLeft) {
       const change = this.toDead(item, now, opts.error);
       const dead = { ...change, set: { ...change.set, ...recorded } };
-      return this.endRun(item, currentRun(runId), dead, runId, now, 'failure');
+      const outcome = await this.endRun(item, currentRun(runId), dead, runId, now, 'failure');
+      this.recordRunEnd(item, 'dead', now);
+      return outcome;
     }
     const retries = spendRetry(item.retries_remaining);
     const backoff = (item.backoff as Job['backoff']) ?? DEFAULT_BACKOFF;
@@ -1203,7 +1303,9 @@ export class JobStore {
       ...change,
       set: { ...change.set, run_at: runAt, last_backoff_seconds: delay, ...recorded },
     };
-    return this.endRun(item, currentRun(runId), failed, runId, now);
+    const outcome = await this.endRun(item, currentRun(runId), failed, runId, now);
+    this.recordRunEnd(item, 'retried', now);
+    return outcome;
   }
 
   /**
@@ -1262,6 +1364,7 @@ export class JobStore {
           }),
         ),
       );
+      this.recordEnqueued([refOf(child)]);
       return { job: toJob(applied(item, ended)), child: toJob(child) };
     } catch (error) {
       const reasons = cancellationItems(error);
@@ -1281,7 +1384,8 @@ export class JobStore {
     const now = this.clock();
     // Only a running job can be rescheduled, so its queue is registered: a miss must not register one.
     if (!(await this.queueInfo(job.queue))) throw new JobNotFoundError(job.queue, job.id);
-    const item = await this.newItem(job, now);
+    // The run's start is read only for its `RunDuration`: the upsert clears `claimed_at`.
+    const [run, item] = await Promise.all([this.read(jobKey(job.queue, job.id)), this.newItem(job, now)]);
     const fence = runId === undefined ? inFlight : currentRun(runId);
     try {
       const out = await this.send(() =>
@@ -1293,6 +1397,10 @@ export class JobStore {
           }),
         ),
       );
+      if (run?.status === 'running' && (runId === undefined || run.run_id === runId)) {
+        this.recordRunEnd(run, 'completed', now);
+      }
+      this.recordEnqueued([refOf(item)]);
       return toJob(out.Attributes as Item);
     } catch (error) {
       throw this.runError(error, job.queue, job.id, runId);
@@ -1313,9 +1421,11 @@ export class JobStore {
   ): Promise<boolean> {
     const now = this.clock();
     const own = jobKey(queue, id);
-    const items = await Promise.all(
-      dedupe(jobs, mode === 'unique' ? 'ignore' : mode).map((j) => this.newItem(j, now)),
-    );
+    // The run is read only for its `RunDuration`: the transaction returns nothing.
+    const [run, items] = await Promise.all([
+      this.read(own),
+      Promise.all(dedupe(jobs, mode === 'unique' ? 'ignore' : mode).map((j) => this.newItem(j, now))),
+    ]);
     if (mode === 'unique' && items.length < jobs.length) {
       throw new JobExistsError(queue, String(items.find((i) => i.pk === own.pk)?.id ?? id));
     }
@@ -1341,6 +1451,9 @@ export class JobStore {
     const itemAt = (write: number) => (selfAt === -1 ? write - 1 : write);
     try {
       await this.send(() => this.db.send(new TransactWriteCommand({ TransactItems: writes })));
+      // The fence held, so the run read after its claim is this very run.
+      if (run?.run_id === runId) this.recordRunEnd(run, 'completed', now);
+      this.recordEnqueued(items.map(refOf));
       return true;
     } catch (error) {
       const reasons = cancellationItems(error);
@@ -1394,12 +1507,12 @@ export class JobStore {
   async cancel(queue: string, id: string): Promise<Job> {
     const now = this.clock();
     try {
-      return toJob(
-        await this.update(jobKey(queue, id), and(exists, statusIn(LIVE)), {
-          set: { status: 'cancelled', updated_at: now, expires_at: this.retainUntil(now), run_id: undefined },
-          remove: [...READY_ATTRS, ...LEASE_ATTRS, 'lease_expires_at'],
-        }),
-      );
+      const cancelled = await this.update(jobKey(queue, id), and(exists, statusIn(LIVE)), {
+        set: { status: 'cancelled', updated_at: now, expires_at: this.retainUntil(now), run_id: undefined },
+        remove: [...READY_ATTRS, ...LEASE_ATTRS, 'lease_expires_at'],
+      });
+      this.record(queue, { [JobMetric.CANCELLED]: 1 }, { job_id: id });
+      return toJob(cancelled);
     } catch (error) {
       throw this.transitionError(error, queue, id, 'cancel');
     }
@@ -1810,6 +1923,45 @@ export class JobStore {
     return this.config.tableName;
   }
 
+  /** Hands a written transition's metrics to the sink. A failing sink is logged: the write stands. */
+  private record(queue: string, values: MetricValues, context?: MetricContext): void {
+    try {
+      this.metrics.record(queue, values, context);
+    } catch (error) {
+      log('warn', 'job metrics were not recorded', { queue, ...context, ...describeError(error) });
+    }
+  }
+
+  /** `Enqueued` per queue; a record that counts one job names it. */
+  private recordEnqueued(jobs: readonly JobRef[]): void {
+    const byQueue = new Map<string, JobRef[]>();
+    for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
+    for (const [queue, written] of byQueue) {
+      const only = written.length === 1 ? written[0] : undefined;
+      this.record(queue, { [JobMetric.ENQUEUED]: written.length }, only && { job_id: only.id });
+    }
+  }
+
+  /** `Claimed` and `QueueWait` of a run started at `now`; `before` is the job as the claim found it. */
+  private recordClaimed(before: Item, started: Item, now: number): void {
+    this.record(
+      String(started.queue),
+      { [JobMetric.CLAIMED]: 1, [JobMetric.QUEUE_WAIT]: Math.max(0, now - claimableSince(before)) },
+      runContext(started),
+    );
+  }
+
+  /** The end of the run `item` holds, at `endedAt`; `RunDuration` counts from its claim. */
+  private recordRunEnd(item: Item, end: RunEnd, endedAt: number): void {
+    const claimedAt = item.claimed_at;
+    const duration = typeof claimedAt === 'number' ? Math.max(0, endedAt - claimedAt) : undefined;
+    this.record(
+      String(item.queue),
+      { ...RUN_ENDS[end], [JobMetric.RUN_DURATION]: duration },
+      runContext(item),
+    );
+  }
+
   private retainUntil(now: number): number {
     return seconds(now) + this.config.retentionSeconds;
   }
@@ -2017,6 +2169,26 @@ function parseLogCursor(cursor: string): { runId: string; seq: number } {
 }
 
 const isManaged = (item: Item): boolean => item.type === 'SHELL';
+
+const refOf = (item: Item): JobRef => ({ queue: String(item.queue), id: String(item.id) });
+
+/** The correlation keys of a metric record about the run `item` holds. */
+const runContext = (item: Item): MetricContext => ({
+  job_id: String(item.id),
+  run_id: typeof item.run_id === 'string' ? item.run_id : undefined,
+  attempt: Number(item.attempts ?? 0),
+});
+
+/**
+ * When a job became claimable: its `run_at`, unless it went back to waiting later with its `run_at`
+ * kept (an expired run the sweep requeued keeps its place in line) or was enqueued with a past
+ * `run_at` — a waiting job's `updated_at` is when it started waiting. A running job being reclaimed
+ * became claimable when its lease expired.
+ */
+function claimableSince(item: Item): number {
+  if (item.status === 'running') return Number(item.lease_expires_at);
+  return Math.max(Number(item.run_at), Number(item.updated_at));
+}
 
 /**
  * Where a waiting job's `ready` entry goes. A pull job waits in its shard in claim order; a managed

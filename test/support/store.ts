@@ -4,6 +4,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
 import { awsClientConfig } from '../../functions/core/clients.ts';
 import type { StoreConfig } from '../../functions/core/config.ts';
+import type { JobMetrics } from '../../functions/core/metrics.ts';
 import { JobStore } from '../../functions/jobs/store.ts';
 import { ensureTable } from '../../functions/jobs/table.ts';
 
@@ -25,9 +26,9 @@ export interface TestStore {
   another(clock?: () => number): JobStore;
 }
 
-/** A fresh table in the shared DynamoDB Local, and a store over it. */
+/** A fresh table in the shared DynamoDB Local, and a store over it (recording to `metrics`, if given). */
 export async function freshStore(
-  options: { clock?: () => number; shards?: number; strictQueues?: string[] } = {},
+  options: { clock?: () => number; shards?: number; strictQueues?: string[]; metrics?: JobMetrics } = {},
 ): Promise<TestStore> {
   const endpoint = inject('dynamodbEndpoint');
   const raw = new DynamoDBClient(awsClientConfig(endpoint));
@@ -43,9 +44,9 @@ export async function freshStore(
     idempotencyTtlSeconds: 86_400,
   };
   return {
-    store: new JobStore(db, config, options.clock),
+    store: new JobStore(db, config, options.clock, options.metrics),
     db,
     config,
-    another: (clock) => new JobStore(db, config, clock ?? options.clock),
+    another: (clock) => new JobStore(db, config, clock ?? options.clock, options.metrics),
   };
 }

@@ -1,0 +1,31 @@
+/**
+ * Names of Relay's CloudWatch metrics, shared by the functions that emit them (as Embedded Metric
+ * Format log lines) and the dashboard and alarms that read them (`lib/`).
+ *
+ * Every job metric carries one dimension, `queue`.
+ */
+export const METRIC_NAMESPACE = 'Relay';
+export const QUEUE_DIMENSION = 'queue';
+
+export const JobMetric = {
+  /** A job was written (enqueue, batch enqueue, chained child). Count. */
+  ENQUEUED: 'Enqueued',
+  /** A run started: a worker or the dispatcher claimed the job. Count. */
+  CLAIMED: 'Claimed',
+  /** A run completed. Count. */
+  COMPLETED: 'Completed',
+  /** A run failed or its lease expired, whatever happens next. Count. */
+  FAILED: 'Failed',
+  /** A failed run left retries: the job waits for its next run. Count. */
+  RETRIED: 'Retried',
+  /** A job exhausted its retries (or was failed permanently) and is dead. Count. */
+  DEAD: 'Dead',
+  /** A job was cancelled. Count. */
+  CANCELLED: 'Cancelled',
+  /** From the moment a job became runnable (`run_at`) to its claim. Milliseconds. */
+  QUEUE_WAIT: 'QueueWait',
+  /** From claim to the run's end (complete or fail). Milliseconds. */
+  RUN_DURATION: 'RunDuration',
+} as const;
+
+export type JobMetricName = (typeof JobMetric)[keyof typeof JobMetric];

@@ -1,0 +1,104 @@
+/**
+ * Job metrics, written as CloudWatch Embedded Metric Format (EMF) log lines.
+ *
+ * On Lambda, stdout goes to CloudWatch Logs, which turns each EMF line into metric values: no
+ * `PutMetricData` call, no client and no IAM grant on the hot path.
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
+ */
+import { Env } from './env.ts';
+import { JobMetric, type JobMetricName, METRIC_NAMESPACE, QUEUE_DIMENSION } from './metric-names.ts';
+
+/** Metric values of one transition, by name. */
+export type MetricValues = Partial<Record<JobMetricName, number>>;
+
+/**
+ * Correlation keys of the job a record is about. They go in the line as plain properties, not
+ * dimensions: a dimension per job would make a metric per job, while properties stay searchable in
+ * Logs Insights at no cost.
+ */
+export interface MetricContext {
+  readonly job_id?: string;
+  readonly run_id?: string;
+  readonly attempt?: number;
+}
+
+/** Where the job store reports its transitions. */
+export interface JobMetrics {
+  /** Records `values` for `queue`. Called only after the transition was written. */
+  record(queue: string, values: MetricValues, context?: MetricContext): void;
+}
+
+type Unit = 'Count' | 'Milliseconds';
+
+const UNITS: Record<JobMetricName, Unit> = {
+  [JobMetric.ENQUEUED]: 'Count',
+  [JobMetric.CLAIMED]: 'Count',
+  [JobMetric.COMPLETED]: 'Count',
+  [JobMetric.FAILED]: 'Count',
+  [JobMetric.RETRIED]: 'Count',
+  [JobMetric.DEAD]: 'Count',
+  [JobMetric.CANCELLED]: 'Count',
+  [JobMetric.QUEUE_WAIT]: 'Milliseconds',
+  [JobMetric.RUN_DURATION]: 'Milliseconds',
+};
+
+/**
+ * Two dimension sets: per queue, and none at all. CloudWatch alarms cannot use SEARCH expressions,
+ * so an alarm over every queue reads the queue-less aggregate that the empty set produces.
+ */
+const DIMENSIONS: readonly (readonly string[])[] = [[QUEUE_DIMENSION], []];
+
+/**
+ * One EMF line per record. `write` defaults to stdout, which Lambda ships to CloudWatch Logs;
+ * `clock` stamps the line (`_aws.Timestamp`, ms since the epoch).
+ */
+export function emfMetrics(
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  clock: () => number = Date.now,
+): JobMetrics {
+  return {
+    record(queue, values, context = {}) {
+      const recorded = Object.entries(values).filter(
+        (entry): entry is [JobMetricName, number] => entry[1] !== undefined,
+      );
+      if (!recorded.length) return;
+      const document = {
+        _aws: {
+          Timestamp: clock(),
+          CloudWatchMetrics: [
+            {
+              Namespace: METRIC_NAMESPACE,
+              Dimensions: DIMENSIONS,
+              Metrics: recorded.map(([name]) => ({ Name: name, Unit: UNITS[name] })),
+            },
+          ],
+        },
+        [QUEUE_DIMENSION]: queue,
+        ...Object.fromEntries(recorded),
+        ...context,
+      };
+      write(JSON.stringify(document));
+    },
+  };
+}
+
+/** Records nothing: the default of a store, and the choice off Lambda. */
+export const noMetrics: JobMetrics = { record() {} };
+
+/** `RELAY_METRICS` values: `emf` writes EMF lines to stdout, `off` records nothing. */
+const MODES = ['emf', 'off'] as const;
+
+/**
+ * EMF on Lambda, nothing elsewhere (a local stack or the CLI would only fill the terminal with
+ * JSON), unless `RELAY_METRICS` says otherwise. Throws naming the variable when it is not a mode.
+ */
+export function metricsFromEnv(env: NodeJS.ProcessEnv = process.env): JobMetrics {
+  const mode = env[Env.METRICS];
+  if (mode !== undefined && mode !== '' && !MODES.includes(mode as (typeof MODES)[number])) {
+    throw new Error(`invalid Relay configuration: ${Env.METRICS} must be one of ${MODES.join(', ')}`);
+  }
+  // Lambda sets AWS_LAMBDA_FUNCTION_NAME in every function's environment.
+  const onLambda = Boolean(env.AWS_LAMBDA_FUNCTION_NAME);
+  const emf = mode ? mode === 'emf' : onLambda;
+  return emf ? emfMetrics() : noMetrics;
+}

@@ -11,6 +11,7 @@ import { commandSpecSchema } from '../runner/command.ts';
 import { runJob } from '../runner/job.ts';
 import type { Executor } from './dispatcher.ts';
 import type { DispatchQueue } from './queue.ts';
+import { RUNNER_STARTED_BY } from './task-events.ts';
 
 /** Longest command timeout that runs inline in the dispatcher Lambda by default. */
 export const INLINE_LIMIT_MS = 10 * 60_000;
@@ -90,7 +91,7 @@ export function fargateExecutor(
             taskDefinition: settings.taskDefinition,
             launchType: 'FARGATE',
             count: 1,
-            startedBy: 'relay',
+            startedBy: RUNNER_STARTED_BY,
             networkConfiguration: {
               awsvpcConfiguration: {
                 subnets: [...settings.subnets],

@@ -204,7 +204,11 @@ async function whileBusy<T>(call: () => Promise<T>): Promise<T> {
  * After a run's end is durable: dispatch the retry (delayed until its backoff is over) or a
  * managed child, and record a dead job on the SQS dead-letter queue.
  */
-async function afterEnd(stored: StoredOutcome, error: string, deps: RunJobDeps): Promise<void> {
+export async function afterEnd(
+  stored: StoredOutcome,
+  error: string,
+  deps: Pick<RunJobDeps, 'dispatch'>,
+): Promise<void> {
   if (!deps.dispatch) return;
   // Failures here are repaired from DynamoDB: the sweep re-dispatches due managed jobs.
   try {

@@ -1,6 +1,9 @@
 /**
  * The `relay` command: `relay dev` runs Relay locally; the other commands drive a running Relay
  * through the SDK. Output is aligned text, or with `--json` the API's JSON as it came.
+ *
+ * Commands talk to `--endpoint`, else `RELAY_URL`, else the Relay `relay config --from-stack` saved,
+ * else the local default; the SDK signs requests with SigV4 when that is a deployed Relay.
  */
 import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
@@ -13,11 +16,13 @@ import {
   type JobInput,
   type JobStatus,
   RelayClient,
+  RelayCredentialsError,
 } from '../sdk/client.ts';
+import { API_URL_OUTPUT, ConfigError, configPath, readConfig, stackConfig, writeConfig } from './config.ts';
 import { printLogs, waitForJob } from './follow.ts';
-import { jobDetail, jobPage, queueList, queueStats } from './format.ts';
+import { jobDetail, jobPage, queueList, queueStats, table } from './format.ts';
 
-/** Exit codes: 0 ok, 1 error, 2 usage. */
+/** Exit codes: 0 ok, 1 error, 2 usage or setup (config file, stack, AWS credentials). */
 export const EXIT = { ok: 0, error: 1, usage: 2 } as const;
 
 /** Ends a command with a non-zero exit code when what needed saying is already printed. */
@@ -34,7 +39,8 @@ function passOrFail(job: Job): void {
 
 /** Options every command accepts, before or after its name. */
 interface Globals {
-  readonly endpoint: string;
+  /** Unset unless given as `--endpoint` or `RELAY_URL`: see `target`. */
+  readonly endpoint?: string;
   readonly token?: string;
   readonly json?: boolean;
 }
@@ -63,10 +69,37 @@ function positiveSeconds(value: string): number {
 const limitOption = (description = 'at most this many jobs') =>
   new Option('--limit <n>', description).argParser(positiveInt);
 
-/** The command's global options and a client built from them. */
-function context(command: Command) {
+/** The Relay commands talk to, and where that choice came from. */
+interface Target {
+  readonly endpoint: string;
+  readonly source: string;
+  /** The region a saved deployed Relay is signed for. */
+  readonly region?: string;
+}
+
+/** `--endpoint`, else `RELAY_URL`, else the saved config, else the local default. */
+async function target(command: Command): Promise<Target> {
+  const { endpoint } = command.optsWithGlobals<Globals>();
+  if (endpoint !== undefined) {
+    const fromEnv = command.getOptionValueSourceWithGlobals('endpoint') === 'env';
+    return { endpoint, source: fromEnv ? 'RELAY_URL' : '--endpoint' };
+  }
+  const file = configPath();
+  const saved = await readConfig(file);
+  return saved ? { ...saved, source: file } : { endpoint: DEFAULT_ENDPOINT, source: 'default' };
+}
+
+/**
+ * A client for `target`. A saved Relay is signed for its saved region (its URL may be a custom
+ * domain); any other endpoint only when the SDK sees it is API Gateway's, or `RELAY_AWS_REGION` asks.
+ */
+const clientFor = ({ endpoint, region }: Target, token?: string) =>
+  new RelayClient({ endpoint, token, sigv4: region ? { region } : undefined });
+
+/** The command's global options and a client for its target. */
+async function context(command: Command) {
   const globals = command.optsWithGlobals<Globals>();
-  return { globals, client: new RelayClient({ endpoint: globals.endpoint, token: globals.token }) };
+  return { globals, client: clientFor(await target(command), globals.token) };
 }
 
 /** Prints `value` as JSON with `--json` (nothing for an answer without a body), else `human`. */
@@ -101,7 +134,10 @@ function program(): Command {
   const cli = new Command('relay')
     .description('Relay: reliable background jobs on AWS, and locally.')
     .addOption(
-      new Option('--endpoint <url>', 'Relay API to talk to').env('RELAY_URL').default(DEFAULT_ENDPOINT),
+      new Option(
+        '--endpoint <url>',
+        `Relay API to talk to (default: the one relay config saved, else ${DEFAULT_ENDPOINT})`,
+      ).env('RELAY_URL'),
     )
     .addOption(new Option('--token <token>', 'bearer token for the API').env('RELAY_TOKEN'))
     .option('--json', "print the API's JSON instead of tables")
@@ -144,7 +180,7 @@ function program(): Command {
     )
     .action(async (file: string, opts: { wait?: boolean; timeout?: number }, command: Command) => {
       if (opts.timeout !== undefined && !opts.wait) usage(command, '--timeout needs --wait');
-      const { globals, client } = context(command);
+      const { globals, client } = await context(command);
       const startedAt = Date.now();
       // Sent as written: the API, not the CLI, decides which fields it accepts.
       const submitted = await client.submit((await readJobFile(file)) as JobInput);
@@ -169,7 +205,7 @@ function program(): Command {
         opts: { run?: string; follow?: boolean },
         command: Command,
       ) => {
-        const { globals, client } = context(command);
+        const { globals, client } = await context(command);
         const [q, i] = jobRef(command, queue, id);
         const job = await printLogs(client, q, i, {
           runId: opts.run,
@@ -186,7 +222,7 @@ function program(): Command {
     .argument('<queue>', 'queue, or <queue>/<id>')
     .argument('[id]', 'job id')
     .action(async (queue: string, id: string | undefined, _opts: unknown, command: Command) => {
-      const { globals, client } = context(command);
+      const { globals, client } = await context(command);
       const job = await client.status(...jobRef(command, queue, id));
       print(globals, job, jobDetail(job));
     });
@@ -199,7 +235,7 @@ function program(): Command {
     .addOption(limitOption())
     .option('--cursor <cursor>', 'continue from a previous page')
     .action(async (opts: PageOptions & { queue?: string; status?: JobStatus }, command: Command) => {
-      const { globals, client } = context(command);
+      const { globals, client } = await context(command);
       const page = await client.list(opts);
       print(globals, page, jobPage(page, 'no jobs'));
     });
@@ -214,7 +250,7 @@ function program(): Command {
       .argument('<queue>', 'queue, or <queue>/<id>')
       .argument('[id]', 'job id')
       .action(async (queue: string, id: string | undefined, _opts: unknown, command: Command) => {
-        const { globals, client } = context(command);
+        const { globals, client } = await context(command);
         const job = await client[name](...jobRef(command, queue, id));
         print(globals, job, jobDetail(job));
       });
@@ -228,7 +264,7 @@ function program(): Command {
     .addOption(limitOption())
     .option('--cursor <cursor>', 'continue from a previous page')
     .action(async (queue: string, opts: PageOptions, command: Command) => {
-      const { globals, client } = context(command);
+      const { globals, client } = await context(command);
       const page = await client.dlqList(queue, opts);
       print(globals, page, jobPage(page, `no dead jobs in ${queue}`));
     });
@@ -249,7 +285,7 @@ function program(): Command {
         if (id === undefined && !opts.all) usage(command, 'give a job id, or --all');
         if (id !== undefined && opts.all) usage(command, 'give a job id or --all, not both');
         if (opts.limit !== undefined && !opts.all) usage(command, '--limit needs --all');
-        const { globals, client } = context(command);
+        const { globals, client } = await context(command);
         if (id !== undefined) {
           const job = await client.dlqRequeue(queue, id);
           return print(globals, job, jobDetail(job));
@@ -264,7 +300,7 @@ function program(): Command {
     .argument('<queue>')
     .argument('<id>')
     .action(async (queue: string, id: string, _opts: unknown, command: Command) => {
-      const { globals, client } = context(command);
+      const { globals, client } = await context(command);
       await client.dlqDelete(queue, id);
       print(globals, undefined, `deleted ${id} from the dead-letter queue of ${queue}`);
     });
@@ -274,7 +310,7 @@ function program(): Command {
     .description("count a queue's jobs by status")
     .argument('<queue>')
     .action(async (queue: string, _opts: unknown, command: Command) => {
-      const { globals, client } = context(command);
+      const { globals, client } = await context(command);
       const stats = await client.stats(queue);
       print(globals, stats, queueStats(stats));
     });
@@ -283,9 +319,41 @@ function program(): Command {
     .command('queues')
     .description('list queues with their job counts')
     .action(async (_opts: unknown, command: Command) => {
-      const { globals, client } = context(command);
+      const { globals, client } = await context(command);
       const result = await client.queues();
       print(globals, result, queueList(result.queues));
+    });
+
+  cli
+    .command('config')
+    .description('show which Relay commands talk to; with --from-stack, save a deployed Relay as the default')
+    .option(
+      '--from-stack <name>',
+      `save the API URL from this CloudFormation stack's ${API_URL_OUTPUT} output`,
+    )
+    .option('--region <region>', "with --from-stack, the stack's region (default: the AWS SDK's)")
+    .action(async (opts: { fromStack?: string; region?: string }, command: Command) => {
+      const globals = command.optsWithGlobals<Globals>();
+      const file = configPath();
+      if (opts.fromStack === undefined) {
+        if (opts.region !== undefined) usage(command, '--region needs --from-stack');
+        const found = await target(command);
+        const { endpoint, region } = clientFor(found);
+        const source = found.source === 'default' ? `default (nothing saved in ${file})` : found.source;
+        const rows = [
+          ['endpoint', endpoint],
+          ['source', source],
+          ['signing', region ? `SigV4 for ${region}` : 'none'],
+        ];
+        const shown = { endpoint, source: found.source, region: region ?? null, config_file: file };
+        return print(globals, shown, table(undefined, rows));
+      }
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+      const { CloudFormationClient } = await import('@aws-sdk/client-cloudformation');
+      const cloudformation = new CloudFormationClient(opts.region ? { region: opts.region } : {});
+      const saved = await stackConfig(cloudformation, opts.fromStack);
+      await writeConfig(file, saved);
+      print(globals, { ...saved, config_file: file }, `saved ${saved.endpoint} (${saved.region}) to ${file}`);
     });
 
   return cli;
@@ -329,6 +397,6 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (error instanceof Exit) return error.code;
     process.stderr.write(`relay: ${(error as Error).message}\n`);
-    return EXIT.error;
+    return error instanceof ConfigError || error instanceof RelayCredentialsError ? EXIT.usage : EXIT.error;
   }
 }

@@ -4,7 +4,11 @@
  * Producer and operator calls use the native API (JSON in, JSON out, `{"error":{…}}` envelopes) and
  * return its JSON bodies unchanged; worker calls use relay's v2 routes, where every change to a run
  * is fenced by its run id. The client imports nothing from the server so it can ship on its own.
+ *
+ * Pointed at a deployed Relay (API Gateway with IAM auth), it signs every request with SigV4. The
+ * signing modules are loaded only then, so a client of a local Relay stays light.
  */
+import type { SignatureV4 } from '@smithy/signature-v4';
 
 // ---------------------------------------------------------------------------------------------
 // Wire types
@@ -222,6 +226,14 @@ export class RelayConnectionError extends Error {
   override readonly name = 'RelayConnectionError';
 }
 
+/**
+ * Requests had to be signed with SigV4 and no AWS credentials were found (or the signing modules
+ * are not installed); `cause` holds the credential chain's error. Nothing was sent.
+ */
+export class RelayCredentialsError extends Error {
+  override readonly name = 'RelayCredentialsError';
+}
+
 // ---------------------------------------------------------------------------------------------
 // Client
 // ---------------------------------------------------------------------------------------------
@@ -229,12 +241,65 @@ export class RelayConnectionError extends Error {
 export interface RelayClientOptions {
   /** @default process.env.RELAY_URL ?? 'http://127.0.0.1:4000' */
   readonly endpoint?: string;
-  /** Sent as `Authorization: Bearer <token>`. @default process.env.RELAY_TOKEN */
+  /**
+   * Sent as `Authorization: Bearer <token>`, except on signed requests: SigV4 owns that header.
+   * @default process.env.RELAY_TOKEN
+   */
   readonly token?: string;
+  /**
+   * Sign requests with SigV4 for `execute-api`, using the default AWS credential chain (env vars,
+   * SSO, shared files, container and instance roles). `false` never signs; `{ region }` always
+   * signs, for an API behind a custom domain (or a test server).
+   * @default sign when the endpoint is `<id>.execute-api.<region>.amazonaws.com` or
+   * `RELAY_AWS_REGION` is set; see `signingRegion`
+   */
+  readonly sigv4?: SigV4Options | false;
   /** @default globalThis.fetch */
   readonly fetch?: typeof fetch;
   /** Retries of a request answered 429/503 (or, for reads, failed in the network). @default 3 */
   readonly retries?: number;
+}
+
+export interface SigV4Options {
+  /**
+   * The region the API is deployed in.
+   * @default the endpoint's region, else `RELAY_AWS_REGION`, `AWS_REGION`, `AWS_DEFAULT_REGION`
+   */
+  readonly region?: string;
+}
+
+/** API Gateway's own hosts: `<api-id>.execute-api.<region>.amazonaws.com` (`.com.cn` in China). */
+const EXECUTE_API_HOST = /^([a-z0-9]+)\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/i;
+
+/** The API id and region of an API Gateway default endpoint host; undefined for any other host. */
+export function parseExecuteApiHost(hostname: string): { apiId: string; region: string } | undefined {
+  const match = EXECUTE_API_HOST.exec(hostname);
+  return match?.[1] && match[2] ? { apiId: match[1], region: match[2] } : undefined;
+}
+
+/**
+ * The region to sign requests to `endpoint` for, or undefined to send them unsigned.
+ *
+ * Signing is on when asked for (`sigv4` given, or `RELAY_AWS_REGION` set: a custom domain hides
+ * the region) or when the host is API Gateway's own; a local Relay never needs it. The region is
+ * the one asked for, else the host's, else the AWS SDK's usual variables.
+ */
+export function signingRegion(
+  endpoint: string,
+  sigv4: SigV4Options | false | undefined,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string | undefined {
+  if (sigv4 === false) return undefined;
+  const hostRegion = parseExecuteApiHost(new URL(endpoint).hostname)?.region;
+  if (sigv4 === undefined && !env.RELAY_AWS_REGION && !hostRegion) return undefined;
+  const region =
+    sigv4?.region || hostRegion || env.RELAY_AWS_REGION || env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (!region) {
+    throw new Error(
+      `no region to sign requests to ${endpoint} for: give sigv4.region or set RELAY_AWS_REGION`,
+    );
+  }
+  return region;
 }
 
 interface RequestOptions {
@@ -266,13 +331,18 @@ const runPath = (queue: string, id: string, runId: string) =>
 
 export class RelayClient {
   readonly endpoint: string;
+  /** The region requests are signed for with SigV4; undefined when they are sent unsigned. */
+  readonly region: string | undefined;
   private readonly token: string | undefined;
   private readonly fetchFn: typeof fetch;
   private readonly retries: number;
+  /** Made on the first signed request; its credential provider caches and refreshes credentials. */
+  private signer: Promise<SignatureV4> | undefined;
 
   constructor(options: RelayClientOptions = {}) {
     const endpoint = options.endpoint ?? process.env.RELAY_URL ?? DEFAULT_ENDPOINT;
     this.endpoint = endpoint.replace(/\/+$/, '');
+    this.region = signingRegion(this.endpoint, options.sigv4);
     this.token = options.token ?? process.env.RELAY_TOKEN;
     this.fetchFn = options.fetch ?? globalThis.fetch;
     this.retries = options.retries ?? 3;
@@ -407,20 +477,27 @@ export class RelayClient {
   /** Sends a request, retrying busy answers (and network failures of idempotent reads). */
   private async call(method: string, path: string, options: RequestOptions = {}): Promise<Answer> {
     const url = new URL(`${this.endpoint}${path}`);
+    const query: Record<string, string> = {};
     for (const [name, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(name, String(value));
+      if (value !== undefined) query[name] = String(value);
     }
+    // Not URLSearchParams: it writes a space as `+`, which SigV4's canonical query reads as a
+    // literal plus. Encoded as SigV4 encodes, the query sent is the query signed.
+    url.search = Object.entries(query)
+      .map(([name, value]) => `${uriEscape(name)}=${uriEscape(value)}`)
+      .join('&');
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
-    const init: RequestInit = {
-      method,
-      headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    };
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
 
     for (let attempt = 0; ; attempt++) {
       const retriesLeft = attempt < this.retries;
+      // Inside the loop: a signature carries its time, so every attempt is signed afresh.
+      const init: RequestInit = {
+        method,
+        headers: await this.authorize(method, url, query, headers, body),
+        body,
+      };
       let response: Response;
       try {
         response = await this.fetchFn(url, init);
@@ -443,7 +520,74 @@ export class RelayClient {
       return { status: response.status, body: text ? JSON.parse(text) : undefined };
     }
   }
+
+  /**
+   * The headers to send: SigV4-signed ones (method, path, query, every header here plus `host`, and
+   * the body's hash in `x-amz-content-sha256`) when signing, else these plus the bearer token.
+   */
+  private async authorize(
+    method: string,
+    url: URL,
+    query: Record<string, string>,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<Record<string, string>> {
+    if (this.region === undefined) {
+      return this.token ? { ...headers, authorization: `Bearer ${this.token}` } : headers;
+    }
+    this.signer ??= loadSigner(this.region, this.endpoint);
+    const signed = await (await this.signer).sign({
+      method,
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: url.port ? Number(url.port) : undefined,
+      path: url.pathname,
+      query,
+      headers: { ...headers, host: url.host },
+      body,
+    });
+    // fetch sets `host` itself, to the same `url.host` that was signed.
+    const { host: _host, ...rest } = signed.headers;
+    return rest;
+  }
 }
+
+/**
+ * A signer for API Gateway in `region` with the default credential chain. The modules are imported
+ * here, not at the top, so a client that never signs never loads them.
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-access-control-iam.html
+ */
+async function loadSigner(region: string, endpoint: string): Promise<SignatureV4> {
+  const modules = await Promise.all([
+    import('@smithy/signature-v4'),
+    import('@aws-crypto/sha256-js'),
+    import('@aws-sdk/credential-provider-node'),
+  ]).catch((error: unknown) => {
+    throw new RelayCredentialsError(
+      `signing requests to ${endpoint} needs @smithy/signature-v4, @aws-crypto/sha256-js and ` +
+        `@aws-sdk/credential-provider-node installed: ${(error as Error).message}`,
+      { cause: error },
+    );
+  });
+  const [{ SignatureV4 }, { Sha256 }, { defaultProvider }] = modules;
+  // The provider memoizes, and refreshes temporary credentials before they expire.
+  const provider = defaultProvider();
+  const credentials = async () => {
+    try {
+      return await provider();
+    } catch (error) {
+      throw new RelayCredentialsError(
+        `no AWS credentials to sign requests to ${endpoint} with: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  };
+  return new SignatureV4({ service: 'execute-api', region, credentials, sha256: Sha256 });
+}
+
+/** RFC 3986 percent-encoding, as SigV4 canonicalizes query names and values. */
+const uriEscape = (value: string): string =>
+  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** Turns an error answer into a `RelayApiError`: the native envelope, or a plain-text body. */
 function apiError(response: Response, text: string): RelayApiError {

@@ -15,7 +15,14 @@ export interface CliResult {
 /** The environment without Relay's own variables, so a developer's shell cannot change a test. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env, ...extra };
-  for (const name of ['RELAY_URL', 'RELAY_TOKEN', 'RELAY_PORT', 'RELAY_HOST']) {
+  for (const name of [
+    'RELAY_URL',
+    'RELAY_TOKEN',
+    'RELAY_PORT',
+    'RELAY_HOST',
+    'RELAY_CONFIG',
+    'RELAY_AWS_REGION',
+  ]) {
     if (!(name in extra)) delete env[name];
   }
   return env;

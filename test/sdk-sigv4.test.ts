@@ -1,0 +1,302 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  parseExecuteApiHost,
+  RelayClient,
+  RelayCredentialsError,
+  signingRegion,
+} from '../functions/sdk/client.ts';
+
+/** Static credentials the default chain finds in the environment, as on a CI runner. */
+const CREDENTIALS = {
+  accessKeyId: 'AKIDEXAMPLE',
+  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+  sessionToken: 'session-token-of-temporary-credentials',
+};
+const REGION = 'eu-west-1';
+
+interface Received {
+  readonly method: string;
+  /** Path and query exactly as sent. */
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+interface Reply {
+  readonly status: number;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+}
+
+let server: Server;
+let endpoint: string;
+let received: Received[];
+/** How the server answers the next request; each test may replace it. */
+let reply: (request: Received, index: number) => Reply;
+
+beforeAll(async () => {
+  server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const request = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString('utf8'),
+    };
+    received.push(request);
+    const { status, headers, body } = reply(request, received.length - 1);
+    res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body ?? '{}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+});
+
+beforeEach(() => {
+  received = [];
+  reply = () => ({ status: 200, body: '{"jobs":[],"next_cursor":null}' });
+  vi.stubEnv('AWS_ACCESS_KEY_ID', CREDENTIALS.accessKeyId);
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', CREDENTIALS.secretAccessKey);
+  vi.stubEnv('AWS_SESSION_TOKEN', CREDENTIALS.sessionToken);
+  // A profile in the developer's shell would make the chain skip the variables above.
+  vi.stubEnv('AWS_PROFILE', undefined);
+  vi.stubEnv('RELAY_AWS_REGION', undefined);
+  vi.stubEnv('RELAY_TOKEN', undefined);
+});
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+  vi.useRealTimers();
+});
+
+/** The one request the server received. */
+function only(): Received {
+  expect(received).toHaveLength(1);
+  return received[0] as Received;
+}
+
+const header = (request: Received, name: string): string => String(request.headers[name] ?? '');
+
+/** `20300101T000000Z` as a Date. */
+const amzDate = (value: string): Date =>
+  new Date(value.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+
+/**
+ * Checks the request as API Gateway's IAM authorizer would: recomputes the signature from the
+ * method, raw path, query, the headers it names and the body as received, for `execute-api` in
+ * `region` with the known secret, and compares it with the one sent. The body hash must be the hash
+ * of the body received, so an unsigned payload (`UNSIGNED-PAYLOAD`) fails too.
+ */
+async function expectSignedFor(request: Received, region: string): Promise<void> {
+  const authorization = header(request, 'authorization');
+  const signedHeaders = /SignedHeaders=([^,]+)/.exec(authorization)?.[1]?.split(';') ?? [];
+  expect(authorization).toMatch(
+    new RegExp(
+      `^AWS4-HMAC-SHA256 Credential=${CREDENTIALS.accessKeyId}/\\d{8}/${region}/execute-api/aws4_request,`,
+    ),
+  );
+  expect(signedHeaders).toEqual(expect.arrayContaining(['host', 'x-amz-content-sha256', 'x-amz-date']));
+  expect(header(request, 'x-amz-content-sha256')).toBe(
+    createHash('sha256').update(request.body).digest('hex'),
+  );
+
+  const [path = '', rawQuery = ''] = request.url.split('?');
+  const query = Object.fromEntries(
+    rawQuery
+      .split('&')
+      .filter(Boolean)
+      .map((pair) => pair.split('=').map(decodeURIComponent)),
+  );
+  const headers = Object.fromEntries(signedHeaders.map((name) => [name, header(request, name)]));
+  const signer = new SignatureV4({
+    service: 'execute-api',
+    region,
+    credentials: CREDENTIALS,
+    sha256: Sha256,
+  });
+  const expected = await signer.sign(
+    {
+      method: request.method,
+      protocol: 'http:',
+      hostname: '127.0.0.1',
+      path,
+      query,
+      headers,
+      body: request.body,
+    },
+    { signingDate: amzDate(header(request, 'x-amz-date')) },
+  );
+  expect(authorization).toBe(expected.headers.authorization);
+}
+
+describe('parseExecuteApiHost', () => {
+  it('reads the API id and region of an API Gateway host', () => {
+    expect(parseExecuteApiHost('abc123defg.execute-api.eu-west-1.amazonaws.com')).toEqual({
+      apiId: 'abc123defg',
+      region: 'eu-west-1',
+    });
+  });
+
+  it('reads China regions on amazonaws.com.cn', () => {
+    expect(parseExecuteApiHost('abc123.execute-api.cn-north-1.amazonaws.com.cn')).toEqual({
+      apiId: 'abc123',
+      region: 'cn-north-1',
+    });
+  });
+
+  it.each([
+    '127.0.0.1',
+    'localhost',
+    'relay.example.com',
+    'abc123.execute-api.eu-west-1.amazonaws.com.example.com',
+    'abc123.lambda-url.eu-west-1.on.aws',
+  ])('does not match %s', (hostname) => {
+    expect(parseExecuteApiHost(hostname)).toBeUndefined();
+  });
+});
+
+describe('signingRegion', () => {
+  const apiUrl = 'https://abc123.execute-api.eu-west-1.amazonaws.com/';
+
+  it('signs for the region of an execute-api endpoint', () => {
+    expect(signingRegion(apiUrl, undefined, {})).toBe('eu-west-1');
+  });
+
+  it('leaves a local endpoint unsigned, whatever AWS_REGION says', () => {
+    expect(signingRegion('http://127.0.0.1:4000', undefined, { AWS_REGION: 'us-east-1' })).toBeUndefined();
+  });
+
+  it('signs any endpoint, such as a custom domain, for RELAY_AWS_REGION', () => {
+    expect(signingRegion('https://jobs.example.com', undefined, { RELAY_AWS_REGION: 'us-east-2' })).toBe(
+      'us-east-2',
+    );
+  });
+
+  it('prefers the region it is given over the endpoint’s', () => {
+    expect(signingRegion(apiUrl, { region: 'ap-south-1' }, {})).toBe('ap-south-1');
+  });
+
+  it('falls back to AWS_REGION, then AWS_DEFAULT_REGION, when told to sign without a region', () => {
+    const url = 'https://jobs.example.com';
+    expect(signingRegion(url, {}, { AWS_REGION: 'us-west-2', AWS_DEFAULT_REGION: 'sa-east-1' })).toBe(
+      'us-west-2',
+    );
+    expect(signingRegion(url, {}, { AWS_DEFAULT_REGION: 'sa-east-1' })).toBe('sa-east-1');
+  });
+
+  it('never signs with sigv4: false, even for an execute-api endpoint', () => {
+    expect(signingRegion(apiUrl, false, { RELAY_AWS_REGION: 'us-east-2' })).toBeUndefined();
+  });
+
+  it('throws when told to sign and no region is known', () => {
+    expect(() => signingRegion('https://jobs.example.com', {}, {})).toThrow(/no region to sign requests/);
+  });
+});
+
+describe('RelayClient with SigV4 (a local server verifies each signature)', () => {
+  const signingClient = () => new RelayClient({ endpoint, sigv4: { region: REGION }, retries: 0 });
+
+  it('signs a GET over its path and query, which is sent as it was signed', async () => {
+    await signingClient().list({ queue: 'mail out+now', status: 'dead', cursor: 'a/b=c*', limit: 5 });
+
+    const request = only();
+    await expectSignedFor(request, REGION);
+    expect(request.url).toBe('/v1/jobs?queue=mail%20out%2Bnow&status=dead&cursor=a%2Fb%3Dc%2A&limit=5');
+  });
+
+  it('signs a POST over its JSON body and content type', async () => {
+    reply = () => ({ status: 201, body: '{"id":"a"}' });
+
+    await signingClient().submit({ queue: 'q', id: 'a', payload: { to: 'ünï@example.com' } });
+
+    const request = only();
+    await expectSignedFor(request, REGION);
+    expect(JSON.parse(request.body)).toEqual({ queue: 'q', id: 'a', payload: { to: 'ünï@example.com' } });
+    expect(header(request, 'authorization')).toMatch(/SignedHeaders=[^,]*content-type/);
+  });
+
+  it('signs a retry afresh, with the time of the retry', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2030-01-01T00:00:00Z'));
+    reply = (_request, index) => {
+      if (index > 0) return { status: 200, body: '{"queues":[]}' };
+      vi.setSystemTime(new Date('2030-01-01T00:05:00Z'));
+      return { status: 503, headers: { 'retry-after': '0' } };
+    };
+
+    await new RelayClient({ endpoint, sigv4: { region: REGION }, retries: 1 }).queues();
+
+    expect(received.map((request) => header(request, 'x-amz-date'))).toEqual([
+      '20300101T000000Z',
+      '20300101T000500Z',
+    ]);
+    for (const request of received) await expectSignedFor(request, REGION);
+  });
+
+  it('sends and signs the session token of temporary credentials', async () => {
+    await signingClient().health();
+
+    const request = only();
+    expect(header(request, 'x-amz-security-token')).toBe(CREDENTIALS.sessionToken);
+    expect(header(request, 'authorization')).toMatch(/SignedHeaders=[^,]*x-amz-security-token/);
+  });
+
+  it('sends no bearer token with a signature', async () => {
+    await new RelayClient({ endpoint, sigv4: { region: REGION }, token: 'secret' }).health();
+
+    const request = only();
+    await expectSignedFor(request, REGION);
+    expect(JSON.stringify(request.headers)).not.toContain('secret');
+  });
+
+  it('signs for RELAY_AWS_REGION without being told to in code', async () => {
+    vi.stubEnv('RELAY_AWS_REGION', 'us-east-2');
+
+    await new RelayClient({ endpoint }).health();
+
+    await expectSignedFor(only(), 'us-east-2');
+  });
+
+  it('sends a local request unsigned, with its bearer token', async () => {
+    const client = new RelayClient({ endpoint, token: 'secret' });
+
+    await client.health();
+
+    const request = only();
+    expect(client.region).toBeUndefined();
+    expect(header(request, 'authorization')).toBe('Bearer secret');
+    expect(request.headers).not.toHaveProperty('x-amz-date');
+    expect(request.headers).not.toHaveProperty('x-amz-content-sha256');
+  });
+
+  it('fails with RelayCredentialsError, sending nothing, when the chain finds no credentials', async () => {
+    for (const name of [
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_SESSION_TOKEN',
+      'AWS_WEB_IDENTITY_TOKEN_FILE',
+      'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+      'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+    ]) {
+      vi.stubEnv(name, undefined);
+    }
+    vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', '/nonexistent/relay-test/credentials');
+    vi.stubEnv('AWS_CONFIG_FILE', '/nonexistent/relay-test/config');
+    vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
+
+    const failure = signingClient().health();
+
+    await expect(failure).rejects.toBeInstanceOf(RelayCredentialsError);
+    await expect(failure).rejects.toThrow(`no AWS credentials to sign requests to ${endpoint} with`);
+    expect(received).toEqual([]);
+  });
+});

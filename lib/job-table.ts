@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { type CfnElement, RemovalPolicy } from 'aws-cdk-lib';
 import {
   type Attribute,
   AttributeType,
@@ -13,6 +13,7 @@ import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { Env } from '../functions/core/env.ts';
 import { TTL_ATTRIBUTE, tableDefinition } from '../functions/jobs/table.ts';
+import { acknowledge, nagRef } from './nag.ts';
 
 export interface JobTableProps {
   /**
@@ -80,13 +81,20 @@ export class JobTable extends Construct {
     this.table = table;
   }
 
-  /** Read and write jobs through the store: what the API, dispatcher and maintenance functions need. */
+  /**
+   * Read and write jobs through the store: the item actions it issues on the table and its
+   * indexes, and nothing else (no scans, no table administration). Every Relay function and the
+   * runner need exactly this.
+   */
   grantReadWriteJobs(grantee: IGrantable): Grant {
-    return this.table.grantReadWriteData(grantee);
-  }
-
-  /** The runner's access: the store's item reads and writes only, no scans and no table admin. */
-  grantRunnerAccess(grantee: IGrantable): Grant {
+    if (Construct.isConstruct(grantee.grantPrincipal)) {
+      acknowledge(
+        grantee.grantPrincipal,
+        `IAM5[Resource::${nagRef(this.table.node.defaultChild as CfnElement, 'Arn')}/index/*]`,
+        'The store queries the jobs table’s own indexes (ready, leases, created, dead); ' +
+          'index/* names exactly those, on this table only.',
+      );
+    }
     return this.table.grant(grantee, ...ITEM_ACTIONS);
   }
 

@@ -1,0 +1,90 @@
+import { Duration } from 'aws-cdk-lib';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Construct } from 'constructs';
+import type { DispatchQueue } from './dispatch-queue.ts';
+import type { JobTable } from './job-table.ts';
+import { RelayFunction } from './relay-function.ts';
+import type { ShellRunner } from './shell-runner.ts';
+
+/**
+ * The dispatcher's timeout: Lambda's longest, since runs of up to 10 minutes execute inline
+ * (`INLINE_LIMIT_MS` in functions/dispatch/executors.ts). The dispatch queue's visibility timeout
+ * is derived from it.
+ */
+export const DISPATCHER_TIMEOUT = Duration.minutes(15);
+
+/** Lambda's bounds for an SQS event source's maximum concurrency. */
+const MAX_CONCURRENCY = { min: 2, max: 1000 };
+
+export interface DispatcherProps {
+  readonly table: JobTable;
+  readonly dispatchQueue: DispatchQueue;
+  readonly runner: ShellRunner;
+  /** Store settings shared by every function (retention, shards). */
+  readonly storeEnvironment?: Record<string, string>;
+  /** @default 1024 — inline runs share the function's memory */
+  readonly memorySize?: number;
+  /** @default no reservation */
+  readonly reservedConcurrentExecutions?: number;
+  /**
+   * Dispatcher instances the event source may run at once. Bounds what a burst of managed jobs
+   * costs, and ECS RunTask's 20 calls/s.
+   *
+   * @default 20
+   */
+  readonly maxConcurrency?: number;
+  /** @default 10 — the hints of one batch are dispatched concurrently */
+  readonly batchSize?: number;
+}
+
+/**
+ * Consumes dispatch hints: claims each hinted job with one conditional write, runs short commands
+ * inline and starts long ones as Fargate tasks, and reports the hints it could not handle so SQS
+ * retries only those (`ReportBatchItemFailures`).
+ */
+export class Dispatcher extends Construct {
+  readonly function: RelayFunction;
+
+  constructor(scope: Construct, id: string, props: DispatcherProps) {
+    super(scope, id);
+    const maxConcurrency = props.maxConcurrency ?? 20;
+    if (
+      !Number.isInteger(maxConcurrency) ||
+      maxConcurrency < MAX_CONCURRENCY.min ||
+      maxConcurrency > MAX_CONCURRENCY.max
+    ) {
+      throw new Error(
+        `Dispatcher maxConcurrency is ${maxConcurrency}, but Lambda accepts a whole number from ` +
+          `${MAX_CONCURRENCY.min} to ${MAX_CONCURRENCY.max}: pass one in that range, or omit it for 20.`,
+      );
+    }
+    const { table, dispatchQueue, runner } = props;
+
+    this.function = new RelayFunction(this, 'Function', {
+      entry: 'dispatcher.ts',
+      description: 'Relay dispatcher: claims hinted managed jobs, runs them inline or on Fargate',
+      timeout: DISPATCHER_TIMEOUT,
+      memorySize: props.memorySize ?? 1024,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      environment: {
+        ...props.storeEnvironment,
+        ...table.environment(),
+        ...dispatchQueue.environment(),
+        ...runner.runEnvironment(),
+      },
+    });
+    table.grantReadWriteJobs(this.function);
+    // Hints not yet due are sent on, retries and chained jobs get theirs, dead jobs are recorded.
+    dispatchQueue.grantSendHints(this.function);
+    dispatchQueue.grantRecordDead(this.function);
+    runner.grantRun(this.function);
+
+    this.function.addEventSource(
+      new SqsEventSource(dispatchQueue.queue, {
+        batchSize: props.batchSize ?? 10,
+        reportBatchItemFailures: true,
+        maxConcurrency,
+      }),
+    );
+  }
+}

@@ -1,0 +1,298 @@
+import { type CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Metric, type MetricOptions } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  FlowLogDestination,
+  type ISecurityGroup,
+  type IVpc,
+  SecurityGroup,
+  type SubnetSelection,
+  SubnetType,
+  Vpc,
+} from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import {
+  Cluster,
+  type ContainerDefinition,
+  ContainerImage,
+  ContainerInsights,
+  CpuArchitecture,
+  FargateTaskDefinition,
+  LinuxParameters,
+  LogDrivers,
+  OperatingSystemFamily,
+} from 'aws-cdk-lib/aws-ecs';
+import { Rule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { type ILogGroup, LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { Env } from '../functions/core/env.ts';
+import { RUNNER_STARTED_BY } from '../functions/dispatch/task-events.ts';
+import type { DispatchQueue } from './dispatch-queue.ts';
+import type { JobTable } from './job-table.ts';
+import { acknowledge, nagRef } from './nag.ts';
+import { PROJECT_ROOT } from './relay-function.ts';
+
+/** The runner container's name; the dispatcher's RunTask overrides its command. */
+const CONTAINER_NAME = 'runner';
+/** The `node` user of the official Node.js image. */
+const NON_ROOT_USER = '1000';
+
+/** Fargate's valid (cpu, memory) pairs: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size */
+const FARGATE_SIZES: Record<number, { min: number; max: number; step: number; only?: number[] }> = {
+  256: { min: 512, max: 2048, step: 512, only: [512, 1024, 2048] },
+  512: { min: 1024, max: 4096, step: 1024 },
+  1024: { min: 2048, max: 8192, step: 1024 },
+  2048: { min: 4096, max: 16384, step: 1024 },
+  4096: { min: 8192, max: 30720, step: 1024 },
+  8192: { min: 16384, max: 61440, step: 4096 },
+  16384: { min: 32768, max: 122880, step: 8192 },
+};
+
+export interface ShellRunnerProps {
+  readonly table: JobTable;
+  readonly dispatchQueue: DispatchQueue;
+  /** Store settings the runner shares with the functions (retention, shards). */
+  readonly storeEnvironment?: Record<string, string>;
+  /**
+   * Where runner tasks run.
+   *
+   * @default a new VPC with public subnets in two AZs and no NAT gateway (tasks get a public IP to reach AWS APIs)
+   */
+  readonly vpc?: IVpc;
+  /**
+   * Subnets of runner tasks in `vpc`.
+   *
+   * @default the VPC's private subnets with egress if it has any, else its public subnets
+   */
+  readonly vpcSubnets?: SubnetSelection;
+  /** @default 512 (0.5 vCPU) */
+  readonly cpu?: number;
+  /** @default 1024 */
+  readonly memoryLimitMiB?: number;
+  /** @default built from functions/runner/Dockerfile for ARM64 */
+  readonly image?: ContainerImage;
+  /** @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * Long managed jobs as ECS Fargate tasks: a cluster, the runner's task definition and the network
+ * its tasks use.
+ *
+ * A task gets a job reference as its command (`--job <queue> <id> <run_id>`), reads the payload
+ * from the table and records its run there. It runs as a non-root user on a read-only root
+ * filesystem (with a writable `/tmp`), under an init process that reaps what commands leave behind.
+ */
+export class ShellRunner extends Construct {
+  readonly cluster: Cluster;
+  readonly taskDefinition: FargateTaskDefinition;
+  readonly container: ContainerDefinition;
+  readonly securityGroup: ISecurityGroup;
+  /** Where runner tasks log: their commands' output and Relay's job metrics. */
+  readonly logGroup: ILogGroup;
+  private readonly subnets: SubnetSelection;
+  private readonly publicIp: boolean;
+
+  constructor(scope: Construct, id: string, props: ShellRunnerProps) {
+    super(scope, id);
+    const cpu = props.cpu ?? 512;
+    const memoryLimitMiB = props.memoryLimitMiB ?? 1024;
+    validateSize(cpu, memoryLimitMiB);
+
+    const vpc = props.vpc ?? defaultVpc(this);
+    this.subnets =
+      props.vpcSubnets ??
+      (vpc.privateSubnets.length
+        ? { subnetType: SubnetType.PRIVATE_WITH_EGRESS }
+        : { subnetType: SubnetType.PUBLIC });
+    // Without a NAT gateway, a task in a public subnet reaches AWS APIs through its public IP.
+    this.publicIp = vpc
+      .selectSubnets(this.subnets)
+      .subnetIds.every((subnet) => vpc.publicSubnets.some((p) => p.subnetId === subnet));
+    this.securityGroup = new SecurityGroup(this, 'TaskSecurityGroup', {
+      vpc,
+      description:
+        'Relay runner tasks: no inbound traffic; outbound HTTPS to AWS APIs and what commands call',
+      allowAllOutbound: true,
+    });
+
+    this.cluster = new Cluster(this, 'Cluster', {
+      vpc,
+      containerInsightsV2: ContainerInsights.ENABLED,
+      enableFargateCapacityProviders: true,
+    });
+    this.taskDefinition = new FargateTaskDefinition(this, 'TaskDefinition', {
+      cpu,
+      memoryLimitMiB,
+      runtimePlatform: {
+        cpuArchitecture: CpuArchitecture.ARM64,
+        operatingSystemFamily: OperatingSystemFamily.LINUX,
+      },
+    });
+    this.taskDefinition.addVolume({ name: 'tmp' });
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.container = this.taskDefinition.addContainer(CONTAINER_NAME, {
+      containerName: CONTAINER_NAME,
+      image:
+        props.image ??
+        ContainerImage.fromAsset(PROJECT_ROOT, {
+          file: 'functions/runner/Dockerfile',
+          platform: Platform.LINUX_ARM64,
+        }),
+      user: NON_ROOT_USER,
+      readonlyRootFilesystem: true,
+      linuxParameters: new LinuxParameters(this, 'LinuxParameters', { initProcessEnabled: true }),
+      logging: LogDrivers.awsLogs({ streamPrefix: 'runner', logGroup: this.logGroup }),
+      environment: {
+        // CloudWatch Logs extracts EMF metrics from any JSON log line, awslogs' included:
+        // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Generation_PutLogEvents.html
+        [Env.METRICS]: 'emf',
+        ...props.storeEnvironment,
+        ...props.table.environment(),
+        ...props.dispatchQueue.environment(),
+      },
+    });
+    this.container.addMountPoints({ sourceVolume: 'tmp', containerPath: '/tmp', readOnly: false });
+    acknowledge(
+      this.taskDefinition,
+      'ECS2',
+      'The environment holds resource names and settings (table, queue URLs, retention), no secrets.',
+    );
+    if (!props.image) {
+      acknowledge(
+        this.taskDefinition,
+        'IAM5[Resource::*]',
+        'The execution role pulls the runner image from the CDK asset repository: ' +
+          'ecr:GetAuthorizationToken only accepts Resource "*" (the pull actions are scoped to the repository).',
+      );
+    }
+
+    // The runner reads and writes its job; it sends the hints of a retry or a chained job and the
+    // dead-letter record of a job it leaves dead. Nothing else.
+    props.table.grantReadWriteJobs(this.taskDefinition.taskRole);
+    props.dispatchQueue.grantSendHints(this.taskDefinition.taskRole);
+    props.dispatchQueue.grantRecordDead(this.taskDefinition.taskRole);
+  }
+
+  /** Start runner tasks: `ecs:RunTask` on this task definition and `iam:PassRole` of its two roles. */
+  grantRun(grantee: IGrantable): Grant {
+    return this.taskDefinition.grantRun(grantee);
+  }
+
+  /** Stop runner tasks of this cluster (a cancelled run, an expired lease). */
+  grantStopTasks(grantee: IGrantable): Grant {
+    // ECS has no L2 grant for StopTask; task ARNs are unknown until RunTask, so the resource is
+    // every task of this cluster: arn:aws:ecs:region:account:task/<cluster>/*.
+    const cluster = this.cluster.node.defaultChild as CfnElement;
+    if (Construct.isConstruct(grantee.grantPrincipal)) {
+      acknowledge(
+        grantee.grantPrincipal,
+        `IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/${nagRef(cluster)}/*]`,
+        'StopTask targets tasks started at run time, whose ARNs cannot be known at deploy time; ' +
+          'the resource is limited to the tasks of the runner cluster.',
+      );
+    }
+    return Grant.addToPrincipal({
+      grantee,
+      actions: ['ecs:StopTask'],
+      resourceArns: [
+        Stack.of(this).formatArn({
+          service: 'ecs',
+          resource: 'task',
+          resourceName: `${this.cluster.clusterName}/*`,
+        }),
+      ],
+    });
+  }
+
+  /** What the dispatcher needs to start a runner task; pair with `grantRun`. */
+  runEnvironment(): Record<string, string> {
+    return {
+      ...this.stopEnvironment(),
+      [Env.RUNNER_TASK_DEFINITION]: this.taskDefinition.taskDefinitionArn,
+      [Env.RUNNER_CONTAINER]: CONTAINER_NAME,
+      [Env.RUNNER_SUBNETS]: this.cluster.vpc.selectSubnets(this.subnets).subnetIds.join(','),
+      [Env.RUNNER_SECURITY_GROUPS]: this.securityGroup.securityGroupId,
+      [Env.RUNNER_PUBLIC_IP]: String(this.publicIp),
+    };
+  }
+
+  /** What a function needs to stop runner tasks; pair with `grantStopTasks`. */
+  stopEnvironment(): Record<string, string> {
+    return { [Env.RUNNER_CLUSTER]: this.cluster.clusterName };
+  }
+
+  /**
+   * Sends the STOPPED events of runner tasks to `handler`, which fails their run at once instead
+   * of at lease expiry.
+   */
+  onTaskStopped(id: string, handler: IFunction): Rule {
+    return new Rule(this, id, {
+      description: 'Stopped Relay runner tasks: fail their run without waiting for its lease',
+      eventPattern: {
+        source: ['aws.ecs'],
+        detailType: ['ECS Task State Change'],
+        detail: {
+          clusterArn: [this.cluster.clusterArn],
+          lastStatus: ['STOPPED'],
+          startedBy: [RUNNER_STARTED_BY],
+        },
+      },
+      targets: [new LambdaFunction(handler, { retryAttempts: 8, maxEventAge: Duration.hours(1) })],
+    });
+  }
+
+  /** Runner tasks running now (Container Insights). */
+  metricRunningTasks(options: MetricOptions = {}): Metric {
+    return new Metric({
+      namespace: 'ECS/ContainerInsights',
+      metricName: 'RunningTaskCount',
+      dimensionsMap: { ClusterName: this.cluster.clusterName },
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+      ...options,
+    });
+  }
+}
+
+/** Two AZs of public subnets and no NAT gateway: runner tasks cost nothing while idle. */
+function defaultVpc(scope: Construct): IVpc {
+  const vpc = new Vpc(scope, 'Vpc', {
+    maxAzs: 2,
+    natGateways: 0,
+    subnetConfiguration: [{ name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24 }],
+  });
+  vpc.addFlowLog('FlowLogs', {
+    destination: FlowLogDestination.toCloudWatchLogs(
+      new LogGroup(scope, 'FlowLogsGroup', {
+        retention: RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+    ),
+  });
+  return vpc;
+}
+
+function validateSize(cpu: number, memory: number): void {
+  const size = FARGATE_SIZES[cpu];
+  if (!size) {
+    throw new Error(
+      `ShellRunner cpu is ${cpu}, but Fargate offers ${Object.keys(FARGATE_SIZES).join(', ')} CPU units: ` +
+        'pass one of them, or omit cpu for 512.',
+    );
+  }
+  const fits = size.only
+    ? size.only.includes(memory)
+    : memory >= size.min && memory <= size.max && (memory - size.min) % size.step === 0;
+  if (!fits) {
+    throw new Error(
+      `ShellRunner memoryLimitMiB is ${memory}, but with cpu ${cpu} Fargate accepts ${size.min} to ${size.max} ` +
+        `MiB in steps of ${size.step}: pass one of those, or change cpu.`,
+    );
+  }
+}

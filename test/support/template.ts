@@ -1,0 +1,65 @@
+/**
+ * Reading a synthesized template the way a reviewer would: which IAM statements a role holds,
+ * which function a construct became, without bundling (synthesis stays fast; test/synth.test.ts
+ * bundles the real app once).
+ */
+import { readFileSync } from 'node:fs';
+import { App, type Stack } from 'aws-cdk-lib';
+import type { Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+
+/** The feature flags and settings `cdk synth` reads from cdk.json, so tests see the same templates. */
+export const CDK_CONTEXT = (
+  JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+    context: Record<string, unknown>;
+  }
+).context;
+
+/** An app as cdk.json configures it, skipping asset bundling: templates are complete, code is a placeholder. */
+export const appWithoutBundling = (): App =>
+  new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
+
+export interface Statement {
+  readonly actions: string[];
+  readonly resources: unknown[];
+  readonly condition?: unknown;
+}
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+
+/** The CloudFormation logical id of a construct's resource. */
+export const logicalIdOf = (stack: Stack, construct: IConstruct): string =>
+  stack.getLogicalId((construct.node.defaultChild ?? construct) as never);
+
+/** Every statement of every policy attached to the role with `roleLogicalId`. */
+export function statementsOfRole(template: Template, roleLogicalId: string): Statement[] {
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
+  return policies
+    .filter((policy) =>
+      (policy.Properties.Roles as { Ref?: string }[]).some((role) => role.Ref === roleLogicalId),
+    )
+    .flatMap(
+      (policy) => (policy.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement,
+    )
+    .map((statement) => ({
+      actions: [statement.Action as string | string[]].flat().sort(),
+      resources: [statement.Resource].flat(),
+      ...(statement.Condition ? { condition: statement.Condition } : {}),
+    }));
+}
+
+/** The logical id of the role a Lambda function runs as. */
+export function roleOfFunction(template: Template, functionLogicalId: string): string {
+  const fn = template.toJSON().Resources[functionLogicalId] as Resource | undefined;
+  const role = fn?.Properties.Role as { 'Fn::GetAtt'?: [string, string] } | undefined;
+  const id = role?.['Fn::GetAtt']?.[0];
+  if (!id) throw new Error(`${functionLogicalId} is not a function with a role in this template`);
+  return id;
+}
+
+/** All actions a role may take, sorted and deduplicated. */
+export const actionsOfRole = (template: Template, roleLogicalId: string): string[] =>
+  [...new Set(statementsOfRole(template, roleLogicalId).flatMap((s) => s.actions))].sort();
+
+/** `{ 'Fn::GetAtt': [id, 'Arn'] }`, how a template names a resource's ARN. */
+export const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });

@@ -9,10 +9,11 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { GROUPS, ROUTES, type RouteGroup, routeKey } from '../functions/api/routes.ts';
+import { GROUPS, ROUTES, type RouteGroup } from '../functions/api/routes.ts';
 
 export interface RelayApiProps {
   /** The function serving each route group of `functions/api/routes.ts`, and the fallback. */
@@ -102,9 +103,16 @@ export class RelayApi extends Construct {
     }
   }
 
-  /** The route keys (`GET /v1/jobs`) this API serves, besides `$default`. */
-  static routeKeys(): string[] {
-    return ROUTES.map(routeKey);
+  /**
+   * Let a producer, worker or operator call the API with IAM auth: `execute-api:Invoke` on every
+   * route of this API's stage, and nothing else.
+   */
+  grantInvoke(grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({
+      grantee,
+      actions: ['execute-api:Invoke'],
+      resourceArns: [this.api.arnForExecuteApi('*', '/*', this.stage.stageName)],
+    });
   }
 }
 

@@ -7,6 +7,7 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { SubnetType, Vpc } from 'aws-cdk-lib/aws-ec2';
+import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../functions/api/routes.ts';
 import { Env } from '../functions/core/env.ts';
@@ -239,6 +240,19 @@ describe('Relay', () => {
       const format = JSON.parse(stage?.Properties.AccessLogSettings.Format);
       expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status' });
       expect(stage?.Properties.AccessLogSettings.Format).not.toMatch(/header|querystring/i);
+    });
+
+    it('grants callers execute-api:Invoke on this API only', () => {
+      const s = new Stack(appWithoutBundling(), 'Grant');
+      const r = new Relay(s, 'Relay');
+      const caller = new Role(s, 'Caller', { assumedBy: new AccountRootPrincipal() });
+
+      r.api.grantInvoke(caller);
+
+      const statements = statementsOfRole(Template.fromStack(s), logicalIdOf(s, caller));
+      expect(statements).toHaveLength(1);
+      expect(statements[0]?.actions).toEqual(['execute-api:Invoke']);
+      expect(JSON.stringify(statements[0]?.resources)).toContain(logicalIdOf(s, r.api.api));
     });
 
     it('accepts a JWT authorizer instead of IAM', () => {

@@ -44,3 +44,38 @@ describe('README', () => {
     expect(stdout.trim().endsWith('200')).toBe(true);
   });
 });
+
+describe('README: Deploy to AWS', () => {
+  const section = README.slice(README.indexOf('## Deploy to AWS'), README.indexOf('## Configuration'));
+
+  it('lists exactly the outputs RelayStack declares', async () => {
+    const { Template } = await import('aws-cdk-lib/assertions');
+    const { RelayStack } = await import('../lib/relay-stack.ts');
+    const { appWithoutBundling } = await import('./support/template.ts');
+    const outputs = Object.keys(
+      Template.fromStack(new RelayStack(appWithoutBundling(), 'S')).toJSON().Outputs,
+    );
+    const table = section.slice(section.indexOf('**Outputs**'), section.indexOf('**What gets deployed**'));
+    const documented = [...table.matchAll(/^\| ((?:`\w+`(?:, )?)+) \|/gm)].flatMap((m) =>
+      [...(m[1] as string).matchAll(/`(\w+)`/g)].map((n) => n[1]),
+    );
+    expect(documented.sort()).toEqual(outputs.sort());
+  });
+
+  it('uses only props the Relay construct has in its example', async () => {
+    const example = section.slice(section.indexOf("new Relay(this, 'Relay', {"), section.indexOf('});'));
+    const props = [...example.matchAll(/^\s+(\w+):/gm), ...example.matchAll(/, (\w+):/g)].map((m) => m[1]);
+    const source = readFileSync(new URL('../lib/relay.ts', import.meta.url), 'utf8');
+    const declared = [...source.matchAll(/^\s+readonly (\w+)\?:/gm)].map((m) => m[1]);
+    expect(props.length).toBeGreaterThan(5);
+    expect(props.filter((p) => !declared.includes(p))).toEqual([]);
+  });
+
+  it('names only npm scripts that exist', () => {
+    const scripts = Object.keys(
+      JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts,
+    );
+    const used = [...README.matchAll(/npm run (\w+)/g)].map((m) => m[1]);
+    expect(used.filter((name) => !scripts.includes(name as string))).toEqual([]);
+  });
+});

@@ -1,54 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.ts';
-
-interface Received {
-  readonly method: string;
-  readonly url: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
-
-interface Reply {
-  readonly status: number;
-  readonly contentType: string;
-  readonly body: string;
-}
-
-interface Stub {
-  readonly url: string;
-  readonly requests: Received[];
-  close(): Promise<void>;
-}
-
-/** A local HTTP server that records each request and answers it with `answer`. */
-async function stub(answer: (request: Received) => Reply): Promise<Stub> {
-  const requests: Received[] = [];
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const request = {
-      method: req.method ?? '',
-      url: req.url ?? '',
-      headers: req.headers,
-      body: Buffer.concat(chunks).toString('utf8'),
-    };
-    requests.push(request);
-    const { status, contentType, body } = answer(request);
-    res.writeHead(status, { 'content-type': contentType }).end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
+import { type StubServer, startStubServer } from './support/stub-server.ts';
 
 const XMLNS = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
 
@@ -90,17 +46,17 @@ const QUEUES = {
   ],
 };
 
-let cloudformation: Stub;
+let cloudformation: StubServer;
 /** Stands in for the deployed Relay API that the stack's `ApiUrl` names. */
-let relay: Stub;
+let relay: StubServer;
 let dir: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'relay-config-'));
-  relay = await stub(() => ({ status: 200, contentType: 'application/json', body: JSON.stringify(QUEUES) }));
-  cloudformation = await stub((request) => {
+  relay = await startStubServer(() => ({ status: 200, body: JSON.stringify(QUEUES) }));
+  cloudformation = await startStubServer((request) => {
     const stackName = new URLSearchParams(request.body).get('StackName') ?? '';
-    const xml = (status: number, body: string) => ({ status, contentType: 'text/xml', body });
+    const xml = (status: number, body: string) => ({ status, headers: { 'content-type': 'text/xml' }, body });
     if (stackName === 'RelayStack') {
       return xml(
         200,

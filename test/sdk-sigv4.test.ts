@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -10,6 +8,7 @@ import {
   RelayCredentialsError,
   signingRegion,
 } from '../functions/sdk/client.ts';
+import { type Received, type Reply, type StubServer, startStubServer } from './support/stub-server.ts';
 
 /** Static credentials the default chain finds in the environment, as on a CI runner. */
 const CREDENTIALS = {
@@ -19,50 +18,22 @@ const CREDENTIALS = {
 };
 const REGION = 'eu-west-1';
 
-interface Received {
-  readonly method: string;
-  /** Path and query exactly as sent. */
-  readonly url: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
-
-interface Reply {
-  readonly status: number;
-  readonly headers?: Record<string, string>;
-  readonly body?: string;
-}
-
-let server: Server;
+let server: StubServer;
 let endpoint: string;
 let received: Received[];
 /** How the server answers the next request; each test may replace it. */
 let reply: (request: Received, index: number) => Reply;
 
 beforeAll(async () => {
-  server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const request = {
-      method: req.method ?? '',
-      url: req.url ?? '',
-      headers: req.headers,
-      body: Buffer.concat(chunks).toString('utf8'),
-    };
-    received.push(request);
-    const { status, headers, body } = reply(request, received.length - 1);
-    res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body ?? '{}');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await startStubServer((request, index) => reply(request, index));
+  endpoint = server.url;
 });
 
-afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => server.close());
 
 beforeEach(() => {
-  received = [];
+  server.requests.length = 0;
+  received = server.requests;
   reply = () => ({ status: 200, body: '{"jobs":[],"next_cursor":null}' });
   vi.stubEnv('AWS_ACCESS_KEY_ID', CREDENTIALS.accessKeyId);
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', CREDENTIALS.secretAccessKey);

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { App, type Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 
 /** The feature flags and settings `cdk synth` reads from cdk.json, so tests see the same templates. */
@@ -63,3 +64,18 @@ export const actionsOfRole = (template: Template, roleLogicalId: string): string
 
 /** `{ 'Fn::GetAtt': [id, 'Arn'] }`, how a template names a resource's ARN. */
 export const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
+
+/**
+ * The cdk-nag AwsSolutions findings on resources under `pathPrefix` (`Test/Alarms/`), as
+ * `<rule> <construct path>`. Also returns how many findings the whole stack has, so a test can
+ * show the checks ran.
+ */
+export function nagFindingsUnder(stack: Stack, pathPrefix: string): { ours: string[]; all: number } {
+  const report = new AwsSolutionsChecks().validateScope(stack);
+  const ours = report.violations.flatMap((violation) =>
+    violation.violatingResources
+      .filter((resource) => resource.constructPath?.startsWith(pathPrefix))
+      .map((resource) => `${violation.ruleName} ${resource.constructPath}`),
+  );
+  return { ours, all: report.violations.length };
+}

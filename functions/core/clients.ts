@@ -1,4 +1,6 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /**
@@ -19,9 +21,81 @@ export function awsClientConfig(
   return { endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Client hooks
+// ---------------------------------------------------------------------------------------------
+
+/** One AWS call as a hook sees it, before the SDK serializes it. */
+export interface ClientCall {
+  /** `DynamoDB`, `SQS` or `ECS`. */
+  readonly service: string;
+  /** The API operation: `PutItem`, `SendMessage`, `RunTask`… */
+  readonly operation: string;
+  /** The command's input; a hook may add to it (`ReturnConsumedCapacity`) before `next`. */
+  readonly input: Record<string, unknown>;
+}
+
+/**
+ * Wraps every AWS call of every Relay client: it may inspect or amend the input, call `next` (or
+ * throw instead, to inject a fault), and read the output. Hooks serve benchmarks (request and
+ * capacity accounting) and reliability tests (faults an emulator cannot produce); production
+ * code installs none, and then a call costs one array check.
+ */
+export type ClientHook = (call: ClientCall, next: () => Promise<unknown>) => Promise<unknown>;
+
+const hooks: ClientHook[] = [];
+
+/** Installs a hook on every client, existing and future; returns how to remove it. */
+export function addClientHook(hook: ClientHook): () => void {
+  hooks.push(hook);
+  return () => {
+    const at = hooks.indexOf(hook);
+    if (at >= 0) hooks.splice(at, 1);
+  };
+}
+
+type Stack = DynamoDBClient['middlewareStack'];
+
+/** Routes the client's calls through the installed hooks (at call time, so later hooks apply). */
+export function hooked<T extends { middlewareStack: unknown }>(client: T, service: string): T {
+  (client.middlewareStack as Stack).add(
+    (next, context) => async (args) => {
+      if (!hooks.length) return next(args);
+      const operation = String(context.commandName ?? '').replace(/Command$/, '');
+      const call: ClientCall = { service, operation, input: args.input as Record<string, unknown> };
+      let output: Awaited<ReturnType<typeof next>> | undefined;
+      const chain = hooks.reduceRight<() => Promise<unknown>>(
+        (inner, hook) => () => hook(call, inner),
+        async () => {
+          output = await next(args);
+          return output.output;
+        },
+      );
+      await chain();
+      if (!output) throw new Error(`a client hook on ${service}.${operation} neither called next nor threw`);
+      return output;
+    },
+    { step: 'initialize', name: 'relayClientHooks', priority: 'high' },
+  );
+  return client;
+}
+
+/** The DynamoDB client behind every store, with hooks. */
+export function dynamoClient(endpoint?: string): DynamoDBClient {
+  return hooked(new DynamoDBClient(awsClientConfig(endpoint)), 'DynamoDB');
+}
+
 /** A document client that stores `undefined` as absent and keeps numbers as JavaScript numbers. */
 export function documentClient(endpoint?: string): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient(awsClientConfig(endpoint)), {
+  return DynamoDBDocumentClient.from(dynamoClient(endpoint), {
     marshallOptions: { removeUndefinedValues: true },
   });
+}
+
+export function sqsClient(endpoint?: string): SQSClient {
+  return hooked(new SQSClient(awsClientConfig(endpoint)), 'SQS');
+}
+
+export function ecsClient(): ECSClient {
+  return hooked(new ECSClient({}), 'ECS');
 }

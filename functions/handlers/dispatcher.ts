@@ -2,8 +2,8 @@
  * Lambda entry: the dispatcher, on the dispatch queue's event source with
  * `ReportBatchItemFailures`. Short runs execute inline here; long ones start as Fargate tasks.
  */
-import { ECSClient } from '@aws-sdk/client-ecs';
 import middy from '@middy/core';
+import { ecsClient } from '../core/clients.ts';
 import { Env } from '../core/env.ts';
 import { createDispatcher } from '../dispatch/dispatcher.ts';
 import { byRuntime, type FargateSettings, fargateExecutor, inlineExecutor } from '../dispatch/executors.ts';
@@ -37,7 +37,7 @@ export const handler = middy(
     dispatch,
     execute: byRuntime({
       lambda: inlineExecutor({ store, dispatch }),
-      fargate: fargateExecutor(new ECSClient({}), fargateSettings(), store),
+      fargate: fargateExecutor(ecsClient(), fargateSettings(), store),
     }),
   }),
 );

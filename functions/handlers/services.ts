@@ -2,9 +2,7 @@
  * Process-wide clients, built once (at cold start on Lambda) from the environment the stack or
  * the local stack sets: the job store, and the dispatch queue when managed jobs are enabled.
  */
-import { ECSClient } from '@aws-sdk/client-ecs';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { awsClientConfig, documentClient } from '../core/clients.ts';
+import { documentClient, ecsClient, sqsClient } from '../core/clients.ts';
 import { readConfig } from '../core/config.ts';
 import { Env } from '../core/env.ts';
 import { metricsFromEnv } from '../core/metrics.ts';
@@ -30,7 +28,7 @@ export function dispatchFromEnv(env: NodeJS.ProcessEnv = process.env): DispatchQ
     const deadLetterUrl = env[Env.DISPATCH_DLQ_URL];
     dispatch =
       queueUrl && deadLetterUrl
-        ? new DispatchQueue(new SQSClient(awsClientConfig(env[Env.SQS_ENDPOINT])), queueUrl, deadLetterUrl)
+        ? new DispatchQueue(sqsClient(env[Env.SQS_ENDPOINT]), queueUrl, deadLetterUrl)
         : null;
   }
   return dispatch ?? undefined;
@@ -39,5 +37,5 @@ export function dispatchFromEnv(env: NodeJS.ProcessEnv = process.env): DispatchQ
 /** Stops runner tasks, where managed jobs run on Fargate (the stack sets the cluster). */
 export function stopperFromEnv(env: NodeJS.ProcessEnv = process.env): TaskStopper | undefined {
   const cluster = env[Env.RUNNER_CLUSTER];
-  return cluster ? ecsStopper(new ECSClient({}), cluster) : undefined;
+  return cluster ? ecsStopper(ecsClient(), cluster) : undefined;
 }

@@ -8,10 +8,8 @@
  * module only sets the variables (endpoint and table) before they first run.
  */
 import { mkdirSync } from 'node:fs';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { createApiHandler } from '../api/handler.ts';
-import { awsClientConfig } from '../core/clients.ts';
+import { dynamoClient, sqsClient } from '../core/clients.ts';
 import { Env } from '../core/env.ts';
 import { describeError, log } from '../core/log.ts';
 import { createDispatcher } from '../dispatch/dispatcher.ts';
@@ -69,14 +67,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     process.env[Env.SQS_ENDPOINT] = sqs.endpoint;
     process.env[Env.TABLE_NAME] ??= LOCAL_TABLE;
     process.env.AWS_EC2_METADATA_DISABLED = 'true';
-    const raw = new DynamoDBClient(awsClientConfig(dynamo.endpoint));
+    const raw = dynamoClient(dynamo.endpoint);
     await ensureTable(raw, process.env[Env.TABLE_NAME] as string);
     raw.destroy();
 
     // The dispatch queue lives only in memory: after a restart with --data-dir, the sweep's
     // lost-dispatch repair re-sends the hints of managed jobs that are still waiting.
-    const sqsClient = new SQSClient(awsClientConfig(sqs.endpoint));
-    const queues = await ensureDispatchQueues(sqsClient, {
+    const queueClient = sqsClient(sqs.endpoint);
+    const queues = await ensureDispatchQueues(queueClient, {
       name: 'relay-dispatch',
       visibilityTimeoutSeconds: 60,
     });
@@ -84,7 +82,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     process.env[Env.DISPATCH_DLQ_URL] = queues.deadLetterUrl;
     const executor = localExecutor();
     const poller = await startSqsPoller({
-      client: sqsClient,
+      client: queueClient,
       queueUrl: queues.queueUrl,
       handler: createDispatcher({
         store: storeFromEnv(),
@@ -131,7 +129,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await http.close();
         await poller.stop();
         await executor.stop();
-        sqsClient.destroy();
+        queueClient.destroy();
         await Promise.all([dynamo.stop(), sqs.stop()]);
       },
     };

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
-import { awsClientConfig } from '../../functions/core/clients.ts';
+import { dynamoClient } from '../../functions/core/clients.ts';
 import type { StoreConfig } from '../../functions/core/config.ts';
 import type { JobMetrics } from '../../functions/core/metrics.ts';
 import { JobStore } from '../../functions/jobs/store.ts';
@@ -31,7 +30,7 @@ export async function freshStore(
   options: { clock?: () => number; shards?: number; strictQueues?: string[]; metrics?: JobMetrics } = {},
 ): Promise<TestStore> {
   const endpoint = inject('dynamodbEndpoint');
-  const raw = new DynamoDBClient(awsClientConfig(endpoint));
+  const raw = dynamoClient(endpoint);
   const tableName = `jobs-${randomUUID()}`;
   await ensureTable(raw, tableName);
   const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });

@@ -791,11 +791,11 @@ export class JobStore {
     const info = await this.queueInfo(queue);
     if (!info) return [];
     const now = this.clock();
-    const window = count * 2 + 8;
+    let window = count * 2 + 8;
     const claimed: Job[] = [];
     const tried = new Set<string>();
     let fetched = await this.candidates(info, now, window);
-    for (let round = 0; round < 8 && claimed.length < count; round++) {
+    for (let round = 0; round < CLAIM_ROUNDS && claimed.length < count; round++) {
       let pool = fetched.filter((c) => !tried.has(c.key.pk));
       if (!pool.length) {
         // Read again only if the last read was full: there may be more past what was tried.
@@ -810,7 +810,18 @@ export class JobStore {
       const picks = round === 0 || info.ordering === 'strict' ? pool.slice(0, want) : sample(pool, want);
       for (const pick of picks) tried.add(pick.key.pk);
       const results = await Promise.all(picks.map((c) => this.claimOne(c, now)));
-      for (const job of results) if (job) claimed.push(job);
+      let lost = 0;
+      for (const job of results) {
+        if (job) claimed.push(job);
+        else lost++;
+      }
+      if (lost && info.ordering !== 'strict' && claimed.length < count) {
+        // Others are claiming the same heads. The pool read before this round is going stale as
+        // they win, so read a fresh one, wider each time, and spread the next picks over it: a
+        // failed conditional write costs a write unit, a wider read far less.
+        window = Math.min(window * 2, MAX_CLAIM_WINDOW);
+        fetched = await this.candidates(info, now, window + tried.size);
+      }
     }
     return claimed.sort((a, b) => orderOf(a).localeCompare(orderOf(b)));
   }
@@ -2318,6 +2329,11 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+/** Rounds of claim writes one `claim` call makes before it answers with what it has. */
+const CLAIM_ROUNDS = 12;
+/** The widest candidate read a contended claim grows to (per shard, before merging). */
+const MAX_CLAIM_WINDOW = 256;
 
 function sample<T>(items: readonly T[], n: number): T[] {
   const copy = [...items];

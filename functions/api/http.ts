@@ -90,11 +90,35 @@ function parseJson(text: string): unknown {
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
     throw new HttpError(413, `request body is larger than ${MAX_BODY_BYTES} bytes`);
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw new HttpError(400, `Failed to parse the request body as JSON: ${(error as Error).message}`);
   }
+  if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
+    throw new HttpError(400, `request body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  return value;
+}
+
+/**
+ * How deep a body may nest. JSON.parse takes any depth, but JSON.stringify, zod's recursive
+ * schemas (chained jobs) and the DynamoDB marshaller recurse, and a few thousand levels overflow
+ * the stack: a 500 for what is the caller's mistake.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/** Whether `value` nests arrays and objects deeper than `max`, found without recursion. */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [item, depth] = stack.pop() as [unknown, number];
+    if (item === null || typeof item !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** Validates a parsed body: 422 naming the first problem, or its own status for size limits. */

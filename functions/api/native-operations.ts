@@ -35,7 +35,8 @@ const encodeCursor = (boundary: string | null) =>
 function decodeCursor(cursor: string | undefined): string | undefined {
   if (cursor === undefined) return undefined;
   const boundary = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!boundary || Buffer.from(boundary, 'utf8').toString('base64url') !== cursor) {
+  // Every cursor this API hands out is a key of at most 1 KB (DynamoDB's limit on a sort key).
+  if (!boundary || boundary.length > 1024 || Buffer.from(boundary, 'utf8').toString('base64url') !== cursor) {
     throw new HttpError(400, 'cursor is not one this API returned');
   }
   return boundary;
@@ -91,9 +92,14 @@ export const nativeOperations: Operations = {
     if (!(await ctx.store.get(queue, id))) {
       throw new HttpError(404, `job with id \`${id}\` not found in queue \`${queue}\`.`, 'job_not_found');
     }
+    const after = decodeCursor(q.after);
+    // A log cursor is `<run_id>#<seq>` (functions/jobs/store.ts).
+    if (after !== undefined && !/^[^#].*#\d{1,9}$/.test(after)) {
+      throw new HttpError(400, 'cursor is not one this API returned');
+    }
     const result = await ctx.store.readLogs(queue, id, {
       runId: q.run_id,
-      after: decodeCursor(q.after),
+      after,
       limit: q.limit,
     });
     return json(200, { entries: result.items, next_cursor: encodeCursor(result.cursor) });

@@ -46,11 +46,19 @@ const rfc3339 = z.iso.datetime({ offset: true, error: 'must be an RFC 3339 date-
  * relay-rs v1's lenient `run_at` (it used the `anydate` parser): any date or date-time string
  * `Date` can read, or a unix timestamp in seconds written as a string.
  */
+/** 9999-12-31T23:59:59.999Z. */
+const MAX_DATE_MS = 253_402_300_799_999;
+
 const anyDate = z.string().transform((value, ctx) => {
   const trimmed = value.trim();
   const ms = /^\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) * 1000 : Date.parse(trimmed);
   if (Number.isNaN(ms)) {
     ctx.addIssue({ code: 'custom', message: `could not parse \`${value}\` as a date` });
+    return z.NEVER;
+  }
+  // A date JavaScript can show and DynamoDB can store as an exact number: year 9999 at the latest.
+  if (ms < 0 || ms > MAX_DATE_MS) {
+    ctx.addIssue({ code: 'custom', message: `\`${value}\` is not a date between 1970 and 9999` });
     return z.NEVER;
   }
   return ms;
@@ -313,7 +321,8 @@ export const listQuery = z.object({
 });
 
 export const logsQuery = z.object({
-  run_id: z.string().optional(),
+  // Run ids are UUIDs; a log item's sort key holds one, and DynamoDB caps sort keys at 1 KB.
+  run_id: z.string().max(128).optional(),
   after: z.string().optional(),
   limit: digits('limit').pipe(z.number().min(1).max(1000)).default(200),
 });

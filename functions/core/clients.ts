@@ -2,6 +2,8 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { installCallLogFromEnv } from './call-log.ts';
+import { installFaultsFromEnv } from './faults.ts';
 
 /**
  * Credentials for the embedded emulators: they accept any key, and static ones stop the SDK from
@@ -99,3 +101,9 @@ export function sqsClient(endpoint?: string): SQSClient {
 export function ecsClient(): ECSClient {
   return hooked(new ECSClient({}), 'ECS');
 }
+
+// Benchmarks only: RELAY_CALL_LOG names a file that gets one line per AWS call (see call-log.ts).
+installCallLogFromEnv();
+
+// Reliability tests only: RELAY_FAULT_* make this process's AWS calls fail or misdeliver (see faults.ts).
+installFaultsFromEnv(addClientHook);

@@ -1,0 +1,296 @@
+/**
+ * A cold-start proxy for each Lambda entry: its bundle as CDK builds it, the time a fresh Node.js
+ * process takes to import it, and the time its first request takes (clients built, first
+ * connections opened), against the local stack's DynamoDB and SQS.
+ *
+ * It is a proxy: Lambda's INIT also starts the runtime and fetches the code, and its CPU share
+ * depends on the memory size. The bundles are built as `RelayFunction` (lib/relay-function.ts)
+ * builds them: ESM, minified, source maps, the `createRequire` banner, `@aws-sdk/*` left to the
+ * runtime (CDK's default external: cdk.json does not set `sdkV3ExcludeSmithyPackages`).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { dynamoClient, LOCAL_CREDENTIALS, LOCAL_REGION } from '../functions/core/clients.ts';
+import { Env } from '../functions/core/env.ts';
+import { ensureTable } from '../functions/jobs/table.ts';
+import type { Bench, BenchContext } from './section.ts';
+import { percentiles, round, table } from './stats.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The table the handlers use here: empty, so a sweep or a listing costs the same on every run. */
+const TABLE = 'relay-cold-start';
+
+/** Node 20 runs the bench; Lambda's runtime is Node 24 (`target: 'node24'` in RelayFunction). */
+const TARGET = `node${process.versions.node.split('.')[0]}`;
+
+/** Imports the bundle, handles one event, and prints both times (first line starting with `COLD `). */
+const HARNESS = `import { pathToFileURL } from 'node:url';
+const [bundle, event] = process.argv.slice(2);
+const t0 = performance.now();
+const { handler } = await import(pathToFileURL(bundle).href);
+const t1 = performance.now();
+const context = { awsRequestId: 'cold-start', functionName: 'cold-start', getRemainingTimeInMillis: () => 30000 };
+const result = await handler(JSON.parse(event), context);
+const t2 = performance.now();
+process.stdout.write('\\nCOLD ' + JSON.stringify({ importMs: t1 - t0, firstMs: t2 - t1, result }) + '\\n');
+process.exit(0);
+`;
+
+function apiEvent(method: string, path: string, routeKey: string) {
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: path,
+    rawQueryString: '',
+    headers: { accept: 'application/json', host: 'cold-start.local' },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'cold-start',
+      domainName: 'cold-start.local',
+      domainPrefix: 'cold-start',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' },
+      requestId: 'cold-start',
+      routeKey,
+      stage: '$default',
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+    isBase64Encoded: false,
+  };
+}
+
+const GHOST = { queue: 'cold-start', id: 'missing', runId: '00000000-0000-4000-8000-000000000000' };
+
+/** Each Lambda entry and the one request it handles: cheap, but through its real dependencies. */
+const ENTRIES: readonly { name: string; request: string; event: unknown }[] = [
+  { name: 'relay', request: 'GET /health', event: apiEvent('GET', '/health', 'GET /health') },
+  {
+    name: 'jobs',
+    request: 'GET /v1/queues (one query)',
+    event: apiEvent('GET', '/v1/queues', 'GET /v1/queues'),
+  },
+  { name: 'fallback', request: 'unknown route (404)', event: apiEvent('GET', '/nowhere', '$default') },
+  {
+    name: 'dispatcher',
+    request: 'SQS hint for an unknown job (2 reads)',
+    event: {
+      Records: [
+        {
+          messageId: 'cold-start',
+          receiptHandle: 'cold-start',
+          body: JSON.stringify({ queue: GHOST.queue, id: GHOST.id }),
+          attributes: {
+            ApproximateReceiveCount: '1',
+            SentTimestamp: '0',
+            SenderId: 'bench',
+            ApproximateFirstReceiveTimestamp: '0',
+          },
+          messageAttributes: {},
+          md5OfBody: '',
+          eventSource: 'aws:sqs',
+          eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:relay-dispatch',
+          awsRegion: LOCAL_REGION,
+        },
+      ],
+    },
+  },
+  {
+    name: 'maintenance',
+    request: 'sweep of an empty table',
+    event: { 'detail-type': 'Scheduled Event', detail: {} },
+  },
+  {
+    name: 'task-events',
+    request: 'STOPPED event, unknown job (1 read)',
+    event: {
+      'detail-type': 'ECS Task State Change',
+      source: 'aws.ecs',
+      detail: {
+        taskArn: 'arn:aws:ecs:us-east-1:123456789012:task/relay/cold-start',
+        lastStatus: 'STOPPED',
+        startedBy: 'relay',
+        stopCode: 'EssentialContainerExited',
+        containers: [{ name: 'runner', exitCode: 0 }],
+        overrides: {
+          containerOverrides: [{ name: 'runner', command: ['--job', GHOST.queue, GHOST.id, GHOST.runId] }],
+        },
+      },
+    },
+  },
+];
+
+/** The Lambda environment the stack would set, pointed at the local emulators. */
+function lambdaEnv(ctx: BenchContext): NodeJS.ProcessEnv {
+  const { stack } = ctx;
+  return {
+    PATH: process.env.PATH,
+    // RelayFunction sets it: stack traces point at the sources.
+    NODE_OPTIONS: '--enable-source-maps',
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    RELAY_LOG_LEVEL: 'silent',
+    [Env.TABLE_NAME]: TABLE,
+    [Env.DYNAMODB_ENDPOINT]: stack.dynamodbEndpoint,
+    [Env.SQS_ENDPOINT]: stack.sqsEndpoint,
+    [Env.DISPATCH_QUEUE_URL]: stack.dispatchQueueUrl,
+    [Env.DISPATCH_DLQ_URL]: stack.deadLetterQueueUrl,
+    // The dispatcher reads its Fargate settings at cold start; they are never used here.
+    [Env.RUNNER_CLUSTER]: 'relay-cold-start',
+    [Env.RUNNER_TASK_DEFINITION]: 'relay-runner',
+    [Env.RUNNER_CONTAINER]: 'runner',
+    [Env.RUNNER_SUBNETS]: 'subnet-cold-start',
+  };
+}
+
+/** Builds one entry as RelayFunction does; returns the bundle, its size and its largest package. */
+async function bundle(dir: string, name: string) {
+  const file = join(dir, name, 'index.mjs');
+  const { metafile } = await build({
+    entryPoints: [join(ROOT, 'functions', 'handlers', `${name}.ts`)],
+    outfile: file,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: TARGET,
+    minify: true,
+    sourcemap: true,
+    external: ['@aws-sdk/*'],
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+    mainFields: ['module', 'main'],
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const byPackage = new Map<string, number>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [path, input] of Object.entries(output.inputs)) {
+      const name = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? 'Relay’s own code';
+      byPackage.set(name, (byPackage.get(name) ?? 0) + input.bytesInOutput);
+    }
+  }
+  const [largest = 'none', largestBytes = 0] = [...byPackage].sort((a, b) => b[1] - a[1])[0] ?? [];
+  return { file, bytes: statSync(file).size, largest, largestBytes };
+}
+
+const median = (values: readonly number[]) => percentiles(values, [50]).p50;
+
+interface Run {
+  readonly importMs: number;
+  readonly firstMs: number;
+  readonly result: unknown;
+}
+
+function coldRun(harness: string, file: string, event: unknown, env: NodeJS.ProcessEnv): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [harness, file, JSON.stringify(event)], { env });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk;
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      err += chunk;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const line = /^COLD (.*)$/m.exec(out)?.[1];
+      if (code !== 0 || !line)
+        reject(new Error(`cold start of ${file} failed (exit ${code}): ${err || out}`));
+      else resolve(JSON.parse(line) as Run);
+    });
+  });
+}
+
+/** A 5xx or a failed batch item means the handler did not really handle the event. */
+function check(name: string, result: unknown): void {
+  const r = result as { statusCode?: number; batchItemFailures?: unknown[] } | undefined;
+  if ((r?.statusCode ?? 200) >= 500 || r?.batchItemFailures?.length) {
+    throw new Error(`${name} answered ${JSON.stringify(result)}`);
+  }
+}
+
+export const bench: Bench = async (ctx) => {
+  const runs = ctx.quick ? 2 : 10;
+  const dir = join(ctx.workDir, 'cold-start');
+  mkdirSync(dir, { recursive: true });
+  // Bundles import `@aws-sdk/*` as Lambda's runtime provides it: here, from the repository's packages.
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  const harness = join(dir, 'harness.mjs');
+  writeFileSync(harness, HARNESS);
+  const db = dynamoClient(ctx.stack.dynamodbEndpoint);
+  await ensureTable(db, TABLE);
+  db.destroy();
+  const env = lambdaEnv(ctx);
+
+  const results = [];
+  for (const entry of ENTRIES) {
+    const { file, bytes, largest, largestBytes } = await bundle(dir, entry.name);
+    const samples: Run[] = [];
+    for (let i = 0; i < runs; i++) samples.push(await coldRun(harness, file, entry.event, env));
+    check(entry.name, samples[0]?.result);
+    const importMs = median(samples.map((s) => s.importMs));
+    const firstMs = median(samples.map((s) => s.firstMs));
+    ctx.log(
+      `cold start: ${entry.name}: ${round(bytes / 1024)} KiB, import ${round(importMs)} ms, first ${round(firstMs)} ms`,
+    );
+    results.push({
+      handler: entry.name,
+      request: entry.request,
+      bundleKiB: round(bytes / 1024, 1),
+      largest: { name: largest, kiB: round(largestBytes / 1024, 1) },
+      importMs: round(importMs, 1),
+      firstRequestMs: round(firstMs, 1),
+      samples: samples.map((s) => ({ importMs: round(s.importMs, 1), firstMs: round(s.firstMs, 1) })),
+    });
+  }
+
+  const markdown = [
+    table(
+      [
+        'handler',
+        'first request',
+        'bundle KiB',
+        'largest part',
+        'import ms (median)',
+        'first request ms (median)',
+      ],
+      results.map((r) => [
+        `\`${r.handler}\``,
+        r.request,
+        r.bundleKiB,
+        `${r.largest.name}, ${r.largest.kiB} KiB`,
+        r.importMs,
+        r.firstRequestMs,
+      ]),
+    ),
+    '',
+    `**How measured.** Each entry in functions/handlers/ is bundled with esbuild as \`RelayFunction\``,
+    `builds it (ESM, minified, source maps, the \`createRequire\` banner, \`@aws-sdk/*\` external), with`,
+    `target \`${TARGET}\` for the Node.js ${process.versions.node} that runs it (Lambda: node24); with \`@smithy/*\``,
+    'external too the bundles are the same, as nothing they bundle imports it. Each run is a',
+    'fresh `node --enable-source-maps` process that imports the bundle (the AWS SDK from the',
+    'repository’s node_modules, as Lambda’s runtime provides it) and handles one event against the',
+    `local stack’s DynamoDB and SQS (an empty table of its own, so every run does the same work); the`,
+    `median of ${runs} runs. Process start-up and Lambda’s own INIT are not included, and a Lambda`,
+    'function with less than 1,769 MB gets less than one vCPU, so on AWS both figures are larger.',
+    'The local stack (DynamoDB Local, its sweep every second over every queue the sections before made)',
+    'shares the machine’s CPU, so the times vary from run to run: they compare the handlers.',
+  ].join('\n');
+  return [
+    {
+      id: 'cold-start',
+      title: 'Cold start proxy',
+      parameters: { runs, target: TARGET, external: ['@aws-sdk/*'], table: TABLE, node: process.version },
+      results,
+      markdown,
+    },
+  ];
+};

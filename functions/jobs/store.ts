@@ -809,7 +809,10 @@ export class JobStore {
       // queue spreads the retry over the pool so concurrent claimers stop colliding on the head.
       const picks = round === 0 || info.ordering === 'strict' ? pool.slice(0, want) : sample(pool, want);
       for (const pick of picks) tried.add(pick.key.pk);
-      const results = await Promise.all(picks.map((c) => this.claimOne(c, now)));
+      // The lease starts at the write, not at the call: a contended call may take many rounds, and
+      // a lease dated from its start could end before the worker even hears of its job.
+      const claimedAt = this.clock();
+      const results = await Promise.all(picks.map((c) => this.claimOne(c, claimedAt)));
       let lost = 0;
       for (const job of results) {
         if (job) claimed.push(job);

@@ -111,6 +111,16 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
     return { kind: 'ended', outcome: invalidOutcome(error), stored };
   }
 
+  // The lease began at the claim; start-up (a cold Fargate task, a loaded machine) may have used
+  // much of it. Renew it before the command starts, fenced by the run id: if the run was already
+  // taken over (expired and re-claimed, cancelled), the command must not start at all.
+  try {
+    await whileBusy(() => store.heartbeat(ref.queue, ref.id, job.state ?? undefined, ref.runId));
+  } catch (error) {
+    if (error instanceof JobNotFoundError || error instanceof LeaseLostError) return { kind: 'stale' };
+    throw error;
+  }
+
   const logs = new LogWriter(store, job, ref.runId);
   const flushing = setInterval(() => void logs.flush(), deps.flushMs ?? 1_000);
   const heartbeatMs = Math.min((job.timeout * 1000) / 3, deps.maxHeartbeatMs ?? 5_000);

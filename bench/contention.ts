@@ -260,16 +260,15 @@ function verdict(runs: readonly RunResult[], p: Parameters): string {
   }
   const pool = 2 * p.num_jobs + 8 - 1;
   return `**Against the expectation: worse.** At most ${bar} failed conditional checks per claim were expected at W=16; measured: ${figures}. Why:
-- **Every claimer goes for the same head first.** A claim's first attempt takes the head of the merged order, so that a lone claimer sees exact order. W claimers that read the index at about the same time all write to the same job: one wins, W − 1 conditions fail.
-- **The retry pool is too small for W.** After a lost race a \`priority\` claim picks at random among the rest of the \`2n + 8\` candidates it read: ${pool} jobs for \`num_jobs=${p.num_jobs}\`. Fifteen losers drawing from ${pool} jobs collide again, and the candidates go stale as the other claimers take them. After 8 lost rounds \`claim\` returns nothing although thousands of jobs wait ("empty claim calls"), and a polling worker would back off as if the queue were empty.
+- **Every claimer goes for the same head first.** A claim's first attempt takes the head of the merged order, so that a lone claimer sees exact order. W claimers that read the index at about the same time all write to the same job: one wins, W − 1 conditions fail. That first round is most of what remains on a \`priority\` queue.
+- **Retries are spread, and no longer starve.** After a lost race a \`priority\` claim reads its heads again, the window doubling each time (up to 256), and picks at random among the untried ones, for up to 12 rounds: the losers of one round rarely meet again, and no claim call came back empty while the backlog was full ("empty claim calls"). Before this, retries drew from the same stale ${pool} candidates and most calls at W=64 gave up empty.
 - **\`strict\` is serial by design.** One shard and in-order picks, also after a lost race, make every claimer race for the same next job. About W − 1 failures per claim, and no throughput gain from more claimers, are inherent to strict order, not a defect.
 - DynamoDB Local updates its indexes with the write, so a candidate is stale only between the claimer's read and its write. On AWS the \`ready\` index lags (under a second, docs/design.md), so claimed jobs stay candidates longer: expect more failures there, not fewer. Each failure is a wasted write request, and DynamoDB charges write capacity for a failed conditional write too ([condition expressions](https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html)).
 ${batchNote(runs, p)}
 
 What would fix it, for \`priority\` queues (\`strict\` ones need fewer claimers, or one claimer that hands jobs out):
-- **Spread the first attempt once races are being lost.** Keep the in-order first pick while a store wins, but after a lost race let its next calls also make the first attempt at random among the top candidates, with a pool that grows with the losses (say doubling per lost round, up to 100). \`priority\` order under concurrency is already approximate, so this gives up nothing the design promises.
-- **Start claimers at different shards.** Taking the head of a random shard of the ${p.shards}, instead of the merged head, divides the collisions by the shard count.
-- **Read again after a lost round** instead of drawing again from a snapshot that others are claiming from.`;
+- **Spread the first attempt once races are being lost.** Keep the in-order first pick while a store wins, but after a lost race let its next calls also make the first attempt at random among the top candidates. \`priority\` order under concurrency is already approximate, so this gives up nothing the design promises.
+- **Start claimers at different shards.** Taking the head of a random shard of the ${p.shards}, instead of the merged head, divides the first-round collisions by the shard count.`;
 }
 
 /** What the batched run shows next to the single-job run with as many claimers (priority queue). */

@@ -1,0 +1,141 @@
+/**
+ * Relay under faults, end to end on the local stack: the reliability suite of `npm run chaos`
+ * (bench/chaos-scenarios.ts) at small sizes. Each scenario submits jobs, applies one fault while
+ * they run, drains, and then holds Relay to its promises: no job is lost (every one ends completed
+ * or dead), and no two runs of one job are ever alive at the same moment. A job may run again after
+ * a crash (delivery is at-least-once), and may die after spending its retries on crashes.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  burst,
+  type ChaosContext,
+  chaosContext,
+  clockSkew,
+  formatResult,
+  injectedErrors,
+  messageMisdelivery,
+  runnerKills,
+  type Scenario,
+  type ScenarioResult,
+  SHORT,
+  stackRestart,
+  workerKills,
+} from '../bench/chaos-scenarios.ts';
+import { FaultEnv } from '../functions/core/faults.ts';
+import { runnerPath } from '../functions/local/executor.ts';
+import { type LocalStack, startLocalStack } from '../functions/local/stack.ts';
+
+/** A bound on one scenario, never an expectation: each drains in well under it on an idle machine. */
+const SCENARIO_BOUND_MS = 150_000;
+
+let workDir: string;
+let stack: LocalStack;
+let ctx: ChaosContext;
+
+beforeAll(async () => {
+  workDir = mkdtempSync(path.join(tmpdir(), 'relay-chaos-'));
+  stack = await startLocalStack({ port: 0 });
+  ctx = await chaosContext(stack, workDir, () => {});
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+/** Runs a scenario and prints its line, as `npm run chaos` does. */
+async function run(scenario: Scenario): Promise<ScenarioResult> {
+  const result = await scenario(ctx, SHORT);
+  console.log(`${formatResult(result)}\n  ${result.detail}`);
+  return result;
+}
+
+/** Every job ended completed or dead, none twice at once, and the queue holds exactly the jobs submitted. */
+function expectNothingLostOrOverlapping(result: ScenarioResult) {
+  expect(result).toMatchObject({ lost: 0, duplicatesConcurrent: 0, unexpected: 0 });
+  expect(result.completed + result.dead).toBe(result.submitted);
+  expect(result.runs).toBeGreaterThanOrEqual(result.completed + result.dead);
+}
+
+describe('fault injection from the environment', () => {
+  /** Runs the runner program for a job that does not exist, with the stack's environment and `env`. */
+  const runner = (env: Record<string, string>) =>
+    promisify(execFile)(process.execPath, [runnerPath(), '--job', 'no-queue', 'no-job', 'no-run'], {
+      env: { ...process.env, ...env },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+    );
+
+  it('reaches runner processes, whose calls the suite cannot hook', async () => {
+    const faulty = await runner({ [FaultEnv.RATE]: '1' });
+
+    expect(faulty.code).toBe(1);
+    expect(faulty.stderr).toContain('injected fault');
+  });
+
+  it('is off unless asked for', async () => {
+    // A reference to no job is stale: nothing to run, exit 0.
+    expect(await runner({})).toEqual({ code: 0, stderr: '' });
+  });
+});
+
+describe('Relay under faults', { timeout: SCENARIO_BOUND_MS }, () => {
+  it('recovers the jobs of pull workers SIGKILLed at random moments', async () => {
+    const result = await run(workerKills);
+
+    expect(result.faults).toBeGreaterThan(0);
+    expectNothingLostOrOverlapping(result);
+  });
+
+  it('runs a managed job again, never alongside, after its runner process is SIGKILLed mid-run', async () => {
+    const result = await run(runnerKills);
+
+    expect(result.faults).toBeGreaterThan(0);
+    expectNothingLostOrOverlapping(result);
+  });
+
+  it('loses nothing when 10% of DynamoDB and SQS calls are throttled or fail with a 500', async () => {
+    const result = await run(injectedErrors);
+
+    expect(result.faults).toBeGreaterThan(0);
+    expectNothingLostOrOverlapping(result);
+  });
+
+  it('repairs dropped dispatch messages and ignores duplicated and delayed ones', async () => {
+    const result = await run(messageMisdelivery);
+
+    expect(result.faults).toBeGreaterThan(0);
+    expectNothingLostOrOverlapping(result);
+  });
+
+  it('finishes every job across a restart of the local stack that keeps DynamoDB and loses SQS', async () => {
+    const result = await run(stackRestart);
+
+    expect(result.faults).toBe(1);
+    expectNothingLostOrOverlapping(result);
+  });
+
+  it('tolerates worker and runner clocks 2 s ahead of or behind the API', async () => {
+    const result = await run(clockSkew);
+
+    expect(result.faults).toBeGreaterThan(0);
+    expectNothingLostOrOverlapping(result);
+  });
+
+  it('keeps every job of a burst from 32 concurrent producers exactly once, and completes them all', async () => {
+    const result = await run(burst);
+
+    expect(result).toMatchObject({
+      submitted: SHORT.burst.jobs,
+      completed: SHORT.burst.jobs,
+      unexpected: 0,
+      duplicatesConcurrent: 0,
+    });
+  });
+});

@@ -100,7 +100,8 @@ async function savedFromStack(file: string): Promise<void> {
   expect(result).toMatchObject({ code: 0, stderr: '' });
 }
 
-describe.concurrent('relay config --from-stack (against a stand-in CloudFormation: there is no emulator)', () => {
+// Not concurrent: the tests read the requests the shared stand-in received.
+describe('relay config --from-stack (against a stand-in CloudFormation: there is no emulator)', () => {
   it('saves the stack’s ApiUrl and region to the config file', async () => {
     const file = newConfigFile();
 
@@ -114,9 +115,12 @@ describe.concurrent('relay config --from-stack (against a stand-in CloudFormatio
   });
 
   it('asks CloudFormation for the stack with a request signed by the default credential chain', async () => {
+    const before = cloudformation.requests.length;
     await savedFromStack(newConfigFile());
 
-    const request = cloudformation.requests.find((r) => r.body.includes('StackName=RelayStack'));
+    const request = cloudformation.requests
+      .slice(before)
+      .find((r) => r.body.includes('StackName=RelayStack'));
     expect(Object.fromEntries(new URLSearchParams(request?.body))).toMatchObject({
       Action: 'DescribeStacks',
       StackName: 'RelayStack',
@@ -129,12 +133,13 @@ describe.concurrent('relay config --from-stack (against a stand-in CloudFormatio
   it('sends later commands to the saved Relay, signed for its region', async () => {
     const file = newConfigFile();
     await savedFromStack(file);
+    const before = relay.requests.length;
 
     const result = await runCli(['queues'], { env: awsEnv(file) });
 
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toMatch(/^emails\s+priority\s+4\s+2/m);
-    const [request] = relay.requests;
+    const [request] = relay.requests.slice(before);
     expect(request).toMatchObject({ method: 'GET', url: '/v1/queues' });
     expect(request?.headers.authorization).toMatch(
       /^AWS4-HMAC-SHA256 Credential=AKIDFAKE\/\d{8}\/eu-west-1\/execute-api\/aws4_request,/,

@@ -804,17 +804,21 @@ describe.each(GROUPS)('$title', ({ routes }) => {
   });
 });
 
-describe('POST /v2/queues/jobs', () => {
+/** A fresh API over its own table, and the ledger of what successful requests created there. */
+function harness(): Harness {
   const h = {} as Harness;
-
   beforeAll(async () => {
     h.api = await startTestApi();
     h.ledger = new Ledger();
   });
-
   afterAll(async () => {
     await h.api.dispose();
   });
+  return h;
+}
+
+describe('POST /v2/queues/jobs', () => {
+  const h = harness();
 
   it('refuses a unique batch naming a live job, writing none of its jobs', async () => {
     const taken: NewJob = { queue: 'taken', id: 'x', payload: null, timeout: 30, max_retries: 0 };
@@ -847,16 +851,7 @@ describe('POST /v2/queues/jobs', () => {
 });
 
 describe('requests off the route table', () => {
-  const h = {} as Harness;
-
-  beforeAll(async () => {
-    h.api = await startTestApi();
-    h.ledger = new Ledger();
-  });
-
-  afterAll(async () => {
-    await h.api.dispose();
-  });
+  const h = harness();
 
   it('never answers 5xx to arbitrary methods and paths', async () => {
     const words = [

@@ -101,27 +101,24 @@ export class Relay extends Construct {
       image: props.runnerImage,
     });
 
-    const apiFunction = (name: string, entry: string, description: string) =>
+    const apiFunction = (name: string, entry: string, description: string, environment = {}) =>
       new RelayFunction(this, name, {
         entry,
         description,
         timeout: Duration.seconds(29), // API Gateway's integration timeout is 30 s
         memorySize: props.memorySize,
         reservedConcurrentExecutions: props.reservedConcurrency,
-        environment: { ...storeEnvironment, ...this.table.environment() },
+        environment: { ...storeEnvironment, ...this.table.environment(), ...environment },
       });
     const relayRoutes = apiFunction('RelayRoutes', 'relay.ts', 'Relay API: relay-rs routes (v1, seed, v2)');
-    const jobRoutes = apiFunction('JobRoutes', 'jobs.ts', 'Relay API: native job routes');
-    const fallback = apiFunction('Fallback', 'fallback.ts', 'Relay API: 404 and 405 for unknown routes');
-    for (const fn of [relayRoutes, jobRoutes, fallback]) this.table.grantReadWriteJobs(fn);
     // The native routes enqueue, retry and requeue managed jobs (a hint each) and stop the task of
     // a cancelled run.
-    for (const [name, value] of Object.entries({
+    const jobRoutes = apiFunction('JobRoutes', 'jobs.ts', 'Relay API: native job routes', {
       ...this.dispatchQueue.environment(),
       ...this.runner.stopEnvironment(),
-    })) {
-      jobRoutes.addEnvironment(name, value);
-    }
+    });
+    const fallback = apiFunction('Fallback', 'fallback.ts', 'Relay API: 404 and 405 for unknown routes');
+    for (const fn of [relayRoutes, jobRoutes, fallback]) this.table.grantReadWriteJobs(fn);
     this.dispatchQueue.grantSendHints(jobRoutes);
     this.runner.grantStopTasks(jobRoutes);
 

@@ -11,7 +11,7 @@ import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { DispatchQueue } from '../lib/dispatch-queue.ts';
 import { RelayAlarms, type RelayAlarmsProps } from '../lib/relay-alarms.ts';
-import { nagFindingsUnder } from './support/template.ts';
+import { inlineFunction, logicalIdOf, nagFindingsUnder } from './support/template.ts';
 
 const ALARM = 'AWS::CloudWatch::Alarm';
 
@@ -21,12 +21,7 @@ type Extra = Partial<Omit<RelayAlarmsProps, 'dispatchQueue' | 'functions' | 'api
 /** Builds the alarms in a test stack; `extra` may be a function of that stack, to make constructs in it. */
 function build(extra: Extra | ((stack: Stack) => Extra) = {}) {
   const stack = new Stack(new App(), 'Test');
-  const fn = (id: string) =>
-    new LambdaFunction(stack, id, {
-      runtime: Runtime.NODEJS_22_X,
-      handler: 'index.handler',
-      code: Code.fromInline('exports.handler = async () => {};'),
-    });
+  const fn = (id: string) => inlineFunction(stack, id);
   const functions = { api: fn('Api'), dispatcher: fn('Dispatcher') };
   const dispatchQueue = new DispatchQueue(stack, 'Dispatch', { consumerTimeout: Duration.minutes(15) });
   const api = new HttpApi(stack, 'Http');
@@ -36,8 +31,7 @@ function build(extra: Extra | ((stack: Stack) => Extra) = {}) {
     api,
     ...(typeof extra === 'function' ? extra(stack) : extra),
   });
-  const id = (construct: IConstruct) =>
-    stack.getLogicalId((construct.node.defaultChild ?? construct) as never);
+  const id = (construct: IConstruct) => logicalIdOf(stack, construct);
   return { stack, template: Template.fromStack(stack), alarms, dispatchQueue, functions, api, id };
 }
 

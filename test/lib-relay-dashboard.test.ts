@@ -9,14 +9,14 @@ import { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Alarm, type IAlarm, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { Vpc } from 'aws-cdk-lib/aws-ec2';
 import { Cluster } from 'aws-cdk-lib/aws-ecs';
-import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { JobMetric } from '../functions/core/metric-names.ts';
 import { DispatchQueue } from '../lib/dispatch-queue.ts';
 import { RelayDashboard, type RelayDashboardProps } from '../lib/relay-dashboard.ts';
-import { nagFindingsUnder } from './support/template.ts';
+import { inlineFunction, nagFindingsUnder } from './support/template.ts';
 
 const COUNTS = ['Enqueued', 'Claimed', 'Completed', 'Failed', 'Retried', 'Dead', 'Cancelled'];
 
@@ -29,12 +29,7 @@ interface Fixture {
 
 function fixture(): Fixture {
   const stack = new Stack(new App(), 'Test');
-  const fn = (id: string) =>
-    new LambdaFunction(stack, id, {
-      runtime: Runtime.NODEJS_22_X,
-      handler: 'index.handler',
-      code: Code.fromInline('exports.handler = async () => {};'),
-    });
+  const fn = (id: string) => inlineFunction(stack, id);
   const functions = { api: fn('Api'), dispatcher: fn('Dispatcher') };
   const logGroups = [new LogGroup(stack, 'ApiLogs'), new LogGroup(stack, 'DispatcherLogs')];
   const vpc = new Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0 });

@@ -9,9 +9,11 @@ export type Method = (typeof METHODS)[number];
 
 /**
  * Route groups, one Lambda function each: `relay` serves workers and producers speaking relay-rs's
- * contract, `jobs` serves Relay's native API.
+ * contract, `jobs` serves Relay's native API, and `managed` the native routes that start commands
+ * (submit, retry and requeue managed jobs). Starting a command is a permission of its own: on AWS
+ * the managed routes are distinct IAM resources, granted apart from the others.
  */
-export const GROUPS = ['relay', 'jobs'] as const;
+export const GROUPS = ['relay', 'jobs', 'managed'] as const;
 export type RouteGroup = (typeof GROUPS)[number];
 
 /**
@@ -36,6 +38,15 @@ const relay = (method: Method, path: string, style: ErrorStyle = 'relay-v1'): Ro
   style,
 });
 const native = (method: Method, path: string): Route => ({ method, path, group: 'jobs', style: 'native' });
+const managed = (method: Method, path: string): Route => ({
+  method,
+  path,
+  group: 'managed',
+  style: 'native',
+});
+
+/** Where the routes that start commands live; nothing else does. */
+export const MANAGED_PREFIX = '/v1/managed/';
 
 /** relay-rs's seed routes, served both bare and with the `/v1` prefix its README documents. */
 const seed = (method: Method, path: string): Route[] => [relay(method, path), relay(method, `/v1${path}`)];
@@ -84,6 +95,12 @@ export const ROUTES: readonly Route[] = [
   native('POST', '/v1/queues/{queue}/dlq/requeue'),
   native('POST', '/v1/queues/{queue}/dlq/{id}/requeue'),
   native('DELETE', '/v1/queues/{queue}/dlq/{id}'),
+
+  // Relay native, starting commands: managed jobs are submitted, retried and requeued only here.
+  managed('POST', '/v1/managed/jobs'),
+  managed('POST', '/v1/managed/queues/{queue}/jobs/{id}/retry'),
+  managed('POST', '/v1/managed/queues/{queue}/dlq/requeue'),
+  managed('POST', '/v1/managed/queues/{queue}/dlq/{id}/requeue'),
 ];
 
 /** `METHOD /path`, API Gateway's route key. */

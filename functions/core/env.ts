@@ -32,6 +32,20 @@ export const Env = {
   RUNNER_SECURITY_GROUPS: 'RELAY_RUNNER_SECURITY_GROUPS',
   /** `true` to give runner tasks a public IP (public subnets without a NAT gateway). */
   RUNNER_PUBLIC_IP: 'RELAY_RUNNER_PUBLIC_IP',
+  /**
+   * The executor Lambda function that runs inline commands, one per invocation, under a role with no
+   * permissions. Unset (locally, in tests): inline runs execute in the dispatcher's own runner.
+   */
+  EXECUTOR_FUNCTION: 'RELAY_EXECUTOR_FUNCTION',
+  /**
+   * Who commands run as when the process that starts them is root: `uid[:gid]`, or a range
+   * `first-last` from which each concurrent run takes its own uid (gid = uid). Ignored otherwise.
+   */
+  COMMAND_USER: 'RELAY_COMMAND_USER',
+  /** JSON `{ "<queue or *>": ["/exact/path", "/prefix/*"] }`: the commands each queue may run. Unset: any. */
+  ALLOWED_COMMANDS: 'RELAY_ALLOWED_COMMANDS',
+  /** Seconds a managed job's command may run when its payload gives no `timeout`. @default 300 */
+  COMMAND_TIMEOUT: 'RELAY_COMMAND_TIMEOUT',
   /** `emf` or `off`: job metrics as CloudWatch EMF lines on stdout. Unset: `emf` on Lambda, else `off`. */
   METRICS: 'RELAY_METRICS',
 } as const;

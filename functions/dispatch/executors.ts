@@ -1,38 +1,56 @@
 /**
  * Where a claimed managed run executes. `payload.runtime` chooses; without it a run whose command
- * timeout is at most 10 minutes runs inline in the dispatcher (Lambda allows 15), a longer one as
- * an ECS Fargate task. Locally every run is a child process instead (functions/local/executor.ts).
+ * timeout is at most 10 minutes runs inline (`INLINE_LIMIT_MS`), a longer one as an ECS Fargate
+ * task. Inline means: the dispatcher does the run's bookkeeping and the command runs on the
+ * executor Lambda, which holds no permissions; locally (and in tests) the runner starts the command
+ * itself, apart from Relay as far as the machine allows (functions/runner/sandbox.ts).
  */
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { type ECSClient, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { describeError, log } from '../core/log.ts';
 import type { Job } from '../jobs/model.ts';
 import type { JobStore } from '../jobs/store.ts';
-import { commandSpecSchema } from '../runner/command.ts';
+import { commandSpecSchema, type Runtime, runtimeOf } from '../runner/command.ts';
 import { runJob } from '../runner/job.ts';
+import type { CommandPolicy } from '../runner/policy.ts';
+import type { Identity } from '../runner/sandbox.ts';
 import type { Executor } from './dispatcher.ts';
+import { lambdaRun } from './lambda-run.ts';
 import type { DispatchQueue } from './queue.ts';
 import { RUNNER_STARTED_BY } from './task-events.ts';
 
-/** Longest command timeout that runs inline in the dispatcher Lambda by default. */
-export const INLINE_LIMIT_MS = 10 * 60_000;
-
-export type Runtime = 'lambda' | 'fargate';
-
-export function runtimeOf(job: Job): Runtime {
+/** Where the job's command runs; an invalid payload runs inline, where `runJob` records why. */
+export function jobRuntime(job: Job): Runtime {
   const spec = commandSpecSchema.safeParse(job.payload);
-  // An invalid payload fails fast inline, where runJob records why.
-  if (!spec.success) return 'lambda';
-  return spec.data.runtime ?? (spec.data.timeoutMs <= INLINE_LIMIT_MS ? 'lambda' : 'fargate');
+  return spec.success ? runtimeOf(spec.data) : 'lambda';
 }
 
 export function byRuntime(executors: Record<Runtime, Executor>): Executor {
-  return (job) => executors[runtimeOf(job)](job);
+  return (job) => executors[jobRuntime(job)](job);
 }
 
-/** Runs the job in this process and waits for its end (the dispatcher Lambda's runtime). */
-export function inlineExecutor(deps: { store: JobStore; dispatch?: DispatchQueue }): Executor {
+export interface InlineDeps {
+  readonly store: JobStore;
+  readonly dispatch?: DispatchQueue;
+  readonly policy?: CommandPolicy;
+  /** The executor function that runs the command; without it, this process runs it. */
+  readonly executor?: { readonly lambda: Pick<LambdaClient, 'send'>; readonly functionName: string };
+  /** Who a command this process starts runs as. */
+  readonly identity?: Identity;
+}
+
+/** Runs the job to its end: bookkeeping here, the command on the executor (or in this process). */
+export function inlineExecutor(deps: InlineDeps): Executor {
   return async (job) => {
-    await runJob({ queue: job.queue, id: job.id, runId: String(job.run_id) }, { ...deps, echoOutput: true });
+    const ref = { queue: job.queue, id: job.id, runId: String(job.run_id) };
+    const run = deps.executor
+      ? lambdaRun(deps.executor.lambda, deps.executor.functionName, {
+          queue: job.queue,
+          id: job.id,
+          run_id: ref.runId,
+        })
+      : undefined;
+    await runJob(ref, { ...deps, run, echoOutput: true });
   };
 }
 

@@ -40,16 +40,6 @@ export class DispatchQueue {
       }),
     );
   }
-
-  /** Records a dead job on the SQS dead-letter queue, so AWS-native DLQ alarms and redrive see it. */
-  async deadLetter(job: DispatchMessage, reason: string): Promise<void> {
-    await this.client.send(
-      new SendMessageCommand({
-        QueueUrl: this.deadLetterUrl,
-        MessageBody: JSON.stringify({ queue: job.queue, id: job.id, reason }),
-      }),
-    );
-  }
 }
 
 export interface DispatchQueueSettings {

@@ -66,7 +66,7 @@ export async function taskStopped(detail: TaskStateChange, deps: TaskEventDeps):
   }`;
   try {
     const stored = await deps.store.failRun(ref.queue, ref.id, ref.runId, { error, exit_code: exitCode });
-    await afterEnd(stored, error, deps);
+    await afterEnd(stored, deps);
     log('warn', 'run failed: its Fargate task stopped', {
       queue: ref.queue,
       job_id: ref.id,

@@ -1,13 +1,16 @@
 /**
  * Lambda entry: the dispatcher, on the dispatch queue's event source with
- * `ReportBatchItemFailures`. Short runs execute inline here; long ones start as Fargate tasks.
+ * `ReportBatchItemFailures`. It never runs a command itself: short runs execute on the executor
+ * function (one command per invocation, no permissions) while the dispatcher keeps their books;
+ * long ones start as Fargate tasks.
  */
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import middy from '@middy/core';
 import { ecsClient } from '../core/clients.ts';
 import { Env } from '../core/env.ts';
 import { createDispatcher } from '../dispatch/dispatcher.ts';
 import { byRuntime, type FargateSettings, fargateExecutor, inlineExecutor } from '../dispatch/executors.ts';
-import { dispatchFromEnv, storeFromEnv } from './services.ts';
+import { dispatchFromEnv, policyFromProcessEnv, storeFromEnv } from './services.ts';
 
 const list = (value: string | undefined) => (value ?? '').split(',').filter(Boolean);
 
@@ -28,15 +31,23 @@ function fargateSettings(env: NodeJS.ProcessEnv = process.env): FargateSettings 
   };
 }
 
+/** The executor function; the stack always sets it, since commands must not run in this process. */
+function executorName(env: NodeJS.ProcessEnv = process.env): string {
+  const name = env[Env.EXECUTOR_FUNCTION];
+  if (!name) throw new Error(`${Env.EXECUTOR_FUNCTION} must be set for the dispatcher to run inline commands`);
+  return name;
+}
+
 const store = storeFromEnv();
 const dispatch = dispatchFromEnv();
+const executor = { lambda: new LambdaClient({}), functionName: executorName() };
 
 export const handler = middy(
   createDispatcher({
     store,
     dispatch,
     execute: byRuntime({
-      lambda: inlineExecutor({ store, dispatch }),
+      lambda: inlineExecutor({ store, dispatch, executor, policy: policyFromProcessEnv() }),
       fargate: fargateExecutor(ecsClient(), fargateSettings(), store),
     }),
   }),

@@ -9,6 +9,8 @@ import { metricsFromEnv } from '../core/metrics.ts';
 import { ecsStopper, type TaskStopper } from '../dispatch/executors.ts';
 import { DispatchQueue } from '../dispatch/queue.ts';
 import { JobStore } from '../jobs/store.ts';
+import { type CommandPolicy, policyFromEnv } from '../runner/policy.ts';
+import { type Identity, identityFromEnv } from '../runner/sandbox.ts';
 
 let store: JobStore | undefined;
 let dispatch: DispatchQueue | null | undefined;
@@ -38,4 +40,14 @@ export function dispatchFromEnv(env: NodeJS.ProcessEnv = process.env): DispatchQ
 export function stopperFromEnv(env: NodeJS.ProcessEnv = process.env): TaskStopper | undefined {
   const cluster = env[Env.RUNNER_CLUSTER];
   return cluster ? ecsStopper(ecsClient(), cluster) : undefined;
+}
+
+/** The commands each queue may run (`RELAY_ALLOWED_COMMANDS`), read once. */
+export function policyFromProcessEnv(env: NodeJS.ProcessEnv = process.env): CommandPolicy {
+  return policyFromEnv(env[Env.ALLOWED_COMMANDS]);
+}
+
+/** Who commands this process starts run as (`RELAY_COMMAND_USER`, when root). */
+export function identityFromProcessEnv(env: NodeJS.ProcessEnv = process.env): Identity {
+  return identityFromEnv(env[Env.COMMAND_USER]);
 }

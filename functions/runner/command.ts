@@ -14,6 +14,21 @@ const HOUR = 60 * MINUTE;
 /** A command runs for at most as long as any job may hold a lease. */
 export const MAX_TIMEOUT_MS = LIMITS.maxTimeoutSeconds * SECOND;
 
+/**
+ * A command whose payload gives no timeout gets this one (a deployment may choose another, see
+ * `settleCommand`): short enough to run inline, so `echo hello` never waits for a Fargate task.
+ */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 5 * MINUTE;
+
+/**
+ * The longest command timeout that runs inline, on the executor Lambda: Lambda stops a function
+ * at 15 minutes, and the run needs room to start, to be stopped after its timeout (SIGTERM, then
+ * SIGKILL 5 s later) and to report. Longer commands run on Fargate.
+ */
+export const INLINE_LIMIT_MS = 10 * MINUTE;
+
+export type Runtime = 'lambda' | 'fargate';
+
 /** `30s`, `5m`, `2h`, `1h30m`, `1.5s`: hours, minutes and seconds, each optional, in that order. */
 const DURATION = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$/;
 
@@ -64,13 +79,36 @@ export const commandSpecSchema = z
     args: z.array(noNul('args')).default([]),
     env: z.record(envName, noNul('env values')).optional(),
     cwd: noNul('cwd').pipe(z.string().min(1, 'cwd must not be empty')).optional(),
-    /** Seconds, or a duration string. Absent means the ceiling: no command runs unbounded. */
+    /**
+     * Seconds, or a duration string. Submission writes the deployment's default into a payload
+     * without one; a stored payload without one (written before defaults were) gets the built-in.
+     */
     timeout: timeout.optional(),
     runtime: z.enum(['lambda', 'fargate']).optional(),
   })
-  .transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout ?? MAX_TIMEOUT_MS }));
+  .transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout ?? DEFAULT_COMMAND_TIMEOUT_MS }));
 
 /** The payload as a caller writes it. */
 export type CommandPayload = z.input<typeof commandSpecSchema>;
 /** A validated command: `args` present, timeout in milliseconds. */
 export type CommandSpec = z.output<typeof commandSpecSchema>;
+
+/** Where a command runs on AWS: as asked, else inline when its timeout allows. */
+export function runtimeOf(spec: Pick<CommandSpec, 'runtime' | 'timeoutMs'>): Runtime {
+  return spec.runtime ?? (spec.timeoutMs <= INLINE_LIMIT_MS ? 'lambda' : 'fargate');
+}
+
+/** A submitted command payload as it is stored: the deployment's default timeout written in when it gives none. */
+export function withDefaultTimeout(payload: CommandPayload, defaultTimeoutMs: number): CommandPayload {
+  return payload.timeout === undefined ? { ...payload, timeout: formatDuration(defaultTimeoutMs) } : payload;
+}
+
+/** Why no executor can honour `spec`, if none can: an inline run longer than Lambda allows. */
+export function unrunnable(spec: Pick<CommandSpec, 'runtime' | 'timeoutMs'>): string | undefined {
+  if (spec.runtime !== 'lambda' || spec.timeoutMs <= INLINE_LIMIT_MS) return undefined;
+  return (
+    `runtime "lambda" runs commands of at most ${formatDuration(INLINE_LIMIT_MS)} ` +
+    `(Lambda stops a function at 15 minutes), but timeout is ${formatDuration(spec.timeoutMs)}: ` +
+    'ask for "fargate", or give a shorter timeout'
+  );
+}

@@ -15,7 +15,9 @@ import { JobNotFoundError, LeaseLostError, StoreBusyError } from '../jobs/errors
 import type { Job, LogEntryInput } from '../jobs/model.ts';
 import type { JobStore, RunOutcome as StoredOutcome } from '../jobs/store.ts';
 import { commandSpecSchema } from './command.ts';
+import { ANY_COMMAND, type CommandPolicy } from './policy.ts';
 import { type OutputEntry, type RunOutcome, runCommand } from './run.ts';
+import { type Identity, SELF } from './sandbox.ts';
 
 export interface JobRef {
   readonly queue: string;
@@ -27,8 +29,12 @@ export interface RunJobDeps {
   readonly store: JobStore;
   /** Where managed children are dispatched and dead jobs recorded; absent in tests of the run alone. */
   readonly dispatch?: DispatchQueue;
-  /** Replaces `runCommand` (tests). */
+  /** Runs the command somewhere else (the executor Lambda), or replaces `runCommand` in tests. */
   readonly run?: typeof runCommand;
+  /** Who the command runs as where this process starts it. @default this process's user */
+  readonly identity?: Identity;
+  /** The commands each queue may run. @default any */
+  readonly policy?: CommandPolicy;
   /** Longest wait between heartbeats; a cancel is noticed within it. @default 5000 */
   readonly maxHeartbeatMs?: number;
   /** How often buffered output is written to the job's log. @default 1000 */
@@ -102,12 +108,16 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
   const fields = { queue: ref.queue, job_id: ref.id, run_id: ref.runId, attempt: job.attempts };
 
   const spec = commandSpecSchema.safeParse(job.payload);
-  if (!spec.success) {
-    const error = `invalid command: ${spec.error.issues[0]?.message ?? 'bad payload'}`;
+  const refusal = spec.success
+    ? (deps.policy ?? ANY_COMMAND).refusal(ref.queue, spec.data.command)
+    : `invalid command: ${spec.error.issues[0]?.message ?? 'bad payload'}`;
+  if (!spec.success || refusal) {
+    // Checked at submit too; a job stored before the policy changed ends here, without a retry.
+    const error = refusal ?? 'invalid command';
     const stored = await whileBusy(() =>
       store.failRun(ref.queue, ref.id, ref.runId, { error, retry: false }),
     );
-    await afterEnd(stored, error, deps);
+    await afterEnd(stored, deps);
     return { kind: 'ended', outcome: invalidOutcome(error), stored };
   }
 
@@ -128,7 +138,7 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
   try {
     outcome = await (deps.run ?? runCommand)(
       spec.data,
-      {},
+      { identity: deps.identity ?? SELF },
       {
         signal: deps.signal,
         // A parent that started this runner with an IPC channel (the local executor) learns the
@@ -172,7 +182,7 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
             ...result,
           }),
     );
-    await afterEnd(stored, outcome.error ?? '', deps);
+    await afterEnd(stored, deps);
     log('info', 'run ended', {
       ...fields,
       status: stored.job.status,
@@ -211,12 +221,11 @@ async function whileBusy<T>(call: () => Promise<T>): Promise<T> {
 }
 
 /**
- * After a run's end is durable: dispatch the retry (delayed until its backoff is over) or a
- * managed child, and record a dead job on the SQS dead-letter queue.
+ * After a run's end is durable: dispatch the retry (delayed until its backoff is over) or a managed
+ * child. A dead job needs nothing here: DynamoDB says it is dead, and the dead-letter API lists it.
  */
 export async function afterEnd(
   stored: StoredOutcome,
-  error: string,
   deps: Pick<RunJobDeps, 'dispatch'>,
 ): Promise<void> {
   if (!deps.dispatch) return;
@@ -224,7 +233,6 @@ export async function afterEnd(
   try {
     if (stored.job.status === 'failed') await deps.dispatch.dispatch(stored.job);
     if (stored.child?.type === 'SHELL') await deps.dispatch.dispatch(stored.child);
-    if (stored.job.status === 'dead') await deps.dispatch.deadLetter(stored.job, error);
   } catch (failure) {
     log('warn', 'could not dispatch after a run ended', {
       queue: stored.job.queue,

@@ -1,17 +1,27 @@
 /**
  * The shell runner program: runs one command and exits 0 ok, 1 failed, 124 timed out.
  *
- * For now it takes the command spec itself, as a JSON file path or `--spec '<json>'`, and streams
- * the command's output to its own stdout and stderr. As the Fargate entrypoint it will take a job
- * reference (queue, id, run_id) instead and read the payload from the store: ECS container
- * overrides are limited to 8 KiB in total, too little for a payload
- * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TaskOverride.html).
+ * As the Fargate entrypoint (and the local stack's per-run process) it takes a job reference
+ * (`--job <queue> <id> <run_id>`) and reads the payload from the store: ECS container overrides are
+ * limited to 8 KiB in total, too little for a payload
+ * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TaskOverride.html). It also runs a
+ * bare command spec (a JSON file or `--spec '<json>'`), streaming the output to its own stdout and
+ * stderr.
+ *
+ * Run as root (the Fargate task is), it starts the command as `RELAY_COMMAND_USER`: the command can
+ * then read neither this process's environment (the task role's credentials URI, Relay's settings)
+ * nor its memory.
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { dispatchFromEnv, storeFromEnv } from '../handlers/services.ts';
+import {
+  dispatchFromEnv,
+  identityFromProcessEnv,
+  policyFromProcessEnv,
+  storeFromEnv,
+} from '../handlers/services.ts';
 import { commandSpecSchema } from './command.ts';
 import { type RunJobDeps, runJob } from './job.ts';
 import { exitCodeFor, type RunDeps, runCommand } from './run.ts';
@@ -45,7 +55,16 @@ export async function main(deps: MainDeps & { job?: Partial<RunJobDeps> }): Prom
     }
     const result = await runJob(
       { queue, id, runId },
-      { store: storeFromEnv(), dispatch: dispatchFromEnv(), signal, echoOutput: true, ...deps.job },
+      {
+        store: storeFromEnv(),
+        dispatch: dispatchFromEnv(),
+        signal,
+        echoOutput: true,
+        // As root (a Fargate task), the command runs as RELAY_COMMAND_USER and cannot read this process.
+        identity: identityFromProcessEnv(),
+        policy: policyFromProcessEnv(),
+        ...deps.job,
+      },
     );
     // A stale reference (run already over or taken) is nothing to do, not a failure.
     exit(result.kind === 'stale' ? 0 : exitCodeFor(result.outcome));
@@ -57,7 +76,7 @@ export async function main(deps: MainDeps & { job?: Partial<RunJobDeps> }): Prom
     exit(1);
     return;
   }
-  const outcome = await runCommand(spec, run, {
+  const outcome = await runCommand(spec, { identity: identityFromProcessEnv(), ...run }, {
     signal,
     onOutput: (entry) => (entry.stream === 'stdout' ? stdout : stderr).write(entry.text),
   });

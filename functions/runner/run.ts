@@ -15,6 +15,7 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { describeError, log } from '../core/log.ts';
 import { type CommandSpec, formatDuration } from './command.ts';
+import { type Identity, makeHome, removeHome, SELF, sweepLeftovers } from './sandbox.ts';
 
 export type OutputStream = 'stdout' | 'stderr';
 
@@ -66,6 +67,8 @@ export interface RunDeps {
   readonly graceMs: number;
   /** Bytes of combined output kept in the outcome's `tail`. */
   readonly maxBytes: number;
+  /** Who the command runs as, and what is swept when it ends (functions/runner/sandbox.ts). */
+  readonly identity: Identity;
 }
 
 export interface RunHooks {
@@ -97,6 +100,7 @@ export const DEFAULT_DEPS: RunDeps = {
   },
   graceMs: 5000,
   maxBytes: 256 * 1024,
+  identity: SELF,
 };
 
 const DEFAULT_HEARTBEAT_MS = 30_000;
@@ -108,13 +112,45 @@ export function exitCodeFor(outcome: Pick<RunOutcome, 'exitCode' | 'timedOut'>):
 }
 
 /**
- * The environment a command sees: PATH and HOME from the runner, then the job's own `env`.
+ * The environment a command sees: PATH from the runner, HOME (the runner's, or the run's own
+ * directory where the command runs apart), then the job's own `env`.
  *
  * Nothing else is inherited. The runner holds the AWS credentials of its Lambda or task role and
  * Relay's own settings (`RELAY_*`); a user command must not be able to read them.
  */
-export function commandEnv(spec: Pick<CommandSpec, 'env'>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, ...spec.env };
+export function commandEnv(spec: Pick<CommandSpec, 'env'>, home = process.env.HOME): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: home, ...spec.env };
+}
+
+/**
+ * Calls `heartbeat` every `heartbeatMs` until `over()`: a lost lease calls `onLost` and ends the
+ * beats; any other failure is logged and tried again at the next tick.
+ */
+export function keepAlive(
+  beats: {
+    readonly heartbeat: () => Promise<void>;
+    readonly heartbeatMs: number;
+    readonly after: (ms: number, fn: () => void) => void;
+  },
+  over: () => boolean,
+  onLost: () => void,
+): void {
+  const beat = () =>
+    beats.after(beats.heartbeatMs, () => {
+      if (over()) return;
+      // Through a promise so that a heartbeat which throws synchronously is handled the same way.
+      Promise.resolve()
+        .then(beats.heartbeat)
+        .then(beat, (error: unknown) => {
+          if (isLeaseLost(error)) {
+            onLost();
+            return;
+          }
+          log('warn', 'heartbeat failed; retrying next tick', describeError(error));
+          beat();
+        });
+    });
+  beat();
 }
 
 /** A `LeaseLostError` from the job store, or any error flagged `leaseLost`. */
@@ -139,7 +175,10 @@ export function runCommand(
   deps: Partial<RunDeps> = {},
   hooks: RunHooks = {},
 ): Promise<RunOutcome> {
-  const { spawn, now, setTimer, clearTimer, killGroup, graceMs, maxBytes } = { ...DEFAULT_DEPS, ...deps };
+  const { spawn, now, setTimer, clearTimer, killGroup, graceMs, maxBytes, identity } = {
+    ...DEFAULT_DEPS,
+    ...deps,
+  };
   const { onOutput, signal, heartbeat, heartbeatMs = DEFAULT_HEARTBEAT_MS, onStart } = hooks;
   const started = now();
   const tail = new OutputTail(maxBytes);
@@ -163,17 +202,31 @@ export function runCommand(
     );
   }
 
+  // A command apart from its runner gets a home of its own (the runner's may be unreadable to it,
+  // or read-only), which is also where it starts unless it names a directory.
+  const apart = identity.kind !== 'self';
+  // Whatever an earlier run of this uid left (a crashed runner, a reused sandbox) ends first.
+  sweepLeftovers(identity);
+  const home = apart ? makeHome(identity) : undefined;
+  /** After the command: its uid's leftovers are killed and its home removed. */
+  const cleanUp = () => {
+    sweepLeftovers(identity);
+    if (home) removeHome(home);
+  };
+
   return new Promise((resolve) => {
     let child: ChildLike;
     try {
       child = spawn(spec.command, spec.args, {
-        cwd: spec.cwd,
-        env: commandEnv(spec),
+        cwd: spec.cwd ?? home,
+        env: commandEnv(spec, home ?? process.env.HOME),
         detached: true,
         shell: false,
         stdio: ['ignore', 'pipe', 'pipe'],
+        ...(identity.kind === 'user' ? { uid: identity.uid, gid: identity.gid } : {}),
       });
     } catch (error) {
+      cleanUp();
       resolve(finish(startFailure(spec, error)));
       return;
     }
@@ -212,6 +265,7 @@ export function runCommand(
       settled = true;
       for (const handle of timers) clearTimer(handle);
       signal?.removeEventListener('abort', onAbort);
+      cleanUp();
       resolve(finish(failure ?? outcomeOf(exit, stop, spec)));
     };
 
@@ -232,6 +286,8 @@ export function runCommand(
       send('SIGTERM');
       after(graceMs, () => {
         send('SIGKILL');
+        // A process that left the group (setsid) but not the run's uid ends here too.
+        sweepLeftovers(identity);
         // Only a process that left the group (setsid) can still hold the pipes open now.
         after(graceMs, () => {
           streams.stdout?.destroy();
@@ -263,22 +319,11 @@ export function runCommand(
     after(spec.timeoutMs, () => stopWith({ kind: 'timeout' }));
 
     if (heartbeat) {
-      const beat = () =>
-        after(heartbeatMs, () => {
-          if (settled || exit || stop) return;
-          // Through a promise so that a heartbeat which throws synchronously is handled the same way.
-          Promise.resolve()
-            .then(heartbeat)
-            .then(beat, (error: unknown) => {
-              if (isLeaseLost(error)) {
-                stopWith({ kind: 'abort', reason: 'lease lost' });
-                return;
-              }
-              log('warn', 'heartbeat failed; retrying next tick', describeError(error));
-              beat();
-            });
-        });
-      beat();
+      keepAlive(
+        { heartbeat, heartbeatMs, after },
+        () => settled || exit !== null || stop !== null,
+        () => stopWith({ kind: 'abort', reason: 'lease lost' }),
+      );
     }
   });
 }

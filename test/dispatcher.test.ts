@@ -97,15 +97,27 @@ async function claimed(id: string) {
 }
 
 /**
- * The record of a dead job that an operator moves back from the SQS dead-letter queue: the very
- * body the runner put there, read back from fauxqs.
+ * The hint of a job that an operator moves back from the SQS dead-letter queue: the very body the
+ * dispatch queue carried, read back from fauxqs.
  */
 async function redriven(id: string): Promise<SQSRecord> {
-  await dispatch.deadLetter({ queue: 'q', id }, 'exited with code 1');
+  await sqsClient.send(
+    new SendMessageCommand({
+      QueueUrl: dispatch.deadLetterUrl,
+      MessageBody: JSON.stringify({ queue: 'q', id }),
+    }),
+  );
   const { Messages } = await sqsClient.send(
     new ReceiveMessageCommand({ QueueUrl: dispatch.deadLetterUrl, MaxNumberOfMessages: 1 }),
   );
   return message(Messages?.[0]?.Body ?? '');
+}
+
+/** A managed job whose hint SQS dead-lettered, as the dead-letter reconciler leaves it. */
+async function deadLettered(id: string, extra: Partial<NewJob> = {}) {
+  await store.enqueue(shell(id, extra));
+  const dead = await store.markDead('q', id, DEAD_LETTERED, `dead-letter-${id}`);
+  expect(dead).toMatchObject({ status: 'dead', dead_message_id: `dead-letter-${id}` });
 }
 
 /** A managed job that used its only run and failed: dead. */
@@ -187,39 +199,58 @@ describe('dispatchOne', () => {
     expect(await store.get('q', 'm')).toMatchObject({ status: 'pending', attempts: 0 });
   });
 
-  it('requeues a dead job named by its redriven dead-letter record with a fresh retry budget and runs it', async () => {
+  it('requeues a dead-lettered job named by its redriven hint with a fresh retry budget and runs it', async () => {
     await store.enqueue(shell('m', { max_retries: 2 }));
-    for (let i = 0; i < 3; i++) {
-      const run = await claimed('m');
-      await store.failRun('q', 'm', run.run_id, { error: 'exited with code 1', exit_code: 1 });
-      clock.advance(3_600_000);
-    }
-    expect((await store.get('q', 'm'))?.status).toBe('dead');
+    const run = await claimed('m');
+    await store.failRun('q', 'm', run.run_id, { error: 'exited with code 1', exit_code: 1 });
+    await store.markDead('q', 'm', DEAD_LETTERED, 'dead-letter-m');
+    clock.advance(3_600_000);
     const seen: { retries: number | null }[] = [];
     const execute = async (job: Job) => {
       seen.push({ retries: job.retries_remaining });
       await executor.execute(job);
     };
     expect(await dispatchOne(await redriven('m'), deps({ execute }))).toBe('requeued');
-    expect(executor.runs).toMatchObject([{ id: 'm', attempt: 4 }]);
+    expect(executor.runs).toMatchObject([{ id: 'm', attempt: 2 }]);
     expect(seen).toEqual([{ retries: 2 }]);
-    expect((await store.get('q', 'm'))?.status).toBe('completed');
+    // It keeps the message it died of, so the next maintenance pass deletes that message.
+    expect(await store.get('q', 'm')).toMatchObject({
+      status: 'completed',
+      dead_message_id: 'dead-letter-m',
+    });
     expect((await store.deadLetters('q', 10)).items).toEqual([]);
   });
 });
 
 describe('dispatchOne and dead jobs', () => {
-  it('drops a late plain hint for a job that died by failing its runs', async () => {
+  it('drops a late hint for a job that died by failing its runs', async () => {
     await deadJob('late');
     expect(await dispatchOne(hint('late'), deps())).toBe('stale');
     expect((await store.get('q', 'late'))?.status).toBe('dead');
     expect(executor.runs).toEqual([]);
   });
 
-  it('runs again a job the dead-letter consumer made dead, when its plain hint is redriven', async () => {
-    await store.enqueue(shell('poison'));
-    await store.markDead('q', 'poison', DEAD_LETTERED);
-    expect(await dispatchOne(hint('poison'), deps())).toBe('requeued');
+  it('drops a redriven hint for a job dead for another reason', async () => {
+    await deadJob('failed');
+    const before = await store.get('q', 'failed');
+    expect(await dispatchOne(await redriven('failed'), deps())).toBe('stale');
+    expect(await store.get('q', 'failed')).toEqual(before);
+    expect(executor.runs).toEqual([]);
+  });
+
+  it('drops a redriven hint for a job that was revived after being dead-lettered and then died of its runs', async () => {
+    await deadLettered('again', { max_retries: 0 });
+    await store.requeueDead('q', 'again', 'managed');
+    const run = await claimed('again');
+    await store.failRun('q', 'again', run.run_id, { error: 'exited with code 1', exit_code: 1 });
+    expect(await dispatchOne(await redriven('again'), deps())).toBe('stale');
+    expect(await store.get('q', 'again')).toMatchObject({ status: 'dead', last_error: 'exited with code 1' });
+    expect(executor.runs).toEqual([]);
+  });
+
+  it('runs again a job made dead because SQS dead-lettered its hint, when that hint is redriven', async () => {
+    await deadLettered('poison');
+    expect(await dispatchOne(await redriven('poison'), deps())).toBe('requeued');
     expect((await store.get('q', 'poison'))?.status).toBe('completed');
   });
 });
@@ -259,12 +290,12 @@ describe('createDispatcher', () => {
     expect(await store.get('q', 'm')).toMatchObject({ status: 'completed', attempts: 1 });
   });
 
-  it('runs a redriven dead job once when two copies of its dead-letter record arrive in one batch', async () => {
-    await deadJob('m');
+  it('runs a dead-lettered job once when two copies of its redriven hint arrive in one batch', async () => {
+    await deadLettered('m');
     const record = await redriven('m');
     const response = await createDispatcher(deps())({ Records: [record, message(record.body)] });
     expect(response.batchItemFailures).toEqual([]);
-    expect(executor.runs).toMatchObject([{ id: 'm', attempt: 2 }]);
+    expect(executor.runs).toMatchObject([{ id: 'm', attempt: 1 }]);
     expect((await store.get('q', 'm'))?.status).toBe('completed');
   });
 

@@ -123,15 +123,4 @@ describe('dispatch queue', () => {
     expect(delaySeconds(1_500, 0)).toBe(2);
     expect(delaySeconds(0, 5_000)).toBe(0);
   });
-
-  it('records a dead job on the dead-letter queue with its reason', async () => {
-    const { queueUrl, deadLetterUrl } = await queues();
-    await new DispatchQueue(client, queueUrl, deadLetterUrl).deadLetter(
-      { queue: 'q', id: 'x' },
-      'exited with code 3',
-    );
-    expect((await drain(deadLetterUrl)).map((m) => JSON.parse(m.Body ?? '{}'))).toEqual([
-      { queue: 'q', id: 'x', reason: 'exited with code 3' },
-    ]);
-  });
 });

@@ -4,12 +4,11 @@
  *
  * For each message it claims the job by id with the store's conditional write. A message whose
  * job is not claimable (already running, finished, unknown) is a stale or duplicate hint: it is
- * acknowledged and dropped; one that came before its job is due is sent on. A message that an
- * operator redrove from the dead-letter queue (`StartMessageMoveTask` or the console) runs its
- * dead job again with a fresh retry budget. Such a message is either Relay's own record of the
- * death (it carries a `reason`), or a hint SQS dead-lettered, whose job the dead-letter consumer
- * marked dead. A plain hint for a job that died by failing its runs is only late, and is dropped.
- * Infrastructure errors (throttling) fail only that message, which SQS redelivers.
+ * acknowledged and dropped; one that came before its job is due is sent on. A hint an operator
+ * redrove from the dead-letter queue (`StartMessageMoveTask` or the console) runs its job again
+ * with a fresh retry budget when the job is dead because its dispatch was dead-lettered
+ * (`DEAD_LETTERED`). A hint for a job dead for another reason (its runs failed) is only late, and
+ * is dropped. Infrastructure errors (throttling) fail only that message, which SQS redelivers.
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describeError, log } from '../core/log.ts';
@@ -34,9 +33,7 @@ export type DispatchOutcome = 'started' | 'stale' | 'requeued' | 'not-due';
 
 /** Handles one dispatch message; throws only for faults worth a redelivery. */
 export async function dispatchOne(record: SQSRecord, deps: DispatcherDeps): Promise<DispatchOutcome> {
-  const body: unknown = JSON.parse(record.body);
-  const ref = dispatchMessage.parse(body);
-  const deathRecord = typeof (body as { reason?: unknown }).reason === 'string';
+  const ref = dispatchMessage.parse(JSON.parse(record.body));
   let job = await deps.store.claimById(ref.queue, ref.id);
   let outcome: DispatchOutcome = 'started';
   if (!job) {
@@ -47,10 +44,12 @@ export async function dispatchOne(record: SQSRecord, deps: DispatcherDeps): Prom
       await deps.dispatch?.dispatch(current, now);
       return 'not-due';
     }
-    if (current?.status !== 'dead') return 'stale';
-    if (!deathRecord && current.last_error !== DEAD_LETTERED) return 'stale';
+    // Only a job dead because SQS gave up on its dispatch is revived: this is that hint, redriven.
+    if (current?.status !== 'dead' || current.type !== 'SHELL' || current.last_error !== DEAD_LETTERED) {
+      return 'stale';
+    }
     try {
-      await deps.store.requeueDead(ref.queue, ref.id);
+      await deps.store.requeueDead(ref.queue, ref.id, 'managed');
     } catch (error) {
       // Another copy of the redriven message got there first.
       if (error instanceof InvalidTransitionError || error instanceof JobNotFoundError) return 'stale';

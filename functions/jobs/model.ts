@@ -102,6 +102,11 @@ export interface Job {
   readonly result: RunResult | null;
   /** The Fargate task running the current run of a managed job, once its executor recorded it. */
   readonly task_arn: string | null;
+  /**
+   * The SQS dead-letter queue message (`MessageId`) whose dispatch failure last made this managed
+   * job dead. Kept when the job is revived, so that message is then known to be dealt with.
+   */
+  readonly dead_message_id: string | null;
 }
 
 /** Job types Relay runs itself. A job without a type is a pull job. */

@@ -26,6 +26,13 @@ export interface RelayFunctionProps {
   readonly reservedConcurrentExecutions?: number;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /**
+   * Whether the function logs to CloudWatch. `false` creates no log group and leaves the role with
+   * no permission at all, not even to write logs: only for a function whose caller keeps its output.
+   *
+   * @default true: its own log group, which its role may write to and nothing else
+   */
+  readonly logs?: boolean;
   /** Pair each variable with the grant it implies (see `functions/core/env.ts`). */
   readonly environment?: Record<string, string>;
 }
@@ -38,19 +45,25 @@ export interface RelayFunctionProps {
  * explicit log group with retention, and an explicit timeout.
  */
 export class RelayFunction extends NodejsFunction {
+  /** Whether the function writes its own log group (`logGroup`); see `RelayFunctionProps.logs`. */
+  readonly writesLogs: boolean;
+
   constructor(scope: Construct, id: string, props: RelayFunctionProps) {
     validate(id, props);
-    const logGroup = new LogGroup(scope, `${id}Logs`, {
-      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
-      // Logs are diagnostics, not data: they go with the stack.
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    const writesLogs = props.logs ?? true;
+    const logGroup = writesLogs
+      ? new LogGroup(scope, `${id}Logs`, {
+          retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+          // Logs are diagnostics, not data: they go with the stack.
+          removalPolicy: RemovalPolicy.DESTROY,
+        })
+      : undefined;
     // Our own role instead of AWSLambdaBasicExecutionRole: it may write to this log group only.
     const role = new Role(scope, `${id}Role`, {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: `Relay function ${id}`,
     });
-    logGroup.grantWrite(role);
+    logGroup?.grantWrite(role);
     super(scope, id, {
       role,
       entry: path.join(PROJECT_ROOT, 'functions', 'handlers', props.entry),
@@ -83,6 +96,7 @@ export class RelayFunction extends NodejsFunction {
         metafile: true,
       },
     });
+    this.writesLogs = writesLogs;
   }
 }
 
@@ -99,6 +113,12 @@ function validate(id: string, props: RelayFunctionProps): void {
     throw new Error(
       `${id}: memorySize is ${memory} MiB, but Lambda accepts a whole number from ${MEMORY_MIB.min} ` +
         `to ${MEMORY_MIB.max}: pass one in that range, or omit it for 512.`,
+    );
+  }
+  if (props.logs === false && props.logRetention !== undefined) {
+    throw new Error(
+      `${id}: logRetention is ${props.logRetention} days, but logs is false, so there is no log group: ` +
+        'remove logRetention, or turn logs on.',
     );
   }
 }

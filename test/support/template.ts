@@ -33,13 +33,18 @@ type Resource = { Type: string; Properties: Record<string, unknown> };
 export const logicalIdOf = (stack: Stack, construct: IConstruct): string =>
   stack.getLogicalId((construct.node.defaultChild ?? construct) as never);
 
+/** Every IAM policy (by logical id) attached to the role with `roleLogicalId`, however it names it. */
+export function policiesOfRole(template: Template, roleLogicalId: string): string[] {
+  const policies = Object.entries(template.findResources('AWS::IAM::Policy')) as [string, Resource][];
+  const names = (value: unknown) => JSON.stringify(value ?? null).includes(`"${roleLogicalId}"`);
+  return policies.filter(([, policy]) => names(policy.Properties.Roles)).map(([id]) => id);
+}
+
 /** Every statement of every policy attached to the role with `roleLogicalId`. */
 export function statementsOfRole(template: Template, roleLogicalId: string): Statement[] {
-  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
-  return policies
-    .filter((policy) =>
-      (policy.Properties.Roles as { Ref?: string }[]).some((role) => role.Ref === roleLogicalId),
-    )
+  const resources = template.toJSON().Resources as Record<string, Resource>;
+  return policiesOfRole(template, roleLogicalId)
+    .map((id) => resources[id] as Resource)
     .flatMap(
       (policy) => (policy.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement,
     )
@@ -57,6 +62,35 @@ export function roleOfFunction(template: Template, functionLogicalId: string): s
   const id = role?.['Fn::GetAtt']?.[0];
   if (!id) throw new Error(`${functionLogicalId} is not a function with a role in this template`);
   return id;
+}
+
+/** The environment variables of the Lambda function with `functionLogicalId`. */
+export function environmentOf(template: Template, functionLogicalId: string): Record<string, unknown> {
+  const fn = template.toJSON().Resources[functionLogicalId] as Resource | undefined;
+  if (fn?.Type !== 'AWS::Lambda::Function') throw new Error(`${functionLogicalId} is not a function`);
+  return (fn.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+}
+
+/**
+ * A resource of a template as one string, each reference written `<LogicalId>` (`<AWS::Region>`)
+ * and each attribute `<LogicalId.Attribute>`: how IAM would see it, with the tokens still named.
+ */
+export function flatten(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const token = value as { Ref?: string; 'Fn::GetAtt'?: string[]; 'Fn::Join'?: [string, unknown[]] };
+  if (token.Ref) return `<${token.Ref}>`;
+  if (token['Fn::GetAtt']) return `<${token['Fn::GetAtt'].join('.')}>`;
+  if (token['Fn::Join']) return token['Fn::Join'][1].map(flatten).join(token['Fn::Join'][0]);
+  throw new Error(`cannot flatten ${JSON.stringify(value)}`);
+}
+
+/** Whether an IAM resource pattern (`*` any run of characters, `?` one) matches `resource`. */
+export function iamMatches(pattern: string, resource: string): boolean {
+  const escaped = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
+  return new RegExp(`^${escaped}$`, 's').test(resource);
 }
 
 /** All actions a role may take, sorted and deduplicated. */

@@ -21,8 +21,12 @@ import type { DispatchQueue } from './dispatch-queue.ts';
 import { JOB_METRIC_PERIOD, jobMetric } from './job-metrics.ts';
 
 export interface RelayAlarmsProps {
-  /** The dispatch queue (age of the oldest hint) and its dead-letter queue (dead letters). */
-  readonly dispatchQueue: DispatchQueue;
+  /**
+   * The dispatch queue (age of the oldest hint) and its dead-letter queue (dead letters).
+   *
+   * @default none: managed jobs are off, and so are the dead-letter and dispatch-age alarms
+   */
+  readonly dispatchQueue?: DispatchQueue;
   /** Relay's functions by label (`{ api, dispatcher, maintenance }`): one error-rate alarm each. */
   readonly functions: Readonly<Record<string, IFunction>>;
   /** The HTTP API whose 5xx rate is watched. */
@@ -60,13 +64,6 @@ export interface RelayAlarmsProps {
    * @default 1
    */
   readonly maxApiServerErrorPercent?: number;
-  /**
-   * Jobs that may go dead in five minutes, over all queues, before the alarm fires. The dead-letter
-   * alarm already fires on the first dead managed job; this one catches a burst, worker jobs included.
-   *
-   * @default 10
-   */
-  readonly maxDeadJobsPerFiveMinutes?: number;
 }
 
 /** SQS's longest DelaySeconds: a hint may wait this long before it can be received. */
@@ -76,8 +73,8 @@ const PERIOD = JOB_METRIC_PERIOD;
 const RATE_EVALUATION = { evaluationPeriods: 3, datapointsToAlarm: 2 };
 
 /**
- * Relay's alarms and the SNS topic they notify: a dead letter, a stuck dispatch queue, failing
- * functions, API 5xx, and a burst of dead jobs.
+ * Relay's alarms and the SNS topic they notify: dead jobs, failing functions, API 5xx, and with
+ * managed jobs a dead letter and a stuck dispatch queue.
  */
 export class RelayAlarms extends Construct {
   /** The topic every alarm notifies. */
@@ -89,8 +86,7 @@ export class RelayAlarms extends Construct {
     const maxDispatchAge = props.maxDispatchAge ?? Duration.minutes(30);
     const maxFunctionErrorPercent = props.maxFunctionErrorPercent ?? 5;
     const maxApiServerErrorPercent = props.maxApiServerErrorPercent ?? 1;
-    const maxDeadJobs = props.maxDeadJobsPerFiveMinutes ?? 10;
-    validate(props, { maxDispatchAge, maxFunctionErrorPercent, maxApiServerErrorPercent, maxDeadJobs });
+    validate(props, { maxDispatchAge, maxFunctionErrorPercent, maxApiServerErrorPercent });
 
     this.topic = props.topic ?? this.createTopic();
     if (props.email) this.topic.addSubscription(new EmailSubscription(props.email));
@@ -101,29 +97,37 @@ export class RelayAlarms extends Construct {
       created.addOkAction(action);
       return created;
     };
-    const { queue } = props.dispatchQueue;
+    const { dispatchQueue } = props;
 
     this.alarms = [
-      alarm('DeadLetters', {
-        alarmDescription:
-          'The dispatch dead-letter queue holds messages: a dispatch hint kept failing or a managed job ' +
-          'died. Inspect the DLQ and the job, then redrive or purge it.',
-        metric: props.dispatchQueue.metricDeadLetters({ period: PERIOD }),
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        threshold: 0,
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      }),
-      alarm('DispatchAge', {
-        alarmDescription:
-          `The oldest dispatch hint is older than ${maxDispatchAge.toHumanString()}: ` +
-          'the dispatcher is not consuming the queue. Check its errors, throttles and logs.',
-        metric: queue.metricApproximateAgeOfOldestMessage({ statistic: Stats.MAXIMUM, period: PERIOD }),
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        threshold: maxDispatchAge.toSeconds({ integral: false }),
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      }),
+      ...(dispatchQueue
+        ? [
+            alarm('DeadLetters', {
+              alarmDescription:
+                'The dispatch dead-letter queue holds messages: SQS moved dispatch hints there after they ' +
+                'kept failing, and their jobs are dead. Check the dispatcher’s errors and logs, then requeue ' +
+                'or delete the jobs; the maintenance sweep keeps the DLQ in step with them.',
+              metric: dispatchQueue.metricDeadLetters({ period: PERIOD }),
+              comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+              threshold: 0,
+              evaluationPeriods: 1,
+              treatMissingData: TreatMissingData.NOT_BREACHING,
+            }),
+            alarm('DispatchAge', {
+              alarmDescription:
+                `The oldest dispatch hint is older than ${maxDispatchAge.toHumanString()}: ` +
+                'the dispatcher is not consuming the queue. Check its errors, throttles and logs.',
+              metric: dispatchQueue.queue.metricApproximateAgeOfOldestMessage({
+                statistic: Stats.MAXIMUM,
+                period: PERIOD,
+              }),
+              comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+              threshold: maxDispatchAge.toSeconds({ integral: false }),
+              evaluationPeriods: 1,
+              treatMissingData: TreatMissingData.NOT_BREACHING,
+            }),
+          ]
+        : []),
       ...Object.entries(props.functions).map(([label, fn]) =>
         alarm(`${label[0]?.toUpperCase()}${label.slice(1)}ErrorRate`, {
           alarmDescription: `More than ${maxFunctionErrorPercent}% of the ${label} function's invocations fail.`,
@@ -158,13 +162,15 @@ export class RelayAlarms extends Construct {
         ...RATE_EVALUATION,
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
+      // A gauge the maintenance sweep counts from DynamoDB, so the alarm stays on while any job is
+      // dead and clears once every one was requeued or deleted, not five minutes after a death.
       alarm('DeadJobs', {
         alarmDescription:
-          `More than ${maxDeadJobs} jobs went dead in five minutes: ` +
-          'look for a failing command or a bad deploy in the "Recent failures" logs.',
-        metric: jobMetric(JobMetric.DEAD, Stats.SUM),
+          'Jobs are dead (all queues). List them with `relay dlq list <queue>` and find why in the ' +
+          '"Recent failures" logs, then requeue or delete them: the alarm clears when none is left.',
+        metric: jobMetric(JobMetric.DEAD_JOBS, Stats.MAXIMUM),
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        threshold: maxDeadJobs,
+        threshold: 0,
         evaluationPeriods: 1,
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
@@ -196,11 +202,10 @@ interface Thresholds {
   readonly maxDispatchAge: Duration;
   readonly maxFunctionErrorPercent: number;
   readonly maxApiServerErrorPercent: number;
-  readonly maxDeadJobs: number;
 }
 
 function validate(props: RelayAlarmsProps, thresholds: Thresholds): void {
-  const { maxDispatchAge, maxFunctionErrorPercent, maxApiServerErrorPercent, maxDeadJobs } = thresholds;
+  const { maxDispatchAge, maxFunctionErrorPercent, maxApiServerErrorPercent } = thresholds;
   if (maxDispatchAge.toMilliseconds() <= MAX_HINT_DELAY.toMilliseconds()) {
     throw new Error(
       `RelayAlarms maxDispatchAge is ${maxDispatchAge.toHumanString()}, but a dispatch hint may be delayed ` +
@@ -217,12 +222,6 @@ function validate(props: RelayAlarmsProps, thresholds: Thresholds): void {
           `including, 100: pass one in that range, or omit it for ${fallback}.`,
       );
     }
-  }
-  if (!Number.isInteger(maxDeadJobs) || maxDeadJobs < 0) {
-    throw new Error(
-      `RelayAlarms maxDeadJobsPerFiveMinutes is ${maxDeadJobs}, but it counts jobs: pass a whole number ` +
-        `of 0 or more (0 alarms on any dead job), or omit it for 10.`,
-    );
   }
   for (const label of Object.keys(props.functions)) {
     if (!/^[A-Za-z][A-Za-z0-9]*$/.test(label)) {

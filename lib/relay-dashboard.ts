@@ -19,8 +19,12 @@ import type { DispatchQueue } from './dispatch-queue.ts';
 import { jobMetric, jobMetricPerQueue } from './job-metrics.ts';
 
 export interface RelayDashboardProps {
-  /** The dispatch queue and its dead-letter queue: depth, age of the oldest hint, dead letters. */
-  readonly dispatchQueue: DispatchQueue;
+  /**
+   * The dispatch queue and its dead-letter queue: depth, age of the oldest hint, dead letters.
+   *
+   * @default none: managed jobs are off, no dispatch widgets
+   */
+  readonly dispatchQueue?: DispatchQueue;
   /** Relay's functions by label (`{ api, dispatcher, maintenance }`); the label names their series. */
   readonly functions: Readonly<Record<string, IFunction>>;
   /** The HTTP API: requests, 4xx, 5xx and latency. */
@@ -28,8 +32,10 @@ export interface RelayDashboardProps {
   /**
    * The cluster the runner's Fargate tasks run in. Its tasks are counted by Container Insights, which
    * must be on for the cluster.
+   *
+   * @default none: no runner widget
    */
-  readonly cluster: ICluster;
+  readonly cluster?: ICluster;
   /** Log groups the "Recent failures" Logs Insights widget queries: the functions' and the runner's. */
   readonly logGroups: readonly ILogGroup[];
   /**
@@ -52,9 +58,8 @@ const COUNTS: readonly JobMetricName[] = [
 ];
 
 const HEIGHT = 6;
-/** Rows of the dashboard's 24-unit grid hold four narrow or three wide widgets. */
-const NARROW = 6;
-const WIDE = 8;
+/** The dashboard's grid is 24 units wide. */
+const GRID_WIDTH = 24;
 
 /**
  * Recent warnings, errors and failed runs across the log groups, newest first.
@@ -74,9 +79,9 @@ export const RECENT_FAILURES_QUERY: readonly string[] = [
 ];
 
 /**
- * Relay's operational dashboard: jobs by state and by queue, queue wait and run duration, the
- * dispatch queue and its dead letters, the functions, the API, the runner's tasks, and recent
- * failures from the logs.
+ * Relay's operational dashboard: jobs by state and by queue, queue wait and run duration, the jobs
+ * dead now, the functions, the API, recent failures from the logs, and with managed jobs the
+ * dispatch queue, its dead letters and the runner's tasks.
  *
  * Per-queue graphs find their queues with SEARCH expressions, so queues created after the deploy
  * appear without one.
@@ -87,93 +92,117 @@ export class RelayDashboard extends Construct {
   constructor(scope: Construct, id: string, props: RelayDashboardProps) {
     super(scope, id);
     validate(props);
-    const { queue } = props.dispatchQueue;
+    const { dispatchQueue, cluster } = props;
     const functions = Object.entries(props.functions);
     const perFunction = (metric: (fn: IFunction, label: string) => IMetric[]): IMetric[] =>
       functions.flatMap(([label, fn]) => metric(fn, label));
 
     const rows: IWidget[][] = [];
     if (props.alarms?.length) {
-      rows.push([new AlarmStatusWidget({ title: 'Alarms', alarms: [...props.alarms], width: 24 })]);
+      rows.push([new AlarmStatusWidget({ title: 'Alarms', alarms: [...props.alarms], width: GRID_WIDTH })]);
     }
-    const jobs = [
-      graph(
-        'Jobs by state (all queues)',
-        NARROW,
-        COUNTS.map((name) => jobMetric(name, Stats.SUM, { label: name })),
-      ),
-      ...COUNTS.map((name) => graph(`${name} per queue`, NARROW, [jobMetricPerQueue(name, Stats.SUM)])),
+    const jobs: Graph[] = [
+      {
+        title: 'Jobs by state (all queues)',
+        metrics: COUNTS.map((name) => jobMetric(name, Stats.SUM, { label: name })),
+      },
+      ...COUNTS.map((name) => ({
+        title: `${name} per queue`,
+        metrics: [jobMetricPerQueue(name, Stats.SUM)],
+      })),
     ];
-    rows.push(jobs.slice(0, 4), jobs.slice(4));
-    rows.push([
-      graph('Queue wait (all queues)', NARROW, percentiles(JobMetric.QUEUE_WAIT), 'ms'),
-      graph('Queue wait p99 per queue', NARROW, [jobMetricPerQueue(JobMetric.QUEUE_WAIT, Stats.p(99))], 'ms'),
-      graph('Run duration (all queues)', NARROW, percentiles(JobMetric.RUN_DURATION), 'ms'),
-      graph(
-        'Run duration p99 per queue',
-        NARROW,
-        [jobMetricPerQueue(JobMetric.RUN_DURATION, Stats.p(99))],
-        'ms',
-      ),
-    ]);
-    rows.push([
-      graph('Dispatch queue messages', WIDE, [
-        queue.metricApproximateNumberOfMessagesVisible({ label: 'Visible' }),
-        queue.metricApproximateNumberOfMessagesNotVisible({ label: 'In flight' }),
-        queue.metricApproximateNumberOfMessagesDelayed({ label: 'Delayed (backoff)' }),
+    rows.push(row(jobs.slice(0, 4)), row(jobs.slice(4)));
+    rows.push(
+      row([
+        { title: 'Queue wait (all queues)', metrics: percentiles(JobMetric.QUEUE_WAIT), unit: 'ms' },
+        {
+          title: 'Queue wait p99 per queue',
+          metrics: [jobMetricPerQueue(JobMetric.QUEUE_WAIT, Stats.p(99))],
+          unit: 'ms',
+        },
+        { title: 'Run duration (all queues)', metrics: percentiles(JobMetric.RUN_DURATION), unit: 'ms' },
+        {
+          title: 'Run duration p99 per queue',
+          metrics: [jobMetricPerQueue(JobMetric.RUN_DURATION, Stats.p(99))],
+          unit: 'ms',
+        },
       ]),
-      graph(
-        'Oldest dispatch message age',
-        WIDE,
-        [queue.metricApproximateAgeOfOldestMessage({ label: 'Oldest message' })],
-        'seconds',
-      ),
-      graph('Dead letters', WIDE, [props.dispatchQueue.metricDeadLetters()]),
-    ]);
-    rows.push([
-      graph(
-        'Lambda errors',
-        WIDE,
-        perFunction((fn, label) => [fn.metricErrors({ label })]),
-      ),
-      graph(
-        'Lambda throttles',
-        WIDE,
-        perFunction((fn, label) => [fn.metricThrottles({ label })]),
-      ),
-      graph(
-        'Lambda duration',
-        WIDE,
-        perFunction((fn, label) => [
-          fn.metricDuration({ statistic: Stats.p(50), label: `${label} p50` }),
-          fn.metricDuration({ statistic: Stats.p(99), label: `${label} p99` }),
-        ]),
-        'ms',
-      ),
-    ]);
-    rows.push([
-      graph('API requests and errors', WIDE, [
-        props.api.metricCount({ statistic: Stats.SUM, label: 'Requests' }),
-        props.api.metricClientError({ label: '4xx' }),
-        props.api.metricServerError({ label: '5xx' }),
+    );
+    // DeadJobs is a gauge: the jobs dead now, so its Maximum, never a sum over the period.
+    rows.push(
+      row([
+        {
+          title: 'Dead jobs now (all queues)',
+          metrics: [jobMetric(JobMetric.DEAD_JOBS, Stats.MAXIMUM, { label: 'Dead jobs' })],
+        },
+        {
+          title: 'Dead jobs now per queue',
+          metrics: [jobMetricPerQueue(JobMetric.DEAD_JOBS, Stats.MAXIMUM)],
+        },
+        ...(dispatchQueue ? [{ title: 'Dead letters', metrics: [dispatchQueue.metricDeadLetters()] }] : []),
       ]),
-      graph(
-        'API latency',
-        WIDE,
-        [
-          props.api.metricLatency({ statistic: Stats.p(50), label: 'p50' }),
-          props.api.metricLatency({ statistic: Stats.p(99), label: 'p99' }),
-        ],
-        'ms',
-      ),
-      graph('Runner tasks running', WIDE, [runningTasks(props.cluster)]),
-    ]);
+    );
+    const managed: Graph[] = [];
+    if (dispatchQueue) {
+      const { queue } = dispatchQueue;
+      managed.push(
+        {
+          title: 'Dispatch queue messages',
+          metrics: [
+            queue.metricApproximateNumberOfMessagesVisible({ label: 'Visible' }),
+            queue.metricApproximateNumberOfMessagesNotVisible({ label: 'In flight' }),
+            queue.metricApproximateNumberOfMessagesDelayed({ label: 'Delayed (backoff)' }),
+          ],
+        },
+        {
+          title: 'Oldest dispatch message age',
+          metrics: [queue.metricApproximateAgeOfOldestMessage({ label: 'Oldest message' })],
+          unit: 'seconds',
+        },
+      );
+    }
+    if (cluster) managed.push({ title: 'Runner tasks running', metrics: [runningTasks(cluster)] });
+    if (managed.length) rows.push(row(managed));
+    rows.push(
+      row([
+        { title: 'Lambda errors', metrics: perFunction((fn, label) => [fn.metricErrors({ label })]) },
+        { title: 'Lambda throttles', metrics: perFunction((fn, label) => [fn.metricThrottles({ label })]) },
+        {
+          title: 'Lambda duration',
+          metrics: perFunction((fn, label) => [
+            fn.metricDuration({ statistic: Stats.p(50), label: `${label} p50` }),
+            fn.metricDuration({ statistic: Stats.p(99), label: `${label} p99` }),
+          ]),
+          unit: 'ms',
+        },
+      ]),
+    );
+    rows.push(
+      row([
+        {
+          title: 'API requests and errors',
+          metrics: [
+            props.api.metricCount({ statistic: Stats.SUM, label: 'Requests' }),
+            props.api.metricClientError({ label: '4xx' }),
+            props.api.metricServerError({ label: '5xx' }),
+          ],
+        },
+        {
+          title: 'API latency',
+          metrics: [
+            props.api.metricLatency({ statistic: Stats.p(50), label: 'p50' }),
+            props.api.metricLatency({ statistic: Stats.p(99), label: 'p99' }),
+          ],
+          unit: 'ms',
+        },
+      ]),
+    );
     rows.push([
       new LogQueryWidget({
         title: 'Recent failures',
         logGroupNames: props.logGroups.map((group) => group.logGroupName),
         queryLines: [...RECENT_FAILURES_QUERY],
-        width: 24,
+        width: GRID_WIDTH,
         height: HEIGHT,
       }),
     ]);
@@ -182,14 +211,20 @@ export class RelayDashboard extends Construct {
   }
 }
 
-function graph(title: string, width: number, metrics: IMetric[], unit?: string): GraphWidget {
-  return new GraphWidget({
-    title,
-    width,
-    height: HEIGHT,
-    left: metrics,
-    leftYAxis: { min: 0, label: unit },
-  });
+/** One graph: its title, its series and the unit of its left axis. */
+interface Graph {
+  readonly title: string;
+  readonly metrics: IMetric[];
+  readonly unit?: string;
+}
+
+/** A row of graphs sharing the grid's width equally. */
+function row(graphs: readonly Graph[]): GraphWidget[] {
+  const width = Math.floor(GRID_WIDTH / graphs.length);
+  return graphs.map(
+    ({ title, metrics, unit }) =>
+      new GraphWidget({ title, width, height: HEIGHT, left: metrics, leftYAxis: { min: 0, label: unit } }),
+  );
 }
 
 /** p50 and p99 of a duration over every queue. */

@@ -1,6 +1,7 @@
 /**
- * The `RelayAlarms` construct: alarms on dead letters, a stuck dispatch queue, failing functions,
- * API 5xx and dead jobs, all notifying one TLS-only, encrypted SNS topic CloudWatch can publish to.
+ * The `RelayAlarms` construct: alarms on dead jobs, failing functions, API 5xx and, with managed
+ * jobs, dead letters and a stuck dispatch queue, all notifying one TLS-only, encrypted SNS topic
+ * CloudWatch can publish to.
  */
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -18,15 +19,18 @@ const ALARM = 'AWS::CloudWatch::Alarm';
 type Extra = Partial<Omit<RelayAlarmsProps, 'dispatchQueue' | 'functions' | 'api'>> &
   Pick<Partial<RelayAlarmsProps>, 'functions'>;
 
-/** Builds the alarms in a test stack; `extra` may be a function of that stack, to make constructs in it. */
-function build(extra: Extra | ((stack: Stack) => Extra) = {}) {
+/**
+ * Builds the alarms in a test stack, with a dispatch queue unless `managedJobs` is false; `extra`
+ * may be a function of that stack, to make constructs in it.
+ */
+function build(extra: Extra | ((stack: Stack) => Extra) = {}, { managedJobs = true } = {}) {
   const stack = new Stack(new App(), 'Test');
   const fn = (id: string) => inlineFunction(stack, id);
   const functions = { api: fn('Api'), dispatcher: fn('Dispatcher') };
   const dispatchQueue = new DispatchQueue(stack, 'Dispatch', { consumerTimeout: Duration.minutes(15) });
   const api = new HttpApi(stack, 'Http');
   const alarms = new RelayAlarms(stack, 'Alarms', {
-    dispatchQueue,
+    dispatchQueue: managedJobs ? dispatchQueue : undefined,
     functions,
     api,
     ...(typeof extra === 'function' ? extra(stack) : extra),
@@ -136,6 +140,7 @@ describe('RelayAlarms', () => {
 
   it('alarms when the dead-letter queue holds any message, visible or in flight', () => {
     const { template, dispatchQueue, id } = build();
+
     const dlq = { 'Fn::GetAtt': [id(dispatchQueue.deadLetterQueue), 'QueueName'] };
     const dlqMetric = (metricId: string, metricName: string) =>
       Match.objectLike({
@@ -253,34 +258,56 @@ describe('RelayAlarms', () => {
     });
   });
 
-  it('alarms when more than 10 jobs go dead in five minutes, over all queues', () => {
+  it('alarms while any job is dead: the Maximum of the DeadJobs gauge over all queues above 0', () => {
     const { template } = build();
 
     template.hasResourceProperties(ALARM, {
       Namespace: 'Relay',
-      MetricName: 'Dead',
+      MetricName: 'DeadJobs',
       Dimensions: Match.absent(),
-      Statistic: 'Sum',
+      Statistic: 'Maximum',
       Period: 300,
       ComparisonOperator: 'GreaterThanThreshold',
-      Threshold: 10,
+      Threshold: 0,
       EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
     });
   });
 
+  it('no longer alarms on the Dead counter, which forgets a dead job after five minutes', () => {
+    const { template } = build();
+
+    template.resourcePropertiesCountIs(ALARM, { MetricName: 'Dead' }, 0);
+  });
+
   it('alarms at the thresholds it is given', () => {
-    const { template } = build({
-      maxFunctionErrorPercent: 2,
-      maxApiServerErrorPercent: 0.5,
-      maxDeadJobsPerFiveMinutes: 0,
-    });
+    const { template } = build({ maxFunctionErrorPercent: 2, maxApiServerErrorPercent: 0.5 });
 
     template.resourcePropertiesCountIs(ALARM, { Threshold: 2, DatapointsToAlarm: 2 }, 2);
     template.hasResourceProperties(ALARM, {
       Metrics: Match.arrayWith([Match.objectLike({ Expression: '100 * serverErrors / requests' })]),
       Threshold: 0.5,
     });
-    template.hasResourceProperties(ALARM, { MetricName: 'Dead', Threshold: 0 });
+  });
+
+  describe('without managed jobs', () => {
+    it('alarms on neither dead letters nor the dispatch age: there is no dispatch queue', () => {
+      const { alarms, template } = build({}, { managedJobs: false });
+
+      expect(alarms.alarms.map((alarm) => alarm.node.id)).toEqual([
+        'ApiErrorRate',
+        'DispatcherErrorRate',
+        'ApiServerErrorRate',
+        'DeadJobs',
+      ]);
+      template.resourcePropertiesCountIs(ALARM, { Namespace: 'AWS/SQS' }, 0);
+    });
+
+    it('still alarms while any job is dead', () => {
+      const { template } = build({}, { managedJobs: false });
+
+      template.hasResourceProperties(ALARM, { MetricName: 'DeadJobs', Statistic: 'Maximum', Threshold: 0 });
+    });
   });
 
   it('rejects a dispatch age a delayed hint can reach, naming the value and the fix', () => {
@@ -296,12 +323,6 @@ describe('RelayAlarms', () => {
   ] as const)('rejects a %s of %s, naming the range', (name, value) => {
     expect(() => build({ [name]: value })).toThrow(
       `${name} is ${value}, but a percentage the alarm can exceed is from 0 up to, not including, 100`,
-    );
-  });
-
-  it.each([-1, 2.5])('rejects a maxDeadJobsPerFiveMinutes of %s, asking for a whole number', (value) => {
-    expect(() => build({ maxDeadJobsPerFiveMinutes: value })).toThrow(
-      `maxDeadJobsPerFiveMinutes is ${value}, but it counts jobs: pass a whole number of 0 or more`,
     );
   });
 

@@ -25,26 +25,36 @@ interface Fixture {
   props: RelayDashboardProps;
   functions: { api: LambdaFunction; dispatcher: LambdaFunction };
   logGroups: LogGroup[];
+  dispatchQueue: DispatchQueue;
+  cluster: Cluster;
 }
 
+/** A dashboard's props, with the dispatch queue and the runner's cluster of managed jobs. */
 function fixture(): Fixture {
   const stack = new Stack(new App(), 'Test');
   const fn = (id: string) => inlineFunction(stack, id);
   const functions = { api: fn('Api'), dispatcher: fn('Dispatcher') };
   const logGroups = [new LogGroup(stack, 'ApiLogs'), new LogGroup(stack, 'DispatcherLogs')];
   const vpc = new Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0 });
+  const dispatchQueue = new DispatchQueue(stack, 'Dispatch', { consumerTimeout: Duration.minutes(15) });
+  const cluster = new Cluster(stack, 'Cluster', { vpc });
   const props: RelayDashboardProps = {
-    dispatchQueue: new DispatchQueue(stack, 'Dispatch', { consumerTimeout: Duration.minutes(15) }),
+    dispatchQueue,
     functions,
     api: new HttpApi(stack, 'Http'),
-    cluster: new Cluster(stack, 'Cluster', { vpc }),
+    cluster,
     logGroups,
   };
-  return { stack, props, functions, logGroups };
+  return { stack, props, functions, logGroups, dispatchQueue, cluster };
 }
+
+/** Without managed jobs: no dispatch queue and no runner cluster. */
+const withoutManagedJobs = () => ({ dispatchQueue: undefined, cluster: undefined });
 
 interface Widget {
   type: string;
+  x: number;
+  y: number;
   width: number;
   properties: { title?: string; metrics?: unknown[][]; query?: string; alarms?: string[] };
 }
@@ -142,8 +152,8 @@ describe('RelayDashboard', () => {
   });
 
   it('graphs the dispatch queue visible, in flight and delayed messages', () => {
-    const { widget, getAtt, props } = build();
-    const queueName = getAtt(props.dispatchQueue.queue, 'QueueName');
+    const { widget, getAtt, dispatchQueue } = build();
+    const queueName = getAtt(dispatchQueue.queue, 'QueueName');
 
     expect(series(widget('Dispatch queue messages'))).toEqual(
       [
@@ -157,26 +167,37 @@ describe('RelayDashboard', () => {
   });
 
   it('graphs the age of the oldest dispatch message', () => {
-    const { widget, getAtt, props } = build();
+    const { widget, getAtt, dispatchQueue } = build();
 
     expect(series(widget('Oldest dispatch message age'))).toEqual([
       expect.objectContaining({
         namespace: 'AWS/SQS',
         metricName: 'ApproximateAgeOfOldestMessage',
-        dimensions: { QueueName: getAtt(props.dispatchQueue.queue, 'QueueName') },
+        dimensions: { QueueName: getAtt(dispatchQueue.queue, 'QueueName') },
         stat: 'Maximum',
       }),
     ]);
   });
 
   it('graphs dead letters visible and in flight in the dead-letter queue', () => {
-    const { widget, getAtt, props } = build();
+    const { widget, getAtt, dispatchQueue } = build();
     const graphed = series(widget('Dead letters'));
 
     expect(graphed[0]).toMatchObject({ expression: 'visible + inFlight' });
     expect(graphed.slice(1).map((s) => s.dimensions)).toEqual([
-      { QueueName: getAtt(props.dispatchQueue.deadLetterQueue, 'QueueName') },
-      { QueueName: getAtt(props.dispatchQueue.deadLetterQueue, 'QueueName') },
+      { QueueName: getAtt(dispatchQueue.deadLetterQueue, 'QueueName') },
+      { QueueName: getAtt(dispatchQueue.deadLetterQueue, 'QueueName') },
+    ]);
+  });
+
+  it('graphs the jobs dead now: the Maximum of the DeadJobs gauge over all queues and per queue', () => {
+    const { widget } = build();
+
+    expect(series(widget('Dead jobs now (all queues)'))).toEqual([
+      { namespace: 'Relay', metricName: 'DeadJobs', dimensions: {}, stat: 'Maximum', label: 'Dead jobs' },
+    ]);
+    expect(series(widget('Dead jobs now per queue'))).toEqual([
+      { dimensions: {}, expression: search('DeadJobs', 'Maximum'), label: `\${PROP('Dim.queue')}` },
     ]);
   });
 
@@ -240,13 +261,13 @@ describe('RelayDashboard', () => {
   });
 
   it("counts the runner's Fargate tasks running in the cluster", () => {
-    const { widget, ref, props } = build();
+    const { widget, ref, cluster } = build();
 
     expect(series(widget('Runner tasks running'))).toEqual([
       expect.objectContaining({
         namespace: 'ECS/ContainerInsights',
         metricName: 'TaskCount',
-        dimensions: { ClusterName: ref(props.cluster) },
+        dimensions: { ClusterName: ref(cluster) },
         stat: 'Maximum',
       }),
     ]);
@@ -283,6 +304,37 @@ describe('RelayDashboard', () => {
       type: 'alarm',
       width: 24,
       properties: { alarms: [getAtt(alarm as IAlarm, 'Arn')] },
+    });
+  });
+
+  it.each([
+    ['with managed jobs', () => ({})],
+    ['without managed jobs', withoutManagedJobs],
+  ])('fills every row of the 24-unit grid %s', (_, extra) => {
+    const { widgets } = build(extra);
+    const rows = new Map<number, number>();
+    for (const w of widgets) rows.set(w.y, (rows.get(w.y) ?? 0) + w.width);
+
+    expect([...new Set(rows.values())]).toEqual([24]);
+  });
+
+  describe('without managed jobs', () => {
+    it('has no dispatch queue, dead-letter or runner widget', () => {
+      const { widgets } = build(withoutManagedJobs);
+      const titles = widgets.map((w) => w.properties.title);
+
+      for (const title of ['Dispatch queue messages', 'Oldest dispatch message age', 'Dead letters']) {
+        expect(titles).not.toContain(title);
+      }
+      expect(titles).not.toContain('Runner tasks running');
+    });
+
+    it('still graphs the jobs dead now', () => {
+      const { widget } = build(withoutManagedJobs);
+
+      expect(series(widget('Dead jobs now (all queues)'))).toEqual([
+        expect.objectContaining({ metricName: 'DeadJobs', stat: 'Maximum' }),
+      ]);
     });
   });
 

@@ -29,8 +29,9 @@ const MAX_RECEIVE_COUNT = { min: 1, max: 1000 };
  * The dispatch queue of managed jobs and its dead-letter queue.
  *
  * Messages are hints ("job X may be runnable"), never truth: a message that keeps failing ends in
- * the DLQ, where the dead-letter consumer reads it and AWS-native alarms and redrive see it. The
- * local stack builds the same pair with `ensureDispatchQueues()`.
+ * the DLQ, where the maintenance sweep marks its job dead and keeps the DLQ a mirror of the dead
+ * jobs in DynamoDB, and AWS-native alarms see it. The local stack builds the same pair with
+ * `ensureDispatchQueues()`.
  */
 export class DispatchQueue extends Construct {
   readonly queue: IQueue;
@@ -67,24 +68,19 @@ export class DispatchQueue extends Construct {
   }
 
   /**
-   * Read dead letters without deleting them.
+   * Keep the DLQ in step with the jobs table: receive dead letters, hide them while they are
+   * checked, and delete those whose job is no longer dead (requeued, deleted or expired).
    *
-   * The dead-letter consumer lists what the DLQ holds; deleting would remove the record that
-   * AWS-native alarms and redrive rely on, so this grant leaves out `sqs:DeleteMessage`.
+   * What maintenance needs; nothing may send to the DLQ but SQS's redrive.
    */
-  grantReadDeadLetters(grantee: IGrantable): Grant {
+  grantReconcileDeadLetters(grantee: IGrantable): Grant {
     return this.deadLetterQueue.grant(
       grantee,
       'sqs:ReceiveMessage',
       'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
       'sqs:GetQueueAttributes',
-      'sqs:GetQueueUrl',
     );
-  }
-
-  /** Record a dead managed job on the DLQ (`DispatchQueue.deadLetter` in the runtime). */
-  grantRecordDead(grantee: IGrantable): Grant {
-    return this.deadLetterQueue.grantSendMessages(grantee);
   }
 
   /** Environment variables a function needs to reach both queues; pair with a grant. */
@@ -98,8 +94,8 @@ export class DispatchQueue extends Construct {
   /**
    * Messages in the DLQ, visible or in flight.
    *
-   * The dead-letter sweep receives messages without deleting them, so while it reads them they are
-   * in flight and `ApproximateNumberOfMessagesVisible` alone would dip to zero.
+   * The maintenance sweep receives every dead letter to check it against the table, so while it
+   * reads them they are in flight and `ApproximateNumberOfMessagesVisible` alone would dip to zero.
    */
   metricDeadLetters(options: MathExpressionOptions = {}): MathExpression {
     return new MathExpression({

@@ -1,15 +1,16 @@
 import { Duration } from 'aws-cdk-lib';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
+import type { CommandExecutor } from './command-executor.ts';
 import type { DispatchQueue } from './dispatch-queue.ts';
 import type { JobTable } from './job-table.ts';
 import { RelayFunction } from './relay-function.ts';
 import type { ShellRunner } from './shell-runner.ts';
 
 /**
- * The dispatcher's timeout: Lambda's longest, since runs of up to 10 minutes execute inline
- * (`INLINE_LIMIT_MS` in functions/dispatch/executors.ts). The dispatch queue's visibility timeout
- * is derived from it.
+ * The dispatcher's timeout: Lambda's longest, since it waits for the inline runs it sends to the
+ * executor (up to 10 minutes each, see functions/dispatch/executors.ts) and records their output.
+ * The dispatch queue's visibility timeout is derived from it.
  */
 export const DISPATCHER_TIMEOUT = Duration.minutes(15);
 
@@ -20,9 +21,13 @@ export interface DispatcherProps {
   readonly table: JobTable;
   readonly dispatchQueue: DispatchQueue;
   readonly runner: ShellRunner;
+  /** Where inline commands run; the dispatcher only keeps their books. */
+  readonly executor: CommandExecutor;
   /** Store settings shared by every function (retention, shards). */
   readonly storeEnvironment?: Record<string, string>;
-  /** @default 1024 — inline runs share the function's memory */
+  /** The command policy (`RELAY_ALLOWED_COMMANDS`), checked again before each run starts. */
+  readonly commandEnvironment?: Record<string, string>;
+  /** @default 512 — commands run on the executor, not here */
   readonly memorySize?: number;
   /** @default no reservation */
   readonly reservedConcurrentExecutions?: number;
@@ -38,9 +43,10 @@ export interface DispatcherProps {
 }
 
 /**
- * Consumes dispatch hints: claims each hinted job with one conditional write, runs short commands
- * inline and starts long ones as Fargate tasks, and reports the hints it could not handle so SQS
- * retries only those (`ReportBatchItemFailures`).
+ * Consumes dispatch hints: claims each hinted job with one conditional write, sends short commands
+ * to the executor (one invocation each) and starts long ones as Fargate tasks, and reports the hints
+ * it could not handle so SQS retries only those (`ReportBatchItemFailures`). It never runs a command
+ * in its own process, which holds the table, queue and ECS grants.
  */
 export class Dispatcher extends Construct {
   readonly function: RelayFunction;
@@ -58,26 +64,28 @@ export class Dispatcher extends Construct {
           `${MAX_CONCURRENCY.min} to ${MAX_CONCURRENCY.max}: pass one in that range, or omit it for 20.`,
       );
     }
-    const { table, dispatchQueue, runner } = props;
+    const { table, dispatchQueue, runner, executor } = props;
 
     this.function = new RelayFunction(this, 'Function', {
       entry: 'dispatcher.ts',
-      description: 'Relay dispatcher: claims hinted managed jobs, runs them inline or on Fargate',
+      description: 'Relay dispatcher: claims hinted managed jobs, runs them on the executor or Fargate',
       timeout: DISPATCHER_TIMEOUT,
-      memorySize: props.memorySize ?? 1024,
+      memorySize: props.memorySize ?? 512,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       environment: {
         ...props.storeEnvironment,
+        ...props.commandEnvironment,
         ...table.environment(),
         ...dispatchQueue.environment(),
         ...runner.runEnvironment(),
+        ...executor.environment(),
       },
     });
     table.grantReadWriteJobs(this.function);
-    // Hints not yet due are sent on, retries and chained jobs get theirs, dead jobs are recorded.
+    // Hints not yet due are sent on; retries and chained jobs get theirs.
     dispatchQueue.grantSendHints(this.function);
-    dispatchQueue.grantRecordDead(this.function);
     runner.grantRun(this.function);
+    executor.grantInvoke(this.function);
 
     this.function.addEventSource(
       new SqsEventSource(dispatchQueue.queue, {

@@ -9,8 +9,18 @@ import type { ShellRunner } from './shell-runner.ts';
 
 export interface MaintenanceProps {
   readonly table: JobTable;
-  readonly dispatchQueue: DispatchQueue;
-  readonly runner: ShellRunner;
+  /**
+   * The dispatch queue: the sweep re-sends lost hints and keeps the DLQ in step with dead jobs.
+   *
+   * @default none: managed jobs are off, the sweep touches the table only
+   */
+  readonly dispatchQueue?: DispatchQueue;
+  /**
+   * The runner: the sweep stops the Fargate task of every run whose lease it expires.
+   *
+   * @default none: no task to stop
+   */
+  readonly runner?: ShellRunner;
   /** Store settings shared by every function (retention, shards). */
   readonly storeEnvironment?: Record<string, string>;
   /** @default 512 */
@@ -19,8 +29,9 @@ export interface MaintenanceProps {
 
 /**
  * The sweep `relay dev` runs every second, here every minute: ends runs whose lease expired
- * (stopping their Fargate task), re-sends lost dispatch hints from DynamoDB, and marks the jobs of
- * dead-lettered hints dead. Sweeps that overlap are harmless: every change is a conditional write.
+ * (stopping their Fargate task), counts the dead jobs (the `DeadJobs` gauge), and with managed jobs
+ * re-sends lost dispatch hints from DynamoDB and keeps the DLQ a mirror of the dead jobs. Sweeps
+ * that overlap are harmless: every change is a conditional write.
  */
 export class Maintenance extends Construct {
   readonly function: RelayFunction;
@@ -31,20 +42,22 @@ export class Maintenance extends Construct {
     const { table, dispatchQueue, runner } = props;
     this.function = new RelayFunction(this, 'Function', {
       entry: 'maintenance.ts',
-      description: 'Relay maintenance: expired leases, lost dispatch hints, dead letters',
+      description: 'Relay maintenance: expired leases, dead jobs, lost dispatch hints, dead letters',
       timeout: Duration.minutes(2),
       memorySize: props.memorySize,
       environment: {
         ...props.storeEnvironment,
         ...table.environment(),
-        ...dispatchQueue.environment(),
-        ...runner.stopEnvironment(),
+        ...dispatchQueue?.environment(),
+        ...runner?.stopEnvironment(),
       },
     });
     table.grantReadWriteJobs(this.function);
-    dispatchQueue.grantSendHints(this.function);
-    dispatchQueue.grantReadDeadLetters(this.function);
-    runner.grantStopTasks(this.function);
+    if (dispatchQueue) {
+      dispatchQueue.grantSendHints(this.function);
+      dispatchQueue.grantReconcileDeadLetters(this.function);
+    }
+    runner?.grantStopTasks(this.function);
 
     this.schedule = new Rule(this, 'Schedule', {
       description: 'Runs the Relay maintenance sweep every minute',

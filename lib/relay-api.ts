@@ -15,9 +15,22 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { GROUPS, ROUTES, type RouteGroup } from '../functions/api/routes.ts';
 
+/** The function serving each route group of `functions/api/routes.ts`, and the fallback. */
+export interface RelayApiHandlers {
+  readonly relay: IFunction;
+  readonly jobs: IFunction;
+  /**
+   * The routes that start commands (`/v1/managed/…`).
+   *
+   * @default none: those routes are not created, and requests to them reach the fallback (404)
+   */
+  readonly managed?: IFunction;
+  /** Everything the route table does not list (`$default`): 404 or 405. */
+  readonly fallback: IFunction;
+}
+
 export interface RelayApiProps {
-  /** The function serving each route group of `functions/api/routes.ts`, and the fallback. */
-  readonly handlers: Readonly<Record<RouteGroup | 'fallback', IFunction>>;
+  readonly handlers: RelayApiHandlers;
   /**
    * Who may call the API. Pass an `HttpJwtAuthorizer` (aws-cdk-lib/aws-apigatewayv2-authorizers)
    * to accept tokens of your identity provider instead of AWS credentials.
@@ -36,17 +49,20 @@ export interface RelayApiProps {
 }
 
 /**
- * Relay's HTTP API: every route of the shared route table, each integrated with its group's
- * function, behind one authorizer (IAM by default), with throttling and JSON access logs.
+ * Relay's HTTP API: every route of the shared route table whose group has a function, each
+ * integrated with that function, behind one authorizer (IAM by default), with throttling and JSON
+ * access logs.
  *
- * Anything the table does not list reaches the fallback function on `$default`, which answers
- * 404 or 405 exactly as the local server does.
+ * Anything else reaches the fallback function on `$default`, which answers 404 or 405 exactly as
+ * the local server does.
  */
 export class RelayApi extends Construct {
   readonly api: HttpApi;
   readonly stage: HttpStage;
   /** The API's base URL, ending in `/`. */
   readonly url: string;
+  /** The route groups this API serves: those given a function. */
+  readonly groups: readonly RouteGroup[];
 
   constructor(scope: Construct, id: string, props: RelayApiProps) {
     super(scope, id);
@@ -91,27 +107,41 @@ export class RelayApi extends Construct {
     });
     this.url = this.stage.url;
 
-    const integrations = Object.fromEntries(
-      GROUPS.map((group) => [group, new HttpLambdaIntegration(`${group}Integration`, props.handlers[group])]),
-    ) as Record<RouteGroup, HttpLambdaIntegration>;
-    for (const route of ROUTES) {
-      this.api.addRoutes({
-        path: route.path,
-        methods: [HttpMethod[route.method]],
-        integration: integrations[route.group],
-      });
+    this.groups = GROUPS.filter((group) => props.handlers[group] !== undefined);
+    for (const group of this.groups) {
+      const integration = new HttpLambdaIntegration(
+        `${group}Integration`,
+        props.handlers[group] as IFunction,
+      );
+      for (const route of ROUTES.filter((r) => r.group === group)) {
+        this.api.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
+      }
     }
   }
 
   /**
-   * Let a producer, worker or operator call the API with IAM auth: `execute-api:Invoke` on every
-   * route of this API's stage, and nothing else.
+   * Let a caller use the routes of `groups` with IAM auth: `execute-api:Invoke` on each of their
+   * routes (method and path, every `{param}` a `*`) of this API's stage, and nothing else.
+   *
+   * Relay's grants with intent, `grantSubmitJobs` and `grantRunCommands`, are built on this; there
+   * is deliberately no grant of every route, since starting commands is a permission of its own.
+   * Paths differ between groups and start with a literal segment, so no resource of one group can
+   * match a route of another.
    */
-  grantInvoke(grantee: IGrantable): Grant {
+  grantInvokeRoutes(grantee: IGrantable, groups: readonly RouteGroup[]): Grant {
+    const unserved = groups.filter((group) => !this.groups.includes(group));
+    if (!groups.length || unserved.length) {
+      throw new Error(
+        `RelayApi.grantInvokeRoutes got the groups ${JSON.stringify(groups)}, but this API serves ` +
+          `${JSON.stringify(this.groups)}: pass one or more of those.`,
+      );
+    }
     return Grant.addToPrincipal({
       grantee,
       actions: ['execute-api:Invoke'],
-      resourceArns: [this.api.arnForExecuteApi('*', '/*', this.stage.stageName)],
+      resourceArns: ROUTES.filter((route) => groups.includes(route.group)).map((route) =>
+        this.api.arnForExecuteApi(route.method, route.path.replace(/\{[^}]+\}/g, '*'), this.stage.stageName),
+      ),
     });
   }
 }

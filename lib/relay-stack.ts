@@ -8,7 +8,8 @@ export interface RelayStackProps extends StackProps {
 
 /**
  * The deployable Relay: the `Relay` construct and the outputs the CLI and SDK read
- * (`relay config --from-stack <name>` reads `ApiUrl`).
+ * (`relay config --from-stack <name>` reads `ApiUrl`). The queue and cluster outputs exist only
+ * with managed jobs, which create those resources.
  */
 export class RelayStack extends Stack {
   readonly relay: Relay;
@@ -19,13 +20,16 @@ export class RelayStack extends Stack {
       ...props,
     });
     this.relay = new Relay(this, 'Relay', props.relay);
+    const { api, table, dispatchQueue, runner, dashboard, alarms } = this.relay;
 
-    new CfnOutput(this, 'ApiUrl', { value: this.relay.api.url, description: 'Base URL of the Relay API' });
-    new CfnOutput(this, 'TableName', { value: this.relay.table.table.tableName });
-    new CfnOutput(this, 'DispatchQueueUrl', { value: this.relay.dispatchQueue.queue.queueUrl });
-    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.relay.dispatchQueue.deadLetterQueue.queueUrl });
-    new CfnOutput(this, 'RunnerCluster', { value: this.relay.runner.cluster.clusterName });
-    new CfnOutput(this, 'DashboardName', { value: this.relay.dashboard.dashboard.dashboardName });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.relay.alarms.topic.topicArn });
+    new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the Relay API' });
+    new CfnOutput(this, 'TableName', { value: table.table.tableName });
+    if (dispatchQueue) {
+      new CfnOutput(this, 'DispatchQueueUrl', { value: dispatchQueue.queue.queueUrl });
+      new CfnOutput(this, 'DeadLetterQueueUrl', { value: dispatchQueue.deadLetterQueue.queueUrl });
+    }
+    if (runner) new CfnOutput(this, 'RunnerCluster', { value: runner.cluster.clusterName });
+    new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName });
+    new CfnOutput(this, 'AlarmTopicArn', { value: alarms.topic.topicArn });
   }
 }

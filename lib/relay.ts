@@ -2,9 +2,12 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import type { ContainerImage } from 'aws-cdk-lib/aws-ecs';
+import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { GROUPS } from '../functions/api/routes.ts';
 import { Env } from '../functions/core/env.ts';
+import { CommandExecutor } from './command-executor.ts';
 import { DispatchQueue } from './dispatch-queue.ts';
 import { DISPATCHER_TIMEOUT, Dispatcher } from './dispatcher.ts';
 import { JobTable } from './job-table.ts';
@@ -16,6 +19,30 @@ import { RelayFunction } from './relay-function.ts';
 import { ShellRunner } from './shell-runner.ts';
 
 export interface RelayProps {
+  /**
+   * Whether Relay runs commands for you (managed shell jobs): the dispatch queue and its DLQ, the
+   * dispatcher, the executor, the Fargate runner and the routes under `/v1/managed/`. Off, Relay is
+   * a pull-job system only, and none of those exist.
+   *
+   * @default false
+   */
+  readonly managedJobs?: boolean;
+  /**
+   * The commands each queue may run: queue name (or `*`, for every queue without its own entry) →
+   * commands, each exactly as jobs give it (`/opt/jobs/report.sh`) or a prefix ending in `*`
+   * (`/opt/jobs/*`). A queue without an entry and no `*` entry may run none. Checked when a job is
+   * submitted and again before each run. Managed jobs only.
+   *
+   * @default any command on any queue
+   */
+  readonly allowedCommands?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * How long a managed job's command may run when its payload gives no `timeout`. Whole seconds,
+   * from 1 second to 12 hours. Managed jobs only.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly defaultCommandTimeout?: Duration;
   /**
    * How long a finished job (completed, dead or cancelled) stays readable before DynamoDB's TTL
    * removes it. Whole days.
@@ -32,25 +59,32 @@ export interface RelayProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly tableRemovalPolicy?: RemovalPolicy;
-  /** Receives of one dispatch hint before it moves to the DLQ. @default 5 */
+  /** Receives of one dispatch hint before it moves to the DLQ. Managed jobs only. @default 5 */
   readonly maxReceiveCount?: number;
   /** Memory of the API and maintenance functions, MiB. @default 512 */
   readonly memorySize?: number;
-  /** Memory of the dispatcher, which runs short commands inline, MiB. @default 1024 */
+  /** Memory of the dispatcher, MiB. Managed jobs only. @default 512 */
   readonly dispatcherMemorySize?: number;
+  /**
+   * Memory of the executor, MiB, from 128 to 10,240. Each inline command gets an invocation, and so
+   * this budget, of its own. Managed jobs only.
+   *
+   * @default 1024
+   */
+  readonly executorMemorySize?: number;
   /** Reserved concurrency of each API function and the dispatcher. @default no reservation */
   readonly reservedConcurrency?: number;
-  /** Dispatcher instances running at once. @default 20 */
+  /** Dispatcher instances running at once. Managed jobs only. @default 20 */
   readonly dispatcherMaxConcurrency?: number;
-  /** @default 512 (0.5 vCPU) */
+  /** Managed jobs only. @default 512 (0.5 vCPU) */
   readonly runnerCpu?: number;
-  /** @default 1024 */
+  /** Managed jobs only. @default 1024 */
   readonly runnerMemoryLimitMiB?: number;
-  /** @default built from functions/runner/Dockerfile */
+  /** Managed jobs only. @default built from functions/runner/Dockerfile */
   readonly runnerImage?: ContainerImage;
-  /** @default a new VPC with public subnets and no NAT gateway */
+  /** Where runner tasks run. Managed jobs only. @default a new VPC with public subnets and no NAT gateway */
   readonly vpc?: IVpc;
-  /** @default private subnets with egress if the VPC has them, else public subnets */
+  /** Managed jobs only. @default private subnets with egress if the VPC has them, else public subnets */
   readonly runnerSubnets?: SubnetSelection;
   /** @default IAM (SigV4); pass an `HttpJwtAuthorizer` for JWTs */
   readonly authorizer?: IHttpRouteAuthorizer;
@@ -60,49 +94,81 @@ export interface RelayProps {
   readonly alarmEmail?: string;
 }
 
+/** The props that configure managed jobs, and so need `managedJobs: true`. */
+const MANAGED_ONLY_PROPS = [
+  'allowedCommands',
+  'defaultCommandTimeout',
+  'maxReceiveCount',
+  'dispatcherMemorySize',
+  'executorMemorySize',
+  'dispatcherMaxConcurrency',
+  'runnerCpu',
+  'runnerMemoryLimitMiB',
+  'runnerImage',
+  'vpc',
+  'runnerSubnets',
+] as const satisfies readonly (keyof RelayProps)[];
+
 /**
- * All of Relay in one construct, to put in any stack: the jobs table, the dispatch queue and its
- * DLQ, the HTTP API, the dispatcher, the Fargate runner, the maintenance sweep, and the dashboard
- * and alarms over them.
+ * All of Relay in one construct, to put in any stack: the jobs table, the HTTP API, the maintenance
+ * sweep, and the dashboard and alarms over them. With `managedJobs`, also the dispatch queue and its
+ * DLQ, the dispatcher, the executor, the Fargate runner and the routes that start commands.
+ *
+ * Hand out access with intent: `grantSubmitJobs` for producers, workers and operators,
+ * `grantRunCommands` for whoever may start commands.
  */
 export class Relay extends Construct {
+  /** Whether this Relay runs managed shell jobs. */
+  readonly managedJobs: boolean;
   readonly table: JobTable;
-  readonly dispatchQueue: DispatchQueue;
   readonly api: RelayApi;
-  readonly dispatcher: Dispatcher;
-  readonly runner: ShellRunner;
   readonly maintenance: Maintenance;
   readonly dashboard: RelayDashboard;
   readonly alarms: RelayAlarms;
+  /** With managed jobs only. */
+  readonly dispatchQueue?: DispatchQueue;
+  /** With managed jobs only. */
+  readonly dispatcher?: Dispatcher;
+  /** With managed jobs only. */
+  readonly executor?: CommandExecutor;
+  /** With managed jobs only. */
+  readonly runner?: ShellRunner;
   /** Every Relay function, by role. */
   readonly functions: Readonly<Record<string, RelayFunction>>;
 
   constructor(scope: Construct, id: string, props: RelayProps = {}) {
     super(scope, id);
+    this.managedJobs = props.managedJobs ?? false;
     const storeEnvironment = storeSettings(props);
+    const commands = commandSettings(props);
     const destroyTable = props.tableRemovalPolicy === RemovalPolicy.DESTROY;
 
     this.table = new JobTable(this, 'Jobs', {
       removalPolicy: props.tableRemovalPolicy,
       deletionProtection: !destroyTable,
     });
-    this.dispatchQueue = new DispatchQueue(this, 'Dispatch', {
-      consumerTimeout: DISPATCHER_TIMEOUT,
-      maxReceiveCount: props.maxReceiveCount,
-    });
-    this.runner = new ShellRunner(this, 'Runner', {
-      table: this.table,
-      dispatchQueue: this.dispatchQueue,
-      storeEnvironment,
-      vpc: props.vpc,
-      vpcSubnets: props.runnerSubnets,
-      cpu: props.runnerCpu,
-      memoryLimitMiB: props.runnerMemoryLimitMiB,
-      image: props.runnerImage,
-    });
+    if (commands) {
+      this.dispatchQueue = new DispatchQueue(this, 'Dispatch', {
+        consumerTimeout: DISPATCHER_TIMEOUT,
+        maxReceiveCount: props.maxReceiveCount,
+      });
+      this.executor = new CommandExecutor(this, 'Executor', { memorySize: props.executorMemorySize });
+      this.runner = new ShellRunner(this, 'Runner', {
+        table: this.table,
+        dispatchQueue: this.dispatchQueue,
+        storeEnvironment,
+        commandEnvironment: commands.environment,
+        vpc: props.vpc,
+        vpcSubnets: props.runnerSubnets,
+        cpu: props.runnerCpu,
+        memoryLimitMiB: props.runnerMemoryLimitMiB,
+        image: props.runnerImage,
+      });
+    }
+    const { dispatchQueue, runner, executor } = this;
 
-    const apiFunction = (name: string, entry: string, description: string, environment = {}) =>
-      new RelayFunction(this, name, {
+    const apiFunction = (name: string, entry: string, description: string, environment = {}) => {
+      const fn = new RelayFunction(this, name, {
         entry,
         description,
         timeout: Duration.seconds(29), // API Gateway's integration timeout is 30 s
@@ -110,74 +176,128 @@ export class Relay extends Construct {
         reservedConcurrentExecutions: props.reservedConcurrency,
         environment: { ...storeEnvironment, ...this.table.environment(), ...environment },
       });
+      this.table.grantReadWriteJobs(fn);
+      return fn;
+    };
     const relayRoutes = apiFunction('RelayRoutes', 'relay.ts', 'Relay API: relay-rs routes (v1, seed, v2)');
-    // The native routes enqueue, retry and requeue managed jobs (a hint each) and stop the task of
-    // a cancelled run.
-    const jobRoutes = apiFunction('JobRoutes', 'jobs.ts', 'Relay API: native job routes', {
-      ...this.dispatchQueue.environment(),
-      ...this.runner.stopEnvironment(),
-    });
+    // The native routes stop the Fargate task of a cancelled run; they start no command.
+    const jobRoutes = apiFunction(
+      'JobRoutes',
+      'jobs.ts',
+      'Relay API: native job routes',
+      runner?.stopEnvironment(),
+    );
+    runner?.grantStopTasks(jobRoutes);
     const fallback = apiFunction('Fallback', 'fallback.ts', 'Relay API: 404 and 405 for unknown routes');
-    for (const fn of [relayRoutes, jobRoutes, fallback]) this.table.grantReadWriteJobs(fn);
-    this.dispatchQueue.grantSendHints(jobRoutes);
-    this.runner.grantStopTasks(jobRoutes);
+    // The routes that start commands: they check the allow-list and send each job's hint.
+    const managedRoutes =
+      dispatchQueue && commands
+        ? apiFunction('ManagedRoutes', 'managed.ts', 'Relay API: routes that start commands (managed jobs)', {
+            ...dispatchQueue.environment(),
+            ...commands.environment,
+            [Env.COMMAND_TIMEOUT]: String(commands.defaultTimeoutSeconds),
+          })
+        : undefined;
+    if (managedRoutes) dispatchQueue?.grantSendHints(managedRoutes);
 
     this.api = new RelayApi(this, 'Api', {
-      handlers: { relay: relayRoutes, jobs: jobRoutes, fallback },
+      handlers: { relay: relayRoutes, jobs: jobRoutes, managed: managedRoutes, fallback },
       authorizer: props.authorizer,
     });
-    this.dispatcher = new Dispatcher(this, 'Dispatcher', {
-      table: this.table,
-      dispatchQueue: this.dispatchQueue,
-      runner: this.runner,
-      storeEnvironment,
-      memorySize: props.dispatcherMemorySize,
-      reservedConcurrentExecutions: props.reservedConcurrency,
-      maxConcurrency: props.dispatcherMaxConcurrency,
-    });
+    if (dispatchQueue && runner && executor) {
+      this.dispatcher = new Dispatcher(this, 'Dispatcher', {
+        table: this.table,
+        dispatchQueue,
+        runner,
+        executor,
+        storeEnvironment,
+        commandEnvironment: commands?.environment,
+        memorySize: props.dispatcherMemorySize,
+        reservedConcurrentExecutions: props.reservedConcurrency,
+        maxConcurrency: props.dispatcherMaxConcurrency,
+      });
+    }
     this.maintenance = new Maintenance(this, 'Maintenance', {
       table: this.table,
-      dispatchQueue: this.dispatchQueue,
-      runner: this.runner,
+      dispatchQueue,
+      runner,
       storeEnvironment,
       memorySize: props.memorySize,
     });
 
-    const taskEvents = new RelayFunction(this, 'TaskEvents', {
-      entry: 'task-events.ts',
-      description: 'Relay: fails the run of a Fargate task that stopped without ending it',
-      timeout: Duration.seconds(30),
-      memorySize: props.memorySize,
-      environment: { ...storeEnvironment, ...this.table.environment(), ...this.dispatchQueue.environment() },
-    });
-    this.table.grantReadWriteJobs(taskEvents);
-    this.dispatchQueue.grantSendHints(taskEvents);
-    this.dispatchQueue.grantRecordDead(taskEvents);
-    this.runner.onTaskStopped('TaskStopped', taskEvents);
+    let taskEvents: RelayFunction | undefined;
+    if (dispatchQueue && runner) {
+      taskEvents = new RelayFunction(this, 'TaskEvents', {
+        entry: 'task-events.ts',
+        description: 'Relay: fails the run of a Fargate task that stopped without ending it',
+        timeout: Duration.seconds(30),
+        memorySize: props.memorySize,
+        environment: { ...storeEnvironment, ...this.table.environment(), ...dispatchQueue.environment() },
+      });
+      this.table.grantReadWriteJobs(taskEvents);
+      // A failed run is owed the hint of its retry.
+      dispatchQueue.grantSendHints(taskEvents);
+      runner.onTaskStopped('TaskStopped', taskEvents);
+    }
 
     this.functions = {
       relayRoutes,
       jobRoutes,
+      ...(managedRoutes && { managedRoutes }),
       fallback,
-      dispatcher: this.dispatcher.function,
+      ...(this.dispatcher && { dispatcher: this.dispatcher.function }),
+      ...(executor && { executor: executor.function }),
       maintenance: this.maintenance.function,
-      taskEvents,
+      ...(taskEvents && { taskEvents }),
     };
     this.alarms = new RelayAlarms(this, 'Alarms', {
-      dispatchQueue: this.dispatchQueue,
+      dispatchQueue,
       functions: this.functions,
       api: this.api.api,
       topic: props.alarmTopic,
       email: props.alarmEmail,
     });
     this.dashboard = new RelayDashboard(this, 'Dashboard', {
-      dispatchQueue: this.dispatchQueue,
+      dispatchQueue,
       functions: this.functions,
       api: this.api.api,
-      cluster: this.runner.cluster,
-      logGroups: [...Object.values(this.functions).map((fn) => fn.logGroup), this.runner.logGroup],
+      cluster: runner?.cluster,
+      logGroups: [
+        ...Object.values(this.functions)
+          .filter((fn) => fn.writesLogs)
+          .map((fn) => fn.logGroup),
+        ...(runner ? [runner.logGroup] : []),
+      ],
       alarms: this.alarms.alarms,
     });
+  }
+
+  /**
+   * Let producers, workers and operators use Relay: `execute-api:Invoke` on every route of the API
+   * except those that start commands (`/v1/managed/…`). They can enqueue, claim and complete pull
+   * jobs, and read, cancel and requeue any job, but never start a command.
+   */
+  grantSubmitJobs(grantee: IGrantable): Grant {
+    return this.api.grantInvokeRoutes(
+      grantee,
+      GROUPS.filter((group) => group !== 'managed'),
+    );
+  }
+
+  /**
+   * Let a caller start commands: `execute-api:Invoke` on the routes that submit, retry and requeue
+   * managed shell jobs (`/v1/managed/…`), and nothing else. Pair it with `grantSubmitJobs` for a
+   * caller that also follows its jobs.
+   */
+  grantRunCommands(grantee: IGrantable): Grant {
+    if (!this.managedJobs) {
+      throw new Error(
+        `${this.node.path}: grantRunCommands needs managed jobs, but managedJobs is off, so no route ` +
+          'starts commands: pass managedJobs: true (for RelayStack: cdk deploy -c managedJobs=true), or ' +
+          'use grantSubmitJobs.',
+      );
+    }
+    return this.api.grantInvokeRoutes(grantee, ['managed']);
   }
 }
 
@@ -202,4 +322,81 @@ function storeSettings(props: RelayProps): Record<string, string> {
     [Env.RETENTION_DAYS]: String(days),
     ...(props.strictQueues?.length ? { [Env.STRICT_QUEUES]: props.strictQueues.join(',') } : {}),
   };
+}
+
+/** A command's timeout is at most 12 hours (`functions/runner/command.ts`). */
+const MAX_COMMAND_TIMEOUT = Duration.hours(12);
+/**
+ * Lambda holds at most 4 KB of environment variables per function; the allow-list shares them with
+ * the table, queue and runner settings. https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html
+ */
+const MAX_ALLOWED_COMMANDS_BYTES = 2048;
+const MEMORY_MIB = { min: 128, max: 10_240 };
+
+interface CommandSettings {
+  /** `RELAY_ALLOWED_COMMANDS` when an allow-list is given. */
+  readonly environment: Record<string, string>;
+  readonly defaultTimeoutSeconds: number;
+}
+
+/**
+ * The settings of managed jobs, validated (the allow-list, the default timeout, the executor's
+ * memory), or `undefined` when they are off, which no managed-only prop may then be given.
+ */
+function commandSettings(props: RelayProps): CommandSettings | undefined {
+  if (!props.managedJobs) {
+    const given = MANAGED_ONLY_PROPS.filter((name) => props[name] !== undefined);
+    if (given.length) {
+      throw new Error(
+        `Relay ${given.join(', ')} ${given.length > 1 ? 'configure' : 'configures'} managed jobs, but ` +
+          'managedJobs is off: pass managedJobs: true (for RelayStack: cdk deploy -c managedJobs=true), ' +
+          `or remove ${given.length > 1 ? 'them' : 'it'}.`,
+      );
+    }
+    return undefined;
+  }
+  const timeout = props.defaultCommandTimeout ?? Duration.minutes(5);
+  const seconds = timeout.toSeconds({ integral: false });
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_COMMAND_TIMEOUT.toSeconds()) {
+    throw new Error(
+      `Relay defaultCommandTimeout is ${timeout.toHumanString()}, but a command's timeout is whole seconds ` +
+        'from 1 second to 12 hours: pass one in that range, or omit it for 5 minutes.',
+    );
+  }
+  const memory = props.executorMemorySize ?? 1024;
+  if (!Number.isInteger(memory) || memory < MEMORY_MIB.min || memory > MEMORY_MIB.max) {
+    throw new Error(
+      `Relay executorMemorySize is ${memory} MiB, but Lambda accepts a whole number from ${MEMORY_MIB.min} ` +
+        `to ${MEMORY_MIB.max}: pass one in that range, or omit it for 1024.`,
+    );
+  }
+  const list = props.allowedCommands;
+  if (list === undefined) return { environment: {}, defaultTimeoutSeconds: seconds };
+  const emptyQueues = Object.keys(list).filter((queue) => !queue.trim());
+  if (emptyQueues.length) {
+    throw new Error(
+      `Relay allowedCommands has the queue name ${JSON.stringify(emptyQueues[0])}, but queue names are ` +
+        'non-empty: name the queue, or use "*" for every queue without an entry of its own.',
+    );
+  }
+  const invalid = Object.entries(list).flatMap(([queue, patterns]) =>
+    patterns
+      .filter((pattern) => !pattern || pattern.slice(0, -1).includes('*'))
+      .map((pattern) => `${queue}: ${JSON.stringify(pattern)}`),
+  );
+  if (invalid.length) {
+    throw new Error(
+      `Relay allowedCommands has ${invalid.join(', ')}, but a command is a non-empty string, exact or a ` +
+        'prefix ending in "*" (the only place "*" may be): write "/opt/jobs/*" rather than "/opt/*/run.sh".',
+    );
+  }
+  const json = JSON.stringify(list);
+  if (Buffer.byteLength(json) > MAX_ALLOWED_COMMANDS_BYTES) {
+    throw new Error(
+      `Relay allowedCommands is ${Buffer.byteLength(json)} bytes as JSON, but it travels in a Lambda ` +
+        `environment variable, which leaves room for ${MAX_ALLOWED_COMMANDS_BYTES}: use prefixes ` +
+        '("/opt/jobs/*") or a "*" entry instead of listing every command.',
+    );
+  }
+  return { environment: { [Env.ALLOWED_COMMANDS]: json }, defaultTimeoutSeconds: seconds };
 }

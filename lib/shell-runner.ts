@@ -36,8 +36,13 @@ import { PROJECT_ROOT } from './relay-function.ts';
 
 /** The runner container's name; the dispatcher's RunTask overrides its command. */
 const CONTAINER_NAME = 'runner';
-/** The `node` user of the official Node.js image. */
-const NON_ROOT_USER = '1000';
+/**
+ * The runner runs as root only so that it can start each command as another, unprivileged user,
+ * which can read neither its environment (the credentials URI), nor its memory, nor signal it.
+ */
+const RUNNER_USER = '0';
+/** Who commands run as: the `node` user and group of the official Node.js image. */
+const COMMAND_USER = '1000:1000';
 
 /** Fargate's valid (cpu, memory) pairs: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size */
 const FARGATE_SIZES: Record<number, { min: number; max: number; step: number; only?: number[] }> = {
@@ -55,6 +60,8 @@ export interface ShellRunnerProps {
   readonly dispatchQueue: DispatchQueue;
   /** Store settings the runner shares with the functions (retention, shards). */
   readonly storeEnvironment?: Record<string, string>;
+  /** The command policy (`RELAY_ALLOWED_COMMANDS`), checked again before each run starts. */
+  readonly commandEnvironment?: Record<string, string>;
   /**
    * Where runner tasks run.
    *
@@ -82,8 +89,10 @@ export interface ShellRunnerProps {
  * its tasks use.
  *
  * A task gets a job reference as its command (`--job <queue> <id> <run_id>`), reads the payload
- * from the table and records its run there. It runs as a non-root user on a read-only root
- * filesystem (with a writable `/tmp`), under an init process that reaps what commands leave behind.
+ * from the table and records its run there. The runner is root so that it can start the command as
+ * uid 1000 (`RELAY_COMMAND_USER`), which cannot read the runner's environment or memory; the root
+ * filesystem is read-only (with a writable `/tmp`), and an init process reaps what commands leave
+ * behind.
  */
 export class ShellRunner extends Construct {
   readonly cluster: Cluster;
@@ -144,7 +153,7 @@ export class ShellRunner extends Construct {
           file: 'functions/runner/Dockerfile',
           platform: Platform.LINUX_ARM64,
         }),
-      user: NON_ROOT_USER,
+      user: RUNNER_USER,
       readonlyRootFilesystem: true,
       linuxParameters: new LinuxParameters(this, 'LinuxParameters', { initProcessEnabled: true }),
       logging: LogDrivers.awsLogs({ streamPrefix: 'runner', logGroup: this.logGroup }),
@@ -152,7 +161,9 @@ export class ShellRunner extends Construct {
         // CloudWatch Logs extracts EMF metrics from any JSON log line, awslogs' included:
         // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Generation_PutLogEvents.html
         [Env.METRICS]: 'emf',
+        [Env.COMMAND_USER]: COMMAND_USER,
         ...props.storeEnvironment,
+        ...props.commandEnvironment,
         ...props.table.environment(),
         ...props.dispatchQueue.environment(),
       },
@@ -161,7 +172,8 @@ export class ShellRunner extends Construct {
     acknowledge(
       this.taskDefinition,
       'ECS2',
-      'The environment holds resource names and settings (table, queue URLs, retention), no secrets.',
+      'The environment holds resource names and settings (table, queue URLs, retention, the command ' +
+        'policy), no secrets.',
     );
     if (!props.image) {
       acknowledge(
@@ -172,11 +184,10 @@ export class ShellRunner extends Construct {
       );
     }
 
-    // The runner reads and writes its job; it sends the hints of a retry or a chained job and the
-    // dead-letter record of a job it leaves dead. Nothing else.
+    // The runner reads and writes its job and sends the hint of a retry or a chained job. Nothing
+    // else: the command it starts runs as another user and cannot borrow these credentials.
     props.table.grantReadWriteJobs(this.taskDefinition.taskRole);
     props.dispatchQueue.grantSendHints(this.taskDefinition.taskRole);
-    props.dispatchQueue.grantRecordDead(this.taskDefinition.taskRole);
   }
 
   /** Start runner tasks: `ecs:RunTask` on this task definition and `iam:PassRole` of its two roles. */

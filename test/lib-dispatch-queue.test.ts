@@ -138,17 +138,17 @@ describe('DispatchQueue', () => {
     ]);
   });
 
-  it('lets the dead-letter reader receive and hide dead letters without deleting them', () => {
+  it('lets the reconciler receive, hide and delete dead letters, on the dead-letter queue only', () => {
     const { stack, dispatch, role } = build();
 
-    dispatch.grantReadDeadLetters(role);
+    dispatch.grantReconcileDeadLetters(role);
 
     expect(statementsOf(stack)).toEqual([
       {
         actions: [
           'sqs:ChangeMessageVisibility',
+          'sqs:DeleteMessage',
           'sqs:GetQueueAttributes',
-          'sqs:GetQueueUrl',
           'sqs:ReceiveMessage',
         ],
         resource: { 'Fn::GetAtt': [logicalId(stack, dispatch.deadLetterQueue), 'Arn'] },
@@ -156,16 +156,19 @@ describe('DispatchQueue', () => {
     ]);
   });
 
-  it('lets a recorder of dead jobs send to the dead-letter queue only', () => {
+  it('has no grant that sends to the dead-letter queue: only SQS’s redrive fills it', () => {
     const { stack, dispatch, role } = build();
+    const grants = Object.getOwnPropertyNames(DispatchQueue.prototype).filter((name) =>
+      name.startsWith('grant'),
+    );
 
-    dispatch.grantRecordDead(role);
+    for (const name of grants)
+      (dispatch[name as keyof DispatchQueue] as (g: Role) => void).call(dispatch, role);
 
-    expect(statementsOf(stack)).toEqual([
-      {
-        actions: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
-        resource: { 'Fn::GetAtt': [logicalId(stack, dispatch.deadLetterQueue), 'Arn'] },
-      },
+    const dlq = { 'Fn::GetAtt': [logicalId(stack, dispatch.deadLetterQueue), 'Arn'] };
+    expect(grants.length).toBeGreaterThan(2);
+    expect(statementsOf(stack).filter((s) => s.actions.includes('sqs:SendMessage'))).toEqual([
+      expect.not.objectContaining({ resource: dlq }),
     ]);
   });
 

@@ -1,7 +1,7 @@
 /**
- * One API, three views of it: the route table, the API Gateway routes `cdk synth` produces, and
- * what the local server (`relay dev`) dispatches. A route added to one and not the others would
- * work locally and 404 on AWS, or the other way round.
+ * One API, three views of it: the route table, the API Gateway routes `cdk synth` produces (with
+ * managed jobs on), and what the local server (`relay dev`) dispatches. A route added to one and not
+ * the others would work locally and 404 on AWS, or the other way round.
  */
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -14,17 +14,25 @@ import { appWithoutBundling, logicalIdOf } from './support/template.ts';
 
 type Group = RouteGroup | 'fallback';
 
+/** The function of each group, by its name in `Relay.functions`. */
+const FUNCTION_OF_GROUP: Record<Group, string> = {
+  relay: 'relayRoutes',
+  jobs: 'jobRoutes',
+  managed: 'managedRoutes',
+  fallback: 'fallback',
+};
+
 /** What the synthesized API does with each route key: the group whose function it invokes. */
-function synthesizedRoutes(): Map<string, Group> {
+function synthesizedRoutes(managedJobs = true): Map<string, Group> {
   const stack = new Stack(appWithoutBundling(), 'Parity');
-  const relay = new Relay(stack, 'Relay');
+  const relay = new Relay(stack, 'Relay', { managedJobs });
   const template = Template.fromStack(stack);
   const resources = template.toJSON().Resources;
-  const groupOfFunction = new Map<string, Group>([
-    [logicalIdOf(stack, relay.functions.relayRoutes as never), 'relay'],
-    [logicalIdOf(stack, relay.functions.jobRoutes as never), 'jobs'],
-    [logicalIdOf(stack, relay.functions.fallback as never), 'fallback'],
-  ]);
+  const groupOfFunction = new Map<string, Group>(
+    Object.entries(FUNCTION_OF_GROUP)
+      .filter(([, name]) => relay.functions[name])
+      .map(([group, name]) => [logicalIdOf(stack, relay.functions[name] as never), group as Group]),
+  );
   const routes = new Map<string, Group>();
   for (const route of Object.values(template.findResources('AWS::ApiGatewayV2::Route'))) {
     const integration = route.Properties.Target['Fn::Join'][1][1].Ref as string;
@@ -81,6 +89,15 @@ describe('route parity', () => {
       });
     },
   );
+
+  it('leaves the managed routes to $default on AWS without managed jobs, whose fallback answers 404', () => {
+    const pullOnly = synthesizedRoutes(false);
+
+    expect([...pullOnly.keys()].sort()).toEqual(
+      [...ROUTES.filter((r) => r.group !== 'managed').map(routeKey), '$default'].sort(),
+    );
+    expect(pullOnly.get('$default')).toBe('fallback');
+  });
 
   it('sends a path outside the table to the fallback locally, as $default does on AWS', async () => {
     expect(await localRoute('GET', '/v1/nowhere')).toEqual({ group: 'fallback', routeKey: '$default' });

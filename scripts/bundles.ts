@@ -32,6 +32,8 @@ export interface FunctionBundle {
   readonly bytes: number;
   /** Input bytes per package, before minification. */
   readonly packages: Record<string, number>;
+  /** Packages the bundle imports at run time instead of bundling (the AWS SDK); Node's built-ins left out. */
+  readonly externals: string[];
 }
 
 interface TemplateResource {
@@ -52,16 +54,22 @@ export function functionBundles(assemblyDir: string, stackName: string): Functio
     const dir = join(assemblyDir, assetPath);
     const meta = JSON.parse(readFileSync(join(dir, 'index.meta.json'), 'utf8')) as {
       inputs: Record<string, { bytes: number }>;
+      outputs: Record<string, { imports?: { path: string; external?: boolean }[] }>;
     };
     const packages: Record<string, number> = {};
     for (const [input, { bytes }] of Object.entries(meta.inputs)) {
       const name = packageOf(input);
       packages[name] = (packages[name] ?? 0) + bytes;
     }
+    const externals = Object.values(meta.outputs)
+      .flatMap((output) => output.imports ?? [])
+      .filter((imported) => imported.external && !imported.path.startsWith('node:'))
+      .map((imported) => imported.path);
     bundles.push({
       path: String(resource.Metadata['aws:cdk:path']).replace(/\/Resource$/, ''),
       bytes: statSync(join(dir, 'index.mjs')).size,
       packages,
+      externals: [...new Set(externals)].sort(),
     });
   }
   return bundles.sort((a, b) => a.path.localeCompare(b.path));

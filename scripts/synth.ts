@@ -1,16 +1,29 @@
-// `npm run synth [outdir]`: synthesizes the stack offline (cdk-nag runs as part of it) and prints what
-// each function bundles. Fails if a bundle pulls in infrastructure or development packages.
+// `npm run synth [-- [outdir] [-c key=value …]]`: synthesizes the stack offline (cdk-nag runs as part
+// of it) and prints what each function bundles. Fails if a bundle pulls in infrastructure or
+// development packages. Context goes to the app as to `cdk synth`: `npm run synth -- -c managedJobs=true`.
 import { execFileSync } from 'node:child_process';
 import { FORBIDDEN_PACKAGES, functionBundles } from './bundles.ts';
 
 const stackName = process.env.RELAY_STACK_NAME ?? 'RelayStack';
-const outdir = process.argv[2] ?? 'cdk.out';
+const args = process.argv.slice(2);
+const context: string[] = [];
+const positional: string[] = [];
+for (let i = 0; i < args.length; i++) {
+  const arg = args[i] as string;
+  if (arg === '-c' || arg === '--context') {
+    const value = args[++i];
+    if (!value?.includes('=')) {
+      console.error(`${arg} needs key=value, e.g. ${arg} managedJobs=true`);
+      process.exit(2);
+    }
+    context.push('-c', value);
+  } else positional.push(arg);
+}
+const outdir = positional[0] ?? 'cdk.out';
 execFileSync(
   'npx',
-  ['--no-install', 'cdk', 'synth', '--quiet', '--output', outdir, '-c', `stackName=${stackName}`],
-  {
-    stdio: 'inherit',
-  },
+  ['--no-install', 'cdk', 'synth', '--quiet', '--output', outdir, '-c', `stackName=${stackName}`, ...context],
+  { stdio: 'inherit' },
 );
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;

@@ -1,7 +1,8 @@
 /**
- * The real CDK app, synthesized the way a user deploys it: `npm run synth` runs `cdk synth` with
- * no AWS credentials, bundles every handler with the local esbuild and runs cdk-nag's
- * AwsSolutions checks. This is the slow, whole-app check; test/lib-*.test.ts assert each promise.
+ * The real CDK app, synthesized the way a user deploys it, without and with managed jobs:
+ * `npm run synth` runs `cdk synth` with no AWS credentials, bundles every handler with the local
+ * esbuild and runs cdk-nag's AwsSolutions checks. This is the slow, whole-app check;
+ * test/lib-*.test.ts assert each promise.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../bin/app.ts';
+import type { RelayStack } from '../lib/relay-stack.ts';
 import { FORBIDDEN_PACKAGES, type FunctionBundle, functionBundles } from '../scripts/bundles.ts';
 import { appWithoutBundling, CDK_CONTEXT } from './support/template.ts';
 
@@ -23,14 +25,40 @@ function withoutAws(home: string): NodeJS.ProcessEnv {
   return { ...env, HOME: home, AWS_EC2_METADATA_DISABLED: 'true', CI: 'true' };
 }
 
-describe('npm run synth', () => {
+/** What `npm run synth` builds without and with managed jobs, by the function paths under the stack. */
+const SYNTHS = [
+  {
+    name: 'the default app (pull jobs only)',
+    args: [] as string[],
+    functions: ['Fallback', 'JobRoutes', 'Maintenance/Function', 'RelayRoutes'],
+    images: 0,
+  },
+  {
+    name: 'the app with -c managedJobs=true',
+    args: ['-c', 'managedJobs=true'],
+    functions: [
+      'Dispatcher/Function',
+      'Executor/Function',
+      'Fallback',
+      'JobRoutes',
+      'Maintenance/Function',
+      'ManagedRoutes',
+      'RelayRoutes',
+      'TaskEvents',
+    ],
+    images: 1,
+  },
+];
+
+describe.each(SYNTHS)('npm run synth: $name', ({ args, functions, images }) => {
   let dir: string;
   let run: ReturnType<typeof spawnSync>;
   let bundles: FunctionBundle[];
+  const bundle = (path: string) => bundles.find((b) => b.path.endsWith(`/${path}`));
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'relay-synth-'));
-    run = spawnSync('npx', ['--no-install', 'tsx', 'scripts/synth.ts', join(dir, 'out')], {
+    run = spawnSync('npx', ['--no-install', 'tsx', 'scripts/synth.ts', join(dir, 'out'), ...args], {
       env: withoutAws(dir),
       encoding: 'utf8',
       timeout: 240_000,
@@ -45,43 +73,47 @@ describe('npm run synth', () => {
   });
 
   it('bundles every handler into one ESM file', () => {
-    expect(bundles.map((b) => b.path.split('/').slice(2).join('/')).sort()).toEqual([
-      'Dispatcher/Function',
-      'Fallback',
-      'JobRoutes',
-      'Maintenance/Function',
-      'RelayRoutes',
-      'TaskEvents',
-    ]);
-    for (const bundle of bundles) expect(bundle.packages['(relay)']).toBeGreaterThan(0);
+    expect(bundles.map((b) => b.path.split('/').slice(2).join('/')).sort()).toEqual(functions);
+    for (const b of bundles) expect(b.packages['(relay)']).toBeGreaterThan(0);
   });
 
   it('keeps infrastructure and development packages out of every bundle', () => {
-    for (const bundle of bundles) {
-      expect(Object.keys(bundle.packages).filter((name) => FORBIDDEN_PACKAGES.includes(name))).toEqual([]);
+    for (const b of bundles) {
+      expect(Object.keys(b.packages).filter((name) => FORBIDDEN_PACKAGES.includes(name))).toEqual([]);
       // The SDK comes from the Lambda runtime: bundling it would triple the size.
-      expect(Object.keys(bundle.packages).filter((name) => name.startsWith('@aws-sdk/'))).toEqual([]);
+      expect(Object.keys(b.packages).filter((name) => name.startsWith('@aws-sdk/'))).toEqual([]);
     }
   });
 
   it('keeps every bundle under 1 MiB', () => {
-    for (const bundle of bundles) expect(bundle.bytes).toBeLessThan(1024 * 1024);
+    for (const b of bundles) expect(b.bytes).toBeLessThan(1024 * 1024);
   });
 
   it('prints each bundle’s size', () => {
-    for (const bundle of bundles) expect(run.stdout).toContain(bundle.path);
+    for (const b of bundles) expect(run.stdout).toContain(b.path);
     expect(run.stdout).toMatch(/\d+ KiB/);
   });
 
-  it('gives the runner image only the lockfile and the function sources as build context', () => {
+  it('loads the AWS SDK from the runtime in every function but the executor, which has no credentials', () => {
+    for (const b of bundles) {
+      const sdk = b.externals.filter((name) => name.startsWith('@aws-sdk/'));
+      if (b.path.endsWith('/Executor/Function')) expect(b.externals).toEqual([]);
+      else expect(sdk.length, b.path).toBeGreaterThan(0);
+    }
+    if (images) expect(bundle('Dispatcher/Function')?.externals).toContain('@aws-sdk/client-lambda');
+  });
+
+  it(`builds ${images} container image${images === 1 ? '' : 's'}, from the lockfile and the function sources only`, () => {
     const assets = JSON.parse(readFileSync(join(dir, 'out', 'RelayStack.assets.json'), 'utf8'));
-    const images = Object.values(assets.dockerImages) as {
+    const found = Object.values(assets.dockerImages ?? {}) as {
       source: { directory: string; dockerFile: string };
     }[];
-    expect(images).toHaveLength(1);
-    expect(images[0]?.source.dockerFile).toBe('functions/runner/Dockerfile');
-    const context = readdirSync(join(dir, 'out', images[0]?.source.directory ?? '')).sort();
-    expect(context).toEqual(['.dockerignore', 'functions', 'package-lock.json', 'package.json']);
+    expect(found).toHaveLength(images);
+    for (const image of found) {
+      expect(image.source.dockerFile).toBe('functions/runner/Dockerfile');
+      const context = readdirSync(join(dir, 'out', image.source.directory)).sort();
+      expect(context).toEqual(['.dockerignore', 'functions', 'package-lock.json', 'package.json']);
+    }
   });
 });
 
@@ -90,6 +122,32 @@ describe('the CDK app', () => {
     const app = createApp(appWithoutBundling());
     const stack = app.node.findChild('RelayStack') as Stack;
     expect(stack.environment).toBe('aws://unknown-account/unknown-region');
+  });
+
+  it.each([
+    [undefined, false],
+    ['false', false],
+    [false, false],
+    ['true', true],
+    [true, true],
+  ])('reads managedJobs %j from context as %s', (value, on) => {
+    const app = createApp(
+      new App({
+        context: {
+          ...CDK_CONTEXT,
+          'aws:cdk:bundling-stacks': [],
+          ...(value === undefined ? {} : { managedJobs: value }),
+        },
+      }),
+    );
+    const stack = app.node.findChild('RelayStack') as RelayStack;
+    expect(stack.relay.managedJobs).toBe(on);
+  });
+
+  it('rejects a managedJobs context value that is not true or false, naming the fix', () => {
+    expect(() =>
+      createApp(new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [], managedJobs: 'yes' } })),
+    ).toThrow('The context value managedJobs is "yes", but it is a yes/no setting: pass -c managedJobs=true');
   });
 
   it('takes the stack name and alarm email from context', () => {

@@ -18,10 +18,17 @@ beforeAll(async () => {
 });
 afterAll(() => api.close());
 
+/** The shell blocks of the README's section on managed shell jobs. */
+function managedJobsExamples(): string {
+  const section = README.slice(README.indexOf('## Managed shell jobs'), README.indexOf('## The `relay` CLI'));
+  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).join('\n');
+}
+
 describe('README', () => {
-  it('has curl examples for every route in the route table', async () => {
+  it('has curl examples for every route in the route table, the managed ones with managed jobs', async () => {
     const { ROUTES } = await import('../functions/api/routes.ts');
     const script = curlWalkthrough();
+    const managed = managedJobsExamples();
     // Seed routes are served both bare and under /v1; showing either form documents the pair.
     const SEED = /^(\/v1)?(\/(enqueue|enqueue\/batch|next|heartbeat|complete|reschedule))$/;
     const shown = (path: string) => new RegExp(`4000${path}(?![\\w/])`).test(script);
@@ -29,7 +36,7 @@ describe('README', () => {
       const prefix = route.path.split('{')[0] as string;
       const seed = SEED.exec(route.path);
       if (seed) return !shown(seed[2] as string) && !shown(`/v1${seed[2]}`);
-      return !script.includes(`4000${prefix}`);
+      return !(route.group === 'managed' ? managed : script).includes(`4000${prefix}`);
     });
     expect(missing.map((r) => `${r.method} ${r.path}`)).toEqual([]);
   });
@@ -48,18 +55,53 @@ describe('README', () => {
 describe('README: Deploy to AWS', () => {
   const section = README.slice(README.indexOf('## Deploy to AWS'), README.indexOf('## Configuration'));
 
-  it('lists exactly the outputs RelayStack declares', async () => {
+  /** The outputs the README's table documents, and the text of each row. */
+  function documentedOutputs(): Map<string, string> {
+    const table = section.slice(section.indexOf('**Outputs**'), section.indexOf('**What gets deployed**'));
+    return new Map(
+      [...table.matchAll(/^\| ((?:`\w+`(?:, )?)+) \|(.*)$/gm)].flatMap((m) =>
+        [...(m[1] as string).matchAll(/`(\w+)`/g)].map((n) => [n[1] as string, m[2] as string]),
+      ),
+    );
+  }
+
+  async function outputsOf(managedJobs: boolean): Promise<string[]> {
     const { Template } = await import('aws-cdk-lib/assertions');
     const { RelayStack } = await import('../lib/relay-stack.ts');
     const { appWithoutBundling } = await import('./support/template.ts');
-    const outputs = Object.keys(
-      Template.fromStack(new RelayStack(appWithoutBundling(), 'S')).toJSON().Outputs,
-    );
-    const table = section.slice(section.indexOf('**Outputs**'), section.indexOf('**What gets deployed**'));
-    const documented = [...table.matchAll(/^\| ((?:`\w+`(?:, )?)+) \|/gm)].flatMap((m) =>
-      [...(m[1] as string).matchAll(/`(\w+)`/g)].map((n) => n[1]),
-    );
-    expect(documented.sort()).toEqual(outputs.sort());
+    const stack = new RelayStack(appWithoutBundling(), 'S', { relay: { managedJobs } });
+    return Object.keys(Template.fromStack(stack).toJSON().Outputs);
+  }
+
+  it('lists exactly the outputs RelayStack declares with managed jobs', async () => {
+    expect([...documentedOutputs().keys()].sort()).toEqual((await outputsOf(true)).sort());
+  });
+
+  it('marks the outputs that exist only with managed jobs', async () => {
+    const always = await outputsOf(false);
+    const marked = [...documentedOutputs()]
+      .filter(([, text]) => text.includes('with managed jobs only'))
+      .map(([name]) => name);
+
+    expect(marked.sort()).toEqual((await outputsOf(true)).filter((name) => !always.includes(name)).sort());
+  });
+
+  it('grants access in its examples only with grants the Relay construct has', async () => {
+    const { Relay } = await import('../lib/relay.ts');
+    const used = [...section.matchAll(/relay\.(?:api\.)?(grant\w+)\(/g)].map((m) => m[0]);
+
+    expect(used).toContain('relay.grantSubmitJobs(');
+    expect(used).toContain('relay.grantRunCommands(');
+    expect(
+      used.filter((call) => {
+        const name = call.replace(/^relay\./, '').replace(/\($/, '');
+        return !(name in Relay.prototype);
+      }),
+    ).toEqual([]);
+  });
+
+  it('tells how to deploy with managed jobs', () => {
+    expect(section).toContain('npx cdk deploy -c managedJobs=true');
   });
 
   it('uses only props the Relay construct has in its example', async () => {

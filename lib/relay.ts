@@ -16,6 +16,7 @@ import { RelayAlarms } from './relay-alarms.ts';
 import { RelayApi } from './relay-api.ts';
 import { RelayDashboard } from './relay-dashboard.ts';
 import { RelayFunction } from './relay-function.ts';
+import { commandSettings, storeSettings } from './relay-settings.ts';
 import { ShellRunner } from './shell-runner.ts';
 
 export interface RelayProps {
@@ -93,21 +94,6 @@ export interface RelayProps {
   /** Email address subscribed to the alarm topic. @default no subscription */
   readonly alarmEmail?: string;
 }
-
-/** The props that configure managed jobs, and so need `managedJobs: true`. */
-const MANAGED_ONLY_PROPS = [
-  'allowedCommands',
-  'defaultCommandTimeout',
-  'maxReceiveCount',
-  'dispatcherMemorySize',
-  'executorMemorySize',
-  'dispatcherMaxConcurrency',
-  'runnerCpu',
-  'runnerMemoryLimitMiB',
-  'runnerImage',
-  'vpc',
-  'runnerSubnets',
-] as const satisfies readonly (keyof RelayProps)[];
 
 /**
  * All of Relay in one construct, to put in any stack: the jobs table, the HTTP API, the maintenance
@@ -299,104 +285,4 @@ export class Relay extends Construct {
     }
     return this.api.grantInvokeRoutes(grantee, ['managed']);
   }
-}
-
-/** The store settings every function and the runner share. */
-function storeSettings(props: RelayProps): Record<string, string> {
-  const retention = props.retention ?? Duration.days(7);
-  const days = retention.toDays({ integral: false });
-  if (!Number.isInteger(days) || days < 1) {
-    throw new Error(
-      `Relay retention is ${retention.toHumanString()}, but jobs are kept for whole days: pass ` +
-        'Duration.days(n) with n ≥ 1, or omit retention for 7 days.',
-    );
-  }
-  const invalid = (props.strictQueues ?? []).filter((q) => !q || q.includes(','));
-  if (invalid.length) {
-    throw new Error(
-      `Relay strictQueues has ${JSON.stringify(invalid)}, but queue names must be non-empty and ` +
-        'contain no comma: fix or remove them.',
-    );
-  }
-  return {
-    [Env.RETENTION_DAYS]: String(days),
-    ...(props.strictQueues?.length ? { [Env.STRICT_QUEUES]: props.strictQueues.join(',') } : {}),
-  };
-}
-
-/** A command's timeout is at most 12 hours (`functions/runner/command.ts`). */
-const MAX_COMMAND_TIMEOUT = Duration.hours(12);
-/**
- * Lambda holds at most 4 KB of environment variables per function; the allow-list shares them with
- * the table, queue and runner settings. https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html
- */
-const MAX_ALLOWED_COMMANDS_BYTES = 2048;
-const MEMORY_MIB = { min: 128, max: 10_240 };
-
-interface CommandSettings {
-  /** `RELAY_ALLOWED_COMMANDS` when an allow-list is given. */
-  readonly environment: Record<string, string>;
-  readonly defaultTimeoutSeconds: number;
-}
-
-/**
- * The settings of managed jobs, validated (the allow-list, the default timeout, the executor's
- * memory), or `undefined` when they are off, which no managed-only prop may then be given.
- */
-function commandSettings(props: RelayProps): CommandSettings | undefined {
-  if (!props.managedJobs) {
-    const given = MANAGED_ONLY_PROPS.filter((name) => props[name] !== undefined);
-    if (given.length) {
-      throw new Error(
-        `Relay ${given.join(', ')} ${given.length > 1 ? 'configure' : 'configures'} managed jobs, but ` +
-          'managedJobs is off: pass managedJobs: true (for RelayStack: cdk deploy -c managedJobs=true), ' +
-          `or remove ${given.length > 1 ? 'them' : 'it'}.`,
-      );
-    }
-    return undefined;
-  }
-  const timeout = props.defaultCommandTimeout ?? Duration.minutes(5);
-  const seconds = timeout.toSeconds({ integral: false });
-  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_COMMAND_TIMEOUT.toSeconds()) {
-    throw new Error(
-      `Relay defaultCommandTimeout is ${timeout.toHumanString()}, but a command's timeout is whole seconds ` +
-        'from 1 second to 12 hours: pass one in that range, or omit it for 5 minutes.',
-    );
-  }
-  const memory = props.executorMemorySize ?? 1024;
-  if (!Number.isInteger(memory) || memory < MEMORY_MIB.min || memory > MEMORY_MIB.max) {
-    throw new Error(
-      `Relay executorMemorySize is ${memory} MiB, but Lambda accepts a whole number from ${MEMORY_MIB.min} ` +
-        `to ${MEMORY_MIB.max}: pass one in that range, or omit it for 1024.`,
-    );
-  }
-  const list = props.allowedCommands;
-  if (list === undefined) return { environment: {}, defaultTimeoutSeconds: seconds };
-  const emptyQueues = Object.keys(list).filter((queue) => !queue.trim());
-  if (emptyQueues.length) {
-    throw new Error(
-      `Relay allowedCommands has the queue name ${JSON.stringify(emptyQueues[0])}, but queue names are ` +
-        'non-empty: name the queue, or use "*" for every queue without an entry of its own.',
-    );
-  }
-  const invalid = Object.entries(list).flatMap(([queue, patterns]) =>
-    patterns
-      .filter((pattern) => !pattern || pattern.slice(0, -1).includes('*'))
-      .map((pattern) => `${queue}: ${JSON.stringify(pattern)}`),
-  );
-  if (invalid.length) {
-    throw new Error(
-      `Relay allowedCommands has ${invalid.join(', ')}, but a command is a non-empty string, exact or a ` +
-        'prefix ending in "*" (the only place "*" may be): write "/opt/jobs/*" rather than "/opt/*/run.sh".',
-    );
-  }
-  const json = JSON.stringify(list);
-  if (Buffer.byteLength(json) > MAX_ALLOWED_COMMANDS_BYTES) {
-    throw new Error(
-      `Relay allowedCommands is ${Buffer.byteLength(json)} bytes as JSON, but it travels in a Lambda ` +
-        `environment variable, which leaves room for ${MAX_ALLOWED_COMMANDS_BYTES}: use prefixes ` +
-        '("/opt/jobs/*") or a "*" entry instead of listing every command.',
-    );
-  }
-  return { environment: { [Env.ALLOWED_COMMANDS]: json }, defaultTimeoutSeconds: seconds };
 }

@@ -21,7 +21,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -132,6 +132,8 @@ export function problems(r: ScenarioResult): string[] {
       ? `${r.duplicatesConcurrent} pairs of runs of one job overlapped (${r.overlapping.join(', ')})`
       : '',
     r.unexpected ? `${r.unexpected} jobs listed that were not submitted once` : '',
+    // Every job has retries enough for the faults it meets: a dead one means runs failed for another reason.
+    r.dead ? `${r.dead} jobs ended dead` : '',
   ].filter(Boolean);
 }
 
@@ -151,6 +153,8 @@ export async function chaosContext(
   workDir: string,
   log: (line: string) => void,
 ): Promise<ChaosContext> {
+  // Commands may run as a uid of their own (the stack run as root): they must reach their records.
+  chmodSync(workDir, 0o755);
   const workerScript = path.join(workDir, 'chaos-worker.mjs');
   await build({
     entryPoints: [path.join(ROOT, 'bench/chaos-worker.ts')],
@@ -442,7 +446,8 @@ function newRun(ctx: ChaosContext, name: string, url = ctx.stack.url): ScenarioR
   const workerRecords = path.join(dir, 'workers');
   const shellRecords = path.join(dir, 'commands');
   mkdirSync(workerRecords, { recursive: true });
-  mkdirSync(shellRecords, { recursive: true });
+  mkdirSync(shellRecords, { recursive: true, mode: 0o777 });
+  chmodSync(shellRecords, 0o777);
   return { name, queue, url, client: new RelayClient({ endpoint: url }), workerRecords, shellRecords };
 }
 

@@ -3,7 +3,7 @@
  * `relay submit --wait` follows a job to its end, `relay logs` prints what its runs wrote.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,8 @@ beforeAll(async () => {
     startDev(['--port', String(await freePort())]),
     mkdtemp(path.join(tmpdir(), 'relay-cli-managed-')),
   ]);
+  // Commands may run as a uid of their own (the stack as root): they write their markers here.
+  await chmod(dir, 0o777);
   client = new RelayClient({ endpoint: dev.url });
 });
 

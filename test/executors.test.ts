@@ -1,14 +1,9 @@
 import type { RunTaskCommand } from '@aws-sdk/client-ecs';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  byRuntime,
-  fargateExecutor,
-  INLINE_LIMIT_MS,
-  inlineExecutor,
-  runtimeOf,
-} from '../functions/dispatch/executors.ts';
+import { byRuntime, fargateExecutor, inlineExecutor, jobRuntime } from '../functions/dispatch/executors.ts';
 import type { Job, NewJob } from '../functions/jobs/model.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
+import { DEFAULT_COMMAND_TIMEOUT_MS, INLINE_LIMIT_MS } from '../functions/runner/command.ts';
 import { freshStore } from './support/store.ts';
 
 const shell = (id: string, payload: unknown, extra: Partial<NewJob> = {}): NewJob => ({
@@ -61,18 +56,25 @@ const claimed = async (job: NewJob) => {
 
 describe('runtime choice', () => {
   it('runs a command of at most ten minutes inline and a longer one on Fargate', async () => {
-    expect(runtimeOf((await claimed(shell('short', { command: 'true', timeout: '10m' }))) as Job)).toBe(
+    expect(jobRuntime((await claimed(shell('short', { command: 'true', timeout: '10m' }))) as Job)).toBe(
       'lambda',
     );
-    expect(runtimeOf((await claimed(shell('long', { command: 'true', timeout: '11m' }))) as Job)).toBe(
+    expect(jobRuntime((await claimed(shell('long', { command: 'true', timeout: '11m' }))) as Job)).toBe(
       'fargate',
     );
     expect(INLINE_LIMIT_MS).toBe(600_000);
   });
 
+  it('runs a command without a timeout inline: the default timeout is short', async () => {
+    expect(DEFAULT_COMMAND_TIMEOUT_MS).toBe(300_000);
+    expect(jobRuntime(await claimed(shell('no-timeout', { command: 'echo', args: ['hello'] })))).toBe(
+      'lambda',
+    );
+  });
+
   it('follows payload.runtime when it is given', async () => {
     const job = await claimed(shell('pinned', { command: 'true', timeout: '1h', runtime: 'lambda' }));
-    expect(runtimeOf(job)).toBe('lambda');
+    expect(jobRuntime(job)).toBe('lambda');
   });
 
   it('sends each job to the executor of its runtime', async () => {

@@ -160,7 +160,7 @@ function program(): Command {
       const token = command.optsWithGlobals<Globals>().token;
       const stack = await startLocalStack({ host: opts.host, port: opts.port, token, dataDir: opts.dataDir });
       const emulators = `DynamoDB Local at ${stack.dynamodbEndpoint}, SQS (fauxqs) at ${stack.sqsEndpoint}`;
-      process.stdout.write(welcome(stack.url, token, opts.dataDir, emulators));
+      process.stdout.write(welcome(stack.url, token, opts.dataDir, emulators, stack.commandsRunAs));
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
@@ -373,11 +373,13 @@ export function welcome(
   token: string | undefined,
   dataDir: string | undefined,
   emulators?: string,
+  commandsRunAs?: string,
 ): string {
   const auth = token ? ` -H "authorization: Bearer $RELAY_TOKEN"` : '';
   return [
     `Relay is running at ${url} (${dataDir ? `data kept in ${dataDir}` : 'in memory'})`,
     ...(emulators ? [`Emulators: ${emulators}`] : []),
+    ...(commandsRunAs ? [`Managed jobs' commands run ${commandsRunAs}`] : []),
     '',
     'Try it:',
     `  curl -s -X POST ${url}/v1/jobs -H 'content-type: application/json'${auth} -d '{"queue":"hello","payload":{"greeting":"hi"}}'`,

@@ -5,8 +5,9 @@
  * executor Lambda, which holds no permissions; locally (and in tests) the runner starts the command
  * itself, apart from Relay as far as the machine allows (functions/runner/sandbox.ts).
  */
-import type { LambdaClient } from '@aws-sdk/client-lambda';
+
 import { type ECSClient, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { describeError, log } from '../core/log.ts';
 import type { Job } from '../jobs/model.ts';
 import type { JobStore } from '../jobs/store.ts';

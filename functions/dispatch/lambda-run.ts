@@ -29,7 +29,11 @@ const REPORT_GRACE_MS = 30_000;
 
 /** A `runCommand` for one run that executes it on the executor function. */
 export function lambdaRun(lambda: Pick<LambdaClient, 'send'>, functionName: string, ref: RunRef) {
-  return async (spec: CommandSpec, _deps: Partial<RunDeps> = {}, hooks: RunHooks = {}): Promise<RunOutcome> => {
+  return async (
+    spec: CommandSpec,
+    _deps: Partial<RunDeps> = {},
+    hooks: RunHooks = {},
+  ): Promise<RunOutcome> => {
     const started = Date.now();
     const aborted = new AbortController();
     let abortReason: string | undefined;
@@ -95,7 +99,9 @@ export function lambdaRun(lambda: Pick<LambdaClient, 'send'>, functionName: stri
     } catch (error) {
       if (abortReason === undefined && !startedCommand) {
         // Nothing ran: the caller gives the run back, no retry spent.
-        throw error instanceof ExecutorError ? error : new ExecutorError(`could not invoke the executor: ${(error as Error).message}`, { cause: error });
+        throw error instanceof ExecutorError
+          ? error
+          : new ExecutorError(`could not invoke the executor: ${(error as Error).message}`, { cause: error });
       }
       if (abortReason === undefined) abortReason = `the executor failed: ${(error as Error).message}`;
     } finally {
@@ -118,7 +124,14 @@ export function lambdaRun(lambda: Pick<LambdaClient, 'send'>, functionName: stri
       };
     }
     if (abortReason !== undefined && (abortReason === 'lease lost' || hooks.signal?.aborted)) {
-      return { ...base, exitCode: 1, signal: null, timedOut: false, aborted: true, error: `stopped: ${abortReason}` };
+      return {
+        ...base,
+        exitCode: 1,
+        signal: null,
+        timedOut: false,
+        aborted: true,
+        error: `stopped: ${abortReason}`,
+      };
     }
     // The executor went away mid-run without an outcome: the run failed, and is retried as any failure.
     const error = abortReason ?? 'the executor ended without reporting how the command ended';

@@ -34,7 +34,8 @@ function fargateSettings(env: NodeJS.ProcessEnv = process.env): FargateSettings 
 /** The executor function; the stack always sets it, since commands must not run in this process. */
 function executorName(env: NodeJS.ProcessEnv = process.env): string {
   const name = env[Env.EXECUTOR_FUNCTION];
-  if (!name) throw new Error(`${Env.EXECUTOR_FUNCTION} must be set for the dispatcher to run inline commands`);
+  if (!name)
+    throw new Error(`${Env.EXECUTOR_FUNCTION} must be set for the dispatcher to run inline commands`);
   return name;
 }
 

@@ -8,11 +8,19 @@
  */
 import type { Writable } from 'node:stream';
 import { execute } from '../executor/execute.ts';
+import { type Identity, SELF } from '../runner/sandbox.ts';
 
 /** Provided by Lambda's Node.js runtime for response streaming. */
 declare const awslambda: {
   streamifyResponse(handler: (event: unknown, stream: Writable) => Promise<void>): unknown;
 };
+
+/**
+ * Inside Lambda the sandbox runs one invocation at a time, so every other process of its user is
+ * this run's and is killed when it ends. Anywhere else (a test harness without its own user) only
+ * the command's process group is.
+ */
+const identity: Identity = process.env.AWS_LAMBDA_FUNCTION_NAME ? { kind: 'sandbox' } : SELF;
 
 /** Output the stream may hold unsent before more is dropped (counted in the `ended` event). */
 const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
@@ -27,8 +35,7 @@ export const handler = awslambda.streamifyResponse(async (event, stream) => {
   stream.once('close', hangUp);
   stream.once('error', hangUp);
   await execute(event, (e) => stream.write(`${JSON.stringify(e)}\n`), {
-    // The sandbox runs one invocation at a time, so every other process of its user is this run's.
-    identity: { kind: 'sandbox' },
+    identity,
     signal: gone.signal,
     canSend: () => stream.writableLength < MAX_BUFFERED_BYTES,
   });

@@ -43,6 +43,8 @@ export interface LocalStack {
   readonly sqsEndpoint: string;
   readonly dispatchQueueUrl: string;
   readonly deadLetterQueueUrl: string;
+  /** Who the commands of managed jobs run as. */
+  readonly commandsRunAs: string;
   stop(): Promise<void>;
 }
 
@@ -98,6 +100,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       handlers: {
         relay: createApiHandler('relay'),
         jobs: createApiHandler('jobs'),
+        managed: createApiHandler('managed'),
         fallback: createApiHandler('fallback'),
       },
     });
@@ -122,6 +125,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sqsEndpoint: sqs.endpoint,
       dispatchQueueUrl: queues.queueUrl,
       deadLetterQueueUrl: queues.deadLetterUrl,
+      commandsRunAs: executor.runsAs,
       stop: async () => {
         stopping = true;
         clearInterval(timer);

@@ -125,7 +125,7 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
   // much of it. Renew it before the command starts, fenced by the run id: if the run was already
   // taken over (expired and re-claimed, cancelled), the command must not start at all.
   try {
-    await whileBusy(() => store.heartbeat(ref.queue, ref.id, job.state ?? undefined, ref.runId));
+    await whileBusy(() => store.heartbeat(ref.queue, ref.id, job.state ?? undefined, ref.runId, 'managed'));
   } catch (error) {
     if (error instanceof JobNotFoundError || error instanceof LeaseLostError) return { kind: 'stale' };
     throw error;
@@ -152,7 +152,7 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
         // Keep the job's state: a heartbeat without a body would clear it.
         heartbeat: async () => {
           try {
-            await store.heartbeat(ref.queue, ref.id, job.state ?? undefined, ref.runId);
+            await store.heartbeat(ref.queue, ref.id, job.state ?? undefined, ref.runId, 'managed');
           } catch (error) {
             if (error instanceof JobNotFoundError) throw new LeaseLostError(ref.queue, ref.id, ref.runId);
             throw error;
@@ -224,10 +224,7 @@ async function whileBusy<T>(call: () => Promise<T>): Promise<T> {
  * After a run's end is durable: dispatch the retry (delayed until its backoff is over) or a managed
  * child. A dead job needs nothing here: DynamoDB says it is dead, and the dead-letter API lists it.
  */
-export async function afterEnd(
-  stored: StoredOutcome,
-  deps: Pick<RunJobDeps, 'dispatch'>,
-): Promise<void> {
+export async function afterEnd(stored: StoredOutcome, deps: Pick<RunJobDeps, 'dispatch'>): Promise<void> {
   if (!deps.dispatch) return;
   // Failures here are repaired from DynamoDB: the sweep re-dispatches due managed jobs.
   try {

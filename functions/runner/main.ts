@@ -76,10 +76,14 @@ export async function main(deps: MainDeps & { job?: Partial<RunJobDeps> }): Prom
     exit(1);
     return;
   }
-  const outcome = await runCommand(spec, { identity: identityFromProcessEnv(), ...run }, {
-    signal,
-    onOutput: (entry) => (entry.stream === 'stdout' ? stdout : stderr).write(entry.text),
-  });
+  const outcome = await runCommand(
+    spec,
+    { identity: identityFromProcessEnv(), ...run },
+    {
+      signal,
+      onOutput: (entry) => (entry.stream === 'stdout' ? stdout : stderr).write(entry.text),
+    },
+  );
   if (outcome.error) stderr.write(`relay-runner: ${outcome.error}\n`);
   exit(exitCodeFor(outcome));
 }

@@ -99,6 +99,11 @@ export class UidPool {
     return this.next++;
   }
 
+  /** `first–last`, for people. */
+  describe(): string {
+    return this.first === this.last ? `${this.first}` : `${this.first}–${this.last}`;
+  }
+
   give(uid: number): void {
     if (uid >= this.first && uid <= this.last && !this.free.includes(uid)) this.free.push(uid);
   }
@@ -119,10 +124,14 @@ export function removeHome(home: string): void {
   }
 }
 
-/** The real uid of a process, from `/proc/<pid>/status`; `undefined` if it is gone. */
+/**
+ * The real uid of a live process, from `/proc/<pid>/status`; `undefined` if it is gone or a zombie
+ * (killed already, waiting for its parent, or for init, to reap it).
+ */
 function uidOf(pid: number): number | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    if (/^State:\s+[ZX]/m.test(status)) return undefined;
     const match = /^Uid:\s+(\d+)/m.exec(status);
     return match ? Number(match[1]) : undefined;
   } catch {
@@ -173,18 +182,20 @@ export function sweepLeftovers(identity: Identity): number {
   // Never sweep root's processes: a sandbox is never root, and a command never runs as root.
   if (uid === undefined || uid === 0) return 0;
   const spared = identity.kind === 'sandbox' ? selfAndAncestors() : new Set([process.pid]);
-  let killed = 0;
+  // A killed process stays in /proc until it has died; a new one (forked in between) is killed in
+  // the next round, until a round finds nothing new.
+  const killed = new Set<number>();
   for (let round = 0; round < 50; round++) {
-    const found = processesOf(uid, spared);
+    const found = processesOf(uid, spared).filter((pid) => !killed.has(pid));
     if (!found.length) break;
     for (const pid of found) {
       try {
         process.kill(pid, 'SIGKILL');
-        killed++;
+        killed.add(pid);
       } catch {
         // Gone already.
       }
     }
   }
-  return killed;
+  return killed.size;
 }

@@ -226,7 +226,9 @@ const throttled = () =>
 
 /** An API whose store's DynamoDB client fails every call `fault` picks. */
 const faultyApi = (fault: (command: unknown) => unknown) =>
-  startTestApiWithStore(({ db, config }) => new JobStore(faultyClient(db, fault), config));
+  startTestApiWithStore(({ db, config }) => new JobStore(faultyClient(db, fault), config), {
+    dispatch: 'sqs',
+  });
 
 /** Every route that reaches the store, with the status its family answers when DynamoDB throttles. */
 const STORE_ROUTES = ROUTES.filter((route) => route.path !== '/health').map((route) => ({

@@ -535,7 +535,7 @@ describe('dead-letter queue', () => {
     const res = await post('/v1/queues/q/dlq/requeue');
 
     expect(res.status).toBe(200);
-    expect(await jsonOf(res)).toEqual({ requeued: 3 });
+    expect(await jsonOf(res)).toEqual({ requeued: 3, skipped_managed: 0 });
     expect((await jsonOf(api.fetch('/v1/queues/q/dlq'))).jobs).toEqual([]);
   });
 
@@ -544,7 +544,7 @@ describe('dead-letter queue', () => {
 
     const res = await post('/v1/queues/q/dlq/requeue', { limit: 2 });
 
-    expect(await jsonOf(res)).toEqual({ requeued: 2 });
+    expect(await jsonOf(res)).toEqual({ requeued: 2, skipped_managed: 0 });
     expect((await jsonOf(api.fetch('/v1/queues/q/dlq'))).jobs).toHaveLength(1);
   });
 

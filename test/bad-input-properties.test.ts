@@ -79,7 +79,7 @@ const RUNS = {
 
 const SUCCESS = [200, 201, 202, 204];
 /** README "Status codes", without 429: the local emulator never throttles, so a 429 is a misreading. */
-const DOCUMENTED_4XX = [400, 404, 405, 409, 413, 415, 422];
+const DOCUMENTED_4XX = [400, 403, 404, 405, 409, 413, 415, 422];
 
 // ---------------------------------------------------------------------------------------------
 // What each route reads
@@ -102,6 +102,8 @@ const BODY: Readonly<Record<string, BodyKind>> = {
   'POST /v1/jobs': 'native-job',
   'POST /v1/queues/{queue}/jobs/{id}/fail': 'fail',
   'POST /v1/queues/{queue}/dlq/requeue': 'requeue-all',
+  'POST /v1/managed/jobs': 'managed-job',
+  'POST /v1/managed/queues/{queue}/dlq/requeue': 'requeue-all',
 };
 
 interface QueryParam {
@@ -158,6 +160,7 @@ const CREATES: Readonly<Record<string, 'batch' | 'job' | 'answer'>> = {
   'POST /v2/queues/jobs': 'batch',
   'PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id}': 'batch',
   'POST /v1/jobs': 'answer',
+  'POST /v1/managed/jobs': 'answer',
 };
 
 /** Cursors routes read, which only an earlier page of theirs can make valid: never drawn valid. */
@@ -726,7 +729,7 @@ describe.each(GROUPS)('$title', ({ routes }) => {
   const fixtures = new Map<string, Pools>();
 
   beforeAll(async () => {
-    h.api = await startTestApi();
+    h.api = await startTestApi({ dispatch: 'sqs' });
     h.ledger = new Ledger();
     // Every route's jobs up front, concurrently: each route has a queue of its own.
     const arranged = await Promise.all(routes.map(() => arrange(h)));
@@ -808,7 +811,7 @@ describe.each(GROUPS)('$title', ({ routes }) => {
 function harness(): Harness {
   const h = {} as Harness;
   beforeAll(async () => {
-    h.api = await startTestApi();
+    h.api = await startTestApi({ dispatch: 'sqs' });
     h.ledger = new Ledger();
   });
   afterAll(async () => {

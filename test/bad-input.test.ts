@@ -35,6 +35,8 @@ const BODY: Readonly<Record<string, 'required' | 'optional'>> = {
   'POST /v1/jobs': 'required',
   'POST /v1/queues/{queue}/jobs/{id}/fail': 'required',
   'POST /v1/queues/{queue}/dlq/requeue': 'optional',
+  'POST /v1/managed/jobs': 'required',
+  'POST /v1/managed/queues/{queue}/dlq/requeue': 'optional',
 };
 
 /**
@@ -75,6 +77,9 @@ const BASELINE: Readonly<Record<string, number>> = {
   'POST /v1/queues/{queue}/dlq/requeue': 200,
   'POST /v1/queues/{queue}/dlq/{id}/requeue': 404,
   'DELETE /v1/queues/{queue}/dlq/{id}': 404,
+  'POST /v1/managed/queues/{queue}/jobs/{id}/retry': 404,
+  'POST /v1/managed/queues/{queue}/dlq/requeue': 200,
+  'POST /v1/managed/queues/{queue}/dlq/{id}/requeue': 404,
 };
 
 const KIB = 1024;
@@ -82,6 +87,7 @@ const tooLongName = 'n'.repeat(1025);
 const v1 = { id: 'x', queue: 'q', timeout: 30, payload: { n: 1 } };
 const v2 = { queue: 'q', id: 'x', timeout: 30, max_retries: 3, payload: { n: 1 } };
 const native = { queue: 'q', id: 'x', payload: { n: 1 } };
+const managed = { queue: 'q', id: 'x', payload: { command: 'echo', args: ['hi'] } };
 const many = <T>(job: T, n: number) => Array.from({ length: n }, (_, i) => ({ ...job, id: `j${i}` }));
 
 type BodyCase = readonly [what: string, body: unknown, status: number];
@@ -167,6 +173,23 @@ const WRONG_BODIES: Readonly<Record<string, readonly BodyCase[]>> = {
     ['an id over 1,024 bytes', { ...native, id: tooLongName }, 422],
     ['a payload over 256 KiB', { ...native, payload: 'p'.repeat(257 * KIB) }, 413],
   ],
+  'POST /v1/managed/jobs': [
+    ['an array instead of an object', [managed], 422],
+    ['a payload without a command', { ...managed, payload: { args: ['hi'] } }, 422],
+    ['an empty command', { ...managed, payload: { command: '' } }, 422],
+    ['args that are not strings', { ...managed, payload: { command: 'echo', args: [1] } }, 422],
+    ['a NUL in an argument', { ...managed, payload: { command: 'echo', args: ['a\0b'] } }, 422],
+    ['an env value that is not a string', { ...managed, payload: { command: 'echo', env: { A: 1 } } }, 422],
+    ['a command timeout over 12 h', { ...managed, payload: { command: 'echo', timeout: '12h1s' } }, 422],
+    [
+      'an inline run longer than Lambda allows',
+      { ...managed, payload: { command: 'echo', timeout: '11m', runtime: 'lambda' } },
+      422,
+    ],
+    ['an unknown runtime', { ...managed, payload: { command: 'echo', runtime: 'ec2' } }, 422],
+    ['an unknown field', { ...managed, colour: 'red' }, 422],
+    ['a payload over 256 KiB', { ...managed, payload: { command: 'p'.repeat(257 * KIB) } }, 413],
+  ],
   'POST /v1/queues/{queue}/jobs/{id}/fail': [
     ['no error', {}, 422],
     ['a numeric error', { error: 5 }, 422],
@@ -180,6 +203,11 @@ const WRONG_BODIES: Readonly<Record<string, readonly BodyCase[]>> = {
     ['an unsafe integer limit', { limit: 1e20 }, 422],
     ['an unknown field', { count: 1 }, 422],
     ['an array', [], 422],
+  ],
+  'POST /v1/managed/queues/{queue}/dlq/requeue': [
+    ['a string limit', { limit: 'all' }, 422],
+    ['a limit of 0', { limit: 0 }, 422],
+    ['an unknown field', { count: 1 }, 422],
   ],
 };
 
@@ -377,7 +405,7 @@ const CASES: Case[] = [
 let api: TestApi;
 
 beforeAll(async () => {
-  api = await startTestApi();
+  api = await startTestApi({ dispatch: 'sqs' });
 });
 
 afterAll(async () => {
@@ -400,6 +428,7 @@ it('knows how every route that does not enqueue answers on an empty table', () =
     'POST /v2/queues/jobs',
     'PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id}',
     'POST /v1/jobs',
+    'POST /v1/managed/jobs',
   ];
 
   const unknown = ROUTES.map(routeKey).filter((key) => !(key in BASELINE) && !enqueues.includes(key));

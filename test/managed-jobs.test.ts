@@ -27,7 +27,7 @@ afterAll(async () => {
 const queue = () => `managed-${randomUUID().slice(0, 8)}`;
 
 async function submit(job: Record<string, unknown>) {
-  const response = await fetch(`${dev.url}/v1/jobs`, {
+  const response = await fetch(`${dev.url}/v1/managed/jobs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(job),
@@ -139,7 +139,7 @@ describe('managed shell jobs on the local stack', () => {
       max_retries: 0,
     });
     await until(job.queue, job.id, 'dead');
-    const requeued = await fetch(`${dev.url}/v1/queues/${job.queue}/dlq/${job.id}/requeue`, {
+    const requeued = await fetch(`${dev.url}/v1/managed/queues/${job.queue}/dlq/${job.id}/requeue`, {
       method: 'POST',
     });
     expect(requeued.status).toBe(200);
@@ -165,8 +165,8 @@ describe('managed shell jobs on the local stack', () => {
       ),
     );
     for (const job of jobs) await until(q, job.id, 'dead');
-    const response = await fetch(`${dev.url}/v1/queues/${q}/dlq/requeue`, { method: 'POST' });
-    expect(await response.json()).toEqual({ requeued: 2 });
+    const response = await fetch(`${dev.url}/v1/managed/queues/${q}/dlq/requeue`, { method: 'POST' });
+    expect(await response.json()).toEqual({ requeued: 2, skipped_pull: 0 });
     // Well inside the sweep's 30 s re-dispatch grace: they were dispatched as they were requeued.
     for (const job of jobs) {
       await expect

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { OPERATIONS } from '../functions/api/handler.ts';
-import { GROUPS, matchRoute, ROUTES, routeKey } from '../functions/api/routes.ts';
+import { GROUPS, MANAGED_PREFIX, matchRoute, ROUTES, routeKey } from '../functions/api/routes.ts';
 
 describe('ROUTES', () => {
   it.each(ROUTES.map((route) => [routeKey(route), route] as const))(
@@ -28,7 +28,13 @@ describe('ROUTES', () => {
 
   it('answers relay-rs routes in plain text and native routes with the JSON envelope', () => {
     for (const route of ROUTES) {
-      expect(route.style === 'native').toBe(route.group === 'jobs');
+      expect(route.style === 'native').toBe(route.group !== 'relay');
+    }
+  });
+
+  it('keeps every route that starts a command under /v1/managed/, and no other route there', () => {
+    for (const route of ROUTES) {
+      expect(route.path.startsWith(MANAGED_PREFIX)).toBe(route.group === 'managed');
     }
   });
 

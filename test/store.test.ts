@@ -390,7 +390,7 @@ describe('operator transitions', () => {
     }
     const dlq = await store.deadLetters('q', 10);
     expect(dlq.items.map((j) => j.id).sort()).toEqual(['a', 'b', 'c']);
-    expect(await store.requeueAllDead('q')).toBe(3);
+    expect(await store.requeueAllDead('q')).toEqual({ requeued: 3, skipped: 0 });
     expect((await store.deadLetters('q', 10)).items).toEqual([]);
     expect(await store.claim('q', 5)).toHaveLength(3);
   });

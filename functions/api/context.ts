@@ -3,6 +3,7 @@ import type { TaskStopper } from '../dispatch/executors.ts';
 import type { DispatchQueue } from '../dispatch/queue.ts';
 import { dispatchFromEnv, stopperFromEnv, storeFromEnv } from '../handlers/services.ts';
 import type { JobStore } from '../jobs/store.ts';
+import { type CommandSettings, commandSettingsFromEnv, DEFAULT_COMMAND_SETTINGS } from './commands.ts';
 import type { HttpRequest, HttpResponse } from './http.ts';
 
 /** What an operation needs: passed in, so tests and the local stack supply their own. */
@@ -12,6 +13,8 @@ export interface ApiContext {
   readonly dispatch?: DispatchQueue;
   /** Stops the Fargate task of a cancelled run; absent where managed jobs do not run on Fargate. */
   readonly stopTask?: TaskStopper;
+  /** What managed jobs may run, and their default timeout. */
+  readonly commands: CommandSettings;
   readonly now: () => number;
   /** A new, sortable job id. */
   readonly newId: () => string;
@@ -30,6 +33,7 @@ export function contextFromEnv(): ApiContext {
     store: storeFromEnv(),
     dispatch: dispatchFromEnv(),
     stopTask: stopperFromEnv(),
+    commands: commandSettingsFromEnv(),
     now: Date.now,
     newId: monotonicFactory(),
   };
@@ -39,9 +43,19 @@ export function contextFromEnv(): ApiContext {
 /** A context over an existing store (tests, local tools). */
 export function contextFor(
   store: JobStore,
-  now: () => number = Date.now,
-  dispatch?: DispatchQueue,
-  stopTask?: TaskStopper,
+  options: {
+    now?: () => number;
+    dispatch?: DispatchQueue;
+    stopTask?: TaskStopper;
+    commands?: CommandSettings;
+  } = {},
 ): ApiContext {
-  return { store, dispatch, stopTask, now, newId: monotonicFactory() };
+  return {
+    store,
+    dispatch: options.dispatch,
+    stopTask: options.stopTask,
+    commands: options.commands ?? DEFAULT_COMMAND_SETTINGS,
+    now: options.now ?? Date.now,
+    newId: monotonicFactory(),
+  };
 }

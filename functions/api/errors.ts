@@ -10,6 +10,7 @@ import {
   DuplicateIdempotencyKeyError,
   InvalidTransitionError,
   JobExistsError,
+  JobKindError,
   JobNotFoundError,
   LeaseLostError,
   PayloadTooLargeError,
@@ -41,6 +42,10 @@ function classify(error: unknown, style: ErrorStyle): Mapped | undefined {
   }
   if (error instanceof JobExistsError || error instanceof InvalidTransitionError) {
     return { status: 409, code: error.code, message: error.message };
+  }
+  if (error instanceof JobKindError) {
+    // A managed job on a route for pull jobs: this route may not start its command.
+    return { status: error.kind === 'managed' ? 403 : 409, code: error.code, message: error.message };
   }
   if (error instanceof PayloadTooLargeError) return { status: 413, code: error.code, message: error.message };
   if (error instanceof DuplicateIdempotencyKeyError) {

@@ -12,6 +12,7 @@ import { LIMITS } from '../jobs/model.ts';
 import { type ApiContext, contextFromEnv, type Operations } from './context.ts';
 import { errorResponse, isExpected } from './errors.ts';
 import { HttpError, type HttpRequest, type HttpResponse } from './http.ts';
+import { managedOperations } from './managed-operations.ts';
 import { nativeOperations } from './native-operations.ts';
 import { relayOperations } from './relay-operations.ts';
 import { type ErrorStyle, matchRoute, type RouteGroup, routeKey } from './routes.ts';
@@ -20,7 +21,11 @@ export type ApiEvent = APIGatewayProxyEventV2;
 export type ApiResult = APIGatewayProxyStructuredResultV2;
 export type ApiHandler = middy.MiddyfiedHandler<ApiEvent, ApiResult>;
 
-export const OPERATIONS: Record<RouteGroup, Operations> = { relay: relayOperations, jobs: nativeOperations };
+export const OPERATIONS: Record<RouteGroup, Operations> = {
+  relay: relayOperations,
+  jobs: nativeOperations,
+  managed: managedOperations,
+};
 
 /**
  * The error style for whatever route a request was for: a wrong method answers in the style of the

@@ -4,6 +4,7 @@
 import { describeError, log } from '../core/log.ts';
 import type { Job } from '../jobs/model.ts';
 import type { Page, QueueInfo } from '../jobs/store.ts';
+import { refuseCommands } from './commands.ts';
 import type { ApiContext, Operations } from './context.ts';
 import {
   empty,
@@ -26,7 +27,7 @@ import {
   requeueAllBody,
 } from './schemas.ts';
 
-const jobParams = (req: HttpRequest) => ({ queue: req.params.queue ?? '', id: req.params.id ?? '' });
+export const jobParams = (req: HttpRequest) => ({ queue: req.params.queue ?? '', id: req.params.id ?? '' });
 
 /** Cursors are the store's boundary keys, made opaque and URL-safe. */
 const encodeCursor = (boundary: string | null) =>
@@ -48,23 +49,7 @@ const page = (result: Page<Job>, ctx: ApiContext) =>
     next_cursor: encodeCursor(result.cursor),
   });
 
-const view = (status: number, job: Job, ctx: ApiContext) => json(status, nativeView(job, ctx.now()));
-
-/**
- * Sends a managed job's dispatch hint once the job is durable. A failed send is not the caller's
- * problem and loses nothing: the maintenance sweep re-sends hints of due jobs that were not run.
- */
-async function dispatchAfterWrite(job: Job, ctx: ApiContext): Promise<void> {
-  try {
-    await ctx.dispatch?.dispatch(job, ctx.now());
-  } catch (error) {
-    log('warn', 'dispatch failed after enqueue; the sweep will repair it', {
-      queue: job.queue,
-      job_id: job.id,
-      ...describeError(error),
-    });
-  }
-}
+export const view = (status: number, job: Job, ctx: ApiContext) => json(status, nativeView(job, ctx.now()));
 
 async function queueSummary(info: QueueInfo, ctx: ApiContext) {
   return {
@@ -78,11 +63,9 @@ async function queueSummary(info: QueueInfo, ctx: ApiContext) {
 export const nativeOperations: Operations = {
   'POST /v1/jobs': async (req, ctx) => {
     const input = validBody(nativeJob, readJson(req));
-    if (input.type === 'SHELL' && !ctx.dispatch) {
-      throw new HttpError(422, 'managed (SHELL) jobs are not enabled here: no dispatch queue is configured');
-    }
+    // Starting a command is a permission of its own: such jobs have their own route.
+    refuseCommands(input);
     const { job } = await ctx.store.enqueue(fromNative(input, ctx.now(), ctx.newId), 'unique');
-    if (job.type === 'SHELL') await dispatchAfterWrite(job, ctx);
     return view(201, job, ctx);
   },
 
@@ -159,9 +142,7 @@ export const nativeOperations: Operations = {
 
   'POST /v1/queues/{queue}/jobs/{id}/retry': async (req, ctx) => {
     const { queue, id } = jobParams(req);
-    const job = await ctx.store.retry(queue, id);
-    if (job.type === 'SHELL') await dispatchAfterWrite(job, ctx);
-    return view(200, job, ctx);
+    return view(200, await ctx.store.retry(queue, id, 'pull'), ctx);
   },
 
   'GET /v1/queues/{queue}/dlq': async (req, ctx) => {
@@ -171,18 +152,17 @@ export const nativeOperations: Operations = {
 
   'POST /v1/queues/{queue}/dlq/requeue': async (req, ctx) => {
     const body = hasBody(req) ? validBody(requeueAllBody, readJson(req)) : {};
-    // Managed jobs are dispatched as they are requeued, as a single requeue is.
-    const requeued = await ctx.store.requeueAllDead(req.params.queue ?? '', body.limit, async (job) => {
-      if (job.type === 'SHELL') await dispatchAfterWrite(job, ctx);
+    // Pull jobs only: dead managed jobs are requeued at /v1/managed/… and reported as skipped.
+    const { requeued, skipped } = await ctx.store.requeueAllDead(req.params.queue ?? '', {
+      limit: body.limit,
+      kind: 'pull',
     });
-    return json(200, { requeued });
+    return json(200, { requeued, skipped_managed: skipped });
   },
 
   'POST /v1/queues/{queue}/dlq/{id}/requeue': async (req, ctx) => {
     const { queue, id } = jobParams(req);
-    const job = await ctx.store.requeueDead(queue, id);
-    if (job.type === 'SHELL') await dispatchAfterWrite(job, ctx);
-    return view(200, job, ctx);
+    return view(200, await ctx.store.requeueDead(queue, id, 'pull'), ctx);
   },
 
   'DELETE /v1/queues/{queue}/dlq/{id}': async (req, ctx) => {

@@ -346,13 +346,29 @@ export const requeueAllBody = z.strictObject({ limit: z.number().int().min(1).op
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+/** What a view shows in place of a command's environment variable values. */
+export const REDACTED = '<redacted>';
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * A job's payload as every view shows it. A managed job's `env` values are write-only (they are
+ * how secrets reach a command): views name the variables, never their values.
+ */
+export function shownPayload(job: Pick<Job, 'type' | 'payload'>): unknown {
+  const { payload } = job;
+  if (job.type !== 'SHELL' || !isRecord(payload) || !isRecord(payload.env)) return payload;
+  return { ...payload, env: Object.fromEntries(Object.keys(payload.env).map((name) => [name, REDACTED])) };
+}
+
 /** relay-rs v1's `Job`: unlimited retries read as -1. */
 export const relayV1View = (job: Job) => ({
   id: job.id,
   queue: job.queue,
   timeout: job.timeout,
   max_retries: job.max_retries ?? -1,
-  payload: job.payload,
+  payload: shownPayload(job),
   state: job.state,
   run_at: iso(job.run_at),
   updated_at: iso(job.updated_at),
@@ -365,7 +381,7 @@ export const relayV2View = (job: Job) => ({
   timeout: job.timeout,
   max_retries: job.max_retries,
   retries_remaining: job.retries_remaining,
-  payload: job.payload,
+  payload: shownPayload(job),
   state: job.state,
   run_id: job.status === 'running' ? job.run_id : null,
   run_at: iso(job.run_at),
@@ -378,7 +394,7 @@ export const nativeView = (job: Job, now: number) => ({
   queue: job.queue,
   id: job.id,
   status: viewStatus(job, now),
-  payload: job.payload,
+  payload: shownPayload(job),
   state: job.state,
   priority: job.priority,
   timeout: job.timeout,

@@ -26,6 +26,11 @@ export const JobMetric = {
   QUEUE_WAIT: 'QueueWait',
   /** From claim to the run's end (complete or fail). Milliseconds. */
   RUN_DURATION: 'RunDuration',
+  /**
+   * Jobs that are dead now, counted from DynamoDB by every maintenance pass, per queue and across
+   * queues. A gauge (read its Maximum): it returns to 0 once every dead job was requeued or deleted.
+   */
+  DEAD_JOBS: 'DeadJobs',
 } as const;
 
 export type JobMetricName = (typeof JobMetric)[keyof typeof JobMetric];

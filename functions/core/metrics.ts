@@ -40,6 +40,7 @@ const UNITS: Record<JobMetricName, Unit> = {
   [JobMetric.CANCELLED]: 'Count',
   [JobMetric.QUEUE_WAIT]: 'Milliseconds',
   [JobMetric.RUN_DURATION]: 'Milliseconds',
+  [JobMetric.DEAD_JOBS]: 'Count',
 };
 
 /**

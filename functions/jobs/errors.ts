@@ -45,6 +45,29 @@ export class LeaseLostError extends JobError {
   }
 }
 
+/**
+ * The job is not of the kind the call may act on: a managed job named on a route for pull jobs
+ * (starting it again would run its command), or a pull job on a route for managed ones.
+ */
+export class JobKindError extends JobError {
+  override readonly name = 'JobKindError';
+  readonly code = 'wrong_job_kind';
+  constructor(
+    readonly queue: string,
+    readonly id: string,
+    /** The job's own kind. */
+    readonly kind: 'pull' | 'managed',
+    readonly action: string,
+  ) {
+    super(
+      kind === 'managed'
+        ? `job \`${id}\` in queue \`${queue}\` is a managed job: to ${action} it runs its command again, ` +
+            'which only the /v1/managed/ routes may do (they need the permission to run commands)'
+        : `job \`${id}\` in queue \`${queue}\` is a pull job: ${action} it with the routes outside /v1/managed/`,
+    );
+  }
+}
+
 /** The job exists but its status does not allow the requested transition. */
 export class InvalidTransitionError extends JobError {
   override readonly name = 'InvalidTransitionError';

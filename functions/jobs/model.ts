@@ -113,6 +113,15 @@ export interface Job {
 export const JOB_TYPES = ['SHELL'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
+/**
+ * Who runs a job: workers claim `pull` jobs; Relay runs `managed` ones (a command). Starting a
+ * managed job's command is a permission of its own, so calls name the kind they may act on.
+ */
+export type JobKind = 'pull' | 'managed';
+
+export const kindOf = (job: { readonly type?: unknown }): JobKind =>
+  job.type === 'SHELL' ? 'managed' : 'pull';
+
 /** The run that enqueued a chained job. */
 export interface JobParent {
   readonly queue: string;

@@ -32,6 +32,7 @@ import {
   DuplicateIdempotencyKeyError,
   InvalidTransitionError,
   JobExistsError,
+  JobKindError,
   JobNotFoundError,
   LeaseLostError,
   PayloadTooLargeError,
@@ -72,6 +73,8 @@ import {
   DEFAULT_BACKOFF,
   DEFAULTS,
   type Job,
+  type JobKind,
+  kindOf,
   LIMITS,
   LIVE,
   type LogEntry,
@@ -208,6 +211,19 @@ const managed = condition('#type = :shell', ['type'], { ':shell': 'SHELL' });
  * write still says so, so no index entry (lagging, or of a replaced job) can hand one to a worker.
  */
 const pullJob = condition('attribute_not_exists(#type)', ['type']);
+
+/**
+ * The job is of the kind the caller may act on. Workers (relay-rs routes, native fail) act only on
+ * pull jobs, so a principal allowed to work pull jobs can neither end a managed run nor, by failing
+ * it, make its command run again; a managed run is heartbeated and ended by its own runner.
+ */
+const ofKind = (kind: JobKind): Condition => (kind === 'pull' ? pullJob : managed);
+
+/**
+ * `replace` may overwrite a pull job, or an id that is free (none, ended, past retention): never a
+ * live managed job, whose command a producer of pull jobs must not be able to change or drop.
+ */
+const replaceable = (nowSeconds: number): Condition => or(pullJob, idFree(nowSeconds));
 
 /**
  * A managed job that is waiting and due. A dispatch message may start it, and the lost-dispatch
@@ -407,7 +423,13 @@ export class JobStore {
     try {
       if (mode === 'replace') {
         const out = await this.send(() =>
-          this.db.send(new UpdateCommand({ ...this.upsert(item), ReturnValues: 'ALL_NEW' })),
+          this.db.send(
+            new UpdateCommand({
+              ...this.upsert(item, replaceable(seconds(now))),
+              ReturnValues: 'ALL_NEW',
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            }),
+          ),
         );
         return { job: toJob(out.Attributes as Item), created: true };
       }
@@ -495,7 +517,14 @@ export class JobStore {
                   ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
                 },
               },
-              mode === 'replace' ? { Update: this.upsert(item) } : { Put: this.insert(item, now) },
+              mode === 'replace'
+                ? {
+                    Update: {
+                      ...this.upsert(item, replaceable(nowS)),
+                      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+                    },
+                  }
+                : { Put: this.insert(item, now) },
             ],
           }),
         ),
@@ -1226,9 +1255,15 @@ export class JobStore {
    * Only the item changes: the lease index entry keeps the earlier deadline and the sweep moves it
    * forward when it finds the job alive, which keeps heartbeats to one write without index updates.
    */
-  async heartbeat(queue: string, id: string, state: unknown, runId?: string): Promise<Job> {
+  async heartbeat(
+    queue: string,
+    id: string,
+    state: unknown,
+    runId?: string,
+    kind: JobKind = 'pull',
+  ): Promise<Job> {
     const now = this.clock();
-    const fence = runId === undefined ? inFlight : currentRun(runId);
+    const fence = and(runId === undefined ? inFlight : currentRun(runId), ofKind(kind));
     const stateBytes = utf8Bytes(JSON.stringify(state ?? null));
     try {
       return toJob(
@@ -1245,7 +1280,10 @@ export class JobStore {
       // The old item passes the run fence, so the size check is the condition that failed.
       const old = conditionFailureItem(error);
       const fenceHeld =
-        old?.status === 'running' && !this.expired(old) && (runId === undefined || old.run_id === runId);
+        old?.status === 'running' &&
+        !this.expired(old) &&
+        kindOf(old) === kind &&
+        (runId === undefined || old.run_id === runId);
       if (fenceHeld) {
         throw new PayloadTooLargeError(utf8Bytes(String(old.payload)) + stateBytes, LIMITS.payloadStateBytes);
       }
@@ -1259,7 +1297,7 @@ export class JobStore {
    */
   async complete(queue: string, id: string, runId?: string): Promise<Job> {
     const now = this.clock();
-    const fence = runId === undefined ? inFlight : currentRun(runId);
+    const fence = and(runId === undefined ? inFlight : currentRun(runId), pullJob);
     try {
       const done = await this.update(jobKey(queue, id), fence, this.toCompleted(now));
       this.recordRunEnd(done, 'completed', now);
@@ -1299,7 +1337,7 @@ export class JobStore {
     id: string,
     opts: { error: string; runId?: string; retry?: boolean },
   ): Promise<Job> {
-    return (await this.failCurrent(queue, id, opts.runId, opts)).job;
+    return (await this.failCurrent(queue, id, opts.runId, opts, 'pull')).job;
   }
 
   /** `fail` for a managed run: also records how the command ended. */
@@ -1309,11 +1347,13 @@ export class JobStore {
     runId: string,
     opts: { error: string; exit_code?: number | null; duration_ms?: number | null; retry?: boolean },
   ): Promise<RunOutcome> {
-    return this.failCurrent(queue, id, runId, {
-      error: opts.error,
-      retry: opts.retry,
-      result: runResult(opts),
-    });
+    return this.failCurrent(
+      queue,
+      id,
+      runId,
+      { error: opts.error, retry: opts.retry, result: runResult(opts) },
+      'managed',
+    );
   }
 
   private async failCurrent(
@@ -1321,9 +1361,12 @@ export class JobStore {
     id: string,
     givenRunId: string | undefined,
     opts: { error: string; retry?: boolean; result?: RunResult },
+    kind: JobKind,
   ): Promise<RunOutcome> {
     const now = this.clock();
     const item = this.runningAs(await this.read(jobKey(queue, id)), queue, id, givenRunId);
+    // The write is fenced by the run id, which a replace would change: the kind read here holds.
+    if (kindOf(item) !== kind) throw new JobNotFoundError(queue, id);
     const runId = String(item.run_id);
     const recorded = opts.result === undefined ? {} : { result: opts.result };
     const retriesLeft = item.retries_remaining === null || Number(item.retries_remaining) > 0;
@@ -1428,7 +1471,7 @@ export class JobStore {
     if (!(await this.queueInfo(job.queue))) throw new JobNotFoundError(job.queue, job.id);
     // The run's start is read only for its `RunDuration`: the upsert clears `claimed_at`.
     const [run, item] = await Promise.all([this.read(jobKey(job.queue, job.id)), this.newItem(job, now)]);
-    const fence = runId === undefined ? inFlight : currentRun(runId);
+    const fence = and(runId === undefined ? inFlight : currentRun(runId), pullJob);
     try {
       const out = await this.send(() =>
         this.db.send(
@@ -1472,20 +1515,21 @@ export class JobStore {
       throw new JobExistsError(queue, String(items.find((i) => i.pk === own.pk)?.id ?? id));
     }
     const selfAt = items.findIndex((i) => i.pk === own.pk);
-    const fence = build(currentRun(runId));
+    const ownRun = and(currentRun(runId), pullJob);
+    const fence = build(ownRun);
     const writes: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [];
     if (selfAt === -1) {
       writes.push({
         Update: {
           TableName: this.table,
           Key: own,
-          ...buildUpdate(currentRun(runId), this.toCompleted(now)),
+          ...buildUpdate(ownRun, this.toCompleted(now)),
         },
       });
     }
     for (const item of items) {
       if (item.pk === own.pk) writes.push({ Put: { TableName: this.table, Item: item, ...fence } });
-      else if (mode === 'replace') writes.push({ Update: this.upsert(item) });
+      else if (mode === 'replace') writes.push({ Update: this.upsert(item, replaceable(seconds(now))) });
       else writes.push({ Put: this.insert(item, now) });
     }
     if (writes.length > 100) throw new RangeError('a run can be replaced by at most 99 jobs');
@@ -1560,23 +1604,30 @@ export class JobStore {
     }
   }
 
-  /** Runs a dead, cancelled or failed job again now, with a fresh retry budget. */
-  async retry(queue: string, id: string): Promise<Job> {
-    return this.revive(queue, id, ['dead', 'cancelled', 'failed'], 'retry');
+  /**
+   * Runs a dead, cancelled or failed job of `kind` again now, with a fresh retry budget. A job of
+   * the other kind is refused (`JobKindError`): retrying a managed job runs its command.
+   */
+  async retry(queue: string, id: string, kind: JobKind = 'pull'): Promise<Job> {
+    return this.revive(queue, id, ['dead', 'cancelled', 'failed'], 'retry', kind);
   }
 
-  /** Puts a dead job back in its queue with a fresh retry budget. */
-  async requeueDead(queue: string, id: string): Promise<Job> {
-    return this.revive(queue, id, ['dead'], 'requeue');
+  /** Puts a dead job of `kind` back in its queue with a fresh retry budget. */
+  async requeueDead(queue: string, id: string, kind: JobKind = 'pull'): Promise<Job> {
+    return this.revive(queue, id, ['dead'], 'requeue', kind);
   }
 
-  /** Requeues up to `limit` dead jobs (all when omitted); returns how many were requeued. */
+  /**
+   * Requeues up to `limit` dead jobs of `kind` (all when omitted). Dead jobs of the other kind are
+   * left where they are and counted in `skipped`.
+   */
   async requeueAllDead(
     queue: string,
-    limit?: number,
-    onRequeued: (job: Job) => Promise<void> = async () => {},
-  ): Promise<number> {
+    opts: { limit?: number; kind?: JobKind; onRequeued?: (job: Job) => Promise<void> } = {},
+  ): Promise<{ requeued: number; skipped: number }> {
+    const { limit, kind = 'pull', onRequeued } = opts;
     let requeued = 0;
+    let skipped = 0;
     let cursor: string | undefined;
     do {
       const page = await this.deadLetters(
@@ -1585,20 +1636,30 @@ export class JobStore {
         cursor,
       );
       const results = await mapLimit(page.items, 16, async (job) => {
+        if (kindOf(job) !== kind) {
+          skipped++;
+          return 0;
+        }
         let requeuedJob: Job;
         try {
-          requeuedJob = await this.requeueDead(queue, job.id);
+          requeuedJob = await this.requeueDead(queue, job.id, kind);
         } catch (error) {
-          if (error instanceof JobNotFoundError || error instanceof InvalidTransitionError) return 0;
+          if (
+            error instanceof JobNotFoundError ||
+            error instanceof InvalidTransitionError ||
+            error instanceof JobKindError
+          ) {
+            return 0;
+          }
           throw error;
         }
-        await onRequeued(requeuedJob);
+        await onRequeued?.(requeuedJob);
         return 1;
       });
       requeued += results.reduce((a: number, b: number) => a + b, 0);
       cursor = page.cursor ?? undefined;
     } while (cursor && (limit === undefined || requeued < limit));
-    return requeued;
+    return { requeued, skipped };
   }
 
   /** Deletes a dead job for good. */
@@ -1624,11 +1685,19 @@ export class JobStore {
     await this.send(() => this.db.send(new DeleteCommand({ TableName: this.table, Key: jobKey(queue, id) })));
   }
 
-  private async revive(queue: string, id: string, from: StoredStatus[], action: string): Promise<Job> {
+  private async revive(
+    queue: string,
+    id: string,
+    from: StoredStatus[],
+    action: string,
+    kind: JobKind,
+  ): Promise<Job> {
     const now = this.clock();
     const key = jobKey(queue, id);
     const item = await this.read(key);
     if (!item || this.expired(item)) throw new JobNotFoundError(queue, id);
+    // The write below requires `updated_at` unchanged, so the kind read here holds when it lands.
+    if (kindOf(item) !== kind) throw new JobKindError(queue, id, kindOf(item), action);
     if (!from.includes(item.status as StoredStatus))
       throw new InvalidTransitionError(action, String(item.status));
     const order = orderKey(Number(item.priority), now, this.nextSeq(now));

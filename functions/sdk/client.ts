@@ -326,6 +326,19 @@ const MAX_RETRY_AFTER_MS = 30_000;
 
 const segment = encodeURIComponent;
 const jobPath = (queue: string, id: string) => `/v1/queues/${segment(queue)}/jobs/${segment(id)}`;
+
+/** Where the routes that start commands live (the server's `MANAGED_PREFIX`). */
+const MANAGED = '/v1/managed';
+
+/** Whether a job, or any job its outcomes chain, runs a command: then only the managed route takes it. */
+const startsCommands = (job: JobInput | ChildJobInput): boolean =>
+  job.type === 'SHELL' ||
+  (job.on_success !== undefined && startsCommands(job.on_success)) ||
+  (job.on_failure !== undefined && startsCommands(job.on_failure));
+
+/** The API's answer when a route for pull jobs was asked to start a managed job's command again. */
+const isManagedJob = (error: unknown) =>
+  error instanceof RelayApiError && error.status === 403 && error.code === 'wrong_job_kind';
 const runPath = (queue: string, id: string, runId: string) =>
   `/v2/queues/${segment(queue)}/jobs/${segment(id)}/run-id/${segment(runId)}`;
 
@@ -352,7 +365,9 @@ export class RelayClient {
 
   /** Enqueues a job; resolves to it as stored. */
   async submit(job: JobInput): Promise<Job> {
-    return (await this.call('POST', '/v1/jobs', { body: job })).body as Job;
+    // Starting a command is a permission of its own, with its own route.
+    const path = startsCommands(job) ? `${MANAGED}/jobs` : '/v1/jobs';
+    return (await this.call('POST', path, { body: job })).body as Job;
   }
 
   /** A job in any status, until its retention ends. */
@@ -396,9 +411,12 @@ export class RelayClient {
     return (await this.call('POST', `${jobPath(queue, id)}/cancel`)).body as Job;
   }
 
-  /** Runs a dead, cancelled or failed job again now, with a fresh retry budget. */
+  /**
+   * Runs a dead, cancelled or failed job again now, with a fresh retry budget. A managed job is
+   * retried on the managed route, which needs the permission to run commands.
+   */
   async retry(queue: string, id: string): Promise<Job> {
-    return (await this.call('POST', `${jobPath(queue, id)}/retry`)).body as Job;
+    return this.pullOrManaged(`${jobPath(queue, id)}/retry`);
   }
 
   /** The queue's dead jobs. */
@@ -407,15 +425,27 @@ export class RelayClient {
     return (await this.call('GET', path, { query: options, idempotent: true })).body as JobPage;
   }
 
-  /** Puts one dead job back in its queue with a fresh retry budget. */
+  /** Puts one dead job back in its queue with a fresh retry budget (a managed one on the managed route). */
   async dlqRequeue(queue: string, id: string): Promise<Job> {
-    return (await this.call('POST', `/v1/queues/${segment(queue)}/dlq/${segment(id)}/requeue`)).body as Job;
+    return this.pullOrManaged(`/v1/queues/${segment(queue)}/dlq/${segment(id)}/requeue`);
   }
 
-  /** Requeues up to `limit` dead jobs (all when omitted). */
+  /**
+   * Requeues up to `limit` dead jobs (all when omitted): pull jobs first, then, if some were
+   * managed, those on the managed route.
+   */
   async dlqRequeueAll(queue: string, options: { limit?: number } = {}): Promise<{ requeued: number }> {
     const path = `/v1/queues/${segment(queue)}/dlq/requeue`;
-    return (await this.call('POST', path, { body: options })).body as { requeued: number };
+    const pull = (await this.call('POST', path, { body: options })).body as {
+      requeued: number;
+      skipped_managed: number;
+    };
+    const left = options.limit === undefined ? undefined : options.limit - pull.requeued;
+    if (!pull.skipped_managed || left === 0) return { requeued: pull.requeued };
+    const managed = (await this.call('POST', `${MANAGED}${path}`, { body: { limit: left } })).body as {
+      requeued: number;
+    };
+    return { requeued: pull.requeued + managed.requeued };
   }
 
   /** Deletes a dead job for good. */
@@ -475,6 +505,16 @@ export class RelayClient {
   // ---- transport ------------------------------------------------------------------------------
 
   /** Sends a request, retrying busy answers (and network failures of idempotent reads). */
+  /** POSTs to a route for pull jobs, or to its managed twin when the job turns out to be managed. */
+  private async pullOrManaged(path: string): Promise<Job> {
+    try {
+      return (await this.call('POST', path)).body as Job;
+    } catch (error) {
+      if (!isManagedJob(error)) throw error;
+      return (await this.call('POST', `${MANAGED}${path}`)).body as Job;
+    }
+  }
+
   private async call(method: string, path: string, options: RequestOptions = {}): Promise<Answer> {
     const url = new URL(`${this.endpoint}${path}`);
     const query: Record<string, string> = {};

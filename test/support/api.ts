@@ -1,12 +1,16 @@
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { CommandSettings } from '../../functions/api/commands.ts';
 import { contextFor } from '../../functions/api/context.ts';
 import { createApiHandler } from '../../functions/api/handler.ts';
 import { awsClientConfig } from '../../functions/core/clients.ts';
 import type { TaskStopper } from '../../functions/dispatch/executors.ts';
+import { DispatchQueue, ensureDispatchQueues } from '../../functions/dispatch/queue.ts';
 import type { JobStore } from '../../functions/jobs/store.ts';
 import { type HttpAdapter, startHttpAdapter } from '../../functions/local/http-adapter.ts';
+import { type SqsLocal, startSqsLocal } from '../../functions/local/sqs-local.ts';
 import { freshStore, type TestStore } from './store.ts';
 
 export interface TestApi extends TestStore {
@@ -30,6 +34,13 @@ export interface TestApiOptions {
   readonly token?: string;
   /** Receives the task stops the API asks for (a cancelled run on Fargate). */
   readonly stopTask?: TaskStopper;
+  /**
+   * Where managed jobs are dispatched: a queue, or `'sqs'` for dispatch queues of their own in an
+   * embedded SQS (fauxqs) that lives as long as the API. Without it the managed routes answer 404.
+   */
+  readonly dispatch?: DispatchQueue | 'sqs';
+  /** The default command timeout and allow-list the managed routes apply. */
+  readonly commands?: CommandSettings;
 }
 
 /**
@@ -51,13 +62,22 @@ export async function startTestApiWithStore(
 ): Promise<TestApi> {
   const fresh = await freshStore({ clock: options.clock, shards: options.shards });
   const served = build(fresh);
-  const context = () => contextFor(served, options.clock, undefined, options.stopTask);
+  const sqs = options.dispatch === 'sqs' ? await startSqsLocal() : undefined;
+  const dispatch = sqs ? await dispatchQueueIn(sqs) : (options.dispatch as DispatchQueue | undefined);
+  const context = () =>
+    contextFor(served, {
+      now: options.clock,
+      dispatch,
+      stopTask: options.stopTask,
+      commands: options.commands,
+    });
   const adapter = await startHttpAdapter({
     port: 0,
     token: options.token,
     handlers: {
       relay: createApiHandler('relay', context),
       jobs: createApiHandler('jobs', context),
+      managed: createApiHandler('managed', context),
       fallback: createApiHandler('fallback', context),
     },
   });
@@ -75,6 +95,10 @@ export async function startTestApiWithStore(
       if (disposed) return;
       disposed = true;
       await adapter.close();
+      if (sqs) {
+        dispatch?.client.destroy();
+        await sqs.stop();
+      }
       const raw = new DynamoDBClient(awsClientConfig(fresh.config.dynamodbEndpoint));
       try {
         await raw.send(new DeleteTableCommand({ TableName: fresh.config.tableName }));
@@ -83,6 +107,13 @@ export async function startTestApiWithStore(
       }
     },
   };
+}
+
+/** The dispatch queue and its dead-letter queue in an embedded SQS. */
+async function dispatchQueueIn(sqs: SqsLocal): Promise<DispatchQueue> {
+  const client = new SQSClient(awsClientConfig(sqs.endpoint));
+  const queues = await ensureDispatchQueues(client, { name: 'relay-dispatch' });
+  return new DispatchQueue(client, queues.queueUrl, queues.deadLetterUrl);
 }
 
 type Command = Parameters<DynamoDBDocumentClient['send']>[0];
@@ -177,6 +208,10 @@ export const ROUTE_EXAMPLES: Readonly<Record<string, RouteExample>> = {
   'POST /v1/queues/{queue}/dlq/requeue': { body: { limit: 10 } },
   'POST /v1/queues/{queue}/dlq/{id}/requeue': {},
   'DELETE /v1/queues/{queue}/dlq/{id}': {},
+  'POST /v1/managed/jobs': { body: { queue: 'q', id: 'x', payload: { command: 'echo', args: ['hi'] } } },
+  'POST /v1/managed/queues/{queue}/jobs/{id}/retry': {},
+  'POST /v1/managed/queues/{queue}/dlq/requeue': { body: { limit: 10 } },
+  'POST /v1/managed/queues/{queue}/dlq/{id}/requeue': {},
 };
 
 /** A route's path with its parameters filled in (`q`, `x`, `SOME_RUN_ID` unless given). */

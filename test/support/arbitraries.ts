@@ -482,6 +482,22 @@ const BODY_FIELDS = {
     'on_success',
     'on_failure',
   ],
+  'managed-job': [
+    'queue',
+    'id',
+    'payload',
+    'state',
+    'timeout',
+    'max_retries',
+    'priority',
+    'run_at',
+    'delay',
+    'idempotency_key',
+    'backoff',
+    'type',
+    'on_success',
+    'on_failure',
+  ],
   fail: ['error', 'run_id', 'retry'],
   'requeue-all': ['limit'],
   state: [],
@@ -554,6 +570,37 @@ const nativeJob = (pools: Pools) =>
     })
     .map(({ when, ...job }) => entries({ ...job, ...when }));
 
+/** A command payload: nothing runs it in these tests, so it only has to be valid. */
+const command: fc.Arbitrary<fc.JsonValue> = fc
+  .record(
+    {
+      command: fc.constantFrom('true', 'echo', '/bin/sh'),
+      args: fc.array(
+        awkwardString({ maxLength: 12 }).filter((a) => !a.includes('\0')),
+        { maxLength: 3 },
+      ),
+      timeout: fc.oneof(fc.integer({ min: 1, max: 600 }), fc.constantFrom('30s', '5m', '1h30m')),
+      runtime: fc.constantFrom('lambda', 'fargate'),
+    },
+    { requiredKeys: ['command'] },
+  )
+  .filter((c) => !(c.runtime === 'lambda' && c.timeout === '1h30m'))
+  .map((c) => ({ ...c }));
+
+const managedJob = (pools: Pools) =>
+  fc
+    .record({
+      queue: optional(fc.constantFrom(...pools.queues)),
+      id: optional(from(pools.ids)),
+      payload: command,
+      timeout: optional(fc.integer({ min: 1, max: 43_200 })),
+      max_retries: optional(fc.oneof(fc.integer({ min: -3, max: 10 }), fc.constant(null))),
+      priority: optional(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 })),
+      backoff: optional(backoff),
+      on_success: optional(fc.record({ payload: someJson })),
+    })
+    .map(entries);
+
 /** A valid body for each kind, naming jobs from the pools. */
 export function validBody(kind: BodyKind, pools: Pools): fc.Arbitrary<Fragment> {
   const batch = (job: fc.Arbitrary<Fragment>, maxLength: number) =>
@@ -568,6 +615,8 @@ export function validBody(kind: BodyKind, pools: Pools): fc.Arbitrary<Fragment> 
       return batch(v2Job(pools), 4);
     case 'native-job':
       return nativeJob(pools);
+    case 'managed-job':
+      return managedJob(pools);
     case 'fail':
       return fc
         .record({
@@ -596,6 +645,8 @@ export function exampleBody(kind: BodyKind, queue: string, id: string): Fragment
       return { array: [job({ timeout: 30, max_retries: 3, payload: { n: 1 } })] };
     case 'native-job':
       return job({ payload: { n: 1 } });
+    case 'managed-job':
+      return job({ payload: { command: 'echo', args: ['hi'] } });
     case 'fail':
       return entries({ error: 'boom' });
     case 'requeue-all':

@@ -301,17 +301,24 @@ export function billedWru(c: CallRecord): number {
   return c.error && WRITE_OPS.has(c.operation) ? Math.max(c.wcu, 1) : c.wcu;
 }
 
-/** Memory of the functions as lib/ deploys them (RelayFunction's default; the dispatcher's). */
-const MEMORY_GB = { api: 0.5, dispatcher: 1, taskEvents: 0.5 } as const;
+/** Memory of the functions as lib/ deploys them (RelayFunction's default; the executor's). */
+const MEMORY_GB = { api: 0.5, dispatcher: 0.5, executor: 1, taskEvents: 0.5 } as const;
 
 /**
  * Billed Lambda time per invocation or job, in-region. The local emulators are several times slower
  * than DynamoDB and SQS (DynamoDB Local answers in 20–45 ms here, beside the sweep, on 2 cores), so
  * measured wall times would make duration the largest item: they are reported, the cost uses these.
- * API: a few DynamoDB round trips of ~5 ms. Inline run: claim, runner reads, `/bin/true`, complete.
+ * API: a few DynamoDB round trips of ~5 ms. Inline run, in the dispatcher: claim, the run's reads,
+ * the wait for the executor, complete; on the executor: spawn `/bin/true` and stream its end back.
  * Fargate dispatch: claim, `RunTask` (hundreds of ms), `recordTask`. TaskEvents: one read.
  */
-const ASSUMED_MS = { api: 30, inlineRun: 100, fargateDispatch: 250, taskEvent: 50 } as const;
+const ASSUMED_MS = {
+  api: 30,
+  inlineRun: 100,
+  inlineCommand: 50,
+  fargateDispatch: 250,
+  taskEvent: 50,
+} as const;
 
 /** The runner task as ShellRunner defines it: 0.5 vCPU, 1 GB. */
 const FARGATE = { vcpu: 0.5, gb: 1 } as const;
@@ -320,6 +327,8 @@ const SFN_TRANSITIONS_PER_JOB = 5;
 
 /** Calls per job the local stack cannot make, added by reasoning (marked † in the report). */
 function analyticalCalls(kind: PathKind): Record<string, number> {
+  // Locally the runner starts the command; on AWS the dispatcher invokes the executor for it.
+  if (kind === 'lambda') return { 'Lambda.InvokeWithResponseStream': 1 };
   if (kind !== 'fargate') return {};
   return {
     // The dispatcher starts the task and records its ARN with the run (1 WRU, no index moves).
@@ -386,12 +395,14 @@ export function costOf(m: Measurement): PathCost {
   const sqsRequestsPerJob = m.calls.filter((c) => c.service === 'SQS').length / n;
   const apiRequestsPerJob = m.http.requests / n;
   const dispatchesPerJob = m.dispatch.batches / n;
-  const lambdaInvocationsPerJob = apiRequestsPerJob + dispatchesPerJob + extra;
+  const executorsPerJob = kind === 'lambda' ? 1 : 0;
+  const lambdaInvocationsPerJob = apiRequestsPerJob + dispatchesPerJob + extra + executorsPerJob;
   const managed = kind === 'lambda' || fargate;
   const dispatcherMs = !managed ? 0 : fargate ? ASSUMED_MS.fargateDispatch : ASSUMED_MS.inlineRun;
   const lambdaGbSecondsPerJob =
     (apiRequestsPerJob * ASSUMED_MS.api * MEMORY_GB.api +
       dispatcherMs * MEMORY_GB.dispatcher +
+      executorsPerJob * ASSUMED_MS.inlineCommand * MEMORY_GB.executor +
       extra * ASSUMED_MS.taskEvent * MEMORY_GB.taskEvents) /
     1000;
   // A `/bin/true` task ends well within Fargate's minimum, so it bills the minimum.
@@ -580,10 +591,12 @@ export const bench: Bench = async (ctx) => {
     'long polls, and queue-layout reads (once per queue and process). A read that finds nothing is billed',
     'at DynamoDB’s minimum (0.5 RRU, 1 consistent), which DynamoDB Local reports as 0. HTTP API requests',
     'are the client’s requests. Lambda invocations are those plus one dispatcher invocation per SQS',
-    'receive that returned messages (the local poller takes up to 10, as the event source does).',
+    'receive that returned messages (the local poller takes up to 10, as the event source does), and',
+    'for inline runs one executor invocation per job (†: locally the runner starts the command itself).',
     `Lambda GB-s use assumed in-region times (API ${ASSUMED_MS.api} ms at ${MEMORY_GB.api * 1024} MB; dispatcher`,
     `${ASSUMED_MS.inlineRun} ms per inline run, ${ASSUMED_MS.fargateDispatch} ms per Fargate start, at`,
-    `${MEMORY_GB.dispatcher * 1024} MB), not the local times above: the emulators (and, on managed paths,`,
+    `${MEMORY_GB.dispatcher * 1024} MB; executor ${ASSUMED_MS.inlineCommand} ms per inline command at`,
+    `${MEMORY_GB.executor * 1024} MB), not the local times above: the emulators (and, on managed paths,`,
     'runner processes sharing the CPU) are far slower than DynamoDB. † Counted, not measured: locally',
     'every run is a child process, so for Fargate the dispatcher’s `RunTask` (free; ECS bills only the',
     'task) and `recordTask` write (1 WRU), and the TaskEvents invocation on the STOPPED event',

@@ -15,7 +15,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -283,6 +284,26 @@ describe.runIf(root)(
       expect(code).toBe(0);
       expect(await outputOf(fresh.store, job.queue, job.id)).toContain('started');
       await expect.poll(() => processesOf(1_990_000_002)).toEqual([]);
+    });
+
+    it('lets a later run, as another uid of the same group, change what an earlier run wrote', async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'relay-shared-'));
+      chmodSync(dir, 0o777);
+      const file = path.join(dir, 'shared.log');
+      const appends = ['first', 'second'].map((word) =>
+        hostileJob(`shared-${word}`, {
+          payload: { command: '/bin/sh', args: ['-c', `echo ${word} >> ${file}`] },
+        }),
+      );
+      const codes: (number | null)[] = [];
+      for (const [i, job] of appends.entries()) {
+        const uid = 1_990_000_010 + i;
+        codes.push(await runRunner(fresh, await claimed(job), { [Env.COMMAND_USER]: `${uid}:1990000000` }));
+      }
+
+      expect(codes).toEqual([0, 0]);
+      expect(readFileSync(file, 'utf8')).toBe('first\nsecond\n');
+      rmSync(dir, { recursive: true, force: true });
     });
 
     it("cannot stop its runner: the run still ends with the command's own exit code", async () => {

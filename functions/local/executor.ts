@@ -17,6 +17,7 @@ import {
   DEFAULT_COMMAND_UIDS,
   isRoot,
   parseCommandUsers,
+  rangeUser,
   sweepLeftovers,
   UidPool,
 } from '../runner/sandbox.ts';
@@ -103,14 +104,17 @@ export function localExecutor(
         throw new Error('every command uid is in use; widen RELAY_COMMAND_USER');
       }
       const child = spawn(process.execPath, [runner, '--job', job.queue, job.id, String(job.run_id)], {
-        env: { ...runnerEnv(env), ...(uid === undefined ? {} : { [Env.COMMAND_USER]: `${uid}:${uid}` }) },
+        env: {
+          ...runnerEnv(env),
+          ...(uid === undefined || !pool ? {} : { [Env.COMMAND_USER]: `${uid}:${pool.first}` }),
+        },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       running.set(key, child);
       /** The uid goes back to the pool once nothing of its run is left. */
       const release = () => {
-        if (uid === undefined) return;
-        sweepLeftovers({ kind: 'user', uid, gid: uid });
+        if (uid === undefined || !pool) return;
+        sweepLeftovers({ kind: 'user', ...rangeUser(uid, pool.first) });
         pool?.give(uid);
       };
       // The command leads its own process group. If the runner dies without stopping it (killed

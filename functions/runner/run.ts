@@ -15,7 +15,7 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { describeError, log } from '../core/log.ts';
 import { type CommandSpec, formatDuration } from './command.ts';
-import { type Identity, makeHome, removeHome, SELF, sweepLeftovers } from './sandbox.ts';
+import { type Identity, makeHome, removeHome, SELF, SHARED_UMASK, sweepLeftovers } from './sandbox.ts';
 
 export type OutputStream = 'stdout' | 'stderr';
 
@@ -208,6 +208,8 @@ export function runCommand(
   // Whatever an earlier run of this uid left (a crashed runner, a reused sandbox) ends first.
   sweepLeftovers(identity);
   const home = apart ? makeHome(identity) : undefined;
+  // Runs of one stack share a group, a uid each: what one run writes, the next may change.
+  if (identity.kind === 'user') process.umask(SHARED_UMASK);
   /** After the command: its uid's leftovers are killed and its home removed. */
   const cleanUp = () => {
     sweepLeftovers(identity);

@@ -45,8 +45,8 @@ export type CommandUsers =
 const UID = /^(\d{1,10})$/;
 
 /**
- * Parses `RELAY_COMMAND_USER`: `uid`, `uid:gid`, or a range `first-last` (each run its own uid,
- * gid equal to uid). Root (0) is refused: a command never runs as root.
+ * Parses `RELAY_COMMAND_USER`: `uid`, `uid:gid`, or a range `first-last` (each run its own uid, all
+ * of them in the group `first`). Root (0) is refused: a command never runs as root.
  */
 export function parseCommandUsers(value: string): CommandUsers {
   const range = /^(\d{1,10})-(\d{1,10})$/.exec(value);
@@ -76,8 +76,21 @@ export function identityFromEnv(value: string | undefined, root: boolean = isRoo
   const users = value ? parseCommandUsers(value) : undefined;
   if (users?.kind === 'one') return { kind: 'user', uid: users.uid, gid: users.gid };
   const first = users?.kind === 'range' ? users.first : DEFAULT_COMMAND_UIDS.first;
-  return { kind: 'user', uid: first, gid: first };
+  return { kind: 'user', ...rangeUser(first, first) };
 }
+
+/**
+ * Who runs as a uid of the range `first-last`: that uid, in the range's one group. Files one run
+ * leaves (with the group-writable umask commands get) stay writable by the runs after it, whose uids
+ * differ; `/proc/<pid>/environ`, memory and signals need the same uid, so runs stay apart.
+ */
+export const rangeUser = (uid: number, first: number) => ({ uid, gid: first });
+
+/**
+ * The umask a command apart from its starter gets: group-writable, so the runs of one stack (one
+ * group, a uid each) can share the files they write, as the runs of one user would.
+ */
+export const SHARED_UMASK = 0o002;
 
 /** Hands out uids of a range, one per concurrent run, and takes them back. */
 export class UidPool {
@@ -85,7 +98,7 @@ export class UidPool {
   private next: number;
 
   constructor(
-    private readonly first: number,
+    readonly first: number,
     private readonly last: number,
   ) {
     this.next = first;

@@ -29,6 +29,16 @@ const TARGET = `node${process.versions.node.split('.')[0]}`;
 
 /** Imports the bundle, handles one event, and prints both times (first line starting with `COLD `). */
 const HARNESS = `import { pathToFileURL } from 'node:url';
+import { Writable } from 'node:stream';
+// Lambda's Node.js runtime provides this global for response streaming: here the streamed text is the result.
+globalThis.awslambda = {
+  streamifyResponse: (handler) => async (event, context) => {
+    let text = '';
+    const stream = new Writable({ write(chunk, _encoding, done) { text += chunk; done(); } });
+    await handler(event, stream, context);
+    return { streamed: text };
+  },
+};
 const [bundle, event] = process.argv.slice(2);
 const t0 = performance.now();
 const { handler } = await import(pathToFileURL(bundle).href);
@@ -74,6 +84,24 @@ const ENTRIES: readonly { name: string; request: string; event: unknown }[] = [
     event: apiEvent('GET', '/v1/queues', 'GET /v1/queues'),
   },
   { name: 'fallback', request: 'unknown route (404)', event: apiEvent('GET', '/nowhere', '$default') },
+  {
+    name: 'managed',
+    request: 'retry of an unknown managed job (1 read)',
+    event: apiEvent(
+      'POST',
+      `/v1/managed/queues/${GHOST.queue}/jobs/${GHOST.id}/retry`,
+      'POST /v1/managed/queues/{queue}/jobs/{id}/retry',
+    ),
+  },
+  {
+    name: 'executor',
+    request: 'runs `/bin/true` and streams its end',
+    event: {
+      version: 1,
+      run: { queue: GHOST.queue, id: GHOST.id, run_id: GHOST.runId },
+      spec: { command: '/bin/true', args: [], timeoutMs: 10_000 },
+    },
+  },
   {
     name: 'dispatcher',
     request: 'SQS hint for an unknown job (2 reads)',
@@ -141,6 +169,7 @@ function lambdaEnv(ctx: BenchContext): NodeJS.ProcessEnv {
     [Env.SQS_ENDPOINT]: stack.sqsEndpoint,
     [Env.DISPATCH_QUEUE_URL]: stack.dispatchQueueUrl,
     [Env.DISPATCH_DLQ_URL]: stack.deadLetterQueueUrl,
+    [Env.EXECUTOR_FUNCTION]: 'relay-executor',
     // The dispatcher reads its Fargate settings at cold start; they are never used here.
     [Env.RUNNER_CLUSTER]: 'relay-cold-start',
     [Env.RUNNER_TASK_DEFINITION]: 'relay-runner',

@@ -213,7 +213,7 @@ export async function measurePath(ctx: BenchContext, spec: PathSpec): Promise<Me
     } else {
       const payload = { command: '/bin/true', runtime: spec.kind };
       await eachLimit(ids, 4, (id) =>
-        api.call('POST', '/v1/jobs', { ...job(id), type: 'SHELL', payload, max_retries: 0 }),
+        api.call('POST', '/v1/managed/jobs', { ...job(id), type: 'SHELL', payload, max_retries: 0 }),
       );
       const completed = await awaitEnded(stack.dynamodbEndpoint, config.tableName, [...refs.values()]);
       if (completed < ids.length)

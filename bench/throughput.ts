@@ -359,7 +359,7 @@ const ENDED = new Set(['completed', 'dead', 'cancelled']);
 /** Submits one `/bin/true` job through the native API and returns when it was sent (epoch ms). */
 async function submitShell(baseUrl: string, queue: string, id: string): Promise<number> {
   const sentAt = Date.now();
-  const response = await send(`${baseUrl}/v1/jobs`, {
+  const response = await send(`${baseUrl}/v1/managed/jobs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ queue, id, type: 'SHELL', payload: { command: '/bin/true' } }),
@@ -419,7 +419,7 @@ interface ManagedResult {
 }
 
 /**
- * Managed: N shell jobs submitted through `POST /v1/jobs`, each dispatched over (fauxqs) SQS,
+ * Managed: N shell jobs submitted through `POST /v1/managed/jobs`, each dispatched over (fauxqs) SQS,
  * claimed by id by the dispatcher and run as a runner child process. Jobs/s is N over the time from
  * the first submit to the last completion.
  */
@@ -501,7 +501,7 @@ Duplicate deliveries: ${drained.duplicates + steady.duplicates}. While draining,
 How measured: everything over HTTP against the local stack's real handlers, with a relay v2 client (\`fetch\`, keep-alive).
 - **Drain**: ${num(pull.jobs)} no-op pull jobs enqueued first with \`POST /v2/queues/jobs?mode=unique\` (batches of ${pull.enqueue_batch}, ${pull.enqueue_concurrency} in flight); then ${pull.workers} workers loop \`GET /v2/queues/{q}/jobs?num_jobs=${pull.claim_batch}\` → \`DELETE …/jobs/{id}/run-id/{run_id}\` for every claimed job at once, waiting ${pull.idle_poll_ms} ms after an empty claim. Jobs/s = jobs ÷ (first claim → last completion).
 - **Paced**: the same workers while an open-loop producer enqueues batches of ${pull.paced_batch} at half the drain rate for ${pull.paced_seconds} s. Latencies are client-side per job: from sending its enqueue request to receiving the claim response, and to the completion's response.
-- **Managed**: ${shell.jobs} \`{"type":"SHELL","payload":{"command":"/bin/true"}}\` jobs submitted with \`POST /v1/jobs\` (${params.managed.submit_concurrency} in flight); each is dispatched over SQS (fauxqs), claimed by id and run as a runner child process. Claim and completion times are the store's \`claimed_at\` / \`completed_at\` read from the job items; the start is the client's send time. Jobs/s = jobs ÷ (first submit → last completion). The runs overlap, so up to ${shell.jobs} runner processes (Node.js) start at once on this machine's cores: claim → completed is mostly their start-up competing for the CPU. Enqueue → claim includes the local dispatcher taking one SQS batch of 10 at a time, where the Lambda event source runs up to 20 batches at once.
+- **Managed**: ${shell.jobs} \`{"type":"SHELL","payload":{"command":"/bin/true"}}\` jobs submitted with \`POST /v1/managed/jobs\` (${params.managed.submit_concurrency} in flight); each is dispatched over SQS (fauxqs), claimed by id and run as a runner child process. Claim and completion times are the store's \`claimed_at\` / \`completed_at\` read from the job items; the start is the client's send time. Jobs/s = jobs ÷ (first submit → last completion). The runs overlap, so up to ${shell.jobs} runner processes (Node.js) start at once on this machine's cores: claim → completed is mostly their start-up competing for the CPU. Enqueue → claim includes the local dispatcher taking one SQS batch of 10 at a time, where the Lambda event source runs up to 20 batches at once.
 - DynamoDB Local serves a few hundred requests/s on this machine and is the pull path's bottleneck: a claim call is 2 queries per shard plus one write per job, and every claim write that loses a race to another worker is one more. On AWS the limits are the per-shard ceilings in docs/design.md.`;
 }
 

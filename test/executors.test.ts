@@ -4,6 +4,7 @@ import { byRuntime, fargateExecutor, inlineExecutor, jobRuntime } from '../funct
 import type { Job, NewJob } from '../functions/jobs/model.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
 import { DEFAULT_COMMAND_TIMEOUT_MS, INLINE_LIMIT_MS } from '../functions/runner/command.ts';
+import { runJob } from '../functions/runner/job.ts';
 import { freshStore } from './support/store.ts';
 
 const shell = (id: string, payload: unknown, extra: Partial<NewJob> = {}): NewJob => ({
@@ -111,6 +112,63 @@ describe('inline executor', () => {
         attempt: 1,
       }),
     ]);
+  });
+
+  it('echoes at most the bound of a run, then says how much it left out', async () => {
+    vi.stubEnv('RELAY_LOG_LEVEL', 'info');
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+    try {
+      const job = await claimed(
+        shell('chatty', {
+          command: '/bin/sh',
+          args: ['-c', 'for i in 1 2 3 4 5; do echo "line $i"; sleep 0.05; done'],
+        }),
+      );
+      await runJob(
+        { queue: job.queue, id: job.id, runId: String(job.run_id) },
+        {
+          store,
+          echoOutput: true,
+          echoLimitBytes: 14,
+        },
+      );
+    } finally {
+      spy.mockRestore();
+      vi.unstubAllEnvs();
+    }
+    const logged = lines.map((l) => JSON.parse(l));
+    const echoed = logged
+      .filter((l) => l.message === 'output')
+      .map((l) => l.text)
+      .join('');
+
+    expect(echoed).toBe('line 1\nline 2\n');
+    expect(logged).toContainEqual(expect.objectContaining({ job_id: 'chatty', skipped_bytes: 21 }));
+    // The job's own log is not bounded by the echo.
+    expect((await store.readLogs('q', 'chatty', { limit: 10 })).items).toHaveLength(5);
+  });
+
+  it('keeps the last 256 KiB of a run that prints more, with a marker of what was dropped', async () => {
+    const script = "head -c 600000 /dev/zero | tr '\\0' a; echo; echo 'exit 3: the error at the end'";
+    const job = await claimed(shell('flood', { command: '/bin/sh', args: ['-c', script] }));
+    await inlineExecutor({ store })(job);
+    const entries = [];
+    for (let after: string | undefined; ; ) {
+      const page = await store.readLogs('q', 'flood', { limit: 1000, after });
+      if (!page.items.length) break;
+      entries.push(...page.items);
+      after = page.cursor ?? undefined;
+    }
+    const kept = entries.filter((e) => !e.truncated);
+    const dropped = 600_000 + 1 + 'exit 3: the error at the end\n'.length - 256 * 1024;
+
+    expect(entries[0]).toMatchObject({
+      truncated: true,
+      text: expect.stringContaining(`${dropped} bytes dropped from the front`),
+    });
+    expect(kept.reduce((n, e) => n + Buffer.byteLength(e.text), 0)).toBe(256 * 1024);
+    expect(kept.map((e) => e.text).join('')).toMatch(/a\nexit 3: the error at the end\n$/);
   });
 
   it('runs the command to its end in this process and records the result', async () => {

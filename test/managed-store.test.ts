@@ -480,6 +480,24 @@ describe('run logs', () => {
     expect(page.items.at(-1)).toMatchObject({ seq: 16, truncated: true, stream: 'stderr' });
   });
 
+  it("replaces a cut run's log by a marker of what was dropped and the run's tail", async () => {
+    const chunk = (s: number) => `${s}`.padEnd(16 * KIB, '.');
+    await store.appendLogs('q', 'm', 'run', 1, entries(0, 20, chunk)); // 320 KiB: cut at 256
+    const tail = entries(30, 16, chunk); // the run's last 256 KiB, as the runner kept them
+
+    await store.keepLogTail('q', 'm', 'run', 1, { droppedBytes: 30 * 16 * KIB, entries: tail });
+
+    const page = await store.readLogs('q', 'm', { limit: 100 });
+    expect(page.items[0]).toMatchObject({
+      seq: 29,
+      truncated: true,
+      stream: 'stderr',
+      text: expect.stringContaining(`${30 * 16 * KIB} bytes dropped from the front`),
+    });
+    expect(page.items.slice(1).map((e) => e.seq)).toEqual(tail.map((e) => e.seq));
+    expect(page.items.at(-1)?.text).toBe(chunk(45));
+  });
+
   it('keeps the bound per run', async () => {
     const chunk = (s: number) => `${s}`.padEnd(128 * KIB, '.');
     await store.appendLogs('q', 'm', 'run-a', 1, entries(0, 3, chunk));

@@ -1,4 +1,4 @@
-import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type DynamoDBClientConfig, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -84,7 +84,37 @@ export function hooked<T extends { middlewareStack: unknown }>(client: T, servic
 
 /** The DynamoDB client behind every store, with hooks. */
 export function dynamoClient(endpoint?: string): DynamoDBClient {
-  return hooked(new DynamoDBClient(awsClientConfig(endpoint)), 'DynamoDB');
+  const client = hooked(new DynamoDBClient(awsClientConfig(endpoint)), 'DynamoDB');
+  return endpoint ? awaitLocalCommit(client, endpoint) : client;
+}
+
+const TRANSACTIONS = new Set(['TransactWriteItemsCommand', 'ExecuteTransactionCommand']);
+
+/**
+ * DynamoDB Local answers a write transaction before SQLite has committed it: its
+ * `SQLiteDBAccess.commitTransaction` queues the COMMIT on its one SQLite thread and returns without
+ * waiting, so a crash right after the answer rolls an acknowledged transaction back (with
+ * `--data-dir`, SIGKILL lost whole `unique` batches that had been acknowledged). That thread runs its
+ * jobs in order and a `ListTables` waits for its own, so once a `ListTables` sent after the
+ * transaction answers, the COMMIT has run: only then is the transaction's answer passed on.
+ *
+ * Emulators only (an endpoint override); DynamoDB answers after the write is durable. The barrier
+ * has its own client, so hooks (call logs, injected faults) do not see it.
+ */
+function awaitLocalCommit(client: DynamoDBClient, endpoint: string): DynamoDBClient {
+  let barrier: DynamoDBClient | undefined;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const output = await next(args);
+      if (TRANSACTIONS.has(String(context.commandName))) {
+        barrier ??= new DynamoDBClient(awsClientConfig(endpoint));
+        await barrier.send(new ListTablesCommand({ Limit: 1 }));
+      }
+      return output;
+    },
+    { step: 'initialize', name: 'relayLocalCommitBarrier', priority: 'low' },
+  );
+  return client;
 }
 
 /** A document client that stores `undefined` as absent and keeps numbers as JavaScript numbers. */

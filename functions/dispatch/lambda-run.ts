@@ -10,7 +10,14 @@
 import { InvokeWithResponseStreamCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { EXECUTOR_PROTOCOL, type ExecuteRequest, type ExecutorEvent } from '../executor/protocol.ts';
 import type { CommandSpec } from '../runner/command.ts';
-import { keepAlive, type OutputEntry, type RunDeps, type RunHooks, type RunOutcome } from '../runner/run.ts';
+import {
+  DEFAULT_DEPS,
+  keepAlive,
+  OutputTail,
+  type RunDeps,
+  type RunHooks,
+  type RunOutcome,
+} from '../runner/run.ts';
 
 /** What identifies the run to the executor's own logs. */
 export interface RunRef {
@@ -31,7 +38,7 @@ const REPORT_GRACE_MS = 30_000;
 export function lambdaRun(lambda: Pick<LambdaClient, 'send'>, functionName: string, ref: RunRef) {
   return async (
     spec: CommandSpec,
-    _deps: Partial<RunDeps> = {},
+    deps: Partial<RunDeps> = {},
     hooks: RunHooks = {},
   ): Promise<RunOutcome> => {
     const started = Date.now();
@@ -63,7 +70,8 @@ export function lambdaRun(lambda: Pick<LambdaClient, 'send'>, functionName: stri
     }
     after(spec.timeoutMs + REPORT_GRACE_MS, () => stop('the executor did not report in time'));
 
-    const tail: OutputEntry[] = [];
+    // The last part of the output, as runCommand keeps it: the run's stored log is made of it.
+    const tail = new OutputTail(deps.maxBytes ?? DEFAULT_DEPS.maxBytes);
     let startedCommand = false;
     let ended: Extract<ExecutorEvent, { kind: 'ended' }> | undefined;
     const request: ExecuteRequest = { version: EXECUTOR_PROTOCOL, run: ref, spec };
@@ -109,7 +117,14 @@ export function lambdaRun(lambda: Pick<LambdaClient, 'send'>, functionName: stri
       for (const handle of timers) clearTimeout(handle);
       hooks.signal?.removeEventListener('abort', onAbort);
     }
-    const base = { durationMs: Date.now() - started, truncated: false, droppedBytes: 0, tail };
+    // Output the executor could not send is lost from the front of what was sent: count it as dropped.
+    const droppedBytes = tail.droppedBytes + (ended?.dropped_bytes ?? 0);
+    const base = {
+      durationMs: Date.now() - started,
+      truncated: droppedBytes > 0,
+      droppedBytes,
+      tail: tail.entries(),
+    };
     if (ended && abortReason === undefined) {
       return {
         ...base,
@@ -119,8 +134,6 @@ export function lambdaRun(lambda: Pick<LambdaClient, 'send'>, functionName: stri
         timedOut: ended.timed_out,
         aborted: ended.aborted,
         error: ended.error,
-        truncated: ended.dropped_bytes > 0,
-        droppedBytes: ended.dropped_bytes,
       };
     }
     if (abortReason !== undefined && (abortReason === 'lease lost' || hooks.signal?.aborted)) {

@@ -90,6 +90,9 @@ import {
 
 type Item = Record<string, unknown>;
 
+/** One request of a `BatchWriteItem`. */
+type BatchRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: ItemKey } };
+
 /** How a queue's indexes are laid out; fixed when the queue is first used. */
 export interface QueueInfo {
   readonly queue: string;
@@ -1799,6 +1802,68 @@ export class JobStore {
   }
 
   /**
+   * Makes a run's stored log its last `LIMITS.runLogBytes`: the run printed more than the bound, so
+   * what was stored while it ran (its head) is replaced by a marker saying how much was dropped
+   * from the front, and the tail. Called once the run's output is complete; entries keep their
+   * `seq`, so a follower's cursor still moves forward. The new entries are written before the old
+   * ones are deleted: a reader in between sees both, never neither.
+   */
+  async keepLogTail(
+    queue: string,
+    id: string,
+    runId: string,
+    attempt: number,
+    tail: { readonly droppedBytes: number; readonly entries: readonly LogEntryInput[] },
+  ): Promise<void> {
+    const first = tail.entries[0];
+    if (!first) return;
+    const now = this.clock();
+    const expiresAt = seconds(now) + this.config.retentionSeconds + LIMITS.maxTimeoutSeconds;
+    const pk = jobKey(queue, id).pk;
+    const stored = await this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+      ExpressionAttributeValues: {
+        ':pk': pk,
+        ':from': logKey(queue, id, runId, 0).sk,
+        ':to': logRunEnd(runId),
+      },
+      ProjectionExpression: 'pk, sk',
+    });
+    const marker: LogEntryInput = {
+      // Just before the tail: every entry before it was the head, dropped below.
+      seq: Math.max(0, first.seq - 1),
+      stream: 'stderr',
+      text: `[relay] output truncated: ${tail.droppedBytes} bytes dropped from the front; this log keeps the run's last ${LIMITS.runLogBytes / 1024} KiB\n`,
+      at: first.at,
+    };
+    const entries = first.seq > 0 ? [marker, ...tail.entries] : tail.entries;
+    const items = entries.map((entry) => ({
+      ...logKey(queue, id, runId, entry.seq),
+      run_id: runId,
+      attempt,
+      seq: entry.seq,
+      stream: entry.stream,
+      text: entry.text,
+      at: entry.at,
+      expires_at: expiresAt,
+      ...(entry === marker ? { truncated: true } : {}),
+    }));
+    await this.batchWrite(items);
+    const kept = new Set(items.map((item) => item.sk));
+    await this.batchDelete(stored.filter((item) => !kept.has(String(item.sk))).map(keyOf));
+    /** The run's log meta item exists: its log was counted, so this run did append. */
+    const counted = condition('attribute_exists(#pk)', ['pk']);
+    const bytes = tail.entries.reduce((n, e) => n + utf8Bytes(e.text), 0);
+    await this.update(logRunKey(queue, id, runId), counted, {
+      set: { bytes, dropped_bytes: tail.droppedBytes, truncated_at: marker.seq },
+    }).catch((error: unknown) => {
+      if (!isConditionFailure(error)) throw error;
+    });
+  }
+
+  /**
    * Counts an append against the run's bound and decides what of it is stored: `keep`, plus a
    * marker at `truncatedAt` when this append is where the log was cut; `cut` says the run's log is
    * cut (here or before). A retried append re-stores what its first attempt kept. Concurrent appends
@@ -1935,16 +2000,24 @@ export class JobStore {
       .map((m) => String(m.run_id));
   }
 
-  /** Puts items 25 at a time (BatchWriteItem's limit), retrying what DynamoDB left unprocessed. */
-  private async batchWrite(items: readonly Item[]): Promise<void> {
-    for (const batch of chunks(items, 25)) {
-      let pending: Record<string, { PutRequest: { Item: Item } }[]> | undefined = {
-        [this.table]: batch.map((Item) => ({ PutRequest: { Item } })),
-      };
+  /** Puts items, 25 at a time (BatchWriteItem's limit). */
+  private batchWrite(items: readonly Item[]): Promise<void> {
+    return this.batchRequests(items.map((Item) => ({ PutRequest: { Item } })));
+  }
+
+  /** Deletes items by key, 25 at a time. */
+  private batchDelete(keys: readonly ItemKey[]): Promise<void> {
+    return this.batchRequests(keys.map((Key) => ({ DeleteRequest: { Key } })));
+  }
+
+  /** Sends write requests 25 at a time, retrying what DynamoDB left unprocessed. */
+  private async batchRequests(requests: readonly BatchRequest[]): Promise<void> {
+    for (const batch of chunks(requests, 25)) {
+      let pending: Record<string, BatchRequest[]> | undefined = { [this.table]: batch };
       for (let attempt = 0; pending && Object.keys(pending).length; attempt++) {
         if (attempt === 8) throw new StoreBusyError(1);
         if (attempt) await sleep(2 ** attempt * 10);
-        const request: Record<string, { PutRequest: { Item: Item } }[]> = pending;
+        const request: Record<string, BatchRequest[]> = pending;
         const out = await this.send(() => this.db.send(new BatchWriteCommand({ RequestItems: request })));
         pending = out.UnprocessedItems as typeof pending;
       }

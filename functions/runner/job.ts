@@ -42,11 +42,13 @@ export interface RunJobDeps {
   /** Stops the command (the runner itself was asked to stop); the lease then expires and the job is retried. */
   readonly signal?: AbortSignal;
   /**
-   * Also write every output entry as a structured log line (with queue, job and run ids) to this
-   * process's stdout: on Lambda and Fargate that is CloudWatch Logs, which keeps the full stream
-   * beyond the bounded copy stored with the job.
+   * Also write the output as structured log lines (with queue, job and run ids) to this process's
+   * stdout: on Lambda and Fargate that is CloudWatch Logs, which keeps more of a long run's stream
+   * than the bounded copy stored with the job.
    */
   readonly echoOutput?: boolean;
+  /** Bytes of one run's output echoed at most; a line says how much was left out. @default 1 MiB */
+  readonly echoLimitBytes?: number;
 }
 
 /** What happened to the run, for the caller's exit code and logs. */
@@ -99,6 +101,60 @@ class LogWriter {
     });
     return this.writing;
   }
+
+  /** Replaces what was stored while the run went on by its tail and a marker (best effort, as every write here). */
+  async keepTail(outcome: Pick<RunOutcome, 'droppedBytes' | 'tail'>): Promise<void> {
+    await this.writing;
+    try {
+      await this.store.keepLogTail(this.job.queue, this.job.id, this.runId, this.job.attempts, {
+        droppedBytes: outcome.droppedBytes,
+        entries: outcome.tail,
+      });
+    } catch (error) {
+      log('warn', 'could not keep the tail of the run output', {
+        queue: this.job.queue,
+        job_id: this.job.id,
+        run_id: this.runId,
+        ...describeError(error),
+      });
+    }
+  }
+}
+
+/** What is echoed of one run's output by default: enough to read in a log, not a flood. */
+const ECHO_LIMIT_BYTES = 1024 * 1024;
+
+/** Echoes a run's output as log lines, up to a bound, then says how much it left out. */
+class Echo {
+  private left: number;
+  private skipped = 0;
+
+  constructor(
+    private readonly fields: Record<string, unknown>,
+    limitBytes: number,
+  ) {
+    this.left = limitBytes;
+  }
+
+  add(entry: OutputEntry): void {
+    const bytes = Buffer.byteLength(entry.text);
+    if (bytes > this.left) {
+      this.left = 0;
+      this.skipped += bytes;
+      return;
+    }
+    this.left -= bytes;
+    log('info', 'output', { ...this.fields, stream: entry.stream, text: entry.text });
+  }
+
+  end(): void {
+    if (this.skipped) {
+      log('info', 'output not echoed past the bound; the job log keeps its last 256 KiB', {
+        ...this.fields,
+        skipped_bytes: this.skipped,
+      });
+    }
+  }
 }
 
 export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResult> {
@@ -133,6 +189,7 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
 
   const logs = new LogWriter(store, job, ref.runId);
   const flushing = setInterval(() => void logs.flush(), deps.flushMs ?? 1_000);
+  const echo = deps.echoOutput ? new Echo(fields, deps.echoLimitBytes ?? ECHO_LIMIT_BYTES) : undefined;
   const heartbeatMs = Math.min((job.timeout * 1000) / 3, deps.maxHeartbeatMs ?? 5_000);
   let outcome: RunOutcome;
   try {
@@ -146,7 +203,7 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
         onStart: (pgid) => process.send?.({ type: 'command-started', pgid }),
         onOutput: (entry) => {
           logs.add(entry);
-          if (deps.echoOutput) log('info', 'output', { ...fields, stream: entry.stream, text: entry.text });
+          echo?.add(entry);
         },
         heartbeatMs,
         // Keep the job's state: a heartbeat without a body would clear it.
@@ -163,7 +220,10 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
   } finally {
     clearInterval(flushing);
     await logs.flush();
+    echo?.end();
   }
+  // The run printed more than its log holds: keep its last part, where errors usually are.
+  if (outcome.droppedBytes > 0) await logs.keepTail(outcome);
 
   if (outcome.aborted) {
     log('info', 'run stopped: its lease was lost or the job was cancelled', {

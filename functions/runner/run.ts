@@ -377,7 +377,7 @@ function startFailure(spec: CommandSpec, error: unknown): Ending {
  * The last `maxBytes` of output. Entries are dropped from the front; the oldest kept one may be
  * cut, always at a character boundary.
  */
-class OutputTail {
+export class OutputTail {
   #entries: OutputEntry[] = [];
   /** Index of the oldest kept entry: dropping is O(1), compaction happens in bulk. */
   #head = 0;

@@ -8,6 +8,8 @@
  * - the status is a success or a documented 4xx (README "Status codes"), never a 5xx;
  * - an error answers in its route's style: plain text on relay-rs routes, the JSON error envelope
  *   on native routes (`functions/api/errors.ts`);
+ * - no success creates a job whose queue or id is not well-formed Unicode (a lone surrogate is a
+ *   422 in a body; bytes that are not UTF-8 a 400 in a path or query);
  * - every job a success created reads back (through the v1, v2 and native views in turn);
  * - when a request that creates jobs is refused, the table holds no job it did not hold before.
  * Afterwards each table holds only what successful requests created, and lists exactly that.
@@ -240,8 +242,24 @@ function send(baseUrl: string, spec: RequestSpec): Promise<Reply> {
   });
 }
 
-/** The error style of whatever route answers a path: a wrong method answers in its path's style. */
-function styleOf(method: string, path: string): ErrorStyle {
+/**
+ * The error style of whatever route answers a path: a wrong method answers in its path's style, and
+ * a segment of well-formed escapes that are not UTF-8 (`%FF`) still finds its route, whose error
+ * names the parameter.
+ */
+function styleOf(method: string, rawPath: string): ErrorStyle {
+  const path = rawPath
+    .split('/')
+    .map((segment) => {
+      if (/%(?![0-9a-f]{2})/i.test(segment)) return segment;
+      try {
+        decodeURIComponent(segment);
+        return segment;
+      } catch {
+        return '_';
+      }
+    })
+    .join('/');
   const match = matchRoute(method, path);
   const routed = match && !('route' in match) ? matchRoute(match.allowed[0] ?? '', path) : match;
   return routed && 'route' in routed ? routed.route.style : 'relay-v1';
@@ -395,6 +413,11 @@ async function exchange(h: Harness, spec: RequestSpec): Promise<Reply> {
   const reply = await send(h.api.url, spec);
   expectDocumented(spec, reply);
   const created = createdBy(spec, reply);
+  const illFormed = created.filter((job) => hasLoneSurrogate(job.queue) || hasLoneSurrogate(job.id));
+  expect(
+    illFormed,
+    `${spec.method} ${spec.path} answered ${reply.status} for names with lone surrogates`,
+  ).toEqual([]);
   for (const job of created) h.ledger.add(job);
   for (const job of created) await expectReadable(h, job);
   const match = matchRoute(spec.method, spec.path);
@@ -415,7 +438,6 @@ let reads = 0;
 
 /** A job a request created reads back: through the relay-rs v1, v2 and native views in turn. */
 async function expectReadable(h: Harness, job: Created): Promise<void> {
-  if (hasLoneSurrogate(job.queue) || hasLoneSurrogate(job.id)) return;
   const view = VIEWS[reads++ % VIEWS.length] as (typeof VIEWS)[number];
   const spec = plain('GET', view(percentEncode(job.queue), percentEncode(job.id)));
   expectDocumented(
@@ -576,20 +598,38 @@ function knownRequest(route: Route, pools: Pools, given: { body?: BodySpec; quer
 }
 
 /** Query strings that once broke a route. */
-const KNOWN_QUERIES: Readonly<Record<string, readonly { what: string; query: string }[]>> = {
+const KNOWN_QUERIES: Readonly<Record<string, readonly { what: string; query: string; status?: number }[]>> = {
   'GET /v1/queues/{queue}/jobs/{id}/logs': [
     { what: 'a run_id of 1,010 bytes', query: `?run_id=${'x'.repeat(1_010)}` },
     { what: 'an after cursor that is not a log cursor', query: `?after=${cursorOf('q')}` },
   ],
-  'GET /v1/jobs': [{ what: 'a cursor of 1,100 bytes', query: `?cursor=${cursorOf('x'.repeat(1_100))}` }],
+  'GET /v1/jobs': [
+    { what: 'a cursor of 1,100 bytes', query: `?cursor=${cursorOf('x'.repeat(1_100))}` },
+    // Read lossily, these bytes would name the queue "\ufffd\ufffd\ufffd" (README "Status codes").
+    { what: 'a queue written as the bytes of a lone surrogate', query: '?queue=%ED%A0%80', status: 400 },
+  ],
   'GET /v1/queues/{queue}/dlq': [
     { what: 'a cursor of 1,100 bytes', query: `?cursor=${cursorOf('x'.repeat(1_100))}` },
   ],
+  ...Object.fromEntries(
+    [...seedKeys('GET', '/next'), ...seedKeys('DELETE', '/complete')].map((k) => [
+      k,
+      [
+        {
+          what: 'a queue written as the bytes of a lone surrogate',
+          query: '?queue=%ED%A0%80&job_id=x',
+          status: 400,
+        },
+      ],
+    ]),
+  ),
 };
 
 interface KnownCase {
   readonly what: string;
   readonly request: (pools: Pools) => RequestSpec;
+  /** The status it must get, where that is pinned down. */
+  readonly status?: number;
 }
 
 /**
@@ -605,15 +645,17 @@ function knownCases(route: Route): KnownCase[] {
       what,
       request: (pools: Pools) => knownRequest(route, pools, { body }),
     })),
-    ...mutations.map(({ what, mutation }, i) => ({
+    ...mutations.map(({ what, mutation, status }, i) => ({
       what,
+      status,
       request: (pools: Pools) => {
         const valid = exampleBody(kind as BodyKind, pools.queues[0] ?? 'q', `known-${i}`);
         return knownRequest(route, pools, { body: { json: mutate(valid, mutation) } });
       },
     })),
-    ...(KNOWN_QUERIES[routeKey(route)] ?? []).map(({ what, query }) => ({
+    ...(KNOWN_QUERIES[routeKey(route)] ?? []).map(({ what, query, status }) => ({
       what,
+      status,
       request: (pools: Pools) => knownRequest(route, pools, { query }),
     })),
   ];
@@ -752,8 +794,10 @@ describe.each(GROUPS)('$title', ({ routes }) => {
     if (known.length) {
       it.each(known.map((c) => [c.what, c] as const))(
         'never answers 5xx to %s',
-        async (_what, { request }) => {
-          await exchange(h, request(pools));
+        async (_what, { request, status }) => {
+          const reply = await exchange(h, request(pools));
+
+          if (status !== undefined) expect(reply.status, reply.text).toBe(status);
         },
       );
     }

@@ -1,14 +1,19 @@
 /**
  * A sweep over every route in the route table with bad input: malformed JSON, wrong content types,
- * wrong types, empty and oversized values, bad query values, bad path values, wrong methods and
- * unknown routes. Each case must get its documented 4xx (never a 5xx) and write nothing at all.
+ * wrong types, empty and oversized values, names that are not well-formed Unicode, bad query
+ * values, bad path values, wrong methods and unknown routes. Each case must get its documented 4xx
+ * (never a 5xx) and write nothing at all.
  *
- * All cases share one table, which starts empty and must stay empty.
+ * All cases of the sweep share one table, which starts empty and must stay empty.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contextFor } from '../functions/api/context.ts';
+import { type ApiEvent, createApiHandler } from '../functions/api/handler.ts';
 import { METHODS, ROUTES, type Route, routeKey } from '../functions/api/routes.ts';
 import {
   examplePath,
+  jsonOf,
   ROUTE_EXAMPLES,
   SOME_RUN_ID,
   startTestApi,
@@ -84,6 +89,10 @@ const BASELINE: Readonly<Record<string, number>> = {
 
 const KIB = 1024;
 const tooLongName = 'n'.repeat(1025);
+/** A lone surrogate: JSON can carry it, UTF-8 cannot. */
+const lone = '\ud800';
+/** How a lone surrogate would be written in a URL: its would-be UTF-8 bytes, which are not UTF-8. */
+const LONE_ESCAPED = '%ED%A0%80';
 const v1 = { id: 'x', queue: 'q', timeout: 30, payload: { n: 1 } };
 const v2 = { queue: 'q', id: 'x', timeout: 30, max_retries: 3, payload: { n: 1 } };
 const native = { queue: 'q', id: 'x', payload: { n: 1 } };
@@ -104,6 +113,8 @@ const v1Object: BodyCase[] = [
   ['a timeout over 12 h', { ...v1, timeout: 43_201 }, 422],
   ['a queue over 1,024 bytes', { ...v1, queue: tooLongName }, 422],
   ['an id over 1,024 bytes', { ...v1, id: tooLongName }, 422],
+  ['a queue holding a lone surrogate', { ...v1, queue: lone }, 422],
+  ['an id holding a lone surrogate', { ...v1, id: `x${lone}` }, 422],
   ['a payload over 256 KiB', { ...v1, payload: 'p'.repeat(257 * KIB) }, 413],
   [
     'payload and state over 256 KiB together',
@@ -132,6 +143,8 @@ const v2Array: BodyCase[] = [
   ['an empty id', [{ ...v2, id: '' }], 422],
   ['no payload', [{ queue: 'q', id: 'x', timeout: 30 }], 422],
   ['a queue over 1,024 bytes', [{ ...v2, queue: tooLongName }], 422],
+  ['a queue holding a lone surrogate', [v2, { ...v2, queue: lone }], 422],
+  ['an id holding a lone surrogate', [{ ...v2, id: '\udfff' }], 422],
   ['a payload over 256 KiB', [{ ...v2, payload: 'p'.repeat(257 * KIB) }], 413],
 ];
 const state: BodyCase[] = [['a state over 256 KiB', 's'.repeat(257 * KIB), 413]];
@@ -171,6 +184,14 @@ const WRONG_BODIES: Readonly<Record<string, readonly BodyCase[]>> = {
     ['a job type it does not run yet', { ...native, type: 'shell' }, 422],
     ['an empty queue', { ...native, queue: '' }, 422],
     ['an id over 1,024 bytes', { ...native, id: tooLongName }, 422],
+    ['a queue holding a lone surrogate', { ...native, queue: lone }, 422],
+    ['an id holding a lone surrogate', { ...native, id: lone }, 422],
+    ['an idempotency key holding a lone surrogate', { ...native, idempotency_key: lone }, 422],
+    [
+      'an on_success job whose queue holds a lone surrogate',
+      { ...native, on_success: { queue: lone, payload: 1 } },
+      422,
+    ],
     ['a payload over 256 KiB', { ...native, payload: 'p'.repeat(257 * KIB) }, 413],
   ],
   'POST /v1/managed/jobs': [
@@ -188,6 +209,7 @@ const WRONG_BODIES: Readonly<Record<string, readonly BodyCase[]>> = {
     ],
     ['an unknown runtime', { ...managed, payload: { command: 'echo', runtime: 'ec2' } }, 422],
     ['an unknown field', { ...managed, colour: 'red' }, 422],
+    ['a queue holding a lone surrogate', { ...managed, queue: lone }, 422],
     ['a payload over 256 KiB', { ...managed, payload: { command: 'p'.repeat(257 * KIB) } }, 413],
   ],
   'POST /v1/queues/{queue}/jobs/{id}/fail': [
@@ -225,13 +247,30 @@ const BAD_QUERIES: Readonly<Record<string, readonly string[]>> = {
     ['', '/v1'].flatMap((prefix) => [
       [
         `GET ${prefix}/next`,
-        ['', '?queue=', '?queue=q&num_jobs=x', '?queue=q&num_jobs=101', `?queue=${tooLongName}`],
+        [
+          '',
+          '?queue=',
+          '?queue=q&num_jobs=x',
+          '?queue=q&num_jobs=101',
+          `?queue=${tooLongName}`,
+          `?queue=${LONE_ESCAPED}`,
+          '?queue=%FF',
+        ],
       ],
       [
         `PATCH ${prefix}/heartbeat`,
-        ['?queue=q', '?job_id=x', '?queue=&job_id=x', `?queue=q&job_id=${tooLongName}`],
+        [
+          '?queue=q',
+          '?job_id=x',
+          '?queue=&job_id=x',
+          `?queue=q&job_id=${tooLongName}`,
+          `?queue=q&job_id=${LONE_ESCAPED}`,
+        ],
       ],
-      [`DELETE ${prefix}/complete`, ['', '?queue=q', '?job_id=x', '?queue=q&job_id=']],
+      [
+        `DELETE ${prefix}/complete`,
+        ['', '?queue=q', '?job_id=x', '?queue=q&job_id=', `?queue=${LONE_ESCAPED}&job_id=x`],
+      ],
     ]),
   ),
   'GET /v2/queues/{queue}/jobs': ['?num_jobs=0', '?num_jobs=-3', '?num_jobs=two', '?num_jobs=101'],
@@ -243,6 +282,7 @@ const BAD_QUERIES: Readonly<Record<string, readonly string[]>> = {
     '?cursor=not*a*cursor',
     '?queue=',
     `?queue=${tooLongName}`,
+    `?queue=${LONE_ESCAPED}`,
   ],
   'GET /v1/queues/{queue}/dlq': ['?limit=0', '?limit=1e3', '?cursor=%2F%2F%2F'],
 };
@@ -357,6 +397,14 @@ function casesFor(route: Route): Case[] {
     );
     cases.push(
       at(
+        `${article(param)} ${param} that is not percent-encoded UTF-8 (${LONE_ESCAPED})`,
+        400,
+        exampleInit,
+        `${examplePath(route.path, { [param]: 'LONE' }).replace('LONE', LONE_ESCAPED)}${example.query ?? ''}`,
+      ),
+    );
+    cases.push(
+      at(
         `an empty ${param}`,
         404,
         exampleInit,
@@ -451,4 +499,100 @@ it.each(named(CASES.filter((c) => c.status >= 400)))('%s, writing nothing', asyn
   expect(res.status).toBe(c.status);
   if (c.allow) expect(res.headers.get('allow')?.split(', ').sort()).toEqual([...c.allow].sort());
   expect(await tableItems(api)).toEqual([]);
+});
+
+describe('names that are not well-formed Unicode', () => {
+  let named: TestApi;
+
+  beforeAll(async () => {
+    named = await startTestApi();
+  });
+
+  afterAll(async () => {
+    await named.dispose();
+  });
+
+  const post = (path: string, body: unknown) =>
+    named.fetch(path, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify(body) });
+
+  it('refuses a native job whose queue holds a lone surrogate with a 422 naming the field', async () => {
+    const res = await post('/v1/jobs', { ...native, queue: lone });
+
+    expect(res.status).toBe(422);
+    expect((await jsonOf(res)).error.message).toMatch(/queue: queue must be well-formed Unicode/);
+    expect(await tableItems(named)).toEqual([]);
+  });
+
+  it('refuses a v1 batch with one such id with a 422 naming the job and field, writing none of it', async () => {
+    const res = await post('/v1/queues/jobs', [v1, { ...v1, id: `a${lone}b` }]);
+
+    expect(res.status).toBe(422);
+    expect(await res.text()).toMatch(/1\.id: id must be well-formed Unicode/);
+    expect(await tableItems(named)).toEqual([]);
+  });
+
+  it('refuses a v2 batch with one such queue with a 422 naming the job and field, writing none of it', async () => {
+    const res = await post('/v2/queues/jobs?mode=ignore', [v2, { ...v2, queue: '\udc00' }]);
+
+    expect(res.status).toBe(422);
+    expect(await res.text()).toMatch(/1\.queue: queue must be well-formed Unicode/);
+    expect(await tableItems(named)).toEqual([]);
+  });
+
+  it('refuses a path parameter written as the bytes of a lone surrogate with a 400 naming it', async () => {
+    // decodeURIComponent cannot decode them (they are not UTF-8), so the handler names the parameter.
+    const relay = await named.fetch(`/v1/queues/q/jobs/${LONE_ESCAPED}`, { method: 'DELETE' });
+    const native = await named.fetch(`/v1/queues/${LONE_ESCAPED}/jobs/x/cancel`, { method: 'POST' });
+
+    expect([relay.status, native.status]).toEqual([400, 400]);
+    expect(await relay.text()).toBe('Invalid URL: `id` is not percent-encoded UTF-8');
+    expect((await jsonOf(native)).error.message).toBe('Invalid URL: `queue` is not percent-encoded UTF-8');
+    expect(await tableItems(named)).toEqual([]);
+  });
+
+  it('refuses a path parameter that holds a lone surrogate however the event carries it', async () => {
+    const handler = createApiHandler('fallback', () => contextFor(named.store));
+    const event = {
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: `/v1/queues/${lone}/jobs/x/cancel`,
+      rawQueryString: '',
+      headers: {},
+      requestContext: { http: { method: 'POST', path: `/v1/queues/${lone}/jobs/x/cancel` } },
+      isBase64Encoded: false,
+    } as unknown as ApiEvent;
+
+    const result = await handler(event, {} as Context);
+
+    expect(result.statusCode).toBe(400);
+    expect(JSON.parse(result.body ?? '').error.message).toMatch(
+      /^Invalid URL: `queue` must be well-formed Unicode/,
+    );
+  });
+
+  it('refuses a seed query parameter written as the bytes of a lone surrogate with a 400 naming it', async () => {
+    // URLSearchParams (and API Gateway) would read it as three U+FFFD: a queue nobody named.
+    await named.store.enqueue({
+      queue: '\ufffd\ufffd\ufffd',
+      id: 'x',
+      payload: 1,
+      timeout: 30,
+      max_retries: 0,
+    });
+
+    const res = await named.fetch(`/next?queue=${LONE_ESCAPED}`);
+
+    expect(res.status).toBe(400);
+    expect(await res.text()).toBe('Failed to deserialize query string: `queue` is not percent-encoded UTF-8');
+    expect((await named.store.get('\ufffd\ufffd\ufffd', 'x'))?.status).toBe('pending');
+  });
+
+  it('keeps U+FFFD itself a valid name, in a body, a path and a query', async () => {
+    const created = await post('/v1/jobs', { ...native, queue: '\ufffd', id: 'r' });
+    const read = await named.fetch(`/v1/queues/${encodeURIComponent('\ufffd')}/jobs/r/status`);
+    const claimed = await named.fetch(`/v1/next?queue=${encodeURIComponent('\ufffd')}`);
+
+    expect([created.status, read.status, claimed.status]).toEqual([201, 200, 200]);
+    expect(await jsonOf(claimed)).toMatchObject({ queue: '\ufffd', id: 'r' });
+  });
 });

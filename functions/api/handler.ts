@@ -8,14 +8,14 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { describeError, log } from '../core/log.ts';
-import { LIMITS } from '../jobs/model.ts';
 import { type ApiContext, contextFromEnv, type Operations } from './context.ts';
 import { errorResponse, isExpected } from './errors.ts';
 import { HttpError, type HttpRequest, type HttpResponse } from './http.ts';
 import { managedOperations } from './managed-operations.ts';
 import { nativeOperations } from './native-operations.ts';
 import { relayOperations } from './relay-operations.ts';
-import { type ErrorStyle, matchRoute, type RouteGroup, routeKey } from './routes.ts';
+import { type ErrorStyle, matchRoute, type Route, type RouteGroup, routeKey } from './routes.ts';
+import { name } from './schemas.ts';
 
 export type ApiEvent = APIGatewayProxyEventV2;
 export type ApiResult = APIGatewayProxyStructuredResultV2;
@@ -27,26 +27,83 @@ export const OPERATIONS: Record<RouteGroup, Operations> = {
   managed: managedOperations,
 };
 
+/** Whether a path segment percent-decodes to UTF-8 (`%ED%A0%80`, `%FF` and `%ZZ` do not). */
+function decodes(segment: string): boolean {
+  try {
+    decodeURIComponent(segment);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stands in for a segment that does not decode: no route has it as a literal. */
+const STAND_IN = '_';
+
+/** A segment whose every `%` starts an escape: a URL, if not necessarily one of UTF-8. */
+const escapesWell = (segment: string): boolean => !/%(?![0-9a-f]{2})/i.test(segment);
+
+/**
+ * The path to route by, and which of its segments are well-formed escapes of bytes that are not
+ * UTF-8 (`%ED%A0%80` is how a lone surrogate would be written; `%FF`). Such a segment matches no
+ * route by itself; with a stand-in the request finds its route, and the parameter it fills is named
+ * in a 400 rather than a 404. A broken escape (`%ZZ`) leaves the path matching nothing, as before.
+ */
+function routablePath(rawPath: string): { path: string; undecodable: number[] } {
+  const segments = rawPath.split('/');
+  const undecodable = segments.flatMap((segment, i) =>
+    escapesWell(segment) && !decodes(segment) ? [i] : [],
+  );
+  if (!undecodable.length) return { path: rawPath, undecodable };
+  return {
+    path: segments.map((segment, i) => (undecodable.includes(i) ? STAND_IN : segment)).join('/'),
+    undecodable,
+  };
+}
+
+/** The route's parameters at these segment positions. */
+const paramsAt = (route: Route, positions: readonly number[]): string[] =>
+  positions.map((i) => route.path.split('/')[i]?.slice(1, -1) ?? '');
+
 /**
  * The error style for whatever route a request was for: a wrong method answers in the style of the
  * path's own routes (a native path's 405 is a JSON error too); unknown routes answer plain text.
  */
-function styleOf(event: ApiEvent): ErrorStyle {
-  const match = matchRoute(event.requestContext.http.method, event.rawPath);
-  const routed = match && !('route' in match) ? matchRoute(match.allowed[0] ?? '', event.rawPath) : match;
+export function errorStyleOf(method: string, rawPath: string): ErrorStyle {
+  const { path } = routablePath(rawPath);
+  const match = matchRoute(method, path);
+  const routed = match && !('route' in match) ? matchRoute(match.allowed[0] ?? '', path) : match;
   return routed && 'route' in routed ? routed.route.style : 'relay-v1';
 }
 
+const styleOf = (event: ApiEvent): ErrorStyle =>
+  errorStyleOf(event.requestContext.http.method, event.rawPath);
+
 /**
- * Path parameters name queues and jobs, so they share the body's 1,024-byte limit; a longer one
- * would reach DynamoDB as an oversized key (the queue registry's sort key) and fail there.
+ * Path parameters name queues and jobs, so they pass the same checks as names in a body: at most
+ * 1,024 bytes (a longer one would reach DynamoDB as an oversized key, the queue registry's sort
+ * key, and fail there) and well-formed Unicode.
  */
 function checkParams(params: Record<string, string>): void {
-  for (const [name, value] of Object.entries(params)) {
-    if (Buffer.byteLength(value, 'utf8') > LIMITS.nameBytes) {
-      throw new HttpError(400, `Invalid URL: \`${name}\` must be at most ${LIMITS.nameBytes} bytes`);
-    }
+  for (const [param, value] of Object.entries(params)) {
+    const parsed = name(`\`${param}\``).safeParse(value);
+    if (!parsed.success) throw new HttpError(400, `Invalid URL: ${parsed.error.issues[0]?.message}`);
   }
+}
+
+/** Whether a query value's percent-escapes decode to UTF-8; a `%` that starts no escape is text. */
+function decodesToUtf8(value: string): boolean {
+  return (value.match(/(?:%[0-9a-f]{2})+/gi) ?? []).every(decodes);
+}
+
+/** Names of the query parameters whose value does not decode to UTF-8 (`HttpRequest.malformedQuery`). */
+function malformedQuery(rawQuery: string): string[] {
+  return rawQuery.split('&').flatMap((pair) => {
+    const at = pair.indexOf('=');
+    if (at === -1 || decodesToUtf8(pair.slice(at + 1))) return [];
+    const param = pair.slice(0, at).replaceAll('+', ' ');
+    return [decodes(param) ? decodeURIComponent(param) : param];
+  });
 }
 
 function toRequest(event: ApiEvent, params: Record<string, string>): HttpRequest {
@@ -63,6 +120,7 @@ function toRequest(event: ApiEvent, params: Record<string, string>): HttpRequest
     path: event.rawPath,
     params,
     query: event.queryStringParameters ?? {},
+    malformedQuery: malformedQuery(event.rawQueryString ?? ''),
     headers,
     body,
   };
@@ -107,7 +165,8 @@ export function createApiHandler(
     .use(httpErrors())
     .handler(async (event) => {
       const method = event.requestContext.http.method;
-      const match = matchRoute(method, event.rawPath);
+      const { path, undecodable } = routablePath(event.rawPath);
+      const match = matchRoute(method, path);
       if (!match) throw new HttpError(404, 'not found');
       if (!('route' in match)) {
         throw new HttpError(405, 'method not allowed', 'method_not_allowed', {
@@ -117,6 +176,10 @@ export function createApiHandler(
       if (group !== 'fallback' && match.route.group !== group) throw new HttpError(404, 'not found');
       const operation = OPERATIONS[match.route.group][routeKey(match.route)];
       if (!operation) throw new Error(`no operation for ${routeKey(match.route)}`);
+      const [unreadable] = paramsAt(match.route, undecodable);
+      if (unreadable !== undefined) {
+        throw new HttpError(400, `Invalid URL: \`${unreadable}\` is not percent-encoded UTF-8`);
+      }
       checkParams(match.params);
       return toResult(await operation(toRequest(event, match.params), context()), method);
     });

@@ -13,6 +13,12 @@ export interface HttpRequest {
   /** Path parameters, percent-decoded. */
   readonly params: Readonly<Record<string, string>>;
   readonly query: Readonly<Record<string, string | undefined>>;
+  /**
+   * Query parameters whose value does not percent-decode to UTF-8 (`%ED%A0%80`, the bytes of a lone
+   * surrogate; `%FF`). `query` holds them decoded lossily, with U+FFFD, as API Gateway and
+   * `URLSearchParams` do, so they must not be read as names.
+   */
+  readonly malformedQuery?: readonly string[];
   /** Header names in lower case. */
   readonly headers: Readonly<Record<string, string | undefined>>;
   readonly body: string | undefined;
@@ -134,7 +140,14 @@ export function validBody<S extends z.ZodType>(schema: S, value: unknown): z.out
 }
 
 /** Validates query parameters: 400 naming the first problem. */
-export function validQuery<S extends z.ZodType>(schema: S, req: HttpRequest): z.output<S> {
+export function validQuery<S extends z.ZodObject>(schema: S, req: HttpRequest): z.output<S> {
+  const malformed = req.malformedQuery?.find((name) => Object.hasOwn(schema.shape, name));
+  if (malformed !== undefined) {
+    throw new HttpError(
+      400,
+      `Failed to deserialize query string: \`${malformed}\` is not percent-encoded UTF-8`,
+    );
+  }
   const parsed = schema.safeParse(req.query);
   if (parsed.success) return parsed.data;
   throw new HttpError(400, `Failed to deserialize query string: ${describeIssue(parsed.error.issues[0])}`);

@@ -28,10 +28,27 @@ import { commandSpecSchema } from '../runner/command.ts';
 // Pieces
 // ---------------------------------------------------------------------------------------------
 
+declare global {
+  interface String {
+    /**
+     * False when the string holds a lone surrogate. ES2024: Node 20 has it, the ES2023 library this
+     * project compiles against does not declare it.
+     */
+    isWellFormed(): boolean;
+  }
+}
+
+/**
+ * A queue or job name, wherever it comes from: bodies, path and query parameters.
+ *
+ * A lone surrogate (`"\ud800"`) has no UTF-8 encoding, so it cannot reach DynamoDB intact: stored,
+ * the name would collide with `"\ufffd"`, and its job could never be claimed.
+ */
 export const name = (what: string) =>
   z
     .string({ error: `${what} must be a string` })
     .min(1, `${what} must not be empty`)
+    .refine((s) => s.isWellFormed(), `${what} must be well-formed Unicode, without lone surrogates`)
     .refine((s) => utf8Bytes(s) <= LIMITS.nameBytes, `${what} must be at most ${LIMITS.nameBytes} bytes`);
 
 /** Present but any JSON: serde's required `payload: P`. */
@@ -247,7 +264,13 @@ export const nativeJob = z
       .min(0)
       .max(365 * 86_400, 'delay must be at most a year')
       .optional(),
-    idempotency_key: z.string().min(1).max(256).optional(),
+    // Part of a DynamoDB key, like a name: a lone surrogate would be stored as U+FFFD.
+    idempotency_key: z
+      .string()
+      .min(1)
+      .max(256)
+      .refine((k) => k.isWellFormed(), 'idempotency_key must be well-formed Unicode, without lone surrogates')
+      .optional(),
     backoff: backoff.optional(),
     /** `SHELL`: Relay runs `payload` as a command. Omitted: a pull job for workers. */
     type: z.enum(JOB_TYPES).optional(),

@@ -32,6 +32,10 @@ export interface TestApiOptions {
   readonly clock?: () => number;
   readonly shards?: number;
   readonly token?: string;
+  /** The address the adapter binds. @default '127.0.0.1' */
+  readonly host?: string;
+  /** Host names the adapter answers to besides its own; none unless given (the environment is not read). */
+  readonly allowedHosts?: readonly string[];
   /** Receives the task stops the API asks for (a cancelled run on Fargate). */
   readonly stopTask?: TaskStopper;
   /**
@@ -72,8 +76,10 @@ export async function startTestApiWithStore(
       commands: options.commands,
     });
   const adapter = await startHttpAdapter({
+    host: options.host,
     port: 0,
     token: options.token,
+    allowedHosts: options.allowedHosts ?? [],
     handlers: {
       relay: createApiHandler('relay', context),
       jobs: createApiHandler('jobs', context),

@@ -54,7 +54,10 @@ const awkwardChar: fc.Arbitrary<string> = fc.oneof(
 const awkwardString = (constraints: { minLength?: number; maxLength?: number } = {}) =>
   fc.string({ unit: awkwardChar, maxLength: 12, ...constraints });
 
-/** Whether a string holds a lone surrogate (it has no UTF-8 encoding, so it cannot be put in a URL). */
+/**
+ * Whether a string holds a lone surrogate: it has no UTF-8 encoding, so it cannot be put in a URL,
+ * and the API refuses it as a name.
+ */
 export const hasLoneSurrogate = (s: string): boolean => /[\ud800-\udfff]/u.test(s);
 
 /** Percent-encodes every byte of the UTF-8 encoding except unreserved characters; never throws. */
@@ -665,10 +668,19 @@ export const KNOWN_BODIES: readonly { readonly what: string; readonly body: Body
   },
 ];
 
-/** One-field changes that once broke the API, for each kind of body that has the field. */
-export function knownMutations(kind: BodyKind): { readonly what: string; readonly mutation: Mutation }[] {
+/**
+ * One-field changes that once broke the API, for each kind of body that has the field, with the
+ * status they must get where it is not simply "not a 5xx".
+ */
+export function knownMutations(
+  kind: BodyKind,
+): { readonly what: string; readonly mutation: Mutation; readonly status?: number }[] {
   const fields: readonly string[] = BODY_FIELDS[kind];
-  const cases: [field: string, what: string, value: Fragment][] = [
+  const cases: [field: string, what: string, value: Fragment, status?: number][] = [
+    // A lone surrogate has no UTF-8 encoding: stored, it would collide with U+FFFD (422, README).
+    ['queue', 'a queue holding a lone surrogate', value('\ud800'), 422],
+    ['id', 'an id holding a lone surrogate', value('a\udc00'), 422],
+    ['idempotency_key', 'an idempotency key holding a lone surrogate', value('\ud800'), 422],
     ['payload', 'a payload nested 10,000 deep', { nested: '[', depth: 10_000 }],
     ['state', 'a state nested 10,000 deep', { nested: '{', depth: 10_000 }],
     ['on_success', 'an on_success chain 1,000 deep', { nested: 'on_success', depth: 1_000 }],
@@ -681,7 +693,11 @@ export function knownMutations(kind: BodyKind): { readonly what: string; readonl
   }
   return cases
     .filter(([field]) => fields.includes(field))
-    .map(([field, what, v]) => ({ what, mutation: { job: 0, field, change: 'set', value: v } }));
+    .map(([field, what, v, status]) => ({
+      what,
+      status,
+      mutation: { job: 0, field, change: 'set', value: v },
+    }));
 }
 
 /** One change to one field of a valid body (of one job, in a batch). */
@@ -811,6 +827,10 @@ const rawQuery = fc.constantFrom(
   '%00',
   '%ED%A0%80',
   '%FF',
+  // Values whose escapes are not UTF-8: read lossily they would name a queue of U+FFFD.
+  'queue=%ED%A0%80',
+  'job_id=%FF',
+  'limit=%C0%AF',
   'a[]=1',
   ';',
   '+=+',

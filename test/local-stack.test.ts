@@ -110,7 +110,7 @@ describe('relay dev', () => {
     await stop(dev.child);
   });
 
-  it('refuses to bind a non-loopback address without RELAY_TOKEN', async () => {
+  it('refuses to bind a non-loopback address without RELAY_TOKEN, as a setup error (exit 2)', async () => {
     const port = await freePort();
     const env = { ...process.env };
     delete env.RELAY_TOKEN;
@@ -121,7 +121,7 @@ describe('relay dev', () => {
         env,
       },
     ).catch((error: { code: number; stderr: string }) => error);
-    expect(result).toMatchObject({ code: 1 });
+    expect(result).toMatchObject({ code: 2 });
     expect((result as { stderr: string }).stderr).toContain('RELAY_TOKEN');
   });
 

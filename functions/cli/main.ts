@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { LocalSetupError } from '../local/preflight.ts';
 import { DEFAULT_HOST, DEFAULT_PORT, startLocalStack } from '../local/stack.ts';
 import {
   DEFAULT_ENDPOINT,
@@ -158,15 +159,21 @@ function program(): Command {
     .action(async (opts: { port: number; host: string; dataDir?: string }, command: Command) => {
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
       const token = command.optsWithGlobals<Globals>().token;
-      const stack = await startLocalStack({ host: opts.host, port: opts.port, token, dataDir: opts.dataDir });
+      const stack = await startLocalStack({
+        host: opts.host,
+        port: opts.port,
+        token,
+        dataDir: opts.dataDir,
+      }).catch((error: unknown) => {
+        // A busy port, no Java, no token: say what to fix in one line; nothing was left running.
+        if (!(error instanceof LocalSetupError)) throw error;
+        process.stderr.write(`relay dev: ${error.message}\n`);
+        throw new Exit(EXIT.usage);
+      });
       const emulators = `DynamoDB Local at ${stack.dynamodbEndpoint}, SQS (fauxqs) at ${stack.sqsEndpoint}`;
       process.stdout.write(welcome(stack.url, token, opts.dataDir, emulators, stack.commandsRunAs));
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      process.stdout.write('\nstopping…\n');
+      await stopSignal();
+      process.stdout.write('\nstopping: running jobs are given back… (Ctrl-C again to stop at once)\n');
       await stack.stop();
     });
 
@@ -357,6 +364,28 @@ function program(): Command {
     });
 
   return cli;
+}
+
+/**
+ * Resolves at the first SIGINT or SIGTERM. Under `npm start` a terminal's Ctrl-C arrives twice
+ * (from the terminal, and forwarded by npm), so a repeat within a second is the same request; a
+ * later one stops at once, leaving the children to notice (closed stdin, IPC channel, death signal).
+ */
+function stopSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    let first: number | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (first === undefined) {
+        first = Date.now();
+        resolve();
+      } else if (Date.now() - first > 1_000) {
+        process.stderr.write(`relay dev: ${signal} again, stopping at once\n`);
+        process.exit(EXIT.error);
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
 }
 
 function parsePort(value: string): number {

@@ -6,9 +6,17 @@
  * stack's token or the caller's AWS credentials. When the stack runs as root, each run also gets a
  * uid of its own from a pool, which its command runs as: it cannot read the runner, the stack or
  * another run, and everything of that uid is killed when the run ends.
+ *
+ * Runs end with the stack. On stop each runner is told to stop (SIGTERM): it stops its command and
+ * gives the run back, and the stack waits for that. A runner notices the stack's death by its IPC
+ * channel closing, and a command its runner's by the death signal it starts with
+ * (functions/runner/sandbox.ts); as root, whatever runs of a dead stack left is killed when the
+ * next stack starts.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Env } from '../core/env.ts';
 import { describeError, log } from '../core/log.ts';
@@ -19,6 +27,7 @@ import {
   parseCommandUsers,
   rangeUser,
   sweepLeftovers,
+  sweepUidRange,
   UidPool,
 } from '../runner/sandbox.ts';
 
@@ -39,8 +48,22 @@ export interface LocalExecutor {
   readonly execute: Executor;
   /** Runs still going, by job reference. */
   readonly running: ReadonlyMap<string, ChildProcess>;
-  /** Stops every run still going (SIGTERM; the runner stops its command's process group). */
+  /**
+   * Stops every run still going and waits for their runners: each stops its command's process group
+   * and gives its run back. A runner still there after `stopTimeoutMs` is killed, with its command.
+   */
   stop(): Promise<void>;
+}
+
+export interface LocalExecutorOptions {
+  /** @default dist/runner.mjs */
+  readonly runner?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /**
+   * How long `stop` waits for runners: a command gets 5 s between SIGTERM and SIGKILL, then its
+   * output pipes 5 s more, and the runner then writes the run back. @default 20000
+   */
+  readonly stopTimeoutMs?: number;
 }
 
 /** Relay's settings a runner needs, plus test hooks that ask for them (`RELAY_FAULT_*`, `RELAY_CALL_LOG`). */
@@ -85,18 +108,69 @@ function uidPool(env: NodeJS.ProcessEnv): UidPool | undefined {
   return new UidPool(range.first, range.last);
 }
 
-export function localExecutor(
-  runner: string = runnerPath(),
-  env: NodeJS.ProcessEnv = process.env,
-): LocalExecutor {
+/**
+ * Marks the uids `first`–`last` as handed out by this stack while it runs: a Linux abstract socket
+ * named `relay-command-uids.<first>-<last>.<unique>`, which the kernel frees when the process dies,
+ * however it dies.
+ */
+function markUidRange(first: number, last: number): Promise<Server> {
+  const server = createServer();
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(`\0relay-command-uids.${first}-${last}.${process.pid}.${randomUUID()}`, () => {
+      server.unref();
+      resolve(server);
+    });
+  });
+}
+
+/** Whether a live stack other than the one marked by `mine` hands out a uid of `first`–`last`. */
+function rangeInUse(first: number, last: number, mine: Server): boolean {
+  const own = String(mine.address());
+  // /proc/net/unix writes an abstract name with `@` for its NUL bytes (node pads the name with them).
+  const marks = readFileSync('/proc/net/unix', 'utf8').matchAll(
+    /@(relay-command-uids\.(\d+)-(\d+)\.[^@\s]+)/g,
+  );
+  return [...marks].some(
+    ([, name, from, to]) => `\0${name}` !== own && Number(from) <= last && Number(to) >= first,
+  );
+}
+
+/**
+ * Marks the command uid range as this stack's, when the stack is root, and kills whatever runs of
+ * an earlier stack left in it (a stack killed with SIGKILL cannot clean up, and a process a command
+ * detached with `setsid` survives its runner). A range another live stack also hands out is not
+ * swept: those processes are that stack's runs.
+ */
+async function claimUids(pool: UidPool | undefined): Promise<Server | undefined> {
+  if (!pool || process.platform !== 'linux') return undefined;
+  const mark = await markUidRange(pool.first, pool.last);
+  if (rangeInUse(pool.first, pool.last, mark)) {
+    const message = 'another Relay stack here hands out the same command uids; set RELAY_COMMAND_USER';
+    log('warn', message, { uids: pool.describe() });
+    return mark;
+  }
+  const killed = sweepUidRange(pool.first, pool.last);
+  if (killed)
+    log('info', 'killed processes left by runs of an earlier stack', { uids: pool.describe(), killed });
+  return mark;
+}
+
+export async function startLocalExecutor(options: LocalExecutorOptions = {}): Promise<LocalExecutor> {
+  const runner = options.runner ?? runnerPath();
+  const env = options.env ?? process.env;
   const running = new Map<string, ChildProcess>();
   const pool = uidPool(env);
+  const mark = await claimUids(pool);
+  let stopping = false;
   return {
     runsAs: pool
       ? `as a uid of their own per run (${pool.describe()}), apart from Relay`
       : 'as you: only submit commands you would run yourself',
     running,
     execute: async (job) => {
+      // The dispatcher gives the run back: the next stack runs it.
+      if (stopping) throw new Error('the local stack is stopping');
       const key = `${job.queue}/${job.id}/${job.run_id}`;
       const uid = pool?.take();
       if (pool && uid === undefined) {
@@ -146,14 +220,23 @@ export function localExecutor(
       });
     },
     stop: async () => {
-      const exits = [...running.values()].map(
+      stopping = true;
+      const children = [...running.values()];
+      const exits = children.map(
         (child) =>
           new Promise<void>((resolve) =>
-            child.exitCode !== null ? resolve() : child.once('exit', () => resolve()),
+            child.exitCode !== null || child.signalCode !== null
+              ? resolve()
+              : child.once('exit', () => resolve()),
           ),
       );
-      for (const child of running.values()) child.kill('SIGTERM');
+      for (const child of children) child.kill('SIGTERM');
+      const force = setTimeout(() => {
+        for (const child of children) child.kill('SIGKILL');
+      }, options.stopTimeoutMs ?? 20_000);
       await Promise.all(exits);
+      clearTimeout(force);
+      mark?.close();
     },
   };
 }

@@ -4,6 +4,10 @@
  * reports in `batchItemFailures` (or a whole batch whose handler throws) left to reappear after
  * their visibility timeout, every other message deleted. Redrive to a dead-letter queue is the
  * queue's own policy, exactly as on AWS.
+ *
+ * `stop()` ends it at once: the receive in flight is aborted, a batch in hand is finished. A receive
+ * that fails is tried again with growing pauses, saying so once per streak; a refused connection
+ * ends the poller, since the local emulator it polls has closed for good.
  */
 import {
   DeleteMessageBatchCommand,
@@ -30,8 +34,16 @@ export interface SqsPollerOptions {
 }
 
 export interface SqsPoller {
+  /** Stops receiving, finishes the batch in hand, and resolves once every loop has ended. */
   stop(): Promise<void>;
 }
+
+/** Pauses after a failed receive: doubling from the first to the last. */
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 5_000;
+
+/** A connection refused by the endpoint, which a local emulator only does once it has closed. */
+const isRefused = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED';
 
 /** The record Lambda would build for a received message. */
 export function toRecord(message: Message, queueArn: string, region: string): SQSRecord {
@@ -61,7 +73,18 @@ export async function startSqsPoller(options: SqsPollerOptions): Promise<SqsPoll
   );
   const queueArn = Attributes?.QueueArn ?? queueUrl;
   const region = (await client.config.region()) ?? 'us-east-1';
-  let stopping = false;
+  const stopping = new AbortController();
+  /** Resolves after `ms`, or at once when the poller stops. */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        stopping.signal.removeEventListener('abort', done);
+        resolve();
+      }
+      stopping.signal.addEventListener('abort', done, { once: true });
+    });
 
   const handleBatch = async (messages: Message[]) => {
     const event: SQSEvent = { Records: messages.map((m) => toRecord(m, queueArn, region)) };
@@ -85,21 +108,36 @@ export async function startSqsPoller(options: SqsPollerOptions): Promise<SqsPoll
   };
 
   const loop = async () => {
-    while (!stopping) {
+    let failures = 0;
+    while (!stopping.signal.aborted) {
+      let messages: Message[] | undefined;
       try {
-        const { Messages } = await client.send(
+        ({ Messages: messages } = await client.send(
           new ReceiveMessageCommand({
             QueueUrl: queueUrl,
             MaxNumberOfMessages: options.batchSize ?? 10,
             WaitTimeSeconds: options.waitTimeSeconds ?? 1,
             MessageSystemAttributeNames: ['All'],
           }),
-        );
-        if (Messages?.length) await handleBatch(Messages);
+          { abortSignal: stopping.signal },
+        ));
       } catch (error) {
-        if (stopping) return;
-        log('warn', 'SQS receive failed; retrying', describeError(error));
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        if (stopping.signal.aborted) return;
+        if (isRefused(error)) {
+          log('error', 'the SQS endpoint refused the connection; the poller stops', describeError(error));
+          return;
+        }
+        if (failures++ === 0) log('warn', 'SQS receive failed; retrying', describeError(error));
+        await pause(Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1)));
+        continue;
+      }
+      if (failures) log('info', 'SQS receive works again', { failures });
+      failures = 0;
+      try {
+        if (messages?.length) await handleBatch(messages);
+      } catch (error) {
+        // The batch's messages reappear after their visibility timeout.
+        log('warn', 'could not delete handled SQS messages', describeError(error));
       }
     }
   };
@@ -107,7 +145,7 @@ export async function startSqsPoller(options: SqsPollerOptions): Promise<SqsPoll
   const loops = Array.from({ length: options.concurrency ?? 1 }, loop);
   return {
     stop: async () => {
-      stopping = true;
+      stopping.abort();
       await Promise.allSettled(loops);
     },
   };

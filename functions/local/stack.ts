@@ -6,6 +6,10 @@
  *
  * The handlers read their configuration from the environment exactly as they do on Lambda; this
  * module only sets the variables (endpoint and table) before they first run.
+ *
+ * Everything it starts listens on loopback only (the API too, unless asked otherwise with a token)
+ * and ends with it. What can fail for want of setup (the port, Java) is checked before anything
+ * starts, and a start that fails later stops what it had started.
  */
 import { mkdirSync } from 'node:fs';
 import { createApiHandler } from '../api/handler.ts';
@@ -14,12 +18,14 @@ import { Env } from '../core/env.ts';
 import { describeError, log } from '../core/log.ts';
 import { createDispatcher } from '../dispatch/dispatcher.ts';
 import { ensureDispatchQueues } from '../dispatch/queue.ts';
+import { redispatchLost } from '../dispatch/repair.ts';
 import { handler as sweep } from '../handlers/maintenance.ts';
 import { dispatchFromEnv, storeFromEnv } from '../handlers/services.ts';
 import { ensureTable } from '../jobs/table.ts';
-import { startDynamoDbLocal } from './dynamodb-local.ts';
-import { localExecutor } from './executor.ts';
+import { prepareDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
+import { startLocalExecutor } from './executor.ts';
 import { startHttpAdapter } from './http-adapter.ts';
+import { checkPort, LocalSetupError, listenError } from './preflight.ts';
 import { startSqsLocal } from './sqs-local.ts';
 import { startSqsPoller } from './sqs-poller.ts';
 
@@ -52,50 +58,87 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/** Stops, in reverse order, what a start has started so far. */
+class Started {
+  private readonly stops: (() => Promise<void> | void)[] = [];
+
+  add(stop: () => Promise<void> | void): void {
+    this.stops.push(stop);
+  }
+
+  async stopAll(): Promise<void> {
+    for (const stop of this.stops.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        log('warn', 'could not stop part of the local stack', describeError(error));
+      }
+    }
+  }
+}
+
+/**
+ * Starts the stack. Setup errors (`LocalSetupError`: a non-loopback address without a token, a busy
+ * port, no Java) come before anything starts; any failure after leaves nothing running.
+ */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const host = options.host ?? DEFAULT_HOST;
+  const port = options.port ?? DEFAULT_PORT;
   if (!isLoopback(host) && !options.token) {
-    throw new Error(
+    throw new LocalSetupError(
       `binding ${host} exposes Relay beyond this machine: set RELAY_TOKEN to require a bearer token`,
     );
   }
+  await checkPort(host, port);
+  await prepareDynamoDbLocal();
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const [dynamo, sqs] = await Promise.all([
-    startDynamoDbLocal({ dataDir: options.dataDir }),
-    startSqsLocal(),
-  ]);
+
+  const started = new Started();
   try {
-    process.env[Env.DYNAMODB_ENDPOINT] = dynamo.endpoint;
-    process.env[Env.SQS_ENDPOINT] = sqs.endpoint;
+    const [dynamo, sqs] = await Promise.allSettled([
+      startDynamoDbLocal({ dataDir: options.dataDir }),
+      startSqsLocal(),
+    ]);
+    for (const engine of [dynamo, sqs]) if (engine.status === 'fulfilled') started.add(engine.value.stop);
+    if (dynamo.status === 'rejected') throw dynamo.reason;
+    if (sqs.status === 'rejected') throw sqs.reason;
+
+    process.env[Env.DYNAMODB_ENDPOINT] = dynamo.value.endpoint;
+    process.env[Env.SQS_ENDPOINT] = sqs.value.endpoint;
     process.env[Env.TABLE_NAME] ??= LOCAL_TABLE;
     process.env.AWS_EC2_METADATA_DISABLED = 'true';
-    const raw = dynamoClient(dynamo.endpoint);
-    await ensureTable(raw, process.env[Env.TABLE_NAME] as string);
-    raw.destroy();
+    const raw = dynamoClient(dynamo.value.endpoint);
+    try {
+      await ensureTable(raw, process.env[Env.TABLE_NAME] as string);
+    } finally {
+      raw.destroy();
+    }
 
-    // The dispatch queue lives only in memory: after a restart with --data-dir, the sweep's
-    // lost-dispatch repair re-sends the hints of managed jobs that are still waiting.
-    const queueClient = sqsClient(sqs.endpoint);
+    const queueClient = sqsClient(sqs.value.endpoint);
+    started.add(() => queueClient.destroy());
     const queues = await ensureDispatchQueues(queueClient, {
       name: 'relay-dispatch',
       visibilityTimeoutSeconds: 60,
     });
     process.env[Env.DISPATCH_QUEUE_URL] = queues.queueUrl;
     process.env[Env.DISPATCH_DLQ_URL] = queues.deadLetterUrl;
-    const executor = localExecutor();
+    const executor = await startLocalExecutor();
+    started.add(executor.stop);
+    const dispatch = dispatchFromEnv();
     const poller = await startSqsPoller({
       client: queueClient,
       queueUrl: queues.queueUrl,
-      handler: createDispatcher({
-        store: storeFromEnv(),
-        execute: executor.execute,
-        dispatch: dispatchFromEnv(),
-      }),
+      handler: createDispatcher({ store: storeFromEnv(), execute: executor.execute, dispatch }),
     });
+    started.add(poller.stop);
+    // The dispatch queue lives only in memory: after a restart with --data-dir, every managed job
+    // still waiting is owed a hint. Send them now rather than a grace period later; the sweep
+    // repairs the rest, as it does any lost hint.
+    if (dispatch) await redispatchLost(storeFromEnv(), dispatch, Date.now(), 0);
 
     const http = await startHttpAdapter({
       host,
-      port: options.port ?? DEFAULT_PORT,
+      port,
       token: options.token,
       handlers: {
         relay: createApiHandler('relay'),
@@ -103,7 +146,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         managed: createApiHandler('managed'),
         fallback: createApiHandler('fallback'),
       },
+    }).catch((error: unknown) => {
+      throw listenError(error, host, port);
     });
+    started.add(http.close);
 
     // The sweep never overlaps itself; a slow run just delays the next one.
     let stopping = false;
@@ -118,27 +164,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         }
       });
     }, options.sweepIntervalMs ?? 1_000);
+    started.add(async () => {
+      stopping = true;
+      clearInterval(timer);
+      await running;
+    });
 
     return {
       url: http.url,
-      dynamodbEndpoint: dynamo.endpoint,
-      sqsEndpoint: sqs.endpoint,
+      dynamodbEndpoint: dynamo.value.endpoint,
+      sqsEndpoint: sqs.value.endpoint,
       dispatchQueueUrl: queues.queueUrl,
       deadLetterQueueUrl: queues.deadLetterUrl,
       commandsRunAs: executor.runsAs,
-      stop: async () => {
-        stopping = true;
-        clearInterval(timer);
-        await running;
-        await http.close();
-        await poller.stop();
-        await executor.stop();
-        queueClient.destroy();
-        await Promise.all([dynamo.stop(), sqs.stop()]);
-      },
+      // The sweep, the API and the poller stop first, so no new run starts; then the runs going on
+      // are given back, while DynamoDB Local still takes their writes; the emulators stop last.
+      stop: () => started.stopAll(),
     };
   } catch (error) {
-    await Promise.all([dynamo.stop(), sqs.stop()]);
+    await started.stopAll();
     throw error;
   }
 }

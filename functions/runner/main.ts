@@ -16,14 +16,16 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { describeError, log } from '../core/log.ts';
 import {
   dispatchFromEnv,
   identityFromProcessEnv,
   policyFromProcessEnv,
   storeFromEnv,
 } from '../handlers/services.ts';
+import type { JobStore } from '../jobs/store.ts';
 import { commandSpecSchema } from './command.ts';
-import { type RunJobDeps, runJob } from './job.ts';
+import { type JobRef, type RunJobDeps, runJob } from './job.ts';
 import { exitCodeFor, type RunDeps, runCommand } from './run.ts';
 
 export interface MainDeps {
@@ -32,7 +34,10 @@ export interface MainDeps {
   readonly stdout: { write(text: string): unknown };
   readonly stderr: { write(text: string): unknown };
   readonly exit: (code: number) => void;
-  /** Stops the command, as SIGINT or SIGTERM to the runner does. */
+  /**
+   * Stops the command, as SIGINT or SIGTERM to the runner does; its reason is why. A run of a job
+   * stopped this way is given back (`releaseRun`), to run again without spending a retry.
+   */
   readonly signal?: AbortSignal;
   readonly run?: Partial<RunDeps>;
 }
@@ -53,19 +58,19 @@ export async function main(deps: MainDeps & { job?: Partial<RunJobDeps> }): Prom
       exit(1);
       return;
     }
-    const result = await runJob(
-      { queue, id, runId },
-      {
-        store: storeFromEnv(),
-        dispatch: dispatchFromEnv(),
-        signal,
-        echoOutput: true,
-        // As root (a Fargate task), the command runs as RELAY_COMMAND_USER and cannot read this process.
-        identity: identityFromProcessEnv(),
-        policy: policyFromProcessEnv(),
-        ...deps.job,
-      },
-    );
+    const jobDeps: RunJobDeps = {
+      dispatch: dispatchFromEnv(),
+      signal,
+      echoOutput: true,
+      // As root (a Fargate task), the command runs as RELAY_COMMAND_USER and cannot read this process.
+      identity: identityFromProcessEnv(),
+      policy: policyFromProcessEnv(),
+      ...deps.job,
+      store: deps.job?.store ?? storeFromEnv(),
+    };
+    const ref = { queue, id, runId };
+    const result = await runJob(ref, jobDeps);
+    if (result.kind === 'stopped' && signal?.aborted) await giveBack(jobDeps.store, ref, signal.reason);
     // A stale reference (run already over or taken) is nothing to do, not a failure.
     exit(result.kind === 'stale' ? 0 : exitCodeFor(result.outcome));
     return;
@@ -86,6 +91,25 @@ export async function main(deps: MainDeps & { job?: Partial<RunJobDeps> }): Prom
   );
   if (outcome.error) stderr.write(`relay-runner: ${outcome.error}\n`);
   exit(exitCodeFor(outcome));
+}
+
+/**
+ * Gives back a run this runner was told to stop: the job waits again without spending a retry or
+ * counting the attempt, and `last_error` says why. Fenced by the run id, so a run that was cancelled
+ * or taken over meanwhile is left alone. Without this, a stopped stack's runs would show `running`
+ * until their leases expired, then be retried as if they had failed.
+ */
+async function giveBack(store: JobStore, ref: JobRef, reason: unknown): Promise<void> {
+  const fields = { queue: ref.queue, job_id: ref.id, run_id: ref.runId };
+  try {
+    const released = await store.releaseRun(ref.queue, ref.id, ref.runId, reasonOf(reason));
+    if (released) log('info', 'run given back: it will run again', { ...fields, reason: reasonOf(reason) });
+  } catch (error) {
+    log('warn', 'could not give the run back; it is retried once its lease expires', {
+      ...fields,
+      ...describeError(error),
+    });
+  }
 }
 
 /** The validated spec, or what is wrong with the arguments. */
@@ -119,11 +143,20 @@ const reasonOf = (error: unknown) => (error instanceof Error ? error.message : S
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   // The command leads its own process group, so a terminal's Ctrl-C or a container stop reaches
-  // only the runner: pass it on, or the command would outlive it.
+  // only the runner: pass it on, or the command would outlive it. A runner with an IPC channel was
+  // started by the local stack (functions/local/executor.ts), which stops it when it stops itself
+  // and whose death closes the channel: either way the stack is stopping.
   const stopped = new AbortController();
+  const stop = (reason: string) => {
+    if (!stopped.signal.aborted) stopped.abort(reason);
+  };
+  const byStack = 'the local stack stopped during the run';
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => stopped.abort(`runner received ${sig}`));
+    // Not `once`: a second signal (a terminal's Ctrl-C and the stack's SIGTERM) must not kill the
+    // runner before it has stopped its command and given the run back.
+    process.on(sig, () => stop(process.channel ? byStack : `the runner received ${sig} during the run`));
   }
+  process.on('disconnect', () => stop(byStack));
   await main({
     argv: process.argv.slice(2),
     stdout: process.stdout,

@@ -8,14 +8,22 @@
  * of the job and ends with it. (In Lambda, a survivor would be frozen with the sandbox and thawed
  * into a later invocation.)
  */
-import { spawn as nodeSpawn, type SpawnOptions } from 'node:child_process';
+import type { SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { describeError, log } from '../core/log.ts';
 import { type CommandSpec, formatDuration } from './command.ts';
-import { type Identity, makeHome, removeHome, SELF, SHARED_UMASK, sweepLeftovers } from './sandbox.ts';
+import {
+  type Identity,
+  makeHome,
+  removeHome,
+  SELF,
+  SHARED_UMASK,
+  spawnDyingWithParent,
+  sweepLeftovers,
+} from './sandbox.ts';
 
 export type OutputStream = 'stdout' | 'stderr';
 
@@ -85,7 +93,8 @@ export interface RunHooks {
 }
 
 export const DEFAULT_DEPS: RunDeps = {
-  spawn: nodeSpawn,
+  // The command dies with the runner, even when the runner is killed with SIGKILL.
+  spawn: spawnDyingWithParent,
   now: () => Date.now(),
   // Looked up per call so that test fake timers apply.
   setTimer: (fn, ms) => setTimeout(fn, ms),

@@ -12,9 +12,19 @@
  * the run's alone every process of that uid is killed, including ones that left the group with
  * `setsid`, so nothing survives into the next run of a reused sandbox.
  */
-import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import {
+  accessSync,
+  chownSync,
+  constants,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
 
 /** How a command is kept apart from the process that starts it. */
 export type Identity =
@@ -99,7 +109,7 @@ export class UidPool {
 
   constructor(
     readonly first: number,
-    private readonly last: number,
+    readonly last: number,
   ) {
     this.next = first;
   }
@@ -170,8 +180,8 @@ function selfAndAncestors(): Set<number> {
   return spared;
 }
 
-/** Processes of `uid`, found through `/proc` (Linux). Elsewhere none are found. */
-function processesOf(uid: number, spared: ReadonlySet<number>): number[] {
+/** Processes whose uid passes `owned`, found through `/proc` (Linux). Elsewhere none are found. */
+function processesOf(owned: (uid: number) => boolean, spared: ReadonlySet<number>): number[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -181,7 +191,33 @@ function processesOf(uid: number, spared: ReadonlySet<number>): number[] {
   return entries
     .filter((name) => /^\d+$/.test(name))
     .map(Number)
-    .filter((pid) => !spared.has(pid) && uidOf(pid) === uid);
+    .filter((pid) => {
+      if (spared.has(pid)) return false;
+      const uid = uidOf(pid);
+      return uid !== undefined && owned(uid);
+    });
+}
+
+/**
+ * Kills every process whose uid passes `owned`, as many rounds as it takes for forks in between to
+ * run out: a killed process stays in /proc until it has died, and a new one (forked in between) is
+ * killed in the next round, until a round finds nothing new. Returns how many it killed.
+ */
+function killAll(owned: (uid: number) => boolean, spared: ReadonlySet<number>): number {
+  const killed = new Set<number>();
+  for (let round = 0; round < 50; round++) {
+    const found = processesOf(owned, spared).filter((pid) => !killed.has(pid));
+    if (!found.length) break;
+    for (const pid of found) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        killed.add(pid);
+      } catch {
+        // Gone already.
+      }
+    }
+  }
+  return killed.size;
 }
 
 /**
@@ -195,20 +231,103 @@ export function sweepLeftovers(identity: Identity): number {
   // Never sweep root's processes: a sandbox is never root, and a command never runs as root.
   if (uid === undefined || uid === 0) return 0;
   const spared = identity.kind === 'sandbox' ? selfAndAncestors() : new Set([process.pid]);
-  // A killed process stays in /proc until it has died; a new one (forked in between) is killed in
-  // the next round, until a round finds nothing new.
-  const killed = new Set<number>();
-  for (let round = 0; round < 50; round++) {
-    const found = processesOf(uid, spared).filter((pid) => !killed.has(pid));
-    if (!found.length) break;
-    for (const pid of found) {
-      try {
-        process.kill(pid, 'SIGKILL');
-        killed.add(pid);
-      } catch {
-        // Gone already.
-      }
-    }
+  return killAll((found) => found === uid, spared);
+}
+
+/**
+ * Kills every process of the uids `first`–`last`: what runs of a stack that ended without cleaning
+ * up (SIGKILL, a crash, a power cut of the machine's container) left behind, before a new stack hands
+ * the same uids out again. Only for a stack that holds the range alone. Root's processes are never
+ * touched. Returns how many processes it killed.
+ */
+export function sweepUidRange(first: number, last: number): number {
+  if (first <= 0) return 0;
+  return killAll((uid) => uid >= first && uid <= last, new Set([process.pid]));
+}
+
+let setpriv: { readonly file: string | undefined } | undefined;
+
+/** `setpriv` (util-linux), looked up once; `undefined` where it is missing or the system is not Linux. */
+function findSetpriv(): string | undefined {
+  setpriv ??= {
+    file:
+      process.platform === 'linux'
+        ? [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/bin']
+            .filter((dir) => isAbsolute(dir))
+            .map((dir) => join(dir, 'setpriv'))
+            .find(canExecute)
+        : undefined,
+  };
+  return setpriv.file;
+}
+
+/** Whether this process may execute `file`. */
+function canExecute(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
   }
-  return killed.size;
+}
+
+/**
+ * Whether `uid` (in group `gid`, with no other groups, as node's spawn leaves it) may execute
+ * `file`, by its mode bits: `access()` answers for this process's uid, which is root here.
+ */
+function userCanExecute(file: string, uid: number, gid: number): boolean {
+  try {
+    const stat = statSync(file);
+    if (!stat.isFile()) return false;
+    if (stat.uid === uid) return (stat.mode & 0o100) !== 0;
+    if (stat.gid === gid) return (stat.mode & 0o010) !== 0;
+    return (stat.mode & 0o001) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The file `command` names, found as `execvp` finds it (through `PATH` unless it holds a slash), if
+ * it is one the command's user may execute; `undefined` otherwise.
+ */
+function resolveCommand(command: string, options: SpawnOptions): string | undefined {
+  const cwd = typeof options.cwd === 'string' ? options.cwd : process.cwd();
+  const mayRun = (file: string) =>
+    options.uid === undefined
+      ? canExecute(file)
+      : userCanExecute(file, options.uid, options.gid ?? options.uid);
+  if (command.includes('/')) {
+    const file = resolve(cwd, command);
+    return mayRun(file) ? file : undefined;
+  }
+  const path = options.env?.PATH;
+  if (!path) return undefined;
+  return path
+    .split(delimiter)
+    .map((dir) => resolve(cwd, dir || '.', command))
+    .find(mayRun);
+}
+
+/**
+ * node's `spawn`, except that on Linux the command gets SIGKILL when the process that started it
+ * dies, however it dies (`setpriv --pdeathsig`, util-linux): a command leads a process group of its
+ * own, so without this a runner killed with SIGKILL (or a whole local stack killed at once) would
+ * leave it running, and a retry would later run beside it.
+ *
+ * The death signal survives `exec` but is cleared by a change of uid, so it must be set after
+ * node's child has dropped to the command's uid: node sets uid and gid, then execs `setpriv`,
+ * which sets the signal and execs the command. Where `setpriv` is missing, or the command cannot
+ * be found or run (node then reports ENOENT or EACCES itself, as the runner expects), this is
+ * node's spawn unchanged.
+ */
+export function spawnDyingWithParent(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions,
+): ChildProcess {
+  const wrapper = findSetpriv();
+  const file = wrapper ? resolveCommand(command, options) : undefined;
+  if (!wrapper || !file) return spawn(command, args, options);
+  return spawn(wrapper, ['--pdeathsig', 'SIGKILL', '--', file, ...args], options);
 }

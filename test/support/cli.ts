@@ -2,7 +2,8 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The repository root, where `npm start` and the CLI run. */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The bundled CLI, as `npm run build` writes it and users run it. */
 export const CLI = fileURLToPath(new URL('../../dist/relay.mjs', import.meta.url));
 
@@ -62,12 +63,23 @@ export interface DevProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+export interface DevOptions {
+  /** @default 45000 */
+  readonly timeoutMs?: number;
+  /** Variables on top of the test's environment (Relay's own removed). */
+  readonly env?: Record<string, string>;
+  /** Run it in a process group of its own (its pid is the group id), as a terminal or process manager does. */
+  readonly detached?: boolean;
+}
+
 /** Starts `relay dev` and resolves once it prints its URL; kills it if it does not in time. */
-export function startDev(args: readonly string[], timeoutMs = 45_000): Promise<DevProcess> {
+export function startDev(args: readonly string[], options: DevOptions = {}): Promise<DevProcess> {
+  const { timeoutMs = 45_000 } = options;
   const child = spawn(process.execPath, [CLI, 'dev', ...args], {
     cwd: ROOT,
-    env: cleanEnv({ RELAY_LOG_LEVEL: 'silent' }),
+    env: cleanEnv({ RELAY_LOG_LEVEL: 'silent', ...options.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   let output = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

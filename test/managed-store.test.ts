@@ -555,6 +555,14 @@ describe('releaseRun', () => {
     expect((await store.claimById('q', 'm'))?.attempts).toBe(1);
   });
 
+  it('makes a run it gives back owed a dispatch at once, whatever the repair grace', async () => {
+    await store.enqueue(shell('m'));
+    const run = await store.claimById('q', 'm');
+    await store.releaseRun('q', 'm', run?.run_id ?? '', 'the local stack stopped during the run');
+
+    expect((await store.dueUndispatched(clock.now, GRACE, 10)).map((j) => j.id)).toEqual(['m']);
+  });
+
   it('does nothing for a run that is no longer current', async () => {
     await store.enqueue(shell('m'));
     const run = await store.claimById('q', 'm');

@@ -1071,12 +1071,7 @@ export class JobStore {
         return toJob(out);
       }
       const waiting = this.toWaiting(item, now, 'pending', String(item.order_key), retries, lastError);
-      // A managed run that expired has no dispatch hint in flight: its dispatch key says it is owed
-      // one since forever, so the sweep's repair re-sends it at once, whatever its grace.
-      const change = isManaged(item)
-        ? { ...waiting, set: { ...waiting.set, ready_sk: dispatchKey(0, String(item.pk)) } }
-        : waiting;
-      await this.update(key, fence, change);
+      await this.update(key, fence, owedDispatch(item, waiting));
       this.recordRunEnd(item, 'retried', endedAt);
       return reclaim ? undefined : toJob({ ...item, status: 'pending' });
     } catch (error) {
@@ -1143,7 +1138,8 @@ export class JobStore {
       reason,
     );
     try {
-      return toJob(await this.update(key, currentRun(runId), { ...waiting, add: { attempts: -1 } }));
+      const released = owedDispatch(item, { ...waiting, add: { attempts: -1 } });
+      return toJob(await this.update(key, currentRun(runId), released));
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;
@@ -2385,6 +2381,16 @@ function readyEntry(item: Item, order: string): { ready_pk: string; ready_sk: st
     ready_pk: managedShardPk(Number(item.shard), String(item.queue)),
     ready_sk: dispatchKey(runAtOf(order), String(item.pk)),
   };
+}
+
+/**
+ * A managed run that ended without an outcome (expired, or given back) has no dispatch hint in
+ * flight: its dispatch key says it is owed one since forever, so the sweep's repair re-sends it at
+ * once, whatever its grace. A hint that is in flight after all (SQS redelivering) only duplicates it.
+ */
+function owedDispatch(item: Item, waiting: Change): Change {
+  if (!isManaged(item)) return waiting;
+  return { ...waiting, set: { ...waiting.set, ready_sk: dispatchKey(0, String(item.pk)) } };
 }
 
 const runResult = (r: { exit_code?: number | null; duration_ms?: number | null }): RunResult => ({

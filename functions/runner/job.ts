@@ -39,7 +39,10 @@ export interface RunJobDeps {
   readonly maxHeartbeatMs?: number;
   /** How often buffered output is written to the job's log. @default 1000 */
   readonly flushMs?: number;
-  /** Stops the command (the runner itself was asked to stop); the lease then expires and the job is retried. */
+  /**
+   * Stops the command: the runner itself was asked to stop. The run then ends `stopped`, and its
+   * caller gives it back (`releaseRun`) or leaves it to its lease.
+   */
   readonly signal?: AbortSignal;
   /**
    * Also write the output as structured log lines (with queue, job and run ids) to this process's
@@ -226,7 +229,7 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
   if (outcome.droppedBytes > 0) await logs.keepTail(outcome);
 
   if (outcome.aborted) {
-    log('info', 'run stopped: its lease was lost or the job was cancelled', {
+    log('info', 'run stopped: its lease was lost, the job was cancelled, or the runner was told to stop', {
       ...fields,
       error_message: outcome.error,
     });

@@ -188,6 +188,7 @@ const CODES: Record<number, string> = {
   409: 'conflict',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
+  421: 'misdirected_request',
   422: 'invalid_request',
   429: 'too_many_requests',
   500: 'internal_error',

@@ -227,6 +227,17 @@ describe('relay dev that cannot start', () => {
     expect(await portFree(port)).toBe(true);
   });
 
+  it('exits 2 with one line when RELAY_ALLOWED_HOSTS is not a list of host names, starting nothing', async () => {
+    const port = await freePort();
+    const result = await runCli(['dev', '--port', String(port)], {
+      env: { RELAY_ALLOWED_HOSTS: 'http://evil.example.com/' },
+    });
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^relay dev: .*RELAY_ALLOWED_HOSTS.*\n$/);
+    expect(await portFree(port)).toBe(true);
+  });
+
   it('stops what it had started when a later step fails, and exits', async () => {
     const port = await freePort();
     const dataDir = tempDir('relay-fail-');

@@ -24,7 +24,7 @@ import { dispatchFromEnv, storeFromEnv } from '../handlers/services.ts';
 import { ensureTable } from '../jobs/table.ts';
 import { prepareDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { startLocalExecutor } from './executor.ts';
-import { startHttpAdapter } from './http-adapter.ts';
+import { ALLOWED_HOSTS_VARIABLE, parseAllowedHosts, startHttpAdapter } from './http-adapter.ts';
 import { checkPort, LocalSetupError, listenError } from './preflight.ts';
 import { startSqsLocal } from './sqs-local.ts';
 import { startSqsPoller } from './sqs-poller.ts';
@@ -38,6 +38,8 @@ export interface LocalStackOptions {
   readonly port?: number;
   /** Required when `host` is not a loopback address. */
   readonly token?: string;
+  /** Host names the API answers for besides its address and loopback. @default RELAY_ALLOWED_HOSTS */
+  readonly allowedHosts?: readonly string[];
   /** Persist DynamoDB data here across restarts; in memory when omitted. */
   readonly dataDir?: string;
   readonly sweepIntervalMs?: number;
@@ -77,6 +79,17 @@ class Started {
   }
 }
 
+/** `RELAY_ALLOWED_HOSTS` (or the option), read before anything starts: a bad entry is a setup error. */
+function allowedHostsOf(given: readonly string[] | undefined): string[] {
+  try {
+    return given
+      ? parseAllowedHosts(given.join(','), 'allowedHosts')
+      : parseAllowedHosts(process.env[ALLOWED_HOSTS_VARIABLE]);
+  } catch (error) {
+    throw new LocalSetupError((error as Error).message, { cause: error });
+  }
+}
+
 /**
  * Starts the stack. Setup errors (`LocalSetupError`: a non-loopback address without a token, a busy
  * port, no Java) come before anything starts; any failure after leaves nothing running.
@@ -89,6 +102,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       `binding ${host} exposes Relay beyond this machine: set RELAY_TOKEN to require a bearer token`,
     );
   }
+  const allowedHosts = allowedHostsOf(options.allowedHosts);
   await checkPort(host, port);
   await prepareDynamoDbLocal();
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
@@ -140,6 +154,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       host,
       port,
       token: options.token,
+      allowedHosts,
       handlers: {
         relay: createApiHandler('relay'),
         jobs: createApiHandler('jobs'),

@@ -10,9 +10,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { documentClient, dynamoClient } from '../functions/core/clients.ts';
+import { mapLimit } from '../functions/core/concurrency.ts';
 import type { StoreConfig } from '../functions/core/config.ts';
 import type { NewJob } from '../functions/jobs/model.ts';
-import { JobStore, mapLimit } from '../functions/jobs/store.ts';
+import { JobStore } from '../functions/jobs/store.ts';
 import { ensureTable } from '../functions/jobs/table.ts';
 import type { Bench, BenchSection } from './section.ts';
 import { countRequests, num, rate, round, table, timed } from './stats.ts';

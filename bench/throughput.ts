@@ -8,9 +8,9 @@
  */
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../functions/core/clients.ts';
+import { mapLimit } from '../functions/core/concurrency.ts';
 import { readConfig } from '../functions/core/config.ts';
 import { jobKey } from '../functions/jobs/keys.ts';
-import { mapLimit } from '../functions/jobs/store.ts';
 import type { Bench, BenchContext, BenchSection } from './section.ts';
 import { countRequests, type LatencySummary, latency, num, rate, round, table, timed } from './stats.ts';
 

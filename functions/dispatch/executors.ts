@@ -8,6 +8,7 @@
 
 import { type ECSClient, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { retryDelayMs } from '../core/backoff.ts';
 import { describeError, log } from '../core/log.ts';
 import type { Job } from '../jobs/model.ts';
 import type { JobStore } from '../jobs/store.ts';
@@ -148,7 +149,9 @@ export function fargateExecutor(
         reason = 'RunTask throttled';
       }
       if (attempt < attempts) {
-        await sleep((options.baseDelayMs ?? 250) * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
+        await sleep(
+          retryDelayMs(attempt - 1, { baseMs: options.baseDelayMs ?? 250, maxMs: 30_000, jitter: 'equal' }),
+        );
       }
     }
     log('warn', 'could not start a Fargate task; the run is given back', {

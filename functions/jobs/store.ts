@@ -23,11 +23,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { monotonicFactory } from 'ulid';
+import { backoffSeconds } from '../core/backoff.ts';
+import { mapLimit, sleep } from '../core/concurrency.ts';
 import type { StoreConfig } from '../core/config.ts';
 import { describeError, log } from '../core/log.ts';
 import { JobMetric } from '../core/metric-names.ts';
 import { type JobMetrics, type MetricContext, type MetricValues, noMetrics } from '../core/metrics.ts';
-import { backoffSeconds } from './backoff.ts';
 import {
   DuplicateIdempotencyKeyError,
   InvalidTransitionError,
@@ -2528,25 +2529,7 @@ function sample<T>(items: readonly T[], n: number): T[] {
   return copy.slice(0, n);
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Runs `fn` over `items` with at most `limit` calls in flight. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  });
-  await Promise.all(workers);
-  return results;
-}
 
 export function isConditionFailure(error: unknown): boolean {
   return (error as { name?: string })?.name === 'ConditionalCheckFailedException';

@@ -9,6 +9,8 @@
  * queue). If the lease is lost or the job is cancelled, heartbeats fail, the command's process
  * group is stopped, and nothing is recorded: the run is no longer this runner's to end.
  */
+import { retryDelayMs } from '../core/backoff.ts';
+import { sleep } from '../core/concurrency.ts';
 import { describeError, log } from '../core/log.ts';
 import type { DispatchQueue } from '../dispatch/queue.ts';
 import { JobNotFoundError, LeaseLostError, StoreBusyError } from '../jobs/errors.ts';
@@ -277,8 +279,7 @@ async function whileBusy<T>(call: () => Promise<T>): Promise<T> {
       return await call();
     } catch (error) {
       if (!(error instanceof StoreBusyError) || tried >= BUSY_TRIES) throw error;
-      const ceilingMs = Math.min(2_000, 50 * 2 ** tried);
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * ceilingMs));
+      await sleep(retryDelayMs(tried, { baseMs: 50, maxMs: 2_000 }));
     }
   }
 }

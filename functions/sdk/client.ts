@@ -3,12 +3,15 @@
  *
  * Producer and operator calls use the native API (JSON in, JSON out, `{"error":{…}}` envelopes) and
  * return its JSON bodies unchanged; worker calls use relay's v2 routes, where every change to a run
- * is fenced by its run id. The client imports nothing from the server so it can ship on its own.
+ * is fenced by its run id. The client imports nothing from the server but the backoff it shares
+ * (functions/core/backoff.ts, which imports nothing), so it can ship on its own.
  *
  * Pointed at a deployed Relay (API Gateway with IAM auth), it signs every request with SigV4. The
  * signing modules are loaded only then, so a client of a local Relay stays light.
  */
+
 import type { SignatureV4 } from '@smithy/signature-v4';
+import { retryDelayMs } from '../core/backoff.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Wire types
@@ -649,8 +652,8 @@ function apiError(response: Response, text: string): RelayApiError {
 }
 
 /** Full-jitter exponential backoff: a random wait up to 200 ms × 2^attempt, capped at 5 s. */
-export const backoffMs = (attempt: number, base = BASE_DELAY_MS, max = MAX_DELAY_MS): number =>
-  Math.random() * Math.min(max, base * 2 ** Math.min(attempt, 30));
+export const backoffMs = (attempt: number, baseMs = BASE_DELAY_MS, maxMs = MAX_DELAY_MS): number =>
+  retryDelayMs(attempt, { baseMs, maxMs });
 
 /**
  * The wait a `Retry-After` header asks for (seconds, or an HTTP date), plus up to 10% jitter so

@@ -5,6 +5,7 @@
  * Every call names the run id it was given, so a run whose lease was lost (expired and claimed by
  * another worker, or cancelled) cannot complete or fail the job's newer run.
  */
+import { retryDelayMs } from '../core/backoff.ts';
 import { type ClaimedJob, LeaseLostError, RelayApiError, type RelayClient } from './client.ts';
 
 export interface JobContext {
@@ -144,8 +145,12 @@ export class Worker {
         idle = 0;
         continue;
       }
-      const ceiling = Math.min(this.maxPollIntervalMs, this.pollIntervalMs * 2 ** Math.min(idle++, 30));
-      await pause(ceiling / 2 + (Math.random() * ceiling) / 2, this.stopping.signal);
+      const wait = retryDelayMs(idle++, {
+        baseMs: this.pollIntervalMs,
+        maxMs: this.maxPollIntervalMs,
+        jitter: 'equal',
+      });
+      await pause(wait, this.stopping.signal);
     }
   }
 

@@ -18,6 +18,6 @@ const common = {
 
 await Promise.all([
   build({ ...common, entryPoints: ['bin/relay.ts'], outfile: 'dist/relay.mjs' }),
-  build({ ...common, entryPoints: ['functions/runner/main.ts'], outfile: 'dist/runner.mjs' }),
+  build({ ...common, entryPoints: ['functions/handlers/runner.ts'], outfile: 'dist/runner.mjs' }),
   build({ ...common, entryPoints: ['functions/handlers/executor.ts'], outfile: 'dist/executor.mjs' }),
 ]);

@@ -17,7 +17,7 @@ import { emfMetrics } from '../functions/core/metrics.ts';
 import { DEAD_LETTERED, reconcileDeadLetters, verdictOf } from '../functions/dispatch/dead-letters.ts';
 import { createDispatcher, type Executor } from '../functions/dispatch/dispatcher.ts';
 import { DispatchQueue, ensureDispatchQueues } from '../functions/dispatch/queue.ts';
-import { maintain } from '../functions/handlers/maintenance.ts';
+import { maintain } from '../functions/dispatch/maintenance.ts';
 import type { Job, NewJob } from '../functions/jobs/model.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
 import { type SqsLocal, startSqsLocal } from '../functions/local/sqs-local.ts';

@@ -190,7 +190,7 @@ describe('runner program told to stop (main.ts --job)', () => {
       stderr: { write: () => true },
       exit: () => {},
       signal: stop.signal,
-      job: { store, run: runUntilStopped(started) },
+      job: () => ({ store, run: runUntilStopped(started) }),
     });
     await commandStarted;
     stop.abort('the local stack stopped during the run');

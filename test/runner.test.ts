@@ -464,7 +464,7 @@ describe('runner program (main.ts)', () => {
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
-        ['--import', 'tsx', 'functions/runner/main.ts', '--spec', json],
+        ['--import', 'tsx', 'functions/handlers/runner.ts', '--spec', json],
         { cwd: ROOT },
         (error, stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, stdout, stderr }),
       );
@@ -487,7 +487,7 @@ describe('runner program (main.ts)', () => {
   it('does not run when imported', async () => {
     const exit = vi.spyOn(process, 'exit').mockImplementation(() => undefined as never);
     vi.resetModules();
-    await import('../functions/runner/main.ts');
+    await import('../functions/handlers/runner.ts');
     expect(exit).not.toHaveBeenCalled();
     exit.mockRestore();
   });

@@ -6,7 +6,7 @@
 import type { RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ecsStopper, fargateExecutor } from '../functions/dispatch/executors.ts';
-import { maintain } from '../functions/handlers/maintenance.ts';
+import { maintain } from '../functions/dispatch/maintenance.ts';
 import type { NewJob } from '../functions/jobs/model.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
 import { startTestApi, type TestApi } from './support/api.ts';

@@ -1,9 +1,8 @@
 import { monotonicFactory } from 'ulid';
 import type { TaskStopper } from '../dispatch/executors.ts';
 import type { DispatchQueue } from '../dispatch/queue.ts';
-import { dispatchFromEnv, stopperFromEnv, storeFromEnv } from '../handlers/services.ts';
 import type { JobStore } from '../jobs/store.ts';
-import { type CommandSettings, commandSettingsFromEnv, DEFAULT_COMMAND_SETTINGS } from './commands.ts';
+import { type CommandSettings, DEFAULT_COMMAND_SETTINGS } from './commands.ts';
 import type { HttpRequest, HttpResponse } from './http.ts';
 
 /** What an operation needs: passed in, so tests and the local stack supply their own. */
@@ -25,22 +24,7 @@ export type Operation = (req: HttpRequest, ctx: ApiContext) => Promise<HttpRespo
 /** Operations keyed by route key (`METHOD /path`). */
 export type Operations = Record<string, Operation>;
 
-let shared: ApiContext | undefined;
-
-/** The process-wide context, built once at cold start from the environment. */
-export function contextFromEnv(): ApiContext {
-  shared ??= {
-    store: storeFromEnv(),
-    dispatch: dispatchFromEnv(),
-    stopTask: stopperFromEnv(),
-    commands: commandSettingsFromEnv(),
-    now: Date.now,
-    newId: monotonicFactory(),
-  };
-  return shared;
-}
-
-/** A context over an existing store (tests, local tools). */
+/** A context over an existing store: what the entry points (Lambda, the local stack) and tests build. */
 export function contextFor(
   store: JobStore,
   options: {

@@ -8,7 +8,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { describeError, log } from '../core/log.ts';
-import { type ApiContext, contextFromEnv, type Operations } from './context.ts';
+import type { ApiContext, Operations } from './context.ts';
 import { errorResponse, isExpected } from './errors.ts';
 import { HttpError, type HttpRequest, type HttpResponse } from './http.ts';
 import { managedOperations } from './managed-operations.ts';
@@ -159,7 +159,7 @@ const httpErrors = (): middy.MiddlewareObj<ApiEvent, ApiResult> => ({
  */
 export function createApiHandler(
   group: RouteGroup | 'fallback',
-  context: () => ApiContext = contextFromEnv,
+  context: () => ApiContext,
 ): ApiHandler {
   return middy<ApiEvent, ApiResult>()
     .use(httpErrors())

@@ -1,4 +1,5 @@
 /** Lambda entry: Relay's native job API. */
 import { createApiHandler } from '../api/handler.ts';
+import { apiContextFromEnv } from './services.ts';
 
-export const handler = createApiHandler('jobs');
+export const handler = createApiHandler('jobs', apiContextFromEnv);

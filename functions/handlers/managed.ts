@@ -1,4 +1,5 @@
 /** Lambda entry: the native routes that start commands (submit, retry and requeue managed jobs). */
 import { createApiHandler } from '../api/handler.ts';
+import { apiContextFromEnv } from './services.ts';
 
-export const handler = createApiHandler('managed');
+export const handler = createApiHandler('managed', apiContextFromEnv);

@@ -1,4 +1,5 @@
 /** Lambda entry: relay-rs-compatible routes (v1, seed, v2). */
 import { createApiHandler } from '../api/handler.ts';
+import { apiContextFromEnv } from './services.ts';
 
-export const handler = createApiHandler('relay');
+export const handler = createApiHandler('relay', apiContextFromEnv);

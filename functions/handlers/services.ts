@@ -1,7 +1,11 @@
 /**
- * Process-wide clients, built once (at cold start on Lambda) from the environment the stack or
- * the local stack sets: the job store, and the dispatch queue when managed jobs are enabled.
+ * Process-wide clients for the Lambda entry points (and the runner program), built once at cold
+ * start from the environment the stack sets: the job store, the dispatch queue when managed jobs are
+ * enabled, the API's context. Entry points wire; nothing below them reads the environment.
  */
+import { monotonicFactory } from 'ulid';
+import { commandSettingsFromEnv } from '../api/commands.ts';
+import type { ApiContext } from '../api/context.ts';
 import { documentClient, ecsClient, sqsClient } from '../core/clients.ts';
 import { readConfig } from '../core/config.ts';
 import { Env } from '../core/env.ts';
@@ -50,4 +54,19 @@ export function policyFromProcessEnv(env: NodeJS.ProcessEnv = process.env): Comm
 /** Who commands this process starts run as (`RELAY_COMMAND_USER`, when root). */
 export function identityFromProcessEnv(env: NodeJS.ProcessEnv = process.env): Identity {
   return identityFromEnv(env[Env.COMMAND_USER]);
+}
+
+let apiContext: ApiContext | undefined;
+
+/** The API's context, built once at cold start. */
+export function apiContextFromEnv(): ApiContext {
+  apiContext ??= {
+    store: storeFromEnv(),
+    dispatch: dispatchFromEnv(),
+    stopTask: stopperFromEnv(),
+    commands: commandSettingsFromEnv(),
+    now: Date.now,
+    newId: monotonicFactory(),
+  };
+  return apiContext;
 }

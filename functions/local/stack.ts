@@ -20,7 +20,7 @@ import { createDispatcher } from '../dispatch/dispatcher.ts';
 import { ensureDispatchQueues } from '../dispatch/queue.ts';
 import { redispatchLost } from '../dispatch/repair.ts';
 import { handler as sweep } from '../handlers/maintenance.ts';
-import { dispatchFromEnv, storeFromEnv } from '../handlers/services.ts';
+import { apiContextFromEnv, dispatchFromEnv, storeFromEnv } from '../handlers/services.ts';
 import { ensureTable } from '../jobs/table.ts';
 import { prepareDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { startLocalExecutor } from './executor.ts';
@@ -156,10 +156,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       token: options.token,
       allowedHosts,
       handlers: {
-        relay: createApiHandler('relay'),
-        jobs: createApiHandler('jobs'),
-        managed: createApiHandler('managed'),
-        fallback: createApiHandler('fallback'),
+        relay: createApiHandler('relay', apiContextFromEnv),
+        jobs: createApiHandler('jobs', apiContextFromEnv),
+        managed: createApiHandler('managed', apiContextFromEnv),
+        fallback: createApiHandler('fallback', apiContextFromEnv),
       },
     }).catch((error: unknown) => {
       throw listenError(error, host, port);

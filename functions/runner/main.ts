@@ -13,20 +13,14 @@
  * nor its memory.
  */
 import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { describeError, log } from '../core/log.ts';
-import {
-  dispatchFromEnv,
-  identityFromProcessEnv,
-  policyFromProcessEnv,
-  storeFromEnv,
-} from '../handlers/services.ts';
 import type { JobStore } from '../jobs/store.ts';
 import { commandSpecSchema } from './command.ts';
 import { type JobRef, type RunJobDeps, runJob } from './job.ts';
 import { exitCodeFor, type RunDeps, runCommand } from './run.ts';
+import { type Identity, SELF } from './sandbox.ts';
 
 export interface MainDeps {
   /** Arguments after the program name. */
@@ -40,16 +34,23 @@ export interface MainDeps {
    */
   readonly signal?: AbortSignal;
   readonly run?: Partial<RunDeps>;
+  /** Who a bare spec's command runs as. @default this process's user */
+  readonly identity?: Identity;
+  /**
+   * What a run of a job needs (its store, dispatch queue, identity, policy): the entry point builds
+   * them from its environment, only when `--job` asks for one.
+   */
+  readonly job?: () => RunJobDeps;
 }
 
 const USAGE =
   "usage: relay-runner <spec.json> | relay-runner --spec '<json>' | relay-runner --job <queue> <id> <run_id>";
 
 /**
- * Runs the spec named by `argv`, or with `--job <queue> <id> <run_id>` one claimed managed job
- * (its store and dispatch queue come from the environment), and exits with the outcome's code.
+ * Runs the spec named by `argv`, or with `--job <queue> <id> <run_id>` one claimed managed job, and
+ * exits with the outcome's code.
  */
-export async function main(deps: MainDeps & { job?: Partial<RunJobDeps> }): Promise<void> {
+export async function main(deps: MainDeps): Promise<void> {
   const { argv, stdout, stderr, exit, signal, run } = deps;
   if (argv[0] === '--job') {
     const [queue, id, runId, ...extra] = argv.slice(1);
@@ -58,16 +59,8 @@ export async function main(deps: MainDeps & { job?: Partial<RunJobDeps> }): Prom
       exit(1);
       return;
     }
-    const jobDeps: RunJobDeps = {
-      dispatch: dispatchFromEnv(),
-      signal,
-      echoOutput: true,
-      // As root (a Fargate task), the command runs as RELAY_COMMAND_USER and cannot read this process.
-      identity: identityFromProcessEnv(),
-      policy: policyFromProcessEnv(),
-      ...deps.job,
-      store: deps.job?.store ?? storeFromEnv(),
-    };
+    if (!deps.job) throw new Error('main: --job needs the run’s dependencies');
+    const jobDeps: RunJobDeps = { signal, echoOutput: true, ...deps.job() };
     const ref = { queue, id, runId };
     const result = await runJob(ref, jobDeps);
     if (result.kind === 'stopped' && signal?.aborted) await giveBack(jobDeps.store, ref, signal.reason);
@@ -83,7 +76,7 @@ export async function main(deps: MainDeps & { job?: Partial<RunJobDeps> }): Prom
   }
   const outcome = await runCommand(
     spec,
-    { identity: identityFromProcessEnv(), ...run },
+    { identity: deps.identity ?? SELF, ...run },
     {
       signal,
       onOutput: (entry) => (entry.stream === 'stdout' ? stdout : stderr).write(entry.text),
@@ -140,28 +133,3 @@ function readSpec(argv: readonly string[]) {
 }
 
 const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  // The command leads its own process group, so a terminal's Ctrl-C or a container stop reaches
-  // only the runner: pass it on, or the command would outlive it. A runner with an IPC channel was
-  // started by the local stack (functions/local/executor.ts), which stops it when it stops itself
-  // and whose death closes the channel: either way the stack is stopping.
-  const stopped = new AbortController();
-  const stop = (reason: string) => {
-    if (!stopped.signal.aborted) stopped.abort(reason);
-  };
-  const byStack = 'the local stack stopped during the run';
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    // Not `once`: a second signal (a terminal's Ctrl-C and the stack's SIGTERM) must not kill the
-    // runner before it has stopped its command and given the run back.
-    process.on(sig, () => stop(process.channel ? byStack : `the runner received ${sig} during the run`));
-  }
-  process.on('disconnect', () => stop(byStack));
-  await main({
-    argv: process.argv.slice(2),
-    stdout: process.stdout,
-    stderr: process.stderr,
-    exit: (code) => process.exit(code),
-    signal: stopped.signal,
-  });
-}

@@ -1,5 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { JobNotFoundError, LeaseLostError, StoreBusyError } from '../functions/jobs/errors.ts';
+import {
+  InvalidArgumentError,
+  JobNotFoundError,
+  LeaseLostError,
+  StoreBusyError,
+} from '../functions/jobs/errors.ts';
 import { childId, utf8Bytes } from '../functions/jobs/keys.ts';
 import type { Backoff, Job, LogEntryInput, NewJob } from '../functions/jobs/model.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
@@ -543,6 +548,25 @@ describe('run logs', () => {
 
   it('returns no entries and no cursor for a job without logs', async () => {
     expect(await store.readLogs('q', 'none', { limit: 10 })).toEqual({ items: [], cursor: null });
+  });
+
+  it.each([
+    ['without a seq', 'run#'],
+    ['without a run', '#3'],
+    ['with a seq that is not decimal digits', 'run#1e3'],
+    ['with a seq past what a log key holds', 'run#12345678901'],
+  ])('refuses a cursor %s as an invalid argument', async (_, after) => {
+    await expect(store.readLogs('q', 'm', { limit: 10, after })).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      code: 'invalid_argument',
+      argument: 'after',
+    });
+  });
+
+  it('refuses entries whose seq does not ascend as an invalid argument', async () => {
+    const [a, b] = entries(0, 2);
+    const append = store.appendLogs('q', 'm', 'run', 1, [b, a] as LogEntryInput[]);
+    await expect(append).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 });
 

@@ -356,6 +356,19 @@ describe('reschedule', () => {
   });
 });
 
+describe('replaceRun', () => {
+  it('refuses more jobs than one transaction holds beside the end of the run', async () => {
+    await store.enqueue(job('a'));
+    const [run] = await store.claim('q', 1);
+    const jobs = Array.from({ length: 100 }, (_, i) => job(`next-${i}`));
+    await expect(store.replaceRun('q', 'a', run?.run_id ?? '', jobs, 'unique')).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'jobs',
+    });
+    expect(await store.get('q', 'a')).toMatchObject({ status: 'running', run_id: run?.run_id });
+  });
+});
+
 describe('operator transitions', () => {
   it('cancels a running job so its run can no longer complete', async () => {
     await store.enqueue(job('a'));

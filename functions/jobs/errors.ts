@@ -105,6 +105,22 @@ export class PayloadTooLargeError extends JobError {
   }
 }
 
+/**
+ * An argument the store cannot act on: a malformed cursor, log entries out of order, more jobs
+ * than one transaction holds. The caller sent it, so it is theirs to fix (a 4xx, not a fault).
+ */
+export class InvalidArgumentError extends JobError {
+  override readonly name = 'InvalidArgumentError';
+  readonly code = 'invalid_argument';
+  constructor(
+    /** The argument at fault, as the store's signature names it. */
+    readonly argument: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** DynamoDB refused for capacity or was briefly unavailable; the caller should retry later. */
 export class StoreBusyError extends JobError {
   override readonly name = 'StoreBusyError';

@@ -31,6 +31,7 @@ import { JobMetric } from '../core/metric-names.ts';
 import { type JobMetrics, type MetricContext, type MetricValues, noMetrics } from '../core/metrics.ts';
 import {
   DuplicateIdempotencyKeyError,
+  InvalidArgumentError,
   InvalidTransitionError,
   JobExistsError,
   JobKindError,
@@ -1532,7 +1533,9 @@ export class JobStore {
       else if (mode === 'replace') writes.push({ Update: this.upsert(item, replaceable(seconds(now))) });
       else writes.push({ Put: this.insert(item, now) });
     }
-    if (writes.length > 100) throw new RangeError('a run can be replaced by at most 99 jobs');
+    if (writes.length > 100) {
+      throw new InvalidArgumentError('jobs', 'a run can be replaced by at most 99 jobs');
+    }
     const fenceAt = selfAt === -1 ? 0 : selfAt;
     const itemAt = (write: number) => (selfAt === -1 ? write - 1 : write);
     try {
@@ -1758,7 +1761,10 @@ export class JobStore {
       const previous = entries[i - 1];
       const valid = Number.isInteger(entry.seq) && entry.seq >= 0 && entry.seq <= MAX_LOG_SEQ;
       if (!valid || (previous && previous.seq >= entry.seq)) {
-        throw new RangeError(`log entry seq must be ascending integers in [0, ${MAX_LOG_SEQ}]`);
+        throw new InvalidArgumentError(
+          'entries',
+          `log entry seq must be ascending integers in [0, ${MAX_LOG_SEQ}]`,
+        );
       }
     });
     if (!entries.length) return { stored: 0, truncated: false };
@@ -2343,10 +2349,17 @@ function toLogEntry(item: Item): LogEntry {
 /** A log cursor: the run and `seq` of the last entry read. Run ids hold no `#`. */
 const logCursor = (runId: string, seq: number): string => `${runId}#${seq}`;
 
-function parseLogCursor(cursor: string): { runId: string; seq: number } {
+/**
+ * The run and `seq` a log cursor names. It must be one `logCursor` could have written: a run id,
+ * `#`, and a `seq` in decimal digits no larger than a log key holds.
+ */
+export function parseLogCursor(cursor: string): { runId: string; seq: number } {
   const at = cursor.lastIndexOf('#');
-  const seq = Number(cursor.slice(at + 1));
-  if (at <= 0 || !Number.isInteger(seq) || seq < 0) throw new RangeError(`invalid log cursor: ${cursor}`);
+  const digits = cursor.slice(at + 1);
+  const seq = Number(digits);
+  if (at <= 0 || !/^\d{1,10}$/.test(digits) || seq > MAX_LOG_SEQ) {
+    throw new InvalidArgumentError('after', `invalid log cursor: ${cursor}`);
+  }
   return { runId: cursor.slice(0, at), seq };
 }
 

@@ -28,7 +28,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { type ILogGroup, LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { Env } from '../functions/core/env.ts';
-import { RUNNER_STARTED_BY } from '../functions/dispatch/task-events.ts';
+import { RUNNER_STARTED_BY } from '../functions/core/runner-task.ts';
 import type { DispatchQueue } from './dispatch-queue.ts';
 import type { JobTable } from './job-table.ts';
 import { acknowledge, nagRef } from './nag.ts';

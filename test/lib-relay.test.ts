@@ -11,7 +11,7 @@ import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MANAGED_PREFIX, ROUTES, type Route, routeKey } from '../functions/api/routes.ts';
 import { Env } from '../functions/core/env.ts';
-import { RUNNER_STARTED_BY } from '../functions/dispatch/task-events.ts';
+import { RUNNER_STARTED_BY } from '../functions/core/runner-task.ts';
 import { Relay, type RelayProps } from '../lib/relay.ts';
 import { RelayStack } from '../lib/relay-stack.ts';
 import {

@@ -10,6 +10,7 @@ import { type ECSClient, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { retryDelayMs } from '../core/backoff.ts';
 import { describeError, log } from '../core/log.ts';
+import { RUNNER_STARTED_BY } from '../core/runner-task.ts';
 import type { Job } from '../jobs/model.ts';
 import type { JobStore } from '../jobs/store.ts';
 import { commandSpecSchema, type Runtime, runtimeOf } from '../runner/command.ts';
@@ -19,7 +20,6 @@ import type { Identity } from '../runner/sandbox.ts';
 import type { Executor } from './dispatcher.ts';
 import { lambdaRun } from './lambda-run.ts';
 import type { DispatchQueue } from './queue.ts';
-import { RUNNER_STARTED_BY } from './task-events.ts';
 
 /** Where the job's command runs; an invalid payload runs inline, where `runJob` records why. */
 export function jobRuntime(job: Job): Runtime {

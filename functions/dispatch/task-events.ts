@@ -11,13 +11,13 @@
  */
 import { z } from 'zod';
 import { log } from '../core/log.ts';
+import { RUNNER_STARTED_BY } from '../core/runner-task.ts';
 import { JobNotFoundError, LeaseLostError } from '../jobs/errors.ts';
 import type { JobStore } from '../jobs/store.ts';
 import { afterEnd } from '../runner/job.ts';
 import type { DispatchQueue } from './queue.ts';
 
-/** `startedBy` of every task the Fargate executor starts. */
-export const RUNNER_STARTED_BY = 'relay';
+export { RUNNER_STARTED_BY };
 
 /** The fields of an ECS Task State Change event's `detail` that matter here; the rest pass. */
 export const taskStateChangeSchema = z.object({

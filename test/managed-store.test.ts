@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   InvalidArgumentError,
   JobNotFoundError,
@@ -8,7 +8,7 @@ import {
 import { childId, utf8Bytes } from '../functions/jobs/keys.ts';
 import type { Backoff, Job, LogEntryInput, NewJob } from '../functions/jobs/model.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
-import { freshStore, TestClock } from './support/store.ts';
+import { freshStore, TestClock, type TestStore } from './support/store.ts';
 
 const shell = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
   queue: 'q',
@@ -42,14 +42,19 @@ const KIB = 1024;
 let clock: TestClock;
 let store: JobStore;
 let another: (clock?: () => number) => JobStore;
+let fresh: TestStore;
 
 beforeEach(async () => {
   // Terminal jobs and log items carry a TTL computed from this clock, and DynamoDB Local deletes
   // expired items in the background, so the clock starts at the real time rather than in the past.
   clock = new TestClock(Math.floor(Date.now() / 1000) * 1000);
-  const fresh = await freshStore({ clock: clock.read });
+  fresh = await freshStore({ clock: clock.read });
   store = fresh.store;
   another = fresh.another;
+});
+
+afterEach(async () => {
+  await fresh.dispose();
 });
 
 /** Claims a managed job by id, failing the test when it is not claimable. */

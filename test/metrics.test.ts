@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import {
   emfMetrics,
   type JobMetrics,
@@ -16,7 +16,7 @@ import {
 } from '../functions/jobs/errors.ts';
 import type { Job, NewJob } from '../functions/jobs/model.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
-import { freshStore, TestClock } from './support/store.ts';
+import { freshStore, TestClock, type TestStore } from './support/store.ts';
 
 interface Recorded {
   readonly queue: string;
@@ -54,14 +54,19 @@ let clock: TestClock;
 let metrics: RecordingMetrics;
 let store: JobStore;
 let another: (clock?: () => number) => JobStore;
+let fresh: TestStore;
 
 beforeEach(async () => {
   // Terminal jobs carry a TTL from this clock, and DynamoDB Local deletes expired items in real time.
   clock = new TestClock(Math.floor(Date.now() / 1000) * 1000);
   metrics = new RecordingMetrics();
-  const fresh = await freshStore({ clock: clock.read, metrics });
+  fresh = await freshStore({ clock: clock.read, metrics });
   store = fresh.store;
   another = fresh.another;
+});
+
+afterEach(async () => {
+  await fresh.dispose();
 });
 
 /** Claims the next job of `queue`, failing the test when there is none. */
@@ -149,8 +154,9 @@ describe('emfMetrics', () => {
 
   it("writes no job payload or state into the store's lines", async () => {
     const lines: string[] = [];
-    const emfStore = (await freshStore({ clock: clock.read, metrics: emfMetrics((l) => lines.push(l)) }))
-      .store;
+    const emf = await freshStore({ clock: clock.read, metrics: emfMetrics((l) => lines.push(l)) });
+    onTestFinished(() => emf.dispose());
+    const emfStore = emf.store;
 
     await emfStore.enqueue(job('a', { payload: { secret: 'p4yload' }, state: { token: 's7ate' } }));
     await emfStore.claim('q', 1);
@@ -622,7 +628,9 @@ describe('JobStore metrics: other transitions', () => {
         throw new Error('sink down');
       },
     };
-    const brokenStore = (await freshStore({ clock: clock.read, metrics: broken })).store;
+    const brokenFresh = await freshStore({ clock: clock.read, metrics: broken });
+    onTestFinished(() => brokenFresh.dispose());
+    const brokenStore = brokenFresh.store;
 
     await brokenStore.enqueue(job('a'));
     const [run] = await brokenStore.claim('q', 1);

@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DuplicateIdempotencyKeyError,
   InvalidTransitionError,
@@ -8,7 +8,7 @@ import {
 } from '../functions/jobs/errors.ts';
 import type { NewJob } from '../functions/jobs/model.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
-import { freshStore, TestClock } from './support/store.ts';
+import { freshStore, TestClock, type TestStore } from './support/store.ts';
 
 const job = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
   queue: 'q',
@@ -22,12 +22,17 @@ const job = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
 let clock: TestClock;
 let store: JobStore;
 let another: (clock?: () => number) => JobStore;
+let fresh: TestStore;
 
 beforeEach(async () => {
   clock = new TestClock();
-  const fresh = await freshStore({ clock: clock.read });
+  fresh = await freshStore({ clock: clock.read });
   store = fresh.store;
   another = fresh.another;
+});
+
+afterEach(async () => {
+  await fresh.dispose();
 });
 
 describe('enqueue', () => {

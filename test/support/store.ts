@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
 import { dynamoClient } from '../../functions/core/clients.ts';
@@ -23,6 +24,8 @@ export interface TestStore {
   readonly config: StoreConfig;
   /** Another store over the same table, as a second process would have (its own caches). */
   another(clock?: () => number): JobStore;
+  /** Deletes the table and closes the client: every test makes a table, and the emulator is shared. */
+  dispose(): Promise<void>;
 }
 
 /** A fresh table in the shared DynamoDB Local, and a store over it (recording to `metrics`, if given). */
@@ -47,5 +50,9 @@ export async function freshStore(
     db,
     config,
     another: (clock) => new JobStore(db, config, clock ?? options.clock, options.metrics),
+    dispose: async () => {
+      await raw.send(new DeleteTableCommand({ TableName: tableName }));
+      raw.destroy();
+    },
   };
 }

@@ -87,7 +87,7 @@ const message = (body: string): SQSRecord => {
     'us-east-1',
   );
 };
-const hint = (id: string, queue = 'q') => message(JSON.stringify({ queue, id }));
+const hint = (id: string, queue = 'q') => message(JSON.stringify({ v: 1, kind: 'hint', queue, id }));
 
 /** Claims a job as another dispatcher would have, failing the test when it is not claimable. */
 async function claimed(id: string) {
@@ -184,7 +184,7 @@ describe('dispatchOne', () => {
     expect(sent).toEqual([
       {
         QueueUrl: dispatch.queueUrl,
-        MessageBody: JSON.stringify({ queue: 'q', id: 'm' }),
+        MessageBody: JSON.stringify({ v: 1, kind: 'hint', queue: 'q', id: 'm' }),
         DelaySeconds: 60,
       },
     ]);
@@ -219,6 +219,26 @@ describe('dispatchOne', () => {
       dead_message_id: 'dead-letter-m',
     });
     expect((await store.deadLetters('q', 10)).items).toEqual([]);
+  });
+});
+
+describe('dispatch messages', () => {
+  it('reads a versioned hint and the unversioned hint of an older sender alike', async () => {
+    await store.enqueue(shell('new'));
+    await store.enqueue(shell('old'));
+
+    expect(await dispatchOne(hint('new'), deps())).toBe('started');
+    expect(await dispatchOne(message(JSON.stringify({ queue: 'q', id: 'old' })), deps())).toBe('started');
+    expect(executor.runs.map((r) => r.id)).toEqual(['new', 'old']);
+  });
+
+  it('refuses a message of a kind it does not know, so SQS redelivers it and in the end dead-letters it', async () => {
+    await store.enqueue(shell('m'));
+    const unknown = message(JSON.stringify({ v: 2, kind: 'reschedule', queue: 'q', id: 'm' }));
+
+    await expect(dispatchOne(unknown, deps())).rejects.toThrow();
+    expect(executor.runs).toEqual([]);
+    expect(await store.get('q', 'm')).toMatchObject({ status: 'pending' });
   });
 });
 

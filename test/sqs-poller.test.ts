@@ -115,7 +115,7 @@ describe('dispatch queue', () => {
     await dispatch.dispatch({ queue: 'q', id: 'now', run_at: 0 });
     await dispatch.dispatch({ queue: 'q', id: 'later', run_at: Date.now() + 60_000 });
     const bodies = (await drain(queueUrl)).map((m) => JSON.parse(m.Body ?? '{}'));
-    expect(bodies).toEqual([{ queue: 'q', id: 'now' }]);
+    expect(bodies).toEqual([{ v: 1, kind: 'hint', queue: 'q', id: 'now' }]);
   });
 
   it('caps the delay at SQS’s 15 minutes', () => {

@@ -14,9 +14,30 @@ import { z } from 'zod';
 /** SQS delays a message by at most 15 minutes; later jobs are released by the sweep when due. */
 export const MAX_DELAY_SECONDS = 900;
 
-/** What a dispatch message carries: a job reference, never the payload. */
-export const dispatchMessage = z.object({ queue: z.string().min(1), id: z.string().min(1) });
-export type DispatchMessage = z.infer<typeof dispatchMessage>;
+/**
+ * A hint: "managed job (queue, id) may be runnable". A job reference, never the payload. Version 1;
+ * a later version adds a member to the union beside it, so old and new dispatchers can read what
+ * they understand.
+ */
+const hint = z.object({
+  v: z.literal(1),
+  kind: z.literal('hint'),
+  queue: z.string().min(1),
+  id: z.string().min(1),
+});
+
+/** A hint sent before messages carried a version and a kind: the same job reference. */
+const unversionedHint = z
+  .strictObject({ queue: z.string().min(1), id: z.string().min(1) })
+  .transform(({ queue, id }) => ({ v: 1 as const, kind: 'hint' as const, queue, id }));
+
+/** Every message the dispatch queue carries, by `kind`. */
+export const dispatchMessage = z.union([z.discriminatedUnion('kind', [hint]), unversionedHint]);
+export type DispatchMessage = z.output<typeof dispatchMessage>;
+
+/** The body of a hint for `job`. */
+export const hintBody = (job: { readonly queue: string; readonly id: string }): string =>
+  JSON.stringify({ v: 1, kind: 'hint', queue: job.queue, id: job.id } satisfies z.input<typeof hint>);
 
 /** Seconds until `runAt`, as a `DelaySeconds` SQS accepts. */
 export function delaySeconds(runAt: number, now: number): number {
@@ -31,11 +52,14 @@ export class DispatchQueue {
   ) {}
 
   /** Sends the hint for a job, delayed until its `run_at` (up to 15 minutes ahead). */
-  async dispatch(job: DispatchMessage & { run_at: number }, now: number = Date.now()): Promise<void> {
+  async dispatch(
+    job: { readonly queue: string; readonly id: string; readonly run_at: number },
+    now: number = Date.now(),
+  ): Promise<void> {
     await this.client.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
-        MessageBody: JSON.stringify({ queue: job.queue, id: job.id }),
+        MessageBody: hintBody(job),
         DelaySeconds: delaySeconds(job.run_at, now),
       }),
     );

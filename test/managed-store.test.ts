@@ -300,6 +300,7 @@ describe('failRun', () => {
     const id = `m~${run.run_id}~failure`;
     expect(job).toMatchObject({
       status: 'dead',
+      dead_reason: 'retries_exhausted',
       result: { exit_code: 1, duration_ms: null },
       children: [id],
     });
@@ -320,7 +321,7 @@ describe('failRun', () => {
       exit_code: 1,
       retry: false,
     });
-    expect(job.status).toBe('dead');
+    expect(job).toMatchObject({ status: 'dead', dead_reason: 'failed_permanently' });
     expect(child?.id).toBe(`m~${run.run_id}~failure`);
   });
 
@@ -342,6 +343,27 @@ describe('failRun', () => {
     const id = `m~${run.run_id}~failure`;
     expect(await store.get('q', 'm')).toMatchObject({ status: 'dead', children: [id] });
     expect((await store.get('q', id))?.parent).toEqual({ queue: 'q', id: 'm', run_id: run.run_id });
+  });
+});
+
+describe('markDead', () => {
+  it('makes a live job dead of its failed dispatch, keeping the message and the reason given', async () => {
+    await store.enqueue(shell('m'));
+    const dead = await store.markDead('q', 'm', 'the hint was dead-lettered', 'message-1');
+    expect(dead).toMatchObject({
+      status: 'dead',
+      dead_reason: 'dispatch_failed',
+      last_error: 'the hint was dead-lettered',
+      dead_message_id: 'message-1',
+    });
+  });
+
+  it('leaves a job this very message made dead before alone', async () => {
+    await store.enqueue(shell('m'));
+    await store.markDead('q', 'm', 'dead-lettered', 'message-1');
+    await store.requeueDead('q', 'm', 'managed');
+    expect(await store.markDead('q', 'm', 'dead-lettered', 'message-1')).toBeUndefined();
+    expect(await store.get('q', 'm')).toMatchObject({ status: 'pending', dead_reason: null });
   });
 });
 

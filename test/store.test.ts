@@ -243,7 +243,12 @@ describe('retries and expiry', () => {
       await store.fail('q', 'a', { error: `boom ${runs}`, runId: run.run_id ?? '' });
     }
     expect(runs).toBe(3);
-    expect(await store.get('q', 'a')).toMatchObject({ status: 'dead', last_error: 'boom 3', attempts: 3 });
+    expect(await store.get('q', 'a')).toMatchObject({
+      status: 'dead',
+      dead_reason: 'retries_exhausted',
+      last_error: 'boom 3',
+      attempts: 3,
+    });
   });
 
   it('marks a failed run failed and schedules the retry after its backoff', async () => {
@@ -262,7 +267,11 @@ describe('retries and expiry', () => {
     await store.enqueue(job('a'));
     const [run] = await store.claim('q', 1);
     const dead = await store.fail('q', 'a', { error: 'bad input', runId: run?.run_id ?? '', retry: false });
-    expect(dead.status).toBe('dead');
+    expect(dead).toMatchObject({
+      status: 'dead',
+      dead_reason: 'failed_permanently',
+      last_error: 'bad input',
+    });
   });
 
   it('puts an expired run back at the head of its band with one retry spent', async () => {
@@ -301,8 +310,9 @@ describe('retries and expiry', () => {
     clock.advance(1500);
     expect(await store.claim('q', 5)).toEqual([]);
     await store.sweep();
-    expect((await store.get('q', 'a'))?.status).toBe('dead');
-    expect((await store.get('q', 'b'))?.status).toBe('dead');
+    const dead = { status: 'dead', dead_reason: 'lease_expired', last_error: 'lease expired' };
+    expect(await store.get('q', 'a')).toMatchObject(dead);
+    expect(await store.get('q', 'b')).toMatchObject(dead);
   });
 
   it('retries forever when max_retries is unlimited', async () => {
@@ -394,7 +404,11 @@ describe('operator transitions', () => {
     await store.enqueue(job('a', { max_retries: 0 }));
     const [run] = await store.claim('q', 1);
     await store.fail('q', 'a', { error: 'x', runId: run?.run_id ?? '' });
-    expect(await store.retry('q', 'a')).toMatchObject({ status: 'pending', retries_remaining: 0 });
+    expect(await store.retry('q', 'a')).toMatchObject({
+      status: 'pending',
+      retries_remaining: 0,
+      dead_reason: null,
+    });
     const [again] = await store.claim('q', 1);
     await store.complete('q', 'a', again?.run_id ?? '');
     await expect(store.retry('q', 'a')).rejects.toThrow('cannot retry job with status: completed');

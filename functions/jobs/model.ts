@@ -107,7 +107,24 @@ export interface Job {
    * job dead. Kept when the job is revived, so that message is then known to be dealt with.
    */
   readonly dead_message_id: string | null;
+  /** Why the job is dead; `null` unless it is. */
+  readonly dead_reason: DeadReason | null;
 }
+
+/**
+ * Why a job is dead, as a fact the code can test (`last_error` stays the human message):
+ * - `retries_exhausted`: its last run failed with no retry left;
+ * - `failed_permanently`: a run failed and said not to retry it (`retry: false`);
+ * - `lease_expired`: its last run's lease expired with no retry left;
+ * - `dispatch_failed`: its dispatch message was dead-lettered (`markDead`).
+ */
+export const DEAD_REASONS = [
+  'retries_exhausted',
+  'failed_permanently',
+  'lease_expired',
+  'dispatch_failed',
+] as const;
+export type DeadReason = (typeof DEAD_REASONS)[number];
 
 /** Job types Relay runs itself. A job without a type is a pull job. */
 export const JOB_TYPES = ['SHELL'] as const;

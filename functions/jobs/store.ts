@@ -74,6 +74,7 @@ import {
   type ChildJobSpec,
   DEFAULT_BACKOFF,
   DEFAULTS,
+  type DeadReason,
   type Job,
   type JobKind,
   kindOf,
@@ -1050,7 +1051,7 @@ export class JobStore {
         const { job } = await this.endRun(
           item,
           fence,
-          this.toDead(item, now, lastError),
+          this.toDead(item, now, 'lease_expired', lastError),
           runId,
           now,
           'failure',
@@ -1108,7 +1109,7 @@ export class JobStore {
         statusIn(LIVE),
         condition('#updated_at = :seen_updated', ['updated_at'], { ':seen_updated': item.updated_at }),
       );
-      const toDead = this.toDead(item, now, reason);
+      const toDead = this.toDead(item, now, 'dispatch_failed', reason);
       const change =
         messageId === undefined ? toDead : { ...toDead, set: { ...toDead.set, dead_message_id: messageId } };
       const dead = await this.update(key, unchanged, change);
@@ -1372,7 +1373,8 @@ export class JobStore {
     const recorded = opts.result === undefined ? {} : { result: opts.result };
     const retriesLeft = item.retries_remaining === null || Number(item.retries_remaining) > 0;
     if (opts.retry === false || !retriesLeft) {
-      const change = this.toDead(item, now, opts.error);
+      const reason = opts.retry === false ? 'failed_permanently' : 'retries_exhausted';
+      const change = this.toDead(item, now, reason, opts.error);
       const dead = { ...change, set: { ...change.set, ...recorded } };
       const outcome = await this.endRun(item, currentRun(runId), dead, runId, now, 'failure');
       this.recordRunEnd(item, 'dead', now);
@@ -1725,7 +1727,7 @@ export class JobStore {
           {
             ...change,
             set: { ...change.set, run_at: now, expires_at: undefined, last_backoff_seconds: undefined },
-            remove: [...(change.remove ?? []), ...DEAD_ATTRS],
+            remove: [...(change.remove ?? []), ...DEAD_ATTRS, 'dead_reason'],
           },
         ),
       );
@@ -2188,10 +2190,11 @@ export class JobStore {
     };
   }
 
-  private toDead(item: Item, now: number, lastError: string): Change {
+  private toDead(item: Item, now: number, reason: DeadReason, lastError: string): Change {
     return {
       set: {
         status: 'dead',
+        dead_reason: reason,
         last_error: lastError,
         updated_at: now,
         dead_at: now,
@@ -2308,6 +2311,7 @@ export function toJob(item: Item): Job {
   return {
     task_arn: typeof item.task_arn === 'string' ? item.task_arn : null,
     dead_message_id: typeof item.dead_message_id === 'string' ? item.dead_message_id : null,
+    dead_reason: (item.dead_reason as DeadReason | undefined) ?? null,
     queue: String(item.queue),
     id: String(item.id),
     payload: item.payload === undefined ? null : JSON.parse(String(item.payload)),
@@ -2463,6 +2467,7 @@ const JOB_ATTRIBUTES = [
   'claimed_at',
   'completed_at',
   'dead_at',
+  'dead_reason',
   'dead_pk',
   'dead_sk',
   'expires_at',

@@ -16,8 +16,9 @@
  *   (or that are missing). Dead is allowed: a job may spend its retries on crashes.
  *
  * The scenarios share one in-process local stack (`startLocalStack`), each with its own queue, so
- * hooks installed here reach the API, the dispatcher and the sweep. Runs of managed jobs are child
- * processes of the runner; they get their faults and clocks from the environment they inherit.
+ * hooks installed here reach the API, the dispatcher and the sweep. Runs of managed jobs are runner
+ * processes, and the pull workers are processes too: they get their faults and clocks from a preload
+ * in the `NODE_OPTIONS` they inherit (test/support/preload.ts).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -30,7 +31,6 @@ import { build } from 'esbuild';
 import { addClientHook, documentClient, sqsClient } from '../functions/core/clients.ts';
 import { readConfig } from '../functions/core/config.ts';
 import { Env } from '../functions/core/env.ts';
-import { errorFaults, FaultEnv, type FaultKind, messageFaults } from '../functions/core/faults.ts';
 import { DispatchQueue } from '../functions/dispatch/queue.ts';
 import { redispatchLost } from '../functions/dispatch/repair.ts';
 import { dispatchFromEnv, storeFromEnv } from '../functions/handlers/services.ts';
@@ -38,10 +38,11 @@ import { JobStore } from '../functions/jobs/store.ts';
 import { freePort } from '../functions/local/dynamodb-local.ts';
 import { LOCAL_TABLE, type LocalStack } from '../functions/local/stack.ts';
 import { type Job, type JobInput, RelayApiError, RelayClient } from '../functions/sdk/client.ts';
+import { errorFaults, type FaultKind, messageFaults } from '../test/support/faults.ts';
+import { childHooksPreload } from '../test/support/preload.ts';
 import type { WorkerRecord } from './chaos-worker.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLOCK_PRELOAD = fileURLToPath(new URL('./chaos-clock.mjs', import.meta.url));
 
 // ---------------------------------------------------------------------------------------------
 // Sizes and results
@@ -245,8 +246,8 @@ export const injectedErrors: Scenario = async (ctx, sizes) => {
         tally.set(`${call.service} ${kind}`, (tally.get(`${call.service} ${kind}`) ?? 0) + 1),
     }),
   );
-  // The runners of managed jobs are child processes: they inject their own faults.
-  const restoreEnv = setEnv({ [FaultEnv.RATE]: '0.1' });
+  // The runners of managed jobs are processes of their own: they inject their own faults.
+  const restoreEnv = setEnv({ NODE_OPTIONS: await childHooksPreload({ errorRate: 0.1 }, ctx.workDir) });
   const fleet = new WorkerFleet(ctx, run, { concurrency: 4 });
   const repair = repairLoop(sizes.repairGraceMs, inProcessRepair);
   try {
@@ -277,11 +278,7 @@ export const messageMisdelivery: Scenario = async (ctx, sizes) => {
     messageFaults(shares, { onFault: (_call, kind) => tally.set(kind, (tally.get(kind) ?? 0) + 1) }),
   );
   // Runners send the hints of retries: half of the jobs fail their first run, so runners misdeliver too.
-  const restoreEnv = setEnv({
-    [FaultEnv.SQS_DROP]: String(shares.drop),
-    [FaultEnv.SQS_DUPLICATE]: String(shares.duplicate),
-    [FaultEnv.SQS_DELAY]: String(shares.delay),
-  });
+  const restoreEnv = setEnv({ NODE_OPTIONS: await childHooksPreload({ messages: shares }, ctx.workDir) });
   const repair = repairLoop(sizes.repairGraceMs, inProcessRepair);
   try {
     const ids = await submitAll(
@@ -349,13 +346,13 @@ export const stackRestart: Scenario = async (ctx, sizes) => {
 export const clockSkew: Scenario = async (ctx, sizes) => {
   const { pullJobs, managedJobs } = sizes.skew;
   const run = newRun(ctx, 'clock-skew');
-  const preload = `--import ${CLOCK_PRELOAD}`;
-  const withPreload = [process.env.NODE_OPTIONS, preload].filter(Boolean).join(' ');
+  const skewed = (clockSkewMs: number[]) => childHooksPreload({ clockSkewMs }, ctx.workDir);
+  const [ahead, behind] = [await skewed([2_000]), await skewed([-2_000])];
   // Runner processes inherit this environment: each picks +2 s or -2 s.
-  const restoreEnv = setEnv({ NODE_OPTIONS: withPreload, CHAOS_CLOCK_SKEW_MS: '-2000,2000' });
+  const restoreEnv = setEnv({ NODE_OPTIONS: await skewed([-2_000, 2_000]) });
   const fleet = new WorkerFleet(ctx, run, {
     concurrency: 4,
-    env: (i) => ({ NODE_OPTIONS: withPreload, CHAOS_CLOCK_SKEW_MS: i % 2 ? '-2000' : '2000' }),
+    env: (i) => ({ NODE_OPTIONS: i % 2 ? behind : ahead }),
   });
   try {
     const ids = await submitAll(run.client, [

@@ -18,7 +18,7 @@ export interface WorkerRecord {
   readonly id: string;
   readonly run_id: string;
   readonly event: 'start' | 'end';
-  /** Epoch milliseconds, real time even when `Date.now` is skewed (see chaos-clock.mjs). */
+  /** Epoch milliseconds, real time even when `Date.now` is skewed (`clockSkewMs`, test/support/child-hooks.ts). */
   readonly at: number;
   readonly pid: number;
   /** How far this process's `Date.now` is off the real time, to the nearest 100 ms. */

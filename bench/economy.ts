@@ -5,19 +5,19 @@
  *
  * Calls are counted at the SDK client boundary (`addClientHook`), not estimated: this process
  * holds the API handlers, the dispatcher (fed by the local SQS poller) and the sweep; managed runs
- * are child processes of the runner, which append their calls to a file (`RELAY_CALL_LOG`, see
- * functions/core/call-log.ts). DynamoDB is asked for `ConsumedCapacity` per index on every call.
+ * runner processes, which a preload (test/support/preload.ts) makes append their calls to a file.
+ * DynamoDB is asked for `ConsumedCapacity` per index on every call.
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { CALL_LOG_ENV, type CallRecord, capacityHook } from '../functions/core/call-log.ts';
 import { addClientHook, awsClientConfig, documentClient } from '../functions/core/clients.ts';
 import { readConfig } from '../functions/core/config.ts';
 import { jobKey, QUEUES_PK, shardOf } from '../functions/jobs/keys.ts';
 import { JobStore } from '../functions/jobs/store.ts';
-import { runnerPath } from '../functions/local/executor.ts';
+import { type CallRecord, capacityHook, type LoggedCall, readCallLog } from '../test/support/call-log.ts';
+import { childHooksPreload } from '../test/support/preload.ts';
 import { FARGATE_MINIMUM_SECONDS, PRICES, priceTable } from './prices.ts';
 import type { Bench, BenchContext } from './section.ts';
 import { round, table } from './stats.ts';
@@ -172,13 +172,11 @@ export async function measurePath(ctx: BenchContext, spec: PathSpec): Promise<Me
   );
 
   const callLog = join(ctx.workDir, `${queue}.jsonl`);
+  const nodeOptions = process.env.NODE_OPTIONS;
   if (managed) {
-    if (!readFileSync(runnerPath(), 'utf8').includes(CALL_LOG_ENV)) {
-      throw new Error('dist/runner.mjs predates functions/core/call-log.ts: run `npm run build` first');
-    }
     appendFileSync(callLog, '');
-    // The local executor starts runners with this process's environment.
-    process.env[CALL_LOG_ENV] = callLog;
+    // The local executor starts runners with this process's NODE_OPTIONS.
+    process.env.NODE_OPTIONS = await childHooksPreload({ callLog }, ctx.workDir);
   }
 
   const calls: CallRecord[] = [];
@@ -223,16 +221,15 @@ export async function measurePath(ctx: BenchContext, spec: PathSpec): Promise<Me
   } finally {
     removeHook();
     Error.stackTraceLimit = stackDepth;
-    if (managed) delete process.env[CALL_LOG_ENV];
+    if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = nodeOptions;
   }
   const seconds = (performance.now() - started) / 1000;
 
-  const children = managed
-    ? readFileSync(callLog, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as CallRecord & { pid: number })
-    : [];
+  const children = managed ? readCallLog(callLog) : [];
+  if (managed && !children.length) {
+    throw new Error('runners logged no AWS calls: is dist/runner.mjs current? run `npm run build`');
+  }
   return {
     spec,
     queue,
@@ -262,7 +259,7 @@ function dispatcherTime(calls: readonly CallRecord[]): { batches: number; handle
 }
 
 /** Time each runner spent on its run, first AWS call to last: what an inline run bills on Lambda. */
-function runTime(children: readonly (CallRecord & { pid: number })[]): number {
+function runTime(children: readonly LoggedCall[]): number {
   const spans = new Map<number, { from: number; to: number }>();
   for (const c of children) {
     const span = spans.get(c.pid) ?? { from: c.at, to: c.at + c.ms };
@@ -586,7 +583,7 @@ export const bench: Bench = async (ctx) => {
     '**How measured.** Each path runs its jobs on a fresh queue of the local stack, claims one after',
     'another (no lost races). Every AWS call of Relay’s clients passes a client hook (`addClientHook`)',
     'that asks DynamoDB for `ConsumedCapacity` per index; managed runs execute in runner child',
-    'processes, which append their calls to a file (`RELAY_CALL_LOG`). Left out, as they are not per',
+    'processes, which a preloaded hook makes append their calls to a file. Left out, as they are not per',
     'job: the maintenance sweep (told apart by its async stack; on AWS it runs once a minute), empty SQS',
     'long polls, and queue-layout reads (once per queue and process). A read that finds nothing is billed',
     'at DynamoDB’s minimum (0.5 RRU, 1 consistent), which DynamoDB Local reports as 0. HTTP API requests',

@@ -26,9 +26,10 @@ import {
   stackRestart,
   workerKills,
 } from '../bench/chaos-scenarios.ts';
-import { FaultEnv } from '../functions/core/faults.ts';
 import { runnerPath } from '../functions/local/executor.ts';
 import { type LocalStack, startLocalStack } from '../functions/local/stack.ts';
+import { INJECTED } from './support/faults.ts';
+import { childHooksPreload } from './support/preload.ts';
 
 /** A bound on one scenario, never an expectation: each drains in well under it on an idle machine. */
 const SCENARIO_BOUND_MS = 150_000;
@@ -65,7 +66,7 @@ function expectNothingLostOrOverlapping(result: ScenarioResult) {
   expect(result.runs).toBeGreaterThanOrEqual(result.completed + result.dead);
 }
 
-describe('fault injection from the environment', () => {
+describe('fault injection in runner processes, by a preload in NODE_OPTIONS', () => {
   /** Runs the runner program for a job that does not exist, with the stack's environment and `env`. */
   const runner = (env: Record<string, string>) =>
     promisify(execFile)(process.execPath, [runnerPath(), '--job', 'no-queue', 'no-job', 'no-run'], {
@@ -75,14 +76,14 @@ describe('fault injection from the environment', () => {
       (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
     );
 
-  it('reaches runner processes, whose calls the suite cannot hook', async () => {
-    const faulty = await runner({ [FaultEnv.RATE]: '1' });
+  it('fails the calls of a runner, which the suite cannot hook from its own process', async () => {
+    const faulty = await runner({ NODE_OPTIONS: await childHooksPreload({ errorRate: 1 }, workDir) });
 
     expect(faulty.code).toBe(1);
-    expect(faulty.stderr).toContain('injected fault');
+    expect(faulty.stderr).toContain(INJECTED);
   });
 
-  it('is off unless asked for', async () => {
+  it('is off without the preload', async () => {
     // A reference to no job is stale: nothing to run, exit 0.
     expect(await runner({})).toEqual({ code: 0, stderr: '' });
   });

@@ -348,4 +348,14 @@ describe('the runner of the local stack', () => {
     });
     expect(env.HOME).toBeUndefined();
   });
+
+  it('gets the NODE_OPTIONS its caller set, which is how tests preload their hooks into it', () => {
+    const env = runnerEnv({ PATH: '/usr/bin', NODE_OPTIONS: '--import /tmp/hooks.mjs', RELAY_TOKEN: CANARY });
+
+    expect(env).toEqual({
+      PATH: '/usr/bin',
+      NODE_OPTIONS: '--import /tmp/hooks.mjs',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+  });
 });

@@ -1,6 +1,7 @@
 import { monotonicFactory } from 'ulid';
 import type { TaskStopper } from '../dispatch/executors.ts';
 import type { DispatchQueue } from '../dispatch/queue.ts';
+import { JobService } from '../jobs/service.ts';
 import type { JobStore } from '../jobs/store.ts';
 import { type CommandSettings, DEFAULT_COMMAND_SETTINGS } from './commands.ts';
 import type { HttpRequest, HttpResponse } from './http.ts';
@@ -8,8 +9,8 @@ import type { HttpRequest, HttpResponse } from './http.ts';
 /** What an operation needs: passed in, so tests and the local stack supply their own. */
 export interface ApiContext {
   readonly store: JobStore;
-  /** Where managed jobs are dispatched after they are written; absent where they are not enabled. */
-  readonly dispatch?: DispatchQueue;
+  /** Writes that owe a managed job its dispatch hint, and the hints; without hints, managed jobs are off. */
+  readonly jobs: JobService;
   /** Stops the Fargate task of a cancelled run; absent where managed jobs do not run on Fargate. */
   readonly stopTask?: TaskStopper;
   /** What managed jobs may run, and their default timeout. */
@@ -34,12 +35,13 @@ export function contextFor(
     commands?: CommandSettings;
   } = {},
 ): ApiContext {
+  const now = options.now ?? Date.now;
   return {
     store,
-    dispatch: options.dispatch,
+    jobs: new JobService(store, options.dispatch, now),
     stopTask: options.stopTask,
     commands: options.commands ?? DEFAULT_COMMAND_SETTINGS,
-    now: options.now ?? Date.now,
+    now,
     newId: monotonicFactory(),
   };
 }

@@ -2,8 +2,6 @@ import { DynamoDBClient, type DynamoDBClientConfig, ListTablesCommand } from '@a
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { installCallLogFromEnv } from './call-log.ts';
-import { installFaultsFromEnv } from './faults.ts';
 
 /**
  * Credentials for the embedded emulators: they accept any key, and static ones stop the SDK from
@@ -40,12 +38,20 @@ export interface ClientCall {
 /**
  * Wraps every AWS call of every Relay client: it may inspect or amend the input, call `next` (or
  * throw instead, to inject a fault), and read the output. Hooks serve benchmarks (request and
- * capacity accounting) and reliability tests (faults an emulator cannot produce); production
- * code installs none, and then a call costs one array check.
+ * capacity accounting) and reliability tests (faults an emulator cannot produce), which install
+ * them from their side; production code installs none, and then a call costs one array check.
  */
 export type ClientHook = (call: ClientCall, next: () => Promise<unknown>) => Promise<unknown>;
 
-const hooks: ClientHook[] = [];
+/**
+ * The installed hooks: one list per process, kept on `globalThis` under a registered symbol. A
+ * module preloaded into a bundled program (`node --import <file>`) has its own copy of this module,
+ * and must add to the list the program's copy reads.
+ */
+const HOOKS = Symbol.for('relay.clientHooks');
+const registry = globalThis as typeof globalThis & { [HOOKS]?: ClientHook[] };
+registry[HOOKS] ??= [];
+const hooks: ClientHook[] = registry[HOOKS];
 
 /** Installs a hook on every client, existing and future; returns how to remove it. */
 export function addClientHook(hook: ClientHook): () => void {
@@ -131,9 +137,3 @@ export function sqsClient(endpoint?: string): SQSClient {
 export function ecsClient(): ECSClient {
   return hooked(new ECSClient({}), 'ECS');
 }
-
-// Benchmarks only: RELAY_CALL_LOG names a file that gets one line per AWS call (see call-log.ts).
-installCallLogFromEnv();
-
-// Reliability tests only: RELAY_FAULT_* make this process's AWS calls fail or misdeliver (see faults.ts).
-installFaultsFromEnv(addClientHook);

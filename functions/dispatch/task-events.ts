@@ -13,8 +13,8 @@ import { z } from 'zod';
 import { log } from '../core/log.ts';
 import { RUNNER_STARTED_BY } from '../core/runner-task.ts';
 import { JobNotFoundError, LeaseLostError } from '../jobs/errors.ts';
+import { JobService } from '../jobs/service.ts';
 import type { JobStore } from '../jobs/store.ts';
-import { afterEnd } from '../runner/job.ts';
 import type { DispatchQueue } from './queue.ts';
 
 export { RUNNER_STARTED_BY };
@@ -66,7 +66,7 @@ export async function taskStopped(detail: TaskStateChange, deps: TaskEventDeps):
   }`;
   try {
     const stored = await deps.store.failRun(ref.queue, ref.id, ref.runId, { error, exit_code: exitCode });
-    await afterEnd(stored, deps);
+    await new JobService(deps.store, deps.dispatch).afterRunEnd(stored);
     log('warn', 'run failed: its Fargate task stopped', {
       queue: ref.queue,
       job_id: ref.id,

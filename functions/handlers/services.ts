@@ -3,9 +3,8 @@
  * start from the environment the stack sets: the job store, the dispatch queue when managed jobs are
  * enabled, the API's context. Entry points wire; nothing below them reads the environment.
  */
-import { monotonicFactory } from 'ulid';
 import { commandSettingsFromEnv } from '../api/commands.ts';
-import type { ApiContext } from '../api/context.ts';
+import { type ApiContext, contextFor } from '../api/context.ts';
 import { documentClient, ecsClient, sqsClient } from '../core/clients.ts';
 import { readConfig } from '../core/config.ts';
 import { Env } from '../core/env.ts';
@@ -60,13 +59,10 @@ let apiContext: ApiContext | undefined;
 
 /** The API's context, built once at cold start. */
 export function apiContextFromEnv(): ApiContext {
-  apiContext ??= {
-    store: storeFromEnv(),
+  apiContext ??= contextFor(storeFromEnv(), {
     dispatch: dispatchFromEnv(),
     stopTask: stopperFromEnv(),
     commands: commandSettingsFromEnv(),
-    now: Date.now,
-    newId: monotonicFactory(),
-  };
+  });
   return apiContext;
 }

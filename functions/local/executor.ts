@@ -66,7 +66,7 @@ export interface LocalExecutorOptions {
   readonly stopTimeoutMs?: number;
 }
 
-/** Relay's settings a runner needs, plus test hooks that ask for them (`RELAY_FAULT_*`, `RELAY_CALL_LOG`). */
+/** Relay's settings a runner needs. */
 const RUNNER_SETTINGS = new Set<string>([
   Env.TABLE_NAME,
   Env.DYNAMODB_ENDPOINT,
@@ -80,8 +80,13 @@ const RUNNER_SETTINGS = new Set<string>([
   Env.METRICS,
   Env.ALLOWED_COMMANDS,
   'RELAY_LOG_LEVEL',
-  'RELAY_CALL_LOG',
 ]);
+
+/**
+ * The system basics a runner keeps. `NODE_OPTIONS` goes on when the stack's caller set it: it is
+ * how tests and benchmarks preload their hooks (faults, call logs) into runners.
+ */
+const SYSTEM = new Set(['PATH', 'TMPDIR', 'LANG', 'TZ', 'NODE_OPTIONS']);
 
 /**
  * The runner's environment: the system basics and Relay's store and queue settings, nothing else.
@@ -91,9 +96,7 @@ const RUNNER_SETTINGS = new Set<string>([
 export function runnerEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const kept: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(env)) {
-    if (['PATH', 'TMPDIR', 'LANG', 'TZ', 'NODE_OPTIONS'].includes(name) || RUNNER_SETTINGS.has(name)) {
-      kept[name] = value;
-    } else if (name.startsWith('RELAY_FAULT_')) kept[name] = value;
+    if (SYSTEM.has(name) || RUNNER_SETTINGS.has(name)) kept[name] = value;
   }
   kept.AWS_EC2_METADATA_DISABLED = 'true';
   return kept;

@@ -12,9 +12,9 @@
 import { retryDelayMs } from '../core/backoff.ts';
 import { sleep } from '../core/concurrency.ts';
 import { describeError, log } from '../core/log.ts';
-import type { DispatchQueue } from '../dispatch/queue.ts';
 import { JobNotFoundError, LeaseLostError, StoreBusyError } from '../jobs/errors.ts';
 import type { Job, LogEntryInput } from '../jobs/model.ts';
+import { type HintSender, JobService } from '../jobs/service.ts';
 import type { JobStore, RunOutcome as StoredOutcome } from '../jobs/store.ts';
 import { commandSpecSchema } from './command.ts';
 import { ANY_COMMAND, type CommandPolicy } from './policy.ts';
@@ -30,7 +30,7 @@ export interface JobRef {
 export interface RunJobDeps {
   readonly store: JobStore;
   /** Where managed children are dispatched and dead jobs recorded; absent in tests of the run alone. */
-  readonly dispatch?: DispatchQueue;
+  readonly dispatch?: HintSender;
   /** Runs the command somewhere else (the executor Lambda), or replaces `runCommand` in tests. */
   readonly run?: typeof runCommand;
   /** Who the command runs as where this process starts it. @default this process's user */
@@ -178,7 +178,7 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
     const stored = await whileBusy(() =>
       store.failRun(ref.queue, ref.id, ref.runId, { error, retry: false }),
     );
-    await afterEnd(stored, deps);
+    await new JobService(store, deps.dispatch).afterRunEnd(stored);
     return { kind: 'ended', outcome: invalidOutcome(error), stored };
   }
 
@@ -247,7 +247,7 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
             ...result,
           }),
     );
-    await afterEnd(stored, deps);
+    await new JobService(store, deps.dispatch).afterRunEnd(stored);
     log('info', 'run ended', {
       ...fields,
       status: stored.job.status,
@@ -281,25 +281,6 @@ async function whileBusy<T>(call: () => Promise<T>): Promise<T> {
       if (!(error instanceof StoreBusyError) || tried >= BUSY_TRIES) throw error;
       await sleep(retryDelayMs(tried, { baseMs: 50, maxMs: 2_000 }));
     }
-  }
-}
-
-/**
- * After a run's end is durable: dispatch the retry (delayed until its backoff is over) or a managed
- * child. A dead job needs nothing here: DynamoDB says it is dead, and the dead-letter API lists it.
- */
-export async function afterEnd(stored: StoredOutcome, deps: Pick<RunJobDeps, 'dispatch'>): Promise<void> {
-  if (!deps.dispatch) return;
-  // Failures here are repaired from DynamoDB: the sweep re-dispatches due managed jobs.
-  try {
-    if (stored.job.status === 'failed') await deps.dispatch.dispatch(stored.job);
-    if (stored.child?.type === 'SHELL') await deps.dispatch.dispatch(stored.child);
-  } catch (failure) {
-    log('warn', 'could not dispatch after a run ended', {
-      queue: stored.job.queue,
-      job_id: stored.job.id,
-      ...describeError(failure),
-    });
   }
 }
 

@@ -1,0 +1,75 @@
+/**
+ * Write, then hint: the one place that knows a managed job owes a dispatch hint after a write that
+ * makes it waiting (submitted, retried, requeued, failed with a retry left, chained as a child).
+ * The API, the runner and the maintenance pass call it; they do not decide when a hint is due.
+ *
+ * The write is the truth; the hint only hastens the dispatch. A hint that cannot be sent is logged
+ * and left to the maintenance pass's lost-dispatch repair, never surfaced as a failure of the write.
+ */
+import { describeError, log } from '../core/log.ts';
+import type { Job, JobKind, NewJob } from './model.ts';
+import type { JobStore, RunOutcome } from './store.ts';
+
+/** Where hints go: the SQS dispatch queue (functions/dispatch/queue.ts) in production. */
+export interface HintSender {
+  dispatch(job: Pick<Job, 'queue' | 'id' | 'run_at'>, now?: number): Promise<void>;
+}
+
+export class JobService {
+  constructor(
+    readonly store: JobStore,
+    /** Absent where managed jobs are not enabled: nothing is hinted then. */
+    readonly hints?: HintSender,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Enqueues a managed job (its id must be free), then hints it. */
+  async submitManaged(job: NewJob): Promise<Job> {
+    const { job: written } = await this.store.enqueue(job, 'unique');
+    await this.hint(written);
+    return written;
+  }
+
+  /** Runs a dead, cancelled or failed job of `kind` again now; a managed one is hinted. */
+  async retry(queue: string, id: string, kind: JobKind): Promise<Job> {
+    return this.hinted(await this.store.retry(queue, id, kind));
+  }
+
+  /** Puts a dead job of `kind` back in its queue; a managed one is hinted. */
+  async requeueDead(queue: string, id: string, kind: JobKind): Promise<Job> {
+    return this.hinted(await this.store.requeueDead(queue, id, kind));
+  }
+
+  /** Requeues up to `limit` dead jobs of `kind`, hinting each managed one as it is requeued. */
+  requeueAllDead(queue: string, opts: { limit?: number; kind: JobKind }) {
+    return this.store.requeueAllDead(queue, { ...opts, onRequeued: (job) => this.hint(job) });
+  }
+
+  /**
+   * After a run's end is durable: a retry waits for its backoff (the hint is delayed until then),
+   * and a managed child waits for its first run. A dead job needs no hint: DynamoDB says it is dead.
+   */
+  async afterRunEnd(outcome: RunOutcome): Promise<void> {
+    if (outcome.job.status === 'failed') await this.hint(outcome.job);
+    if (outcome.child) await this.hint(outcome.child);
+  }
+
+  private async hinted(job: Job): Promise<Job> {
+    await this.hint(job);
+    return job;
+  }
+
+  /** Sends a managed job's hint; a pull job has none to send. */
+  private async hint(job: Job): Promise<void> {
+    if (job.type !== 'SHELL' || !this.hints) return;
+    try {
+      await this.hints.dispatch(job, this.now());
+    } catch (error) {
+      log('warn', 'could not send a dispatch hint after a write; the maintenance pass repairs it', {
+        queue: job.queue,
+        job_id: job.id,
+        ...describeError(error),
+      });
+    }
+  }
+}

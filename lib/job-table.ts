@@ -1,9 +1,7 @@
 import { type CfnElement, RemovalPolicy } from 'aws-cdk-lib';
 import {
-  type Attribute,
   AttributeType,
   BillingMode,
-  type GlobalSecondaryIndexProps,
   type ITable,
   ProjectionType,
   Table,
@@ -12,7 +10,6 @@ import {
 import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { Env } from '../functions/core/env.ts';
-import { TTL_ATTRIBUTE, tableDefinition } from '../functions/jobs/table.ts';
 import { acknowledge, nagRef } from './nag.ts';
 
 export interface JobTableProps {
@@ -47,23 +44,35 @@ const ITEM_ACTIONS = [
 ] as const;
 
 /**
+ * The keys and indexes the store expects: those of `tableDefinition()` (functions/jobs/table.ts),
+ * which the local stack creates. Written out here because synthesis must not load the store and the
+ * AWS SDK it imports; test/lib-job-table.test.ts keeps the two the same. Every key is a string.
+ */
+const KEYS = { partitionKey: 'pk', sortKey: 'sk' };
+const INDEXES: readonly { name: string; partitionKey: string; sortKey: string; include?: string[] }[] = [
+  { name: 'ready', partitionKey: 'ready_pk', sortKey: 'ready_sk', include: ['status', 'timeout_ms'] },
+  { name: 'leases', partitionKey: 'lease_pk', sortKey: 'lease_sk', include: ['order_key'] },
+  { name: 'created', partitionKey: 'created_pk', sortKey: 'created_sk' },
+  { name: 'dead', partitionKey: 'dead_pk', sortKey: 'dead_sk' },
+];
+/** The attribute DynamoDB's TTL deletes items by (epoch seconds): `TTL_ATTRIBUTE` of the store. */
+const TTL_ATTRIBUTE = 'expires_at';
+
+/**
  * The jobs table: the single source of truth for job state.
  *
- * Keys and indexes come from `tableDefinition()`, the same definition the local stack creates, so
- * AWS and local mode cannot drift. TTL on `expires_at` implements retention.
+ * Keys and indexes are those of `tableDefinition()`, the definition the local stack creates (a test
+ * holds the two together), so AWS and local mode cannot drift. TTL on `expires_at` implements retention.
  */
 export class JobTable extends Construct {
   readonly table: ITable;
 
   constructor(scope: Construct, id: string, props: JobTableProps = {}) {
     super(scope, id);
-    // The table name is CloudFormation's to choose; only the keys and indexes are read.
-    const definition = tableDefinition('jobs');
-    const { partitionKey, sortKey } = keyAttributes(definition, definition.KeySchema);
-
+    const key = (name: string) => ({ name, type: AttributeType.STRING });
     const table = new Table(this, 'Table', {
-      partitionKey,
-      sortKey,
+      partitionKey: key(KEYS.partitionKey),
+      sortKey: key(KEYS.sortKey),
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: TTL_ATTRIBUTE,
@@ -71,11 +80,14 @@ export class JobTable extends Construct {
       deletionProtection: props.deletionProtection ?? true,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
-    for (const index of definition.GlobalSecondaryIndexes ?? []) {
+    for (const index of INDEXES) {
       table.addGlobalSecondaryIndex({
-        indexName: index.IndexName as string,
-        ...keyAttributes(definition, index.KeySchema),
-        ...projection(index.Projection),
+        indexName: index.name,
+        partitionKey: key(index.partitionKey),
+        sortKey: key(index.sortKey),
+        ...(index.include
+          ? { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: index.include }
+          : { projectionType: ProjectionType.KEYS_ONLY }),
       });
     }
     this.table = table;
@@ -101,45 +113,5 @@ export class JobTable extends Construct {
   /** Environment variables a function needs to reach the table; pair with a grant. */
   environment(): Record<string, string> {
     return { [Env.TABLE_NAME]: this.table.tableName };
-  }
-}
-
-type Definition = ReturnType<typeof tableDefinition>;
-type KeySchema = Definition['KeySchema'];
-type Projection = NonNullable<Definition['GlobalSecondaryIndexes']>[number]['Projection'];
-
-const ATTRIBUTE_TYPES: Record<string, AttributeType> = {
-  S: AttributeType.STRING,
-  N: AttributeType.NUMBER,
-  B: AttributeType.BINARY,
-};
-
-/** The CDK partition and sort key of an SDK key schema, typed by the definition's attributes. */
-function keyAttributes(
-  definition: Definition,
-  schema: KeySchema,
-): { partitionKey: Attribute; sortKey?: Attribute } {
-  const attribute = (keyType: 'HASH' | 'RANGE'): Attribute | undefined => {
-    const name = schema?.find((key) => key.KeyType === keyType)?.AttributeName;
-    if (!name) return undefined;
-    const type = definition.AttributeDefinitions?.find((a) => a.AttributeName === name)?.AttributeType;
-    return { name, type: ATTRIBUTE_TYPES[type ?? 'S'] ?? AttributeType.STRING };
-  };
-  const partitionKey = attribute('HASH');
-  if (!partitionKey) throw new Error('tableDefinition() declares a key schema without a HASH key');
-  return { partitionKey, sortKey: attribute('RANGE') };
-}
-
-/** The CDK projection of an SDK index projection. */
-function projection(
-  source: Projection,
-): Pick<GlobalSecondaryIndexProps, 'projectionType' | 'nonKeyAttributes'> {
-  switch (source?.ProjectionType) {
-    case 'INCLUDE':
-      return { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: source.NonKeyAttributes };
-    case 'KEYS_ONLY':
-      return { projectionType: ProjectionType.KEYS_ONLY };
-    default:
-      return { projectionType: ProjectionType.ALL };
   }
 }

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { NewJob } from '../functions/jobs/model.ts';
 import { startLocalExecutor } from '../functions/local/executor.ts';
 import { main } from '../functions/runner/main.ts';
-import type { RunOutcome, runCommand } from '../functions/runner/run.ts';
+import type { CommandOutcome, runCommand } from '../functions/runner/run.ts';
 import { sweepUidRange } from '../functions/runner/sandbox.ts';
 import { freshStore } from './support/store.ts';
 
@@ -157,7 +157,7 @@ describe('runner program told to stop (main.ts --job)', () => {
   const runUntilStopped =
     (started: () => void): typeof runCommand =>
     (_spec, _deps, hooks = {}) =>
-      new Promise<RunOutcome>((resolve) => {
+      new Promise<CommandOutcome>((resolve) => {
         started();
         hooks.signal?.addEventListener('abort', () =>
           resolve({

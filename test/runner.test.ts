@@ -14,7 +14,7 @@ import {
   type OutputEntry,
   type RunDeps,
   type RunHooks,
-  type RunOutcome,
+  type CommandOutcome,
   runCommand,
 } from '../functions/runner/run.ts';
 
@@ -22,7 +22,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const KiB = 1024;
 
 const spec = (payload: CommandPayload) => commandSpecSchema.parse(payload);
-const output = (outcome: RunOutcome, stream: OutputEntry['stream']) =>
+const output = (outcome: CommandOutcome, stream: OutputEntry['stream']) =>
   outcome.tail
     .filter((entry) => entry.stream === stream)
     .map((entry) => entry.text)

@@ -157,10 +157,7 @@ const httpErrors = (): middy.MiddlewareObj<ApiEvent, ApiResult> => ({
  * The handler for one route group (or `fallback`, API Gateway's `$default` route: 404 for unknown
  * paths, 405 with `Allow` for a known path and wrong method).
  */
-export function createApiHandler(
-  group: RouteGroup | 'fallback',
-  context: () => ApiContext,
-): ApiHandler {
+export function createApiHandler(group: RouteGroup | 'fallback', context: () => ApiContext): ApiHandler {
   return middy<ApiEvent, ApiResult>()
     .use(httpErrors())
     .handler(async (event) => {

@@ -45,13 +45,7 @@ export interface InlineDeps {
 export function inlineExecutor(deps: InlineDeps): Executor {
   return async (job) => {
     const ref = { queue: job.queue, id: job.id, runId: String(job.run_id) };
-    const run = deps.executor
-      ? lambdaRun(deps.executor.lambda, deps.executor.functionName, {
-          queue: job.queue,
-          id: job.id,
-          run_id: ref.runId,
-        })
-      : undefined;
+    const run = deps.executor ? lambdaRun(deps.executor.lambda, deps.executor.functionName, ref) : undefined;
     await runJob(ref, { ...deps, run, echoOutput: true });
   };
 }

@@ -10,21 +10,15 @@
 import { InvokeWithResponseStreamCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { EXECUTOR_PROTOCOL, type ExecuteRequest, type ExecutorEvent } from '../executor/protocol.ts';
 import type { CommandSpec } from '../runner/command.ts';
+import type { RunRef } from '../runner/job.ts';
 import {
+  type CommandOutcome,
   DEFAULT_DEPS,
   keepAlive,
   OutputTail,
   type RunDeps,
   type RunHooks,
-  type RunOutcome,
 } from '../runner/run.ts';
-
-/** What identifies the run to the executor's own logs. */
-export interface RunRef {
-  readonly queue: string;
-  readonly id: string;
-  readonly run_id: string;
-}
 
 /** The executor could not run the command at all (not invoked, or it crashed before starting it). */
 export class ExecutorError extends Error {
@@ -40,7 +34,7 @@ export function lambdaRun(lambda: Pick<LambdaClient, 'send'>, functionName: stri
     spec: CommandSpec,
     deps: Partial<RunDeps> = {},
     hooks: RunHooks = {},
-  ): Promise<RunOutcome> => {
+  ): Promise<CommandOutcome> => {
     const started = Date.now();
     const aborted = new AbortController();
     let abortReason: string | undefined;
@@ -74,7 +68,9 @@ export function lambdaRun(lambda: Pick<LambdaClient, 'send'>, functionName: stri
     const tail = new OutputTail(deps.maxBytes ?? DEFAULT_DEPS.maxBytes);
     let startedCommand = false;
     let ended: Extract<ExecutorEvent, { kind: 'ended' }> | undefined;
-    const request: ExecuteRequest = { version: EXECUTOR_PROTOCOL, run: ref, spec };
+    // The run is named only for the executor's own log lines.
+    const run = { queue: ref.queue, id: ref.id, run_id: ref.runId };
+    const request: ExecuteRequest = { version: EXECUTOR_PROTOCOL, run, spec };
     try {
       const response = await lambda.send(
         new InvokeWithResponseStreamCommand({

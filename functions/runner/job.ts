@@ -18,10 +18,10 @@ import { type HintSender, JobService } from '../jobs/service.ts';
 import type { JobStore, RunOutcome as StoredOutcome } from '../jobs/store.ts';
 import { commandSpecSchema } from './command.ts';
 import { ANY_COMMAND, type CommandPolicy } from './policy.ts';
-import { type OutputEntry, type RunOutcome, runCommand } from './run.ts';
+import { type CommandOutcome, type OutputEntry, runCommand } from './run.ts';
 import { type Identity, SELF } from './sandbox.ts';
 
-export interface JobRef {
+export interface RunRef {
   readonly queue: string;
   readonly id: string;
   readonly runId: string;
@@ -59,8 +59,8 @@ export interface RunJobDeps {
 /** What happened to the run, for the caller's exit code and logs. */
 export type JobRunResult =
   | { readonly kind: 'stale' }
-  | { readonly kind: 'ended'; readonly outcome: RunOutcome; readonly stored: StoredOutcome }
-  | { readonly kind: 'stopped'; readonly outcome: RunOutcome };
+  | { readonly kind: 'ended'; readonly outcome: CommandOutcome; readonly stored: StoredOutcome }
+  | { readonly kind: 'stopped'; readonly outcome: CommandOutcome };
 
 /** Writes output to the job's log in order, in batches, never more than one write at a time. */
 class LogWriter {
@@ -108,7 +108,7 @@ class LogWriter {
   }
 
   /** Replaces what was stored while the run went on by its tail and a marker (best effort, as every write here). */
-  async keepTail(outcome: Pick<RunOutcome, 'droppedBytes' | 'tail'>): Promise<void> {
+  async keepTail(outcome: Pick<CommandOutcome, 'droppedBytes' | 'tail'>): Promise<void> {
     await this.writing;
     try {
       await this.store.keepLogTail(this.job.queue, this.job.id, this.runId, this.job.attempts, {
@@ -162,7 +162,7 @@ class Echo {
   }
 }
 
-export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResult> {
+export async function runJob(ref: RunRef, deps: RunJobDeps): Promise<JobRunResult> {
   const { store } = deps;
   const job = await whileBusy(() => store.get(ref.queue, ref.id));
   if (job?.status !== 'running' || job.run_id !== ref.runId) return { kind: 'stale' };
@@ -196,7 +196,7 @@ export async function runJob(ref: JobRef, deps: RunJobDeps): Promise<JobRunResul
   const flushing = setInterval(() => void logs.flush(), deps.flushMs ?? 1_000);
   const echo = deps.echoOutput ? new Echo(fields, deps.echoLimitBytes ?? ECHO_LIMIT_BYTES) : undefined;
   const heartbeatMs = Math.min((job.timeout * 1000) / 3, deps.maxHeartbeatMs ?? 5_000);
-  let outcome: RunOutcome;
+  let outcome: CommandOutcome;
   try {
     outcome = await (deps.run ?? runCommand)(
       spec.data,
@@ -284,7 +284,7 @@ async function whileBusy<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-function invalidOutcome(error: string): RunOutcome {
+function invalidOutcome(error: string): CommandOutcome {
   return {
     exitCode: 1,
     signal: null,

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { describeError, log } from '../core/log.ts';
 import type { JobStore } from '../jobs/store.ts';
 import { commandSpecSchema } from './command.ts';
-import { type JobRef, type RunJobDeps, runJob } from './job.ts';
+import { type RunJobDeps, type RunRef, runJob } from './job.ts';
 import { exitCodeFor, type RunDeps, runCommand } from './run.ts';
 import { type Identity, SELF } from './sandbox.ts';
 
@@ -92,7 +92,7 @@ export async function main(deps: MainDeps): Promise<void> {
  * or taken over meanwhile is left alone. Without this, a stopped stack's runs would show `running`
  * until their leases expired, then be retried as if they had failed.
  */
-async function giveBack(store: JobStore, ref: JobRef, reason: unknown): Promise<void> {
+async function giveBack(store: JobStore, ref: RunRef, reason: unknown): Promise<void> {
   const fields = { queue: ref.queue, job_id: ref.id, run_id: ref.runId };
   try {
     const released = await store.releaseRun(ref.queue, ref.id, ref.runId, reasonOf(reason));

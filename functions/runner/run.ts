@@ -35,7 +35,7 @@ export interface OutputEntry {
   readonly seq: number;
 }
 
-export interface RunOutcome {
+export interface CommandOutcome {
   /** The command's exit code, 128 + n when signal n ended it, 124 on timeout, 126/127 when it could not start. */
   readonly exitCode: number;
   /** The signal that ended the command, if one did. */
@@ -115,7 +115,7 @@ export const DEFAULT_DEPS: RunDeps = {
 const DEFAULT_HEARTBEAT_MS = 30_000;
 
 /** The runner program's exit code: 0 ok, 1 failed, 124 timed out. */
-export function exitCodeFor(outcome: Pick<RunOutcome, 'exitCode' | 'timedOut'>): 0 | 1 | 124 {
+export function exitCodeFor(outcome: Pick<CommandOutcome, 'exitCode' | 'timedOut'>): 0 | 1 | 124 {
   if (outcome.timedOut) return 124;
   return outcome.exitCode === 0 ? 0 : 1;
 }
@@ -174,7 +174,7 @@ const reasonText = (reason: unknown) =>
   typeof reason === 'string' ? reason : reason instanceof Error ? reason.message : String(reason);
 
 /** How a run ended, before its duration and output are added. */
-type Ending = Pick<RunOutcome, 'exitCode' | 'signal' | 'timedOut' | 'aborted' | 'error'>;
+type Ending = Pick<CommandOutcome, 'exitCode' | 'signal' | 'timedOut' | 'aborted' | 'error'>;
 
 type Stop = { readonly kind: 'timeout' } | { readonly kind: 'abort'; readonly reason: string };
 
@@ -183,7 +183,7 @@ export function runCommand(
   spec: CommandSpec,
   deps: Partial<RunDeps> = {},
   hooks: RunHooks = {},
-): Promise<RunOutcome> {
+): Promise<CommandOutcome> {
   const { spawn, now, setTimer, clearTimer, killGroup, graceMs, maxBytes, identity } = {
     ...DEFAULT_DEPS,
     ...deps,
@@ -191,7 +191,7 @@ export function runCommand(
   const { onOutput, signal, heartbeat, heartbeatMs = DEFAULT_HEARTBEAT_MS, onStart } = hooks;
   const started = now();
   const tail = new OutputTail(maxBytes);
-  const finish = (ending: Ending): RunOutcome => ({
+  const finish = (ending: Ending): CommandOutcome => ({
     ...ending,
     durationMs: now() - started,
     truncated: tail.droppedBytes > 0,

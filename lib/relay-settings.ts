@@ -4,7 +4,7 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import { Env } from '../functions/core/env.ts';
-import type { RelayProps } from './relay.ts';
+import type { RelayProps } from './relay-props.ts';
 
 /** The props that configure managed jobs, and so need `managedJobs: true`. */
 const MANAGED_ONLY_PROPS = [

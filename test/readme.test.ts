@@ -107,7 +107,7 @@ describe('README: Deploy to AWS', () => {
   it('uses only props the Relay construct has in its example', async () => {
     const example = section.slice(section.indexOf("new Relay(this, 'Relay', {"), section.indexOf('});'));
     const props = [...example.matchAll(/^\s+(\w+):/gm), ...example.matchAll(/, (\w+):/g)].map((m) => m[1]);
-    const source = readFileSync(new URL('../lib/relay.ts', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('../lib/relay-props.ts', import.meta.url), 'utf8');
     const declared = [...source.matchAll(/^\s+readonly (\w+)\?:/gm)].map((m) => m[1]);
     expect(props.length).toBeGreaterThan(5);
     expect(props.filter((p) => !declared.includes(p))).toEqual([]);

@@ -3,20 +3,11 @@
  * wrong methods (405 with `Allow`), and store faults injected at the DynamoDB client boundary
  * (429/503 with `Retry-After`, or a generic 500).
  */
-import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ROUTES } from '../functions/api/routes.ts';
-import { JobStore } from '../functions/jobs/store.ts';
-import {
-  faultyClient,
-  jsonOf,
-  sendExample,
-  startTestApi,
-  startTestApiWithStore,
-  type TestApi,
-  tableItems,
-} from './support/api.ts';
+import type { ClientCall } from '../functions/core/clients.ts';
+import { jsonOf, sendExample, startTestApi, type TestApi, tableItems } from './support/api.ts';
+import { awsError, failCalls, throttled } from './support/faults.ts';
 
 const v1Job = { id: 'a', queue: 'q', timeout: 30, payload: 1 };
 const v2Job = { queue: 'q', id: 'a', timeout: 30, max_retries: 1, payload: 1 };
@@ -217,18 +208,9 @@ describe('the body of a 405', () => {
   });
 });
 
-/** What DynamoDB answers when a table's throughput is exceeded. */
-const throttled = () =>
-  new ProvisionedThroughputExceededException({
-    message: 'The level of configured provisioned throughput for the table was exceeded.',
-    $metadata: { httpStatusCode: 400 },
-  });
-
-/** An API whose store's DynamoDB client fails every call `fault` picks. */
-const faultyApi = (fault: (command: unknown) => unknown) =>
-  startTestApiWithStore(({ db, config }) => new JobStore(faultyClient(db, fault), config), {
-    dispatch: 'sqs',
-  });
+/** An API whose store's DynamoDB client fails every call `pick` returns an error for. */
+const faultyApi = (pick: (call: ClientCall) => Error | undefined) =>
+  startTestApi({ dispatch: 'sqs', faults: failCalls(pick) });
 
 /** Every route that reaches the store, with the status its family answers when DynamoDB throttles. */
 const STORE_ROUTES = ROUTES.filter((route) => route.path !== '/health').map((route) => ({
@@ -263,7 +245,7 @@ describe('store faults', () => {
   it.each(['ThrottlingException', 'RequestLimitExceeded', 'TimeoutError', 'InternalServerError'])(
     'answers 429 on v1 and 503 on v2 when DynamoDB fails with %s (injected fault)',
     async (name) => {
-      api = await faultyApi(() => Object.assign(new Error(name), { name, $metadata: {} }));
+      api = await faultyApi(() => awsError(name));
 
       const v1 = await api.fetch('/v1/queues/q/jobs');
       const v2 = await api.fetch('/v2/queues/q/jobs');
@@ -273,10 +255,9 @@ describe('store faults', () => {
   );
 
   it('answers 503 when a transaction is cancelled for a conflict rather than a condition (injected fault)', async () => {
-    api = await faultyApi((command) =>
-      command instanceof TransactWriteCommand
-        ? Object.assign(new Error('Transaction cancelled'), {
-            name: 'TransactionCanceledException',
+    api = await faultyApi((call) =>
+      call.operation === 'TransactWriteItems'
+        ? awsError('TransactionCanceledException', {
             CancellationReasons: [{ Code: 'TransactionConflict' }],
             $metadata: { httpStatusCode: 400 },
           })
@@ -293,8 +274,8 @@ describe('store faults', () => {
     ['/v1/jobs?queue=q', 'created'],
     ['/v1/queues/q/dlq', 'dead'],
   ])('answers 503 to GET %s when its index query is throttled (injected fault)', async (path, index) => {
-    api = await faultyApi((command) =>
-      command instanceof QueryCommand && command.input.IndexName === index ? throttled() : undefined,
+    api = await faultyApi((call) =>
+      call.operation === 'Query' && call.input.IndexName === index ? throttled(call) : undefined,
     );
     await api.store.enqueue({ queue: 'q', id: 'a', payload: 1, timeout: 30, max_retries: 0 });
 

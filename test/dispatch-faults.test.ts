@@ -6,12 +6,7 @@
  * job completes (nothing lost) and no job ever has two runs alive at once.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  GetQueueAttributesCommand,
-  PurgeQueueCommand,
-  SendMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, PurgeQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { awsClientConfig, documentClient } from '../functions/core/clients.ts';
 import { createDispatcher } from '../functions/dispatch/dispatcher.ts';
@@ -26,13 +21,11 @@ import {
   type ClaimedJob,
   completes,
   concurrentDuplicates,
-  dynamoThrottled,
-  interceptSend,
   type RecordingExecutor,
   type RunEnd,
   recordingExecutor,
-  sqsThrottled,
 } from './support/dispatch.ts';
+import { failCalls, onClient, throttled } from './support/faults.ts';
 import { freshStore } from './support/store.ts';
 
 /** The repair sweep's grace here: long enough for a hint in flight, short enough for a test. */
@@ -236,16 +229,22 @@ describe('dispatch under faults', () => {
     const d = await deployment();
     const jobs = await submit(d, 40, { timeout: 2, max_retries: 5 });
     const injected = { dynamodb: 0, sqs: 0 };
-    interceptSend(d.dispatcherDb, () => {
-      if (Math.random() >= 0.1) return undefined;
-      injected.dynamodb++;
-      return dynamoThrottled();
-    });
-    interceptSend(d.sqsClient, (command) => {
-      if (!(command instanceof SendMessageCommand) || Math.random() >= 0.1) return undefined;
-      injected.sqs++;
-      return sqsThrottled();
-    });
+    onClient(
+      d.dispatcherDb,
+      failCalls((call) => {
+        if (Math.random() >= 0.1) return undefined;
+        injected.dynamodb++;
+        return throttled(call);
+      }),
+    );
+    onClient(
+      d.sqsClient,
+      failCalls((call) => {
+        if (call.operation !== 'SendMessage' || Math.random() >= 0.1) return undefined;
+        injected.sqs++;
+        return throttled(call);
+      }),
+    );
     for (const job of jobs) await sendHint(d, job);
     // The runner's own calls go through the dispatcher's faulty clients too: it runs inline there.
     const executor = recordingExecutor(async (job: ClaimedJob): Promise<RunEnd> => {

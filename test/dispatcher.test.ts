@@ -7,7 +7,6 @@ import {
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
-  type SendMessageCommandInput,
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
@@ -23,13 +22,8 @@ import { type SqsLocal, startSqsLocal } from '../functions/local/sqs-local.ts';
 import { toRecord } from '../functions/local/sqs-poller.ts';
 import { runJob } from '../functions/runner/job.ts';
 import { runCommand } from '../functions/runner/run.ts';
-import {
-  completes,
-  dynamoThrottled,
-  interceptSend,
-  type RecordingExecutor,
-  recordingExecutor,
-} from './support/dispatch.ts';
+import { completes, type RecordingExecutor, recordingExecutor } from './support/dispatch.ts';
+import { failCalls, onClient, throttled } from './support/faults.ts';
 import { freshStore, TestClock, type TestStore } from './support/store.ts';
 
 const shell = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
@@ -170,10 +164,10 @@ describe('dispatchOne', () => {
 
   it('re-sends the hint of a job not yet due with the remaining delay, without running it', async () => {
     await store.enqueue(shell('m', { run_at: clock.now + 90_000 }));
-    const sent: SendMessageCommandInput[] = [];
-    const restore = interceptSend(sqsClient, (command) => {
-      if (command instanceof SendMessageCommand) sent.push(command.input);
-      return undefined;
+    const sent: Record<string, unknown>[] = [];
+    const restore = onClient(sqsClient, async (call, next) => {
+      if (call.operation === 'SendMessage') sent.push({ ...call.input });
+      return next();
     });
     clock.advance(30_000);
     try {
@@ -337,10 +331,13 @@ describe('createDispatcher', () => {
     // The dispatcher's own client, as a Lambda has: throttle every call that touches job b.
     const db = documentClient(fresh.config.dynamodbEndpoint);
     const throttledKey = jobKey('q', 'b');
-    const restore = interceptSend(db, (command) => {
-      const key = (command as { input?: { Key?: { pk?: unknown; sk?: unknown } } }).input?.Key;
-      return key?.pk === throttledKey.pk && key?.sk === throttledKey.sk ? dynamoThrottled() : undefined;
-    });
+    const restore = onClient(
+      db,
+      failCalls((call) => {
+        const key = call.input.Key as { pk?: unknown; sk?: unknown } | undefined;
+        return key?.pk === throttledKey.pk && key?.sk === throttledKey.sk ? throttled(call) : undefined;
+      }),
+    );
     const handler = createDispatcher(deps({ store: new JobStore(db, fresh.config, clock.read) }));
     const b = hint('b');
 
@@ -362,7 +359,10 @@ describe('createDispatcher', () => {
     const db = documentClient(fresh.config.dynamodbEndpoint);
     const runnerStore = new JobStore(db, fresh.config, clock.read);
     let throttle = 0;
-    interceptSend(db, () => (throttle-- > 0 ? dynamoThrottled() : undefined));
+    onClient(
+      db,
+      failCalls((call) => (throttle-- > 0 ? throttled(call) : undefined)),
+    );
     const inline = recordingExecutor(async (job) => {
       throttle = 2; // the runner's first read of the job
       const result = await runJob(

@@ -1,16 +1,16 @@
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { CommandSettings } from '../../functions/api/commands.ts';
 import { contextFor } from '../../functions/api/context.ts';
 import { createApiHandler } from '../../functions/api/handler.ts';
-import { awsClientConfig } from '../../functions/core/clients.ts';
+import { awsClientConfig, type ClientHook, documentClient } from '../../functions/core/clients.ts';
 import type { TaskStopper } from '../../functions/dispatch/executors.ts';
 import { DispatchQueue, ensureDispatchQueues } from '../../functions/dispatch/queue.ts';
-import type { JobStore } from '../../functions/jobs/store.ts';
+import { JobStore } from '../../functions/jobs/store.ts';
 import { type HttpAdapter, startHttpAdapter } from '../../functions/local/http-adapter.ts';
 import { type SqsLocal, startSqsLocal } from '../../functions/local/sqs-local.ts';
+import { onClient } from './faults.ts';
 import { freshStore, type TestStore } from './store.ts';
 
 export interface TestApi extends TestStore {
@@ -45,6 +45,11 @@ export interface TestApiOptions {
   readonly dispatch?: DispatchQueue | 'sqs';
   /** The default command timeout and allow-list the managed routes apply. */
   readonly commands?: CommandSettings;
+  /**
+   * Faults injected into the calls the handlers' store makes (see faults.ts). The handlers then
+   * get a DynamoDB client of their own; `store` and `db` stay healthy, to arrange and inspect with.
+   */
+  readonly faults?: ClientHook;
 }
 
 /**
@@ -52,20 +57,13 @@ export interface TestApiOptions {
  * request takes in `relay dev`.
  */
 export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
-  return startTestApiWithStore((fresh) => fresh.store, options);
-}
-
-/**
- * `startTestApi`, but the handlers use the store `build` makes from the fresh table's client and
- * config: wrap the client (see `faultyClient`) to inject faults at the SDK boundary. The returned
- * `store` and `db` stay the healthy ones, for arranging and inspecting the table.
- */
-export async function startTestApiWithStore(
-  build: (fresh: TestStore) => JobStore,
-  options: TestApiOptions = {},
-): Promise<TestApi> {
   const fresh = await freshStore({ clock: options.clock, shards: options.shards });
-  const served = build(fresh);
+  let faulty: DynamoDBDocumentClient | undefined;
+  if (options.faults) {
+    faulty = documentClient(fresh.config.dynamodbEndpoint);
+    onClient(faulty, options.faults);
+  }
+  const served = faulty ? new JobStore(faulty, fresh.config, options.clock) : fresh.store;
   const sqs = options.dispatch === 'sqs' ? await startSqsLocal() : undefined;
   const dispatch = sqs ? await dispatchQueueIn(sqs) : (options.dispatch as DispatchQueue | undefined);
   const context = () =>
@@ -101,6 +99,7 @@ export async function startTestApiWithStore(
       if (disposed) return;
       disposed = true;
       await adapter.close();
+      faulty?.destroy();
       if (sqs) {
         dispatch?.client.destroy();
         await sqs.stop();
@@ -120,28 +119,6 @@ async function dispatchQueueIn(sqs: SqsLocal): Promise<DispatchQueue> {
   const client = new SQSClient(awsClientConfig(sqs.endpoint));
   const queues = await ensureDispatchQueues(client, { name: 'relay-dispatch' });
   return new DispatchQueue(client, queues.queueUrl, queues.deadLetterUrl);
-}
-
-type Command = Parameters<DynamoDBDocumentClient['send']>[0];
-
-/**
- * The document client with its `send` wrapped: `fault` sees each command and returns an error to
- * throw instead of sending it, or `undefined` to let it through.
- */
-export function faultyClient(
-  db: DynamoDBDocumentClient,
-  fault: (command: Command) => unknown,
-): DynamoDBDocumentClient {
-  return new Proxy(db, {
-    get(target, property, receiver) {
-      if (property !== 'send') return Reflect.get(target, property, receiver);
-      return async (command: Command) => {
-        const error = fault(command);
-        if (error !== undefined) throw error;
-        return target.send(command);
-      };
-    },
-  });
 }
 
 /** Every item in the test's table: what a request wrote, whatever it was. */

@@ -1,43 +1,10 @@
 /**
- * Test doubles for the dispatch path: fault injection at the AWS SDK client boundary, and a
- * recording in-process executor that stands in for the runner and remembers every run it started.
+ * A test double for the dispatch path: a recording in-process executor that stands in for the
+ * runner and remembers every run it started. Faults come from faults.ts.
  */
-import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { RequestThrottled } from '@aws-sdk/client-sqs';
 import type { Executor } from '../../functions/dispatch/dispatcher.ts';
 import type { Job } from '../../functions/jobs/model.ts';
 import type { JobStore } from '../../functions/jobs/store.ts';
-
-type Sender = { send(command: object, ...rest: unknown[]): Promise<unknown> };
-
-/**
- * Runs `hook` before every command the client sends; when it returns an error, the command fails
- * with it without reaching the emulator. The SDK's own retries live inside `send`, so an injected
- * fault stands for one that outlasted them. Returns how to put the client back.
- */
-export function interceptSend(client: object, hook: (command: object) => Error | undefined): () => void {
-  const target = client as Sender;
-  const original = target.send;
-  target.send = async function (this: Sender, command: object, ...rest: unknown[]) {
-    const error = hook(command);
-    if (error) throw error;
-    return original.call(this, command, ...rest);
-  };
-  return () => {
-    target.send = original;
-  };
-}
-
-/** What DynamoDB answers when a partition or the table is over its throughput. */
-export const dynamoThrottled = () =>
-  new ProvisionedThroughputExceededException({
-    message: 'injected fault: throughput exceeded',
-    $metadata: { httpStatusCode: 400 },
-  });
-
-/** What SQS answers when a queue's request rate is over its limit. */
-export const sqsThrottled = () =>
-  new RequestThrottled({ message: 'injected fault: request throttled', $metadata: { httpStatusCode: 400 } });
 
 /** A claimed job: the dispatcher hands the executor only jobs with a run. */
 export type ClaimedJob = Job & { readonly run_id: string };

@@ -12,231 +12,23 @@
 
 import type { SignatureV4 } from '@smithy/signature-v4';
 import { retryDelayMs } from '../core/backoff.ts';
+import { apiError, LeaseLostError, RelayApiError, RelayConnectionError } from './errors.ts';
+import { loadSigner, type SigV4Options, signingRegion, uriEscape } from './sigv4.ts';
+import type {
+  ChildJobInput,
+  ClaimedJob,
+  Job,
+  JobInput,
+  JobPage,
+  JobStatus,
+  LogPage,
+  QueueStats,
+  QueueSummary,
+} from './types.ts';
 
-// ---------------------------------------------------------------------------------------------
-// Wire types
-// ---------------------------------------------------------------------------------------------
-
-/** Statuses a job can be seen in; `scheduled` is a pending job whose `run_at` is in the future. */
-export const JOB_STATUSES = [
-  'pending',
-  'scheduled',
-  'running',
-  'failed',
-  'completed',
-  'dead',
-  'cancelled',
-] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
-
-/** How long a failed run waits before its retry. */
-export interface Backoff {
-  readonly strategy: 'exponential' | 'fixed';
-  readonly base_seconds: number;
-  readonly max_seconds: number;
-  readonly jitter: 'full' | 'equal' | 'decorrelated' | 'none';
-}
-
-/** A job to submit, in Relay's native shape. Omitted fields take the API's defaults. */
-export interface JobInput {
-  /** @default 'default' */
-  readonly queue?: string;
-  /** Generated (a ULID) when omitted. */
-  readonly id?: string;
-  readonly payload: unknown;
-  readonly state?: unknown;
-  /** Lease length in seconds. @default 300 */
-  readonly timeout?: number;
-  /** `null` or a negative number means unlimited. @default 3 */
-  readonly max_retries?: number | null;
-  /** Higher runs first. @default 0 */
-  readonly priority?: number;
-  /** RFC 3339 date-time; give this or `delay`, not both. */
-  readonly run_at?: string;
-  /** Seconds from now. */
-  readonly delay?: number;
-  readonly idempotency_key?: string;
-  /** A strategy name with the default settings, or a full backoff. */
-  readonly backoff?: Backoff['strategy'] | Partial<Backoff>;
-  /** `SHELL`: Relay runs `payload` (`{command, args?, env?, cwd?, timeout?, runtime?}`) for you. */
-  readonly type?: 'SHELL';
-  /** Enqueued once when a managed run completes. */
-  readonly on_success?: ChildJobInput;
-  /** Enqueued once when a managed job goes dead. */
-  readonly on_failure?: ChildJobInput;
-}
-
-/** A job to enqueue when a managed run ends; it may chain further. */
-export interface ChildJobInput {
-  /** @default the parent's queue */
-  readonly queue?: string;
-  readonly type?: 'SHELL';
-  readonly payload: unknown;
-  readonly timeout?: number;
-  readonly max_retries?: number | null;
-  readonly backoff?: Backoff['strategy'] | Partial<Backoff>;
-  readonly priority?: number;
-  readonly on_success?: ChildJobInput;
-  readonly on_failure?: ChildJobInput;
-}
-
-/** A job as the native API shows it (the server's `nativeView`). Times are RFC 3339 strings. */
-export interface Job {
-  readonly queue: string;
-  readonly id: string;
-  readonly status: JobStatus;
-  readonly payload: unknown;
-  readonly state: unknown;
-  readonly priority: number;
-  readonly timeout: number;
-  /** `null` means unlimited. */
-  readonly max_retries: number | null;
-  /** `null` means unlimited. */
-  readonly retries_remaining: number | null;
-  readonly attempts: number;
-  /** Set while the job is running. */
-  readonly run_id: string | null;
-  readonly lease_expires_at: string | null;
-  readonly last_error: string | null;
-  readonly idempotency_key: string | null;
-  readonly backoff: Backoff | null;
-  /** `SHELL` for a managed job Relay runs; `null` for a pull job. */
-  readonly type: 'SHELL' | null;
-  /** The run whose outcome enqueued this job (`on_success` / `on_failure`). */
-  readonly parent: { readonly queue: string; readonly id: string; readonly run_id: string } | null;
-  /** Ids of the jobs this job's outcomes enqueued. */
-  readonly children: readonly string[];
-  /** How the last finished run of a managed job ended. */
-  readonly result: { readonly exit_code: number | null; readonly duration_ms: number | null } | null;
-  readonly run_at: string | null;
-  readonly created_at: string | null;
-  readonly updated_at: string | null;
-}
-
-/** A page of jobs; pass `next_cursor` back as `cursor` for the next page. */
-export interface JobPage {
-  readonly jobs: Job[];
-  readonly next_cursor: string | null;
-}
-
-/** Job counts of one queue by status. */
-export interface QueueCounts {
-  readonly pending: number;
-  readonly scheduled: number;
-  readonly running: number;
-  readonly failed: number;
-  readonly dead: number;
-}
-
-export interface QueueStats extends QueueCounts {
-  readonly queue: string;
-}
-
-export interface QueueSummary extends QueueCounts {
-  readonly name: string;
-  readonly ordering: 'strict' | 'priority';
-  readonly shards: number;
-}
-
-/** One chunk of a managed run's output, as the command wrote it. */
-export interface LogEntry {
-  readonly stream: 'stdout' | 'stderr';
-  readonly text: string;
-  /** Epoch ms when the runner read the chunk. */
-  readonly at: number;
-  readonly run_id: string;
-  readonly attempt: number;
-  /** Ascending within a run. */
-  readonly seq: number;
-  /** Set on the one entry that stands for the output dropped past the run's log bound. */
-  readonly truncated?: true;
-}
-
-/**
- * A page of log entries, oldest run first. Pass `next_cursor` back as `after` for the next page or
- * the next poll; it stays the same while nothing new has arrived.
- */
-export interface LogPage {
-  readonly entries: LogEntry[];
-  readonly next_cursor: string | null;
-}
-
-/** A job handed to a worker by a claim (the server's `relayV2View`): it is running as `run_id`. */
-export interface ClaimedJob {
-  readonly queue: string;
-  readonly id: string;
-  /** Lease length in seconds: heartbeat well within it. */
-  readonly timeout: number;
-  readonly max_retries: number | null;
-  readonly retries_remaining: number | null;
-  readonly payload: unknown;
-  readonly state: unknown;
-  readonly run_id: string;
-  readonly run_at: string | null;
-  readonly updated_at: string | null;
-  readonly created_at: string | null;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------------------------
-
-/** Codes for answers without a JSON error envelope (relay routes answer plain text). */
-const CODES: Record<number, string> = {
-  400: 'bad_request',
-  401: 'unauthorized',
-  403: 'forbidden',
-  404: 'not_found',
-  405: 'method_not_allowed',
-  409: 'conflict',
-  413: 'payload_too_large',
-  415: 'unsupported_media_type',
-  421: 'misdirected_request',
-  422: 'invalid_request',
-  429: 'too_many_requests',
-  500: 'internal_error',
-  503: 'unavailable',
-};
-
-/** Relay answered with an error status. `code` is the API's machine-readable code. */
-export class RelayApiError extends Error {
-  override readonly name: string = 'RelayApiError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    /** The existing job, when an idempotency key was already used. */
-    readonly jobId?: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The run is no longer the job's current run: its lease expired, or it was cancelled or replaced. */
-export class LeaseLostError extends RelayApiError {
-  override readonly name = 'LeaseLostError';
-  constructor(
-    readonly queue: string,
-    readonly id: string,
-    readonly runId: string,
-    message: string,
-  ) {
-    super(404, 'lease_lost', message);
-  }
-}
-
-/** Relay could not be reached (connection refused, reset, DNS…); `cause` holds the network error. */
-export class RelayConnectionError extends Error {
-  override readonly name = 'RelayConnectionError';
-}
-
-/**
- * Requests had to be signed with SigV4 and no AWS credentials were found (or the signing modules
- * are not installed); `cause` holds the credential chain's error. Nothing was sent.
- */
-export class RelayCredentialsError extends Error {
-  override readonly name = 'RelayCredentialsError';
-}
+export * from './errors.ts';
+export * from './sigv4.ts';
+export * from './types.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Client
@@ -262,48 +54,6 @@ export interface RelayClientOptions {
   readonly fetch?: typeof fetch;
   /** Retries of a request answered 429/503 (or, for reads, failed in the network). @default 3 */
   readonly retries?: number;
-}
-
-export interface SigV4Options {
-  /**
-   * The region the API is deployed in.
-   * @default the endpoint's region, else `RELAY_AWS_REGION`, `AWS_REGION`, `AWS_DEFAULT_REGION`
-   */
-  readonly region?: string;
-}
-
-/** API Gateway's own hosts: `<api-id>.execute-api.<region>.amazonaws.com` (`.com.cn` in China). */
-const EXECUTE_API_HOST = /^([a-z0-9]+)\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/i;
-
-/** The API id and region of an API Gateway default endpoint host; undefined for any other host. */
-export function parseExecuteApiHost(hostname: string): { apiId: string; region: string } | undefined {
-  const match = EXECUTE_API_HOST.exec(hostname);
-  return match?.[1] && match[2] ? { apiId: match[1], region: match[2] } : undefined;
-}
-
-/**
- * The region to sign requests to `endpoint` for, or undefined to send them unsigned.
- *
- * Signing is on when asked for (`sigv4` given, or `RELAY_AWS_REGION` set: a custom domain hides
- * the region) or when the host is API Gateway's own; a local Relay never needs it. The region is
- * the one asked for, else the host's, else the AWS SDK's usual variables.
- */
-export function signingRegion(
-  endpoint: string,
-  sigv4: SigV4Options | false | undefined,
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): string | undefined {
-  if (sigv4 === false) return undefined;
-  const hostRegion = parseExecuteApiHost(new URL(endpoint).hostname)?.region;
-  if (sigv4 === undefined && !env.RELAY_AWS_REGION && !hostRegion) return undefined;
-  const region =
-    sigv4?.region || hostRegion || env.RELAY_AWS_REGION || env.AWS_REGION || env.AWS_DEFAULT_REGION;
-  if (!region) {
-    throw new Error(
-      `no region to sign requests to ${endpoint} for: give sigv4.region or set RELAY_AWS_REGION`,
-    );
-  }
-  return region;
 }
 
 interface RequestOptions {
@@ -594,61 +344,6 @@ export class RelayClient {
     const { host: _host, ...rest } = signed.headers;
     return rest;
   }
-}
-
-/**
- * A signer for API Gateway in `region` with the default credential chain. The modules are imported
- * here, not at the top, so a client that never signs never loads them.
- * https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-access-control-iam.html
- */
-async function loadSigner(region: string, endpoint: string): Promise<SignatureV4> {
-  const modules = await Promise.all([
-    import('@smithy/signature-v4'),
-    import('@aws-crypto/sha256-js'),
-    import('@aws-sdk/credential-provider-node'),
-  ]).catch((error: unknown) => {
-    throw new RelayCredentialsError(
-      `signing requests to ${endpoint} needs @smithy/signature-v4, @aws-crypto/sha256-js and ` +
-        `@aws-sdk/credential-provider-node installed: ${(error as Error).message}`,
-      { cause: error },
-    );
-  });
-  const [{ SignatureV4 }, { Sha256 }, { defaultProvider }] = modules;
-  // The provider memoizes, and refreshes temporary credentials before they expire.
-  const provider = defaultProvider();
-  const credentials = async () => {
-    try {
-      return await provider();
-    } catch (error) {
-      throw new RelayCredentialsError(
-        `no AWS credentials to sign requests to ${endpoint} with: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
-  };
-  return new SignatureV4({ service: 'execute-api', region, credentials, sha256: Sha256 });
-}
-
-/** RFC 3986 percent-encoding, as SigV4 canonicalizes query names and values. */
-const uriEscape = (value: string): string =>
-  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-
-/** Turns an error answer into a `RelayApiError`: the native envelope, or a plain-text body. */
-function apiError(response: Response, text: string): RelayApiError {
-  const fallbackCode = CODES[response.status] ?? 'error';
-  try {
-    const { error } = JSON.parse(text) as { error?: { code?: string; message?: string; job_id?: string } };
-    if (error?.message) {
-      return new RelayApiError(response.status, error.code ?? fallbackCode, error.message, error.job_id);
-    }
-  } catch {
-    // Not JSON: relay routes answer plain text.
-  }
-  return new RelayApiError(
-    response.status,
-    fallbackCode,
-    text.trim() || `${response.status} ${response.statusText}`.trim(),
-  );
 }
 
 /** Full-jitter exponential backoff: a random wait up to 200 ms × 2^attempt, capped at 5 s. */

@@ -33,7 +33,6 @@ import { readConfig } from '../functions/core/config.ts';
 import { Env } from '../functions/core/env.ts';
 import { DispatchQueue } from '../functions/dispatch/queue.ts';
 import { redispatchLost } from '../functions/dispatch/repair.ts';
-import { dispatchFromEnv, storeFromEnv } from '../functions/handlers/services.ts';
 import { JobStore } from '../functions/jobs/store.ts';
 import { freePort } from '../functions/local/dynamodb-local.ts';
 import { LOCAL_TABLE, type LocalStack } from '../functions/local/stack.ts';
@@ -249,7 +248,7 @@ export const injectedErrors: Scenario = async (ctx, sizes) => {
   // The runners of managed jobs are processes of their own: they inject their own faults.
   const restoreEnv = setEnv({ NODE_OPTIONS: await childHooksPreload({ errorRate: 0.1 }, ctx.workDir) });
   const fleet = new WorkerFleet(ctx, run, { concurrency: 4 });
-  const repair = repairLoop(sizes.repairGraceMs, inProcessRepair);
+  const repair = repairLoop(sizes.repairGraceMs, () => inProcessRepair(ctx.stack));
   try {
     const ids = await submitAll(run.client, [
       ...range(pullJobs, (i) => pullJob(run.queue, `pull-${i}`, between(50, 400))),
@@ -279,7 +278,7 @@ export const messageMisdelivery: Scenario = async (ctx, sizes) => {
   );
   // Runners send the hints of retries: half of the jobs fail their first run, so runners misdeliver too.
   const restoreEnv = setEnv({ NODE_OPTIONS: await childHooksPreload({ messages: shares }, ctx.workDir) });
-  const repair = repairLoop(sizes.repairGraceMs, inProcessRepair);
+  const repair = repairLoop(sizes.repairGraceMs, () => inProcessRepair(ctx.stack));
   try {
     const ids = await submitAll(
       run.client,
@@ -816,10 +815,8 @@ interface RepairTarget {
 }
 
 /** The repair's store and queue in this process: the stack's own. */
-async function inProcessRepair(): Promise<RepairTarget> {
-  const dispatch = dispatchFromEnv();
-  if (!dispatch) throw new Error('the local stack has no dispatch queue');
-  return { store: storeFromEnv(), dispatch, close: () => {} };
+async function inProcessRepair(stack: LocalStack): Promise<RepairTarget> {
+  return { store: stack.store, dispatch: stack.dispatch, close: () => {} };
 }
 
 /** The repair's store and queue for a `relay dev` process, from the endpoints it printed. */

@@ -58,6 +58,10 @@ export interface LocalExecutor {
 export interface LocalExecutorOptions {
   /** @default dist/runner.mjs */
   readonly runner?: string;
+  /**
+   * Relay's settings for the runners (table, endpoints, queues), over this process's environment
+   * as it is when each runner starts.
+   */
   readonly env?: NodeJS.ProcessEnv;
   /**
    * How long `stop` waits for runners: a command gets 5 s between SIGTERM and SIGKILL, then its
@@ -161,7 +165,7 @@ async function claimUids(pool: UidPool | undefined): Promise<Server | undefined>
 
 export async function startLocalExecutor(options: LocalExecutorOptions = {}): Promise<LocalExecutor> {
   const runner = options.runner ?? runnerPath();
-  const env = options.env ?? process.env;
+  const env = { ...process.env, ...options.env };
   const running = new Map<string, ChildProcess>();
   const pool = uidPool(env);
   const mark = await claimUids(pool);
@@ -182,7 +186,9 @@ export async function startLocalExecutor(options: LocalExecutorOptions = {}): Pr
       }
       const child = spawn(process.execPath, [runner, '--job', job.queue, job.id, String(job.run_id)], {
         env: {
-          ...runnerEnv(env),
+          // The caller's environment as it is now (a test may set NODE_OPTIONS for a preload), then
+          // the stack's settings.
+          ...runnerEnv({ ...process.env, ...options.env }),
           ...(uid === undefined || !pool ? {} : { [Env.COMMAND_USER]: `${uid}:${pool.first}` }),
         },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -4,23 +4,28 @@
  * runs of managed jobs as child processes of the runner program, and the maintenance sweep on a
  * timer.
  *
- * The handlers read their configuration from the environment exactly as they do on Lambda; this
- * module only sets the variables (endpoint and table) before they first run.
+ * It wires the same modules the Lambda entry points wire, from explicit settings (the table, the
+ * emulators' endpoints and queues, and the caller's environment for the rest); it writes nothing to
+ * `process.env`. Runner processes get those settings as their environment.
  *
  * Everything it starts listens on loopback only (the API too, unless asked otherwise with a token)
  * and ends with it. What can fail for want of setup (the port, Java) is checked before anything
  * starts, and a start that fails later stops what it had started.
  */
 import { mkdirSync } from 'node:fs';
+import { commandSettingsFromEnv } from '../api/commands.ts';
+import { contextFor } from '../api/context.ts';
 import { createApiHandler } from '../api/handler.ts';
-import { dynamoClient, sqsClient } from '../core/clients.ts';
+import { documentClient, dynamoClient, sqsClient } from '../core/clients.ts';
+import { readConfig } from '../core/config.ts';
 import { Env } from '../core/env.ts';
 import { describeError, log } from '../core/log.ts';
+import { metricsFromEnv } from '../core/metrics.ts';
 import { createDispatcher } from '../dispatch/dispatcher.ts';
-import { ensureDispatchQueues } from '../dispatch/queue.ts';
+import { maintain } from '../dispatch/maintenance.ts';
+import { DispatchQueue, ensureDispatchQueues } from '../dispatch/queue.ts';
 import { redispatchLost } from '../dispatch/repair.ts';
-import { handler as sweep } from '../handlers/maintenance.ts';
-import { apiContextFromEnv, dispatchFromEnv, storeFromEnv } from '../handlers/services.ts';
+import { JobStore } from '../jobs/store.ts';
 import { ensureTable } from '../jobs/table.ts';
 import { prepareDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { startLocalExecutor } from './executor.ts';
@@ -51,6 +56,9 @@ export interface LocalStack {
   readonly sqsEndpoint: string;
   readonly dispatchQueueUrl: string;
   readonly deadLetterQueueUrl: string;
+  /** The stack's job store and dispatch queue, for tools that work beside it in this process. */
+  readonly store: JobStore;
+  readonly dispatch: DispatchQueue;
   /** Who the commands of managed jobs run as. */
   readonly commandsRunAs: string;
   stop(): Promise<void>;
@@ -117,13 +125,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     if (dynamo.status === 'rejected') throw dynamo.reason;
     if (sqs.status === 'rejected') throw sqs.reason;
 
-    process.env[Env.DYNAMODB_ENDPOINT] = dynamo.value.endpoint;
-    process.env[Env.SQS_ENDPOINT] = sqs.value.endpoint;
-    process.env[Env.TABLE_NAME] ??= LOCAL_TABLE;
-    process.env.AWS_EC2_METADATA_DISABLED = 'true';
+    const table = process.env[Env.TABLE_NAME] ?? LOCAL_TABLE;
     const raw = dynamoClient(dynamo.value.endpoint);
     try {
-      await ensureTable(raw, process.env[Env.TABLE_NAME] as string);
+      await ensureTable(raw, table);
     } finally {
       raw.destroy();
     }
@@ -134,21 +139,33 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       name: 'relay-dispatch',
       visibilityTimeoutSeconds: 60,
     });
-    process.env[Env.DISPATCH_QUEUE_URL] = queues.queueUrl;
-    process.env[Env.DISPATCH_DLQ_URL] = queues.deadLetterUrl;
-    const executor = await startLocalExecutor();
+    // What the Lambda functions get from the stack, here for this process and its runners.
+    const relay = {
+      [Env.TABLE_NAME]: table,
+      [Env.DYNAMODB_ENDPOINT]: dynamo.value.endpoint,
+      [Env.SQS_ENDPOINT]: sqs.value.endpoint,
+      [Env.DISPATCH_QUEUE_URL]: queues.queueUrl,
+      [Env.DISPATCH_DLQ_URL]: queues.deadLetterUrl,
+    };
+    const settings: NodeJS.ProcessEnv = { ...process.env, ...relay };
+    const config = readConfig(settings);
+    const metrics = metricsFromEnv(settings);
+    const store = new JobStore(documentClient(config.dynamodbEndpoint), config, Date.now, metrics);
+    const dispatch = new DispatchQueue(queueClient, queues.queueUrl, queues.deadLetterUrl);
+    const context = contextFor(store, { dispatch, commands: commandSettingsFromEnv(settings) });
+
+    const executor = await startLocalExecutor({ env: relay });
     started.add(executor.stop);
-    const dispatch = dispatchFromEnv();
     const poller = await startSqsPoller({
       client: queueClient,
       queueUrl: queues.queueUrl,
-      handler: createDispatcher({ store: storeFromEnv(), execute: executor.execute, dispatch }),
+      handler: createDispatcher({ store, execute: executor.execute, dispatch }),
     });
     started.add(poller.stop);
     // The dispatch queue lives only in memory: after a restart with --data-dir, every managed job
     // still waiting is owed a hint. Send them now rather than a grace period later; the sweep
     // repairs the rest, as it does any lost hint.
-    if (dispatch) await redispatchLost(storeFromEnv(), dispatch, Date.now(), 0);
+    await redispatchLost(store, dispatch, Date.now(), 0);
 
     const http = await startHttpAdapter({
       host,
@@ -156,10 +173,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       token: options.token,
       allowedHosts,
       handlers: {
-        relay: createApiHandler('relay', apiContextFromEnv),
-        jobs: createApiHandler('jobs', apiContextFromEnv),
-        managed: createApiHandler('managed', apiContextFromEnv),
-        fallback: createApiHandler('fallback', apiContextFromEnv),
+        relay: createApiHandler('relay', () => context),
+        jobs: createApiHandler('jobs', () => context),
+        managed: createApiHandler('managed', () => context),
+        fallback: createApiHandler('fallback', () => context),
       },
     }).catch((error: unknown) => {
       throw listenError(error, host, port);
@@ -173,7 +190,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       running = running.then(async () => {
         if (stopping) return;
         try {
-          await sweep();
+          await maintain({ store, dispatch, metrics });
         } catch (error) {
           log('warn', 'maintenance sweep failed', describeError(error));
         }
@@ -191,6 +208,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sqsEndpoint: sqs.value.endpoint,
       dispatchQueueUrl: queues.queueUrl,
       deadLetterQueueUrl: queues.deadLetterUrl,
+      store,
+      dispatch,
       commandsRunAs: executor.runsAs,
       // The sweep, the API and the poller stop first, so no new run starts; then the runs going on
       // are given back, while DynamoDB Local still takes their writes; the emulators stop last.

@@ -1,0 +1,161 @@
+/** Relay's API as the SDK sees it: what goes in and what comes out of each call (the wire shapes). */
+
+/** Statuses a job can be seen in; `scheduled` is a pending job whose `run_at` is in the future. */
+export const JOB_STATUSES = [
+  'pending',
+  'scheduled',
+  'running',
+  'failed',
+  'completed',
+  'dead',
+  'cancelled',
+] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** How long a failed run waits before its retry. */
+export interface Backoff {
+  readonly strategy: 'exponential' | 'fixed';
+  readonly base_seconds: number;
+  readonly max_seconds: number;
+  readonly jitter: 'full' | 'equal' | 'decorrelated' | 'none';
+}
+
+/** A job to submit, in Relay's native shape. Omitted fields take the API's defaults. */
+export interface JobInput {
+  /** @default 'default' */
+  readonly queue?: string;
+  /** Generated (a ULID) when omitted. */
+  readonly id?: string;
+  readonly payload: unknown;
+  readonly state?: unknown;
+  /** Lease length in seconds. @default 300 */
+  readonly timeout?: number;
+  /** `null` or a negative number means unlimited. @default 3 */
+  readonly max_retries?: number | null;
+  /** Higher runs first. @default 0 */
+  readonly priority?: number;
+  /** RFC 3339 date-time; give this or `delay`, not both. */
+  readonly run_at?: string;
+  /** Seconds from now. */
+  readonly delay?: number;
+  readonly idempotency_key?: string;
+  /** A strategy name with the default settings, or a full backoff. */
+  readonly backoff?: Backoff['strategy'] | Partial<Backoff>;
+  /** `SHELL`: Relay runs `payload` (`{command, args?, env?, cwd?, timeout?, runtime?}`) for you. */
+  readonly type?: 'SHELL';
+  /** Enqueued once when a managed run completes. */
+  readonly on_success?: ChildJobInput;
+  /** Enqueued once when a managed job goes dead. */
+  readonly on_failure?: ChildJobInput;
+}
+
+/** A job to enqueue when a managed run ends; it may chain further. */
+export interface ChildJobInput {
+  /** @default the parent's queue */
+  readonly queue?: string;
+  readonly type?: 'SHELL';
+  readonly payload: unknown;
+  readonly timeout?: number;
+  readonly max_retries?: number | null;
+  readonly backoff?: Backoff['strategy'] | Partial<Backoff>;
+  readonly priority?: number;
+  readonly on_success?: ChildJobInput;
+  readonly on_failure?: ChildJobInput;
+}
+
+/** A job as the native API shows it (the server's `nativeView`). Times are RFC 3339 strings. */
+export interface Job {
+  readonly queue: string;
+  readonly id: string;
+  readonly status: JobStatus;
+  readonly payload: unknown;
+  readonly state: unknown;
+  readonly priority: number;
+  readonly timeout: number;
+  /** `null` means unlimited. */
+  readonly max_retries: number | null;
+  /** `null` means unlimited. */
+  readonly retries_remaining: number | null;
+  readonly attempts: number;
+  /** Set while the job is running. */
+  readonly run_id: string | null;
+  readonly lease_expires_at: string | null;
+  readonly last_error: string | null;
+  readonly idempotency_key: string | null;
+  readonly backoff: Backoff | null;
+  /** `SHELL` for a managed job Relay runs; `null` for a pull job. */
+  readonly type: 'SHELL' | null;
+  /** The run whose outcome enqueued this job (`on_success` / `on_failure`). */
+  readonly parent: { readonly queue: string; readonly id: string; readonly run_id: string } | null;
+  /** Ids of the jobs this job's outcomes enqueued. */
+  readonly children: readonly string[];
+  /** How the last finished run of a managed job ended. */
+  readonly result: { readonly exit_code: number | null; readonly duration_ms: number | null } | null;
+  readonly run_at: string | null;
+  readonly created_at: string | null;
+  readonly updated_at: string | null;
+}
+
+/** A page of jobs; pass `next_cursor` back as `cursor` for the next page. */
+export interface JobPage {
+  readonly jobs: Job[];
+  readonly next_cursor: string | null;
+}
+
+/** Job counts of one queue by status. */
+export interface QueueCounts {
+  readonly pending: number;
+  readonly scheduled: number;
+  readonly running: number;
+  readonly failed: number;
+  readonly dead: number;
+}
+
+export interface QueueStats extends QueueCounts {
+  readonly queue: string;
+}
+
+export interface QueueSummary extends QueueCounts {
+  readonly name: string;
+  readonly ordering: 'strict' | 'priority';
+  readonly shards: number;
+}
+
+/** One chunk of a managed run's output, as the command wrote it. */
+export interface LogEntry {
+  readonly stream: 'stdout' | 'stderr';
+  readonly text: string;
+  /** Epoch ms when the runner read the chunk. */
+  readonly at: number;
+  readonly run_id: string;
+  readonly attempt: number;
+  /** Ascending within a run. */
+  readonly seq: number;
+  /** Set on the one entry that stands for the output dropped past the run's log bound. */
+  readonly truncated?: true;
+}
+
+/**
+ * A page of log entries, oldest run first. Pass `next_cursor` back as `after` for the next page or
+ * the next poll; it stays the same while nothing new has arrived.
+ */
+export interface LogPage {
+  readonly entries: LogEntry[];
+  readonly next_cursor: string | null;
+}
+
+/** A job handed to a worker by a claim (the server's `relayV2View`): it is running as `run_id`. */
+export interface ClaimedJob {
+  readonly queue: string;
+  readonly id: string;
+  /** Lease length in seconds: heartbeat well within it. */
+  readonly timeout: number;
+  readonly max_retries: number | null;
+  readonly retries_remaining: number | null;
+  readonly payload: unknown;
+  readonly state: unknown;
+  readonly run_id: string;
+  readonly run_at: string | null;
+  readonly updated_at: string | null;
+  readonly created_at: string | null;
+}

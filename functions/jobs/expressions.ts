@@ -37,18 +37,29 @@ export function or(...parts: Condition[]): Condition {
   };
 }
 
-export interface Change {
+/** Attributes of `T` that hold numbers (any attribute of an untyped record). */
+type NumberKeys<T> = string extends keyof T
+  ? string
+  : { [K in keyof T]-?: NonNullable<T[K]> extends number ? K : never }[keyof T] & string;
+
+/** Attributes of `T` that hold lists (any attribute of an untyped record). */
+type ListKeys<T> = string extends keyof T
+  ? string
+  : { [K in keyof T]-?: NonNullable<T[K]> extends readonly unknown[] ? K : never }[keyof T] & string;
+
+/** An update of an item of type `T`: the compiler checks each attribute it names and sets. */
+export interface Change<T = Record<string, unknown>> {
   /** Attributes to set; `undefined` values are removed instead. */
-  readonly set?: Readonly<Record<string, unknown>>;
-  readonly remove?: readonly string[];
+  readonly set?: { readonly [K in keyof T]?: T[K] | undefined };
+  readonly remove?: readonly (keyof T & string)[];
   /** Attributes to increment by the given amount (`#a = #a + :n`); an absent one counts as 0. */
-  readonly add?: Readonly<Record<string, number>>;
+  readonly add?: { readonly [K in NumberKeys<T>]?: number };
   /** Attributes set from another attribute plus a value (`#a = #b + :n`), so no read is needed first. */
-  readonly plus?: Readonly<Record<string, readonly [source: string, amount: number]>>;
+  readonly plus?: { readonly [K in NumberKeys<T>]?: readonly [source: NumberKeys<T>, amount: number] };
   /** Attributes set only when absent (`if_not_exists`): an upsert keeps what the old item had. */
-  readonly keep?: Readonly<Record<string, unknown>>;
+  readonly keep?: { readonly [K in keyof T]?: T[K] };
   /** Lists to extend (`list_append`), created when absent, so no read is needed first. */
-  readonly append?: Readonly<Record<string, readonly unknown[]>>;
+  readonly append?: { readonly [K in ListKeys<T>]?: readonly unknown[] };
 }
 
 export interface BuiltExpression {
@@ -59,7 +70,7 @@ export interface BuiltExpression {
 }
 
 /** Builds the expression parts of an `UpdateItem` (or just a condition when `change` is omitted). */
-export function build(when: Condition | undefined, change?: Change): BuiltExpression {
+export function build<T>(when: Condition | undefined, change?: Change<T>): BuiltExpression {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {};
   const alias = (name: string) => {
@@ -67,8 +78,8 @@ export function build(when: Condition | undefined, change?: Change): BuiltExpres
     return `#${name}`;
   };
   const sets: string[] = [];
-  const removes = new Set(change?.remove ?? []);
-  for (const [name, value] of Object.entries(change?.set ?? {})) {
+  const removes = new Set<string>(change?.remove ?? []);
+  for (const [name, value] of Object.entries<unknown>(change?.set ?? {})) {
     if (value === undefined) {
       removes.add(name);
       continue;
@@ -76,20 +87,24 @@ export function build(when: Condition | undefined, change?: Change): BuiltExpres
     values[`:set_${name}`] = value;
     sets.push(`${alias(name)} = :set_${name}`);
   }
-  for (const [name, amount] of Object.entries(change?.add ?? {})) {
+  for (const [name, amount] of Object.entries<number | undefined>(change?.add ?? {})) {
+    if (amount === undefined) continue;
     values[`:add_${name}`] = amount;
     values[':zero'] = 0;
     sets.push(`${alias(name)} = if_not_exists(${alias(name)}, :zero) + :add_${name}`);
   }
-  for (const [name, [source, amount]] of Object.entries(change?.plus ?? {})) {
+  for (const [name, plus] of Object.entries<readonly [string, number] | undefined>(change?.plus ?? {})) {
+    if (!plus) continue;
+    const [source, amount] = plus;
     values[`:plus_${name}`] = amount;
     sets.push(`${alias(name)} = ${alias(source)} + :plus_${name}`);
   }
-  for (const [name, value] of Object.entries(change?.keep ?? {})) {
+  for (const [name, value] of Object.entries<unknown>(change?.keep ?? {})) {
     values[`:keep_${name}`] = value;
     sets.push(`${alias(name)} = if_not_exists(${alias(name)}, :keep_${name})`);
   }
-  for (const [name, items] of Object.entries(change?.append ?? {})) {
+  for (const [name, items] of Object.entries<readonly unknown[] | undefined>(change?.append ?? {})) {
+    if (items === undefined) continue;
     values[`:append_${name}`] = items;
     values[':empty_list'] = [];
     sets.push(`${alias(name)} = list_append(if_not_exists(${alias(name)}, :empty_list), :append_${name})`);
@@ -111,9 +126,9 @@ export function build(when: Condition | undefined, change?: Change): BuiltExpres
 }
 
 /** `build` for an `UpdateItem`, whose update expression is never empty. */
-export function buildUpdate(
+export function buildUpdate<T>(
   when: Condition | undefined,
-  change: Change,
+  change: Change<T>,
 ): BuiltExpression & { UpdateExpression: string } {
   const built = build(when, change);
   if (!built.UpdateExpression) throw new Error('an update must change at least one attribute');

@@ -2443,9 +2443,10 @@ function applied(item: Item, change: Change): Item {
     if (value === undefined) delete out[name];
     else out[name] = value;
   }
-  for (const [name, amount] of Object.entries(change.add ?? {})) out[name] = Number(out[name] ?? 0) + amount;
+  for (const [name, amount] of Object.entries(change.add ?? {}))
+    out[name] = Number(out[name] ?? 0) + (amount ?? 0);
   for (const [name, list] of Object.entries(change.append ?? {})) {
-    out[name] = [...((out[name] as unknown[] | undefined) ?? []), ...list];
+    out[name] = [...((out[name] as unknown[] | undefined) ?? []), ...(list ?? [])];
   }
   return out;
 }

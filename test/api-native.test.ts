@@ -2,9 +2,8 @@
  * Relay's native job API over real HTTP: enqueue with defaults and idempotency, the status view of
  * every status, listing, explicit failure, cancel and retry, the dead-letter queue, and stats.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { jsonOf, startTestApi, type TestApi } from './support/api.ts';
-import { TestClock } from './support/store.ts';
+import { describe, expect, it } from 'vitest';
+import { apiPerTest, jsonOf } from './support/api.ts';
 
 interface View {
   queue: string;
@@ -27,24 +26,14 @@ interface ErrorBody {
   error: { code: string; message: string; job_id?: string };
 }
 
-let clock: TestClock;
-let api: TestApi;
-
-beforeEach(async () => {
-  clock = new TestClock();
-  api = await startTestApi({ clock: clock.read });
-});
-
-afterEach(async () => {
-  await api.dispose();
-});
+const t = apiPerTest();
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-const create = (body: Record<string, unknown>) => api.send('POST', '/v1/jobs', body);
-const status = (id: string, queue = 'q') => api.fetch(`/v1/queues/${queue}/jobs/${id}/status`);
+const create = (body: Record<string, unknown>) => t.api.send('POST', '/v1/jobs', body);
+const status = (id: string, queue = 'q') => t.api.fetch(`/v1/queues/${queue}/jobs/${id}/status`);
 const post = (path: string, body?: unknown) =>
-  body === undefined ? api.fetch(path, { method: 'POST' }) : api.send('POST', path, body);
+  body === undefined ? t.api.fetch(path, { method: 'POST' }) : t.api.send('POST', path, body);
 const fail = (id: string, body: Record<string, unknown>) => post(`/v1/queues/q/jobs/${id}/fail`, body);
 
 async function enqueued(id: string, extra: Record<string, unknown> = {}): Promise<View> {
@@ -55,7 +44,7 @@ async function enqueued(id: string, extra: Record<string, unknown> = {}): Promis
 
 /** Claims the next job of queue `q` (through relay's v2 route, which shows the run id). */
 async function claimNext(): Promise<string> {
-  const res = await api.fetch('/v2/queues/q/jobs');
+  const res = await t.api.fetch('/v2/queues/q/jobs');
   expect(res.status).toBe(200);
   const [claimed] = (await jsonOf(res)) as { run_id: string }[];
   return claimed?.run_id as string;
@@ -70,7 +59,7 @@ async function statusOf(id: string): Promise<View> {
 async function dead(id: string): Promise<void> {
   await enqueued(id, { max_retries: 0 });
   const runId = await claimNext();
-  clock.advance(1);
+  t.clock.advance(1);
   expect((await fail(id, { error: `${id} broke`, run_id: runId })).status).toBe(202);
 }
 
@@ -93,8 +82,8 @@ describe('POST /v1/jobs', () => {
       attempts: 0,
       run_id: null,
       last_error: null,
-      run_at: iso(clock.now),
-      created_at: iso(clock.now),
+      run_at: iso(t.clock.now),
+      created_at: iso(t.clock.now),
     });
     expect(body.id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
   });
@@ -109,11 +98,11 @@ describe('POST /v1/jobs', () => {
   it('schedules the job `delay` seconds from now', async () => {
     const res = await create({ queue: 'q', id: 'a', payload: 1, delay: 90 });
 
-    expect(await jsonOf(res)).toMatchObject({ status: 'scheduled', run_at: iso(clock.now + 90_000) });
+    expect(await jsonOf(res)).toMatchObject({ status: 'scheduled', run_at: iso(t.clock.now + 90_000) });
   });
 
   it('schedules the job at `run_at`', async () => {
-    const runAt = iso(clock.now + 3_600_000);
+    const runAt = iso(t.clock.now + 3_600_000);
 
     const res = await create({ queue: 'q', id: 'a', payload: 1, run_at: runAt });
 
@@ -121,7 +110,7 @@ describe('POST /v1/jobs', () => {
   });
 
   it('answers 422 when both delay and run_at are given', async () => {
-    const res = await create({ queue: 'q', id: 'a', payload: 1, delay: 1, run_at: iso(clock.now) });
+    const res = await create({ queue: 'q', id: 'a', payload: 1, delay: 1, run_at: iso(t.clock.now) });
 
     expect(res.status).toBe(422);
     expect((await status('a')).status).toBe(404);
@@ -214,7 +203,7 @@ describe('GET /v1/queues/{queue}/jobs/{id}/status', () => {
     await enqueued('a', { delay: 60 });
     expect((await statusOf('a')).status).toBe('scheduled');
 
-    clock.advance(60_000);
+    t.clock.advance(60_000);
 
     expect((await statusOf('a')).status).toBe('pending');
   });
@@ -227,7 +216,7 @@ describe('GET /v1/queues/{queue}/jobs/{id}/status', () => {
       status: 'running',
       run_id: runId,
       attempts: 1,
-      lease_expires_at: iso(clock.now + 30_000),
+      lease_expires_at: iso(t.clock.now + 30_000),
     });
   });
 
@@ -265,10 +254,10 @@ describe('GET /v1/queues/{queue}/jobs/{id}/status', () => {
   it('shows a completed job as completed', async () => {
     await enqueued('a');
     const runId = await claimNext();
-    clock.advance(1000);
-    await api.fetch(`/v2/queues/q/jobs/a/run-id/${runId}`, { method: 'DELETE' });
+    t.clock.advance(1000);
+    await t.api.fetch(`/v2/queues/q/jobs/a/run-id/${runId}`, { method: 'DELETE' });
 
-    expect(await statusOf('a')).toMatchObject({ status: 'completed', updated_at: iso(clock.now) });
+    expect(await statusOf('a')).toMatchObject({ status: 'completed', updated_at: iso(t.clock.now) });
   });
 
   it('answers 404 job_not_found as a JSON error for an unknown job', async () => {
@@ -285,7 +274,7 @@ describe('GET /v1/queues/{queue}/jobs/{id}/status', () => {
 describe('GET /v1/jobs', () => {
   async function fiveJobs() {
     for (let i = 0; i < 5; i++) {
-      clock.advance(1);
+      t.clock.advance(1);
       await enqueued(`j${i}`);
     }
   }
@@ -293,9 +282,9 @@ describe('GET /v1/jobs', () => {
   it('lists jobs newest first, page by page, until next_cursor is null', async () => {
     await fiveJobs();
 
-    const first = await jsonOf(api.fetch('/v1/jobs?queue=q&limit=2'));
-    const second = await jsonOf(api.fetch(`/v1/jobs?queue=q&limit=2&cursor=${first.next_cursor}`));
-    const third = await jsonOf(api.fetch(`/v1/jobs?queue=q&limit=2&cursor=${second.next_cursor}`));
+    const first = await jsonOf(t.api.fetch('/v1/jobs?queue=q&limit=2'));
+    const second = await jsonOf(t.api.fetch(`/v1/jobs?queue=q&limit=2&cursor=${first.next_cursor}`));
+    const third = await jsonOf(t.api.fetch(`/v1/jobs?queue=q&limit=2&cursor=${second.next_cursor}`));
 
     const ids = (page: { jobs: View[] }) => page.jobs.map((j) => j.id);
     expect([ids(first), ids(second), ids(third)]).toEqual([['j4', 'j3'], ['j2', 'j1'], ['j0']]);
@@ -307,29 +296,29 @@ describe('GET /v1/jobs', () => {
     await fiveJobs();
     await claimNext();
 
-    const body = await jsonOf(api.fetch('/v1/jobs?queue=q&status=running'));
+    const body = await jsonOf(t.api.fetch('/v1/jobs?queue=q&status=running'));
 
     expect(body.jobs.map((j: View) => j.id)).toEqual(['j0']);
   });
 
   it('lists every queue when no queue is given', async () => {
     await enqueued('a');
-    clock.advance(1);
+    t.clock.advance(1);
     await create({ queue: 'other', id: 'b', payload: 1 });
 
-    const body = await jsonOf(api.fetch('/v1/jobs'));
+    const body = await jsonOf(t.api.fetch('/v1/jobs'));
 
     expect(body.jobs.map((j: View) => `${j.queue}/${j.id}`)).toEqual(['other/b', 'q/a']);
   });
 
   it('answers an empty page for an unknown queue', async () => {
-    const res = await api.fetch('/v1/jobs?queue=nowhere');
+    const res = await t.api.fetch('/v1/jobs?queue=nowhere');
 
     expect(await jsonOf(res)).toEqual({ jobs: [], next_cursor: null });
   });
 
   it('answers 400 to a cursor it did not issue', async () => {
-    const res = await api.fetch('/v1/jobs?cursor=not*a*cursor');
+    const res = await t.api.fetch('/v1/jobs?cursor=not*a*cursor');
 
     expect(res.status).toBe(400);
     expect(((await jsonOf(res)) as ErrorBody).error.code).toBe('bad_request');
@@ -346,10 +335,10 @@ describe('POST /v1/queues/{queue}/jobs/{id}/fail', () => {
     const res = await fail('a', { error: 'timeout talking to S3', run_id: runId });
 
     expect(res.status).toBe(202);
-    expect(await jsonOf(res)).toMatchObject({ status: 'failed', run_at: iso(clock.now + 10_000) });
-    expect((await api.fetch('/v2/queues/q/jobs')).status).toBe(204);
-    clock.advance(10_000);
-    expect((await api.fetch('/v2/queues/q/jobs')).status).toBe(200);
+    expect(await jsonOf(res)).toMatchObject({ status: 'failed', run_at: iso(t.clock.now + 10_000) });
+    expect((await t.api.fetch('/v2/queues/q/jobs')).status).toBe(204);
+    t.clock.advance(10_000);
+    expect((await t.api.fetch('/v2/queues/q/jobs')).status).toBe(200);
   });
 
   it('makes the job dead at once with retry: false', async () => {
@@ -384,7 +373,7 @@ describe('POST /v1/queues/{queue}/jobs/{id}/fail', () => {
   it('answers 409 when run_id is not the current run, leaving the run alone', async () => {
     await enqueued('a', { timeout: 1 });
     const stale = await claimNext();
-    clock.advance(2000);
+    t.clock.advance(2000);
     const current = await claimNext();
 
     const res = await fail('a', { error: 'late', run_id: stale });
@@ -403,7 +392,7 @@ describe('POST /v1/queues/{queue}/jobs/{id}/cancel', () => {
 
     expect(res.status).toBe(200);
     expect(await jsonOf(res)).toMatchObject({ id: 'a', status: 'cancelled' });
-    expect((await api.fetch('/v2/queues/q/jobs')).status).toBe(204);
+    expect((await t.api.fetch('/v2/queues/q/jobs')).status).toBe(204);
   });
 
   it("makes a cancelled running job's heartbeat and complete fail", async () => {
@@ -412,10 +401,10 @@ describe('POST /v1/queues/{queue}/jobs/{id}/cancel', () => {
 
     await post('/v1/queues/q/jobs/a/cancel');
 
-    expect((await api.send('PATCH', `/v2/queues/q/jobs/a/run-id/${runId}`, 'beat')).status).toBe(404);
-    expect((await api.fetch('/v1/queues/q/jobs/a', { method: 'PATCH' })).status).toBe(404);
-    expect((await api.fetch('/v1/queues/q/jobs/a', { method: 'DELETE' })).status).toBe(404);
-    await api.fetch(`/v2/queues/q/jobs/a/run-id/${runId}`, { method: 'DELETE' });
+    expect((await t.api.send('PATCH', `/v2/queues/q/jobs/a/run-id/${runId}`, 'beat')).status).toBe(404);
+    expect((await t.api.fetch('/v1/queues/q/jobs/a', { method: 'PATCH' })).status).toBe(404);
+    expect((await t.api.fetch('/v1/queues/q/jobs/a', { method: 'DELETE' })).status).toBe(404);
+    await t.api.fetch(`/v2/queues/q/jobs/a/run-id/${runId}`, { method: 'DELETE' });
     expect((await statusOf('a')).status).toBe('cancelled');
   });
 
@@ -448,9 +437,9 @@ describe('POST /v1/queues/{queue}/jobs/{id}/retry', () => {
     expect(await jsonOf(res)).toMatchObject({
       status: 'pending',
       retries_remaining: 0,
-      run_at: iso(clock.now),
+      run_at: iso(t.clock.now),
     });
-    expect((await api.fetch('/v2/queues/q/jobs')).status).toBe(200);
+    expect((await t.api.fetch('/v2/queues/q/jobs')).status).toBe(200);
   });
 
   it('runs a cancelled job again', async () => {
@@ -466,7 +455,7 @@ describe('POST /v1/queues/{queue}/jobs/{id}/retry', () => {
   it('answers 409 "cannot retry job with status: completed" for a completed job', async () => {
     await enqueued('a');
     const runId = await claimNext();
-    await api.fetch(`/v2/queues/q/jobs/a/run-id/${runId}`, { method: 'DELETE' });
+    await t.api.fetch(`/v2/queues/q/jobs/a/run-id/${runId}`, { method: 'DELETE' });
 
     const res = await post('/v1/queues/q/jobs/a/retry');
 
@@ -492,7 +481,7 @@ describe('dead-letter queue', () => {
     await threeDead();
     await enqueued('alive');
 
-    const res = await api.fetch('/v1/queues/q/dlq');
+    const res = await t.api.fetch('/v1/queues/q/dlq');
 
     expect(res.status).toBe(200);
     const body = await jsonOf(res);
@@ -503,8 +492,8 @@ describe('dead-letter queue', () => {
   it('pages the listing with next_cursor', async () => {
     await threeDead();
 
-    const first = await jsonOf(api.fetch('/v1/queues/q/dlq?limit=2'));
-    const second = await jsonOf(api.fetch(`/v1/queues/q/dlq?limit=2&cursor=${first.next_cursor}`));
+    const first = await jsonOf(t.api.fetch('/v1/queues/q/dlq?limit=2'));
+    const second = await jsonOf(t.api.fetch(`/v1/queues/q/dlq?limit=2&cursor=${first.next_cursor}`));
 
     expect(first.jobs.map((j: View) => j.id)).toEqual(['c', 'b']);
     expect(second.jobs.map((j: View) => j.id)).toEqual(['a']);
@@ -517,7 +506,7 @@ describe('dead-letter queue', () => {
 
     expect(res.status).toBe(200);
     expect(await jsonOf(res)).toMatchObject({ id: 'b', status: 'pending' });
-    const left = await jsonOf(api.fetch('/v1/queues/q/dlq'));
+    const left = await jsonOf(t.api.fetch('/v1/queues/q/dlq'));
     expect(left.jobs.map((j: View) => j.id)).toEqual(['c', 'a']);
   });
 
@@ -536,7 +525,7 @@ describe('dead-letter queue', () => {
 
     expect(res.status).toBe(200);
     expect(await jsonOf(res)).toEqual({ requeued: 3, skipped_managed: 0 });
-    expect((await jsonOf(api.fetch('/v1/queues/q/dlq'))).jobs).toEqual([]);
+    expect((await jsonOf(t.api.fetch('/v1/queues/q/dlq'))).jobs).toEqual([]);
   });
 
   it('requeues at most `limit` dead jobs', async () => {
@@ -545,13 +534,13 @@ describe('dead-letter queue', () => {
     const res = await post('/v1/queues/q/dlq/requeue', { limit: 2 });
 
     expect(await jsonOf(res)).toEqual({ requeued: 2, skipped_managed: 0 });
-    expect((await jsonOf(api.fetch('/v1/queues/q/dlq'))).jobs).toHaveLength(1);
+    expect((await jsonOf(t.api.fetch('/v1/queues/q/dlq'))).jobs).toHaveLength(1);
   });
 
   it('deletes a dead job for good', async () => {
     await dead('a');
 
-    const res = await api.fetch('/v1/queues/q/dlq/a', { method: 'DELETE' });
+    const res = await t.api.fetch('/v1/queues/q/dlq/a', { method: 'DELETE' });
 
     expect(res.status).toBe(204);
     expect((await status('a')).status).toBe(404);
@@ -560,8 +549,8 @@ describe('dead-letter queue', () => {
   it('answers 409 when deleting a job that is not dead, and 404 for an unknown one', async () => {
     await enqueued('a');
 
-    const live = await api.fetch('/v1/queues/q/dlq/a', { method: 'DELETE' });
-    const unknown = await api.fetch('/v1/queues/q/dlq/ghost', { method: 'DELETE' });
+    const live = await t.api.fetch('/v1/queues/q/dlq/a', { method: 'DELETE' });
+    const unknown = await t.api.fetch('/v1/queues/q/dlq/ghost', { method: 'DELETE' });
 
     expect([live.status, unknown.status]).toEqual([409, 404]);
     expect((await statusOf('a')).status).toBe('pending');
@@ -576,7 +565,7 @@ describe('queues and stats', () => {
     await enqueued('s', { delay: 60 });
     await enqueued('r');
     await claimNext(); // p1
-    await enqueued('f', { run_at: iso(clock.now - 10_000) });
+    await enqueued('f', { run_at: iso(t.clock.now - 10_000) });
     const runId = await claimNext(); // f, the earliest run_at
     await fail('f', { error: 'x', run_id: runId });
   }
@@ -584,14 +573,14 @@ describe('queues and stats', () => {
   it('counts the jobs of a queue per status', async () => {
     await oneOfEach();
 
-    const res = await api.fetch('/v1/queues/q/stats');
+    const res = await t.api.fetch('/v1/queues/q/stats');
 
     expect(res.status).toBe(200);
     expect(await jsonOf(res)).toMatchObject({ pending: 2, scheduled: 1, running: 1, failed: 1, dead: 1 });
   });
 
   it('counts nothing for an unknown queue', async () => {
-    const res = await api.fetch('/v1/queues/nowhere/stats');
+    const res = await t.api.fetch('/v1/queues/nowhere/stats');
 
     expect(await jsonOf(res)).toMatchObject({ pending: 0, scheduled: 0, running: 0, failed: 0, dead: 0 });
   });
@@ -600,7 +589,7 @@ describe('queues and stats', () => {
     await oneOfEach();
     await create({ queue: 'other', id: 'x', payload: 1 });
 
-    const res = await api.fetch('/v1/queues');
+    const res = await t.api.fetch('/v1/queues');
 
     expect(res.status).toBe(200);
     expect(await jsonOf(res)).toEqual({

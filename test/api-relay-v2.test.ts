@@ -3,19 +3,9 @@
  * `Existing` job shape its clients read.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { jsonOf, startTestApi, type TestApi } from './support/api.ts';
-import { TestClock } from './support/store.ts';
-
-/** A relay v2 `New` job. */
-const job = (id: string, extra: Record<string, unknown> = {}) => ({
-  queue: 'q',
-  id,
-  timeout: 30,
-  max_retries: 3,
-  payload: { n: id },
-  ...extra,
-});
+import { describe, expect, it } from 'vitest';
+import { apiPerTest, jsonOf } from './support/api.ts';
+import { relayV2Job as job } from './support/jobs.ts';
 
 interface Existing {
   queue: string;
@@ -28,34 +18,24 @@ interface Existing {
   retries_remaining: number | null;
 }
 
-let clock: TestClock;
-let api: TestApi;
-
-beforeEach(async () => {
-  clock = new TestClock();
-  api = await startTestApi({ clock: clock.read });
-});
-
-afterEach(async () => {
-  await api.dispose();
-});
+const t = apiPerTest();
 
 const enqueue = (jobs: Record<string, unknown>[], mode?: string) =>
-  api.send('POST', `/v2/queues/jobs${mode ? `?mode=${mode}` : ''}`, jobs);
-const next = (query = '') => api.fetch(`/v2/queues/q/jobs${query}`);
+  t.api.send('POST', `/v2/queues/jobs${mode ? `?mode=${mode}` : ''}`, jobs);
+const next = (query = '') => t.api.fetch(`/v2/queues/q/jobs${query}`);
 const getJob = async (id: string): Promise<Existing> => {
-  const res = await api.fetch(`/v2/queues/q/jobs/${id}`);
+  const res = await t.api.fetch(`/v2/queues/q/jobs/${id}`);
   expect(res.status).toBe(200);
   return (await jsonOf(res)) as Existing;
 };
 const runPath = (id: string, runId: string) => `/v2/queues/q/jobs/${id}/run-id/${runId}`;
 const heartbeat = (id: string, runId: string, state?: unknown) =>
   state === undefined
-    ? api.fetch(runPath(id, runId), { method: 'PATCH' })
-    : api.send('PATCH', runPath(id, runId), state);
-const complete = (id: string, runId: string) => api.fetch(runPath(id, runId), { method: 'DELETE' });
+    ? t.api.fetch(runPath(id, runId), { method: 'PATCH' })
+    : t.api.send('PATCH', runPath(id, runId), state);
+const complete = (id: string, runId: string) => t.api.fetch(runPath(id, runId), { method: 'DELETE' });
 const requeue = (id: string, runId: string, jobs: Record<string, unknown>[], mode?: string) =>
-  api.send('PUT', `${runPath(id, runId)}${mode ? `?mode=${mode}` : ''}`, jobs);
+  t.api.send('PUT', `${runPath(id, runId)}${mode ? `?mode=${mode}` : ''}`, jobs);
 
 /** Enqueues and claims one job; returns its run id. */
 async function running(id: string, extra: Record<string, unknown> = {}): Promise<string> {
@@ -69,7 +49,7 @@ async function running(id: string, extra: Record<string, unknown> = {}): Promise
 /** A job whose first run's lease expired and was claimed again: returns the stale and the current run. */
 async function reclaimed(id: string): Promise<{ stale: string; current: string }> {
   const stale = await running(id, { timeout: 1 });
-  clock.advance(2000);
+  t.clock.advance(2000);
   const [again] = (await jsonOf(next())) as Existing[];
   return { stale, current: again?.run_id as string };
 }
@@ -80,8 +60,8 @@ describe('POST /v2/queues/jobs', () => {
 
     expect(res.status).toBe(202);
     expect(await res.text()).toBe('');
-    expect(await api.store.get('q', 'a')).toBeDefined();
-    expect(await api.store.get('q', 'b')).toBeDefined();
+    expect(await t.api.store.get('q', 'a')).toBeDefined();
+    expect(await t.api.store.get('q', 'b')).toBeDefined();
   });
 
   it('answers 409 in unique mode when an id exists and rejects the whole batch', async () => {
@@ -91,16 +71,16 @@ describe('POST /v2/queues/jobs', () => {
 
     expect(res.status).toBe(409);
     expect(await res.text()).toBe('job with id `b` already exists in queue `q`.');
-    expect(await api.store.get('q', 'a')).toBeUndefined();
-    expect(await api.store.get('q', 'c')).toBeUndefined();
-    expect((await api.store.get('q', 'b'))?.payload).toEqual({ n: 'b' });
+    expect(await t.api.store.get('q', 'a')).toBeUndefined();
+    expect(await t.api.store.get('q', 'c')).toBeUndefined();
+    expect((await t.api.store.get('q', 'b'))?.payload).toEqual({ n: 'b' });
   });
 
   it('answers 409 in unique mode when the batch names one id twice', async () => {
     const res = await enqueue([job('a'), job('a')], 'unique');
 
     expect(res.status).toBe(409);
-    expect(await api.store.get('q', 'a')).toBeUndefined();
+    expect(await t.api.store.get('q', 'a')).toBeUndefined();
   });
 
   it('treats a missing or unknown mode as unique', async () => {
@@ -118,8 +98,8 @@ describe('POST /v2/queues/jobs', () => {
     const res = await enqueue([job('a', { state: 'new' }), job('b')], 'ignore');
 
     expect(res.status).toBe(202);
-    expect((await api.store.get('q', 'a'))?.state).toBe('old');
-    expect(await api.store.get('q', 'b')).toBeDefined();
+    expect((await t.api.store.get('q', 'a'))?.state).toBe('old');
+    expect(await t.api.store.get('q', 'b')).toBeDefined();
   });
 
   it('overwrites a waiting job in replace mode', async () => {
@@ -134,15 +114,15 @@ describe('POST /v2/queues/jobs', () => {
   it('takes an in-flight job out of flight in replace mode: run_id cleared, created_at kept', async () => {
     await running('a', { state: 'old' });
     const before = await getJob('a');
-    clock.advance(5000);
+    t.clock.advance(5000);
 
     const res = await enqueue([job('a', { state: 'new' })], 'replace');
 
     expect(res.status).toBe(202);
     const after = await getJob('a');
     expect(after).toMatchObject({ run_id: null, state: 'new', created_at: before.created_at });
-    expect(after.updated_at).toBe(new Date(clock.now).toISOString());
-    expect((await api.store.get('q', 'a'))?.status).toBe('pending');
+    expect(after.updated_at).toBe(new Date(t.clock.now).toISOString());
+    expect((await t.api.store.get('q', 'a'))?.status).toBe('pending');
   });
 
   it("fences out the replaced job's run: its heartbeat then answers 404", async () => {
@@ -162,7 +142,7 @@ describe('POST /v2/queues/jobs', () => {
       max_retries: null,
       retries_remaining: null,
       state: null,
-      run_at: new Date(clock.now).toISOString(),
+      run_at: new Date(t.clock.now).toISOString(),
     });
   });
 
@@ -176,28 +156,28 @@ describe('POST /v2/queues/jobs', () => {
     const res = await enqueue([job('a', { timeout: -1 })]);
 
     expect(res.status).toBe(422);
-    expect(await api.store.get('q', 'a')).toBeUndefined();
+    expect(await t.api.store.get('q', 'a')).toBeUndefined();
   });
 
   it('answers 422 to a max_retries beyond 32767', async () => {
     const res = await enqueue([job('a', { max_retries: 40_000 })]);
 
     expect(res.status).toBe(422);
-    expect(await api.store.get('q', 'a')).toBeUndefined();
+    expect(await t.api.store.get('q', 'a')).toBeUndefined();
   });
 
   it('answers 422 to a single object instead of an array', async () => {
-    const res = await api.send('POST', '/v2/queues/jobs', job('a'));
+    const res = await t.api.send('POST', '/v2/queues/jobs', job('a'));
 
     expect(res.status).toBe(422);
-    expect(await api.store.get('q', 'a')).toBeUndefined();
+    expect(await t.api.store.get('q', 'a')).toBeUndefined();
   });
 });
 
 describe('GET /v2/queues/{queue}/jobs (claim)', () => {
   it("returns exactly relay's Existing fields, in its order", async () => {
     await enqueue([job('a', { state: { s: 1 } })]);
-    clock.advance(1000);
+    t.clock.advance(1000);
 
     const res = await next();
 
@@ -225,9 +205,9 @@ describe('GET /v2/queues/{queue}/jobs (claim)', () => {
       payload: { n: 'a' },
       state: { s: 1 },
       run_id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
-      run_at: new Date(clock.now - 1000).toISOString(),
-      updated_at: new Date(clock.now).toISOString(),
-      created_at: new Date(clock.now - 1000).toISOString(),
+      run_at: new Date(t.clock.now - 1000).toISOString(),
+      updated_at: new Date(t.clock.now).toISOString(),
+      created_at: new Date(t.clock.now - 1000).toISOString(),
     });
   });
 
@@ -275,7 +255,7 @@ describe('GET /v2/queues/{queue}/jobs (claim)', () => {
     const res = await next(`?num_jobs=${value}`);
 
     expect(res.status).toBe(400);
-    expect((await api.store.get('q', 'a'))?.status).toBe('pending');
+    expect((await t.api.store.get('q', 'a'))?.status).toBe('pending');
   });
 });
 
@@ -283,8 +263,8 @@ describe('HEAD and GET /v2/queues/{queue}/jobs/{id}', () => {
   it('answers HEAD with 200 for a live job and 404 for an unknown one', async () => {
     await enqueue([job('a')]);
 
-    const live = await api.fetch('/v2/queues/q/jobs/a', { method: 'HEAD' });
-    const unknown = await api.fetch('/v2/queues/q/jobs/ghost', { method: 'HEAD' });
+    const live = await t.api.fetch('/v2/queues/q/jobs/a', { method: 'HEAD' });
+    const unknown = await t.api.fetch('/v2/queues/q/jobs/ghost', { method: 'HEAD' });
 
     expect([live.status, unknown.status]).toEqual([200, 404]);
   });
@@ -302,7 +282,7 @@ describe('HEAD and GET /v2/queues/{queue}/jobs/{id}', () => {
   });
 
   it('answers GET with 404 and an empty body for an unknown job', async () => {
-    const res = await api.fetch('/v2/queues/q/jobs/ghost');
+    const res = await t.api.fetch('/v2/queues/q/jobs/ghost');
 
     expect(res.status).toBe(404);
     expect(await res.text()).toBe('');
@@ -312,7 +292,7 @@ describe('HEAD and GET /v2/queues/{queue}/jobs/{id}', () => {
     const runId = await running('a');
     await complete('a', runId);
 
-    const res = await api.fetch('/v2/queues/q/jobs/a');
+    const res = await t.api.fetch('/v2/queues/q/jobs/a');
 
     expect(res.status).toBe(404);
   });
@@ -384,7 +364,7 @@ describe('DELETE /v2/queues/{queue}/jobs/{id}/run-id/{run_id} (complete)', () =>
 
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('');
-    expect((await api.store.get('q', 'a'))?.status).toBe('completed');
+    expect((await t.api.store.get('q', 'a'))?.status).toBe('completed');
   });
 
   it('answers 200 again when the run already completed', async () => {
@@ -408,7 +388,7 @@ describe('DELETE /v2/queues/{queue}/jobs/{id}/run-id/{run_id} (complete)', () =>
     const res = await complete('a', stale);
 
     expect(res.status).toBe(200);
-    expect(await api.store.get('q', 'a')).toMatchObject({ status: 'running', run_id: current });
+    expect(await t.api.store.get('q', 'a')).toMatchObject({ status: 'running', run_id: current });
   });
 
   it('answers 400 to a run id that is not a UUID', async () => {
@@ -417,7 +397,7 @@ describe('DELETE /v2/queues/{queue}/jobs/{id}/run-id/{run_id} (complete)', () =>
     const res = await complete('a', '1234');
 
     expect(res.status).toBe(400);
-    expect((await api.store.get('q', 'a'))?.status).toBe('running');
+    expect((await t.api.store.get('q', 'a'))?.status).toBe('running');
   });
 });
 
@@ -425,23 +405,23 @@ describe('DELETE /v2/queues/{queue}/jobs/{id}', () => {
   it('deletes a waiting job with 200', async () => {
     await enqueue([job('a')]);
 
-    const res = await api.fetch('/v2/queues/q/jobs/a', { method: 'DELETE' });
+    const res = await t.api.fetch('/v2/queues/q/jobs/a', { method: 'DELETE' });
 
     expect(res.status).toBe(200);
-    expect(await api.store.get('q', 'a')).toBeUndefined();
+    expect(await t.api.store.get('q', 'a')).toBeUndefined();
   });
 
   it('deletes an in-flight job with 200', async () => {
     await running('a');
 
-    const res = await api.fetch('/v2/queues/q/jobs/a', { method: 'DELETE' });
+    const res = await t.api.fetch('/v2/queues/q/jobs/a', { method: 'DELETE' });
 
     expect(res.status).toBe(200);
-    expect(await api.store.get('q', 'a')).toBeUndefined();
+    expect(await t.api.store.get('q', 'a')).toBeUndefined();
   });
 
   it('answers 200 for an unknown job', async () => {
-    const res = await api.fetch('/v2/queues/q/jobs/ghost', { method: 'DELETE' });
+    const res = await t.api.fetch('/v2/queues/q/jobs/ghost', { method: 'DELETE' });
 
     expect(res.status).toBe(200);
   });
@@ -451,7 +431,7 @@ describe('PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id} (requeue)', () => {
   it('requeues the job under its own id as a fresh, waiting job', async () => {
     const runId = await running('a', { max_retries: 3, timeout: 1 });
     const before = await getJob('a');
-    clock.advance(5000);
+    t.clock.advance(5000);
 
     const res = await requeue('a', runId, [job('a', { payload: 'next step', state: 's', max_retries: 5 })]);
 
@@ -465,7 +445,7 @@ describe('PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id} (requeue)', () => {
       retries_remaining: 5,
     });
     expect(Date.parse(after.created_at)).toBeGreaterThan(Date.parse(before.created_at));
-    expect((await api.store.get('q', 'a'))?.status).toBe('pending');
+    expect((await t.api.store.get('q', 'a'))?.status).toBe('pending');
   });
 
   it('fans out to other ids and ends the run', async () => {
@@ -474,9 +454,9 @@ describe('PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id} (requeue)', () => {
     const res = await requeue('a', runId, [job('b'), job('c', { queue: 'other' })]);
 
     expect(res.status).toBe(202);
-    expect((await api.store.get('q', 'a'))?.status).toBe('completed');
-    expect((await api.store.get('q', 'b'))?.status).toBe('pending');
-    expect((await api.store.get('other', 'c'))?.status).toBe('pending');
+    expect((await t.api.store.get('q', 'a'))?.status).toBe('completed');
+    expect((await t.api.store.get('q', 'b'))?.status).toBe('pending');
+    expect((await t.api.store.get('other', 'c'))?.status).toBe('pending');
   });
 
   it('acts as complete when given an empty array', async () => {
@@ -485,7 +465,7 @@ describe('PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id} (requeue)', () => {
     const res = await requeue('a', runId, []);
 
     expect(res.status).toBe(202);
-    expect((await api.store.get('q', 'a'))?.status).toBe('completed');
+    expect((await t.api.store.get('q', 'a'))?.status).toBe('completed');
   });
 
   it('answers 202 and changes nothing when the run is stale', async () => {
@@ -494,19 +474,19 @@ describe('PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id} (requeue)', () => {
     const res = await requeue('a', stale, [job('a', { payload: 'stale' }), job('b')]);
 
     expect(res.status).toBe(202);
-    expect(await api.store.get('q', 'a')).toMatchObject({
+    expect(await t.api.store.get('q', 'a')).toMatchObject({
       status: 'running',
       run_id: current,
       payload: { n: 'a' },
     });
-    expect(await api.store.get('q', 'b')).toBeUndefined();
+    expect(await t.api.store.get('q', 'b')).toBeUndefined();
   });
 
   it('answers 202 and enqueues nothing when the job is gone', async () => {
     const res = await requeue('ghost', randomUUID(), [job('b')]);
 
     expect(res.status).toBe(202);
-    expect(await api.store.get('q', 'b')).toBeUndefined();
+    expect(await t.api.store.get('q', 'b')).toBeUndefined();
   });
 
   it('answers 409 in unique mode when a target id exists, leaving the original in flight', async () => {
@@ -517,9 +497,9 @@ describe('PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id} (requeue)', () => {
 
     expect(res.status).toBe(409);
     expect(await res.text()).toBe('job with id `b` already exists in queue `q`.');
-    expect(await api.store.get('q', 'a')).toMatchObject({ status: 'running', run_id: runId });
-    expect((await api.store.get('q', 'b'))?.payload).toBe('existing');
-    expect(await api.store.get('q', 'c')).toBeUndefined();
+    expect(await t.api.store.get('q', 'a')).toMatchObject({ status: 'running', run_id: runId });
+    expect((await t.api.store.get('q', 'b'))?.payload).toBe('existing');
+    expect(await t.api.store.get('q', 'c')).toBeUndefined();
   });
 
   it('skips existing target ids in ignore mode', async () => {
@@ -529,9 +509,9 @@ describe('PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id} (requeue)', () => {
     const res = await requeue('a', runId, [job('b', { payload: 'new' }), job('c')], 'ignore');
 
     expect(res.status).toBe(202);
-    expect((await api.store.get('q', 'a'))?.status).toBe('completed');
-    expect((await api.store.get('q', 'b'))?.payload).toBe('existing');
-    expect(await api.store.get('q', 'c')).toBeDefined();
+    expect((await t.api.store.get('q', 'a'))?.status).toBe('completed');
+    expect((await t.api.store.get('q', 'b'))?.payload).toBe('existing');
+    expect(await t.api.store.get('q', 'c')).toBeDefined();
   });
 
   it('overwrites existing target ids in replace mode', async () => {
@@ -541,7 +521,7 @@ describe('PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id} (requeue)', () => {
     const res = await requeue('a', runId, [job('b', { payload: 'new' })], 'replace');
 
     expect(res.status).toBe(202);
-    expect((await api.store.get('q', 'b'))?.payload).toBe('new');
+    expect((await t.api.store.get('q', 'b'))?.payload).toBe('new');
   });
 
   it('answers 422 to more jobs than one transaction can hold, changing nothing', async () => {
@@ -551,8 +531,8 @@ describe('PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id} (requeue)', () => {
     const res = await requeue('a', runId, many);
 
     expect(res.status).toBe(422);
-    expect(await api.store.get('q', 'a')).toMatchObject({ status: 'running', run_id: runId });
-    expect(await api.store.get('q', 'f0')).toBeUndefined();
+    expect(await t.api.store.get('q', 'a')).toMatchObject({ status: 'running', run_id: runId });
+    expect(await t.api.store.get('q', 'f0')).toBeUndefined();
   });
 
   it('answers 400 to a run id that is not a UUID', async () => {
@@ -561,6 +541,6 @@ describe('PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id} (requeue)', () => {
     const res = await requeue('a', 'nope', [job('a')]);
 
     expect(res.status).toBe(400);
-    expect((await api.store.get('q', 'a'))?.status).toBe('running');
+    expect((await t.api.store.get('q', 'a'))?.status).toBe('running');
   });
 });

@@ -1,17 +1,17 @@
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { afterEach, beforeEach } from 'vitest';
 import type { CommandSettings } from '../../functions/api/commands.ts';
 import { contextFor } from '../../functions/api/context.ts';
 import { createApiHandler } from '../../functions/api/handler.ts';
 import { awsClientConfig, type ClientHook, documentClient } from '../../functions/core/clients.ts';
 import type { TaskStopper } from '../../functions/dispatch/executors.ts';
-import { DispatchQueue, ensureDispatchQueues } from '../../functions/dispatch/queue.ts';
+import type { DispatchQueue } from '../../functions/dispatch/queue.ts';
 import { JobStore } from '../../functions/jobs/store.ts';
 import { type HttpAdapter, startHttpAdapter } from '../../functions/local/http-adapter.ts';
-import { type SqsLocal, startSqsLocal } from '../../functions/local/sqs-local.ts';
 import { onClient } from './faults.ts';
-import { freshStore, type TestStore } from './store.ts';
+import { startTestSqs } from './sqs.ts';
+import { freshStore, TestClock, type TestStore } from './store.ts';
 
 export interface TestApi extends TestStore {
   readonly url: string;
@@ -64,8 +64,8 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     onClient(faulty, options.faults);
   }
   const served = faulty ? new JobStore(faulty, fresh.config, options.clock) : fresh.store;
-  const sqs = options.dispatch === 'sqs' ? await startSqsLocal() : undefined;
-  const dispatch = sqs ? await dispatchQueueIn(sqs) : (options.dispatch as DispatchQueue | undefined);
+  const sqs = options.dispatch === 'sqs' ? await startTestSqs() : undefined;
+  const dispatch = sqs ? await sqs.dispatchQueue() : (options.dispatch as DispatchQueue | undefined);
   const context = () =>
     contextFor(served, {
       now: options.clock,
@@ -100,10 +100,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       disposed = true;
       await adapter.close();
       faulty?.destroy();
-      if (sqs) {
-        dispatch?.client.destroy();
-        await sqs.stop();
-      }
+      await sqs?.stop();
       const raw = new DynamoDBClient(awsClientConfig(fresh.config.dynamodbEndpoint));
       try {
         await raw.send(new DeleteTableCommand({ TableName: fresh.config.tableName }));
@@ -114,11 +111,38 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   };
 }
 
-/** The dispatch queue and its dead-letter queue in an embedded SQS. */
-async function dispatchQueueIn(sqs: SqsLocal): Promise<DispatchQueue> {
-  const client = new SQSClient(awsClientConfig(sqs.endpoint));
-  const queues = await ensureDispatchQueues(client, { name: 'relay-dispatch' });
-  return new DispatchQueue(client, queues.queueUrl, queues.deadLetterUrl);
+/** An API and its clock, made afresh for each test. */
+export interface ApiPerTest {
+  readonly api: TestApi;
+  readonly clock: TestClock;
+}
+
+/**
+ * A fresh API (`startTestApi`) on a test clock before each test of the file, or of the `describe`
+ * it is called in, disposed after it. Its fields are read inside tests and hooks.
+ */
+export function apiPerTest(options: Omit<TestApiOptions, 'clock'> = {}): ApiPerTest {
+  let current: ApiPerTest | undefined;
+  beforeEach(async () => {
+    const clock = new TestClock();
+    current = { clock, api: await startTestApi({ ...options, clock: clock.read }) };
+  });
+  afterEach(async () => {
+    await current?.api.dispose();
+    current = undefined;
+  });
+  const now = (): ApiPerTest => {
+    if (!current) throw new Error('the test API is read outside a test');
+    return current;
+  };
+  return {
+    get api() {
+      return now().api;
+    },
+    get clock() {
+      return now().clock;
+    },
+  };
 }
 
 /** Every item in the test's table: what a request wrote, whatever it was. */

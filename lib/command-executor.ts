@@ -49,12 +49,12 @@ export class CommandExecutor extends Construct {
     return Grant.addToPrincipal({
       grantee,
       actions: ['lambda:InvokeFunction'],
-      resourceArns: [this.function.functionArn],
+      resourceArns: [this.function.function.functionArn],
     });
   }
 
   /** What a function needs to run commands here; pair with `grantInvoke`. */
   environment(): Record<string, string> {
-    return { [Env.EXECUTOR_FUNCTION]: this.function.functionName };
+    return { [Env.EXECUTOR_FUNCTION]: this.function.function.functionName };
   }
 }

@@ -87,7 +87,7 @@ export class Dispatcher extends Construct {
     runner.grantRun(this.function);
     executor.grantInvoke(this.function);
 
-    this.function.addEventSource(
+    this.function.function.addEventSource(
       new SqsEventSource(dispatchQueue.queue, {
         batchSize: props.batchSize ?? 10,
         reportBatchItemFailures: true,

@@ -62,7 +62,7 @@ export class Maintenance extends Construct {
     this.schedule = new Rule(this, 'Schedule', {
       description: 'Runs the Relay maintenance sweep every minute',
       schedule: Schedule.rate(Duration.minutes(1)),
-      targets: [new LambdaFunction(this.function, { retryAttempts: 0 })],
+      targets: [new LambdaFunction(this.function.function, { retryAttempts: 0 })],
     });
   }
 }

@@ -1,11 +1,13 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { CfnElement, type Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { type IPrincipal, type IRole, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, type IFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { Construct } from 'constructs';
+import { type ILogGroup, LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct, type IConstruct, RootConstruct } from 'constructs';
+import type { EnvName } from '../functions/core/env.ts';
+import { type IWorkload, WorkloadEnvironment } from './workload.ts';
 
 /** The repository root: entries, the lockfile and the runner's Docker context are relative to it. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,34 +40,46 @@ export interface RelayFunctionProps {
 }
 
 /**
- * A Relay Lambda function with the house defaults.
+ * A Relay Lambda function with the house defaults, and the role and log group that are its alone.
  *
  * Node.js 24 on ARM64 (cheaper per GB-second than x86), one ESM bundle with source maps built by
  * the esbuild in `node_modules` (never Docker at synth), the AWS SDK taken from the runtime, an
- * explicit log group with retention, and an explicit timeout.
+ * explicit log group with retention, and an explicit timeout. Grants to it reach its role, and
+ * those of Relay's constructs also name what they grant in its environment (`IWorkload`).
  */
-export class RelayFunction extends NodejsFunction {
-  /** Whether the function writes its own log group (`logGroup`); see `RelayFunctionProps.logs`. */
-  readonly writesLogs: boolean;
+export class RelayFunction extends Construct implements IWorkload {
+  /** The Lambda function. */
+  readonly function: IFunction;
+  /** The role it runs as: without `logs`, it has no permission until something is granted. */
+  readonly role: IRole;
+  /** Its own log group, which only its role may write to; none with `logs: false`. */
+  readonly logGroup?: ILogGroup;
+  readonly grantPrincipal: IPrincipal;
+  private readonly environment: WorkloadEnvironment;
 
   constructor(scope: Construct, id: string, props: RelayFunctionProps) {
-    validate(id, props);
-    const writesLogs = props.logs ?? true;
-    const logGroup = writesLogs
-      ? new LogGroup(scope, `${id}Logs`, {
-          retention: props.logRetention ?? RetentionDays.ONE_MONTH,
-          // Logs are diagnostics, not data: they go with the stack.
-          removalPolicy: RemovalPolicy.DESTROY,
-        })
-      : undefined;
+    super(scope, id);
+    validate(this.node.path, props);
+    const name = logicalPath(this).at(-1) ?? id;
+    this.logGroup =
+      (props.logs ?? true)
+        ? new LogGroup(this, 'Logs', {
+            retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+            // Logs are diagnostics, not data: they go with the stack.
+            removalPolicy: RemovalPolicy.DESTROY,
+          })
+        : undefined;
     // Our own role instead of AWSLambdaBasicExecutionRole: it may write to this log group only.
-    const role = new Role(scope, `${id}Role`, {
+    this.role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: `Relay function ${id}`,
+      description: `Relay function ${name}`,
     });
-    logGroup?.grantWrite(role);
-    super(scope, id, {
-      role,
+    this.grantPrincipal = this.role;
+    this.logGroup?.grantWrite(this.role);
+    // `Default` leaves this construct out of the function's logical ID: it stays the one it had
+    // before the function had a construct of its own around it.
+    const fn = new NodejsFunction(this, 'Default', {
+      role: this.role,
       entry: path.join(PROJECT_ROOT, 'functions', 'handlers', props.entry),
       handler: 'handler',
       projectRoot: PROJECT_ROOT,
@@ -76,12 +90,9 @@ export class RelayFunction extends NodejsFunction {
       timeout: props.timeout,
       memorySize: props.memorySize ?? 512,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
-      logGroup,
-      environment: {
-        ...props.environment,
-        // Stack traces point at the TypeScript sources.
-        NODE_OPTIONS: '--enable-source-maps',
-      },
+      logGroup: this.logGroup,
+      // Stack traces point at the TypeScript sources.
+      environment: { NODE_OPTIONS: '--enable-source-maps' },
       bundling: {
         format: OutputFormat.ESM,
         target: 'node24',
@@ -96,28 +107,74 @@ export class RelayFunction extends NodejsFunction {
         metafile: true,
       },
     });
-    this.writesLogs = writesLogs;
+    this.function = fn;
+    // `relayFunction.node.defaultChild` is the CfnFunction, as for any L2 function.
+    this.node.defaultChild = fn.node.defaultChild;
+    this.environment = new WorkloadEnvironment(this, (variable, value) => fn.addEnvironment(variable, value));
+    for (const [variable, value] of Object.entries(props.environment ?? {})) {
+      this.addEnvironment(variable as EnvName, value);
+    }
+    keepSiblingLogicalIds(this, this.role, 'Role');
+    if (this.logGroup) keepSiblingLogicalIds(this, this.logGroup, 'Logs');
+  }
+
+  /** Sets one of Relay's environment variables; setting one again to another value fails synthesis. */
+  addEnvironment(name: EnvName, value: string): void {
+    this.environment.add(name, value);
   }
 }
 
-function validate(id: string, props: RelayFunctionProps): void {
+/** The construct IDs below its stack that name `construct` in logical IDs: CDK leaves out `Default`. */
+function logicalPath(construct: IConstruct): string[] {
+  const scopes = construct.node.scopes;
+  return scopes
+    .slice(scopes.indexOf(Stack.of(construct)) + 1)
+    .map((scope) => scope.node.id)
+    .filter((id) => id !== 'Default');
+}
+
+/**
+ * Gives the CloudFormation elements of `child` (the role and its policy, or the log group) the
+ * logical IDs they had as the function's siblings, named `<function><suffix>` (`TaskEventsRole`
+ * beside `TaskEvents`).
+ *
+ * Construct IDs are API: a new logical ID replaces the resource, and replacing a log group deletes
+ * the logs in it. Elements created later (the policy of a function without logs that is granted
+ * something) had no earlier ID to keep.
+ */
+function keepSiblingLogicalIds(fn: RelayFunction, child: IConstruct, suffix: string): void {
+  const siblingPath = logicalPath(fn);
+  siblingPath.push(`${siblingPath.pop()}${suffix}`);
+  const depth = logicalPath(child).length;
+  for (const element of child.node.findAll().filter(CfnElement.isCfnElement)) {
+    element.overrideLogicalId(logicalIdAt([...siblingPath, ...logicalPath(element).slice(depth)]));
+  }
+}
+
+/** The logical ID a stack gives an element at `path` (its construct IDs below the stack). */
+function logicalIdAt(path: readonly string[]): string {
+  const leaf = path.reduce<Construct>((scope, id) => new Construct(scope, id), new RootConstruct());
+  return Names.nodeUniqueId(leaf.node);
+}
+
+function validate(path: string, props: RelayFunctionProps): void {
   const seconds = props.timeout.toSeconds();
   if (seconds < 1 || seconds > MAX_TIMEOUT_SECONDS) {
     throw new Error(
-      `${id}: timeout is ${props.timeout.toHumanString()}, but Lambda runs a function for 1 second to ` +
+      `${path}: timeout is ${props.timeout.toHumanString()}, but Lambda runs a function for 1 second to ` +
         '15 minutes: pass a Duration in that range.',
     );
   }
   const memory = props.memorySize ?? 512;
   if (!Number.isInteger(memory) || memory < MEMORY_MIB.min || memory > MEMORY_MIB.max) {
     throw new Error(
-      `${id}: memorySize is ${memory} MiB, but Lambda accepts a whole number from ${MEMORY_MIB.min} ` +
+      `${path}: memorySize is ${memory} MiB, but Lambda accepts a whole number from ${MEMORY_MIB.min} ` +
         `to ${MEMORY_MIB.max}: pass one in that range, or omit it for 512.`,
     );
   }
   if (props.logs === false && props.logRetention !== undefined) {
     throw new Error(
-      `${id}: logRetention is ${props.logRetention} days, but logs is false, so there is no log group: ` +
+      `${path}: logRetention is ${props.logRetention} days, but logs is false, so there is no log group: ` +
         'remove logRetention, or turn logs on.',
     );
   }

@@ -110,7 +110,12 @@ export class Relay extends Construct {
     if (managedRoutes) dispatchQueue?.grantSendHints(managedRoutes);
 
     this.api = new RelayApi(this, 'Api', {
-      handlers: { relay: relayRoutes, jobs: jobRoutes, managed: managedRoutes, fallback },
+      handlers: {
+        relay: relayRoutes.function,
+        jobs: jobRoutes.function,
+        managed: managedRoutes?.function,
+        fallback: fallback.function,
+      },
       authorizer: props.authorizer,
     });
     if (dispatchQueue && runner && executor) {
@@ -146,7 +151,7 @@ export class Relay extends Construct {
       this.table.grantReadWriteJobs(taskEvents);
       // A failed run is owed the hint of its retry.
       dispatchQueue.grantSendHints(taskEvents);
-      runner.onTaskStopped('TaskStopped', taskEvents);
+      runner.onTaskStopped('TaskStopped', taskEvents.function);
     }
 
     this.functions = {
@@ -159,22 +164,23 @@ export class Relay extends Construct {
       maintenance: this.maintenance.function,
       ...(taskEvents && { taskEvents }),
     };
+    const lambdas = Object.fromEntries(
+      Object.entries(this.functions).map(([name, fn]) => [name, fn.function]),
+    );
     this.alarms = new RelayAlarms(this, 'Alarms', {
       dispatchQueue,
-      functions: this.functions,
+      functions: lambdas,
       api: this.api.api,
       topic: props.alarmTopic,
       email: props.alarmEmail,
     });
     this.dashboard = new RelayDashboard(this, 'Dashboard', {
       dispatchQueue,
-      functions: this.functions,
+      functions: lambdas,
       api: this.api.api,
       cluster: runner?.cluster,
       logGroups: [
-        ...Object.values(this.functions)
-          .filter((fn) => fn.writesLogs)
-          .map((fn) => fn.logGroup),
+        ...Object.values(this.functions).flatMap((fn) => (fn.logGroup ? [fn.logGroup] : [])),
         ...(runner ? [runner.logGroup] : []),
       ],
       alarms: this.alarms.alarms,

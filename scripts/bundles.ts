@@ -26,7 +26,7 @@ export function packageOf(input: string): string {
 }
 
 export interface FunctionBundle {
-  /** The function's construct path. */
+  /** The function's construct path, less the `Default` ids CDK also leaves out of logical IDs. */
   readonly path: string;
   /** Size of the minified `index.mjs`. */
   readonly bytes: number;
@@ -66,7 +66,9 @@ export function functionBundles(assemblyDir: string, stackName: string): Functio
       .filter((imported) => imported.external && !imported.path.startsWith('node:'))
       .map((imported) => imported.path);
     bundles.push({
-      path: String(resource.Metadata['aws:cdk:path']).replace(/\/Resource$/, ''),
+      path: String(resource.Metadata['aws:cdk:path'])
+        .replace(/\/Resource$/, '')
+        .replace(/\/Default(?=\/|$)/g, ''),
       bytes: statSync(join(dir, 'index.mjs')).size,
       packages,
       externals: [...new Set(externals)].sort(),

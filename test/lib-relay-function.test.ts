@@ -1,15 +1,20 @@
 /**
  * The `RelayFunction` construct: the house defaults every Relay function gets, its own log group
- * and a role that may write only there, or, for a function whose caller keeps its output, neither.
+ * and a role that may write only there, or, for a function whose caller keeps its output, neither;
+ * an environment that refuses a second value for a variable; and the logical IDs its resources had
+ * before it was a construct of its own.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
+import { Env } from '../functions/core/env.ts';
 import { RelayFunction, type RelayFunctionProps } from '../lib/relay-function.ts';
 import {
   appWithoutBundling,
   arnOf,
+  environmentOf,
   logicalIdOf,
   policiesOfRole,
   roleOfFunction,
@@ -28,15 +33,15 @@ function build(props: Partial<RelayFunctionProps> = {}) {
 
 describe('RelayFunction', () => {
   it('logs to a log group of its own, kept 30 days, which its role may write to and nothing else', () => {
-    const { template, role, fn } = build();
+    const { stack, template, role, fn } = build();
     const logGroup =
-      template.toJSON().Resources[logicalIdOf(fn.stack, fn)].Properties.LoggingConfig.LogGroup.Ref;
+      template.toJSON().Resources[logicalIdOf(stack, fn)].Properties.LoggingConfig.LogGroup.Ref;
 
     expect(template.toJSON().Resources[logGroup].Properties.RetentionInDays).toBe(30);
     expect(statementsOfRole(template, role)).toEqual([
       { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [arnOf(logGroup)] },
     ]);
-    expect(fn.writesLogs).toBe(true);
+    expect(fn.logGroup).toBeDefined();
   });
 
   it('without logs, has no log group and a role with no policy at all', () => {
@@ -44,7 +49,7 @@ describe('RelayFunction', () => {
 
     template.resourceCountIs('AWS::Logs::LogGroup', 0);
     expect(policiesOfRole(template, role)).toEqual([]);
-    expect(fn.writesLogs).toBe(false);
+    expect(fn.logGroup).toBeUndefined();
   });
 
   it('rejects a log retention without logs, naming the fix', () => {
@@ -58,5 +63,68 @@ describe('RelayFunction', () => {
     [{ memorySize: 100 }, /memorySize is 100 MiB/],
   ] as [Partial<RelayFunctionProps>, RegExp][])('rejects %o, naming the range', (props, message) => {
     expect(() => build(props)).toThrow(message);
+  });
+
+  it('holds its function, role and log group in its own scope', () => {
+    const { fn } = build();
+
+    expect([fn.function, fn.role, fn.logGroup].map((child) => child?.node.path)).toEqual([
+      'Test/Fn/Default',
+      'Test/Fn/Role',
+      'Test/Fn/Logs',
+    ]);
+  });
+
+  // Construct IDs are API: a new logical ID would replace the role and the log group, and with the
+  // log group the function's logs. These are the IDs of a function `Fn` and of `Outer/Function`.
+  it('keeps the logical IDs its resources had when role and log group were its siblings', () => {
+    const stack = new Stack(appWithoutBundling(), 'Test');
+    new RelayFunction(stack, 'Fn', base);
+    new RelayFunction(new Construct(stack, 'Outer'), 'Function', base);
+
+    expect(Object.keys(Template.fromStack(stack).toJSON().Resources).sort()).toEqual(
+      [
+        'Fn9270CBC0',
+        'FnLogs3EE1EAE0',
+        'FnRoleDAF86AC1',
+        'FnRoleDefaultPolicy12B9B8A2',
+        'OuterFunction625F89E8',
+        'OuterFunctionLogsDA05E609',
+        'OuterFunctionRoleD3BDC6E8',
+        'OuterFunctionRoleDefaultPolicy8DB824B0',
+      ].sort(),
+    );
+  });
+
+  it('keeps those logical IDs when nested as Default in a construct named after it', () => {
+    const stack = new Stack(appWithoutBundling(), 'Test');
+    new RelayFunction(new Construct(stack, 'Fn'), 'Default', base);
+
+    expect(Object.keys(Template.fromStack(stack).toJSON().Resources).sort()).toEqual(
+      ['Fn9270CBC0', 'FnLogs3EE1EAE0', 'FnRoleDAF86AC1', 'FnRoleDefaultPolicy12B9B8A2'].sort(),
+    );
+  });
+
+  it('sets a variable once, and again only to the same value', () => {
+    const stack = new Stack(appWithoutBundling(), 'Test');
+    const fn = new RelayFunction(stack, 'Fn', base);
+
+    fn.addEnvironment(Env.TABLE_NAME, 'jobs');
+    fn.addEnvironment(Env.TABLE_NAME, 'jobs');
+
+    expect(environmentOf(Template.fromStack(stack), logicalIdOf(stack, fn))).toMatchObject({
+      [Env.TABLE_NAME]: 'jobs',
+    });
+  });
+
+  it('refuses a second value for a variable, naming both values and the fix', () => {
+    const { fn } = build();
+    fn.addEnvironment(Env.TABLE_NAME, 'jobs');
+
+    expect(() => fn.addEnvironment(Env.TABLE_NAME, 'other')).toThrow(
+      'Test/Fn: RELAY_TABLE_NAME is already "jobs", and something now sets it to "other": a workload ' +
+        'reaches one table, one dispatch queue, one runner and one executor, with one set of settings. ' +
+        'Grant it those of one Relay only',
+    );
   });
 });

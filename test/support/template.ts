@@ -4,7 +4,7 @@
  * bundles the real app once).
  */
 import { readFileSync } from 'node:fs';
-import { App, type Stack } from 'aws-cdk-lib';
+import { App, CfnElement, type Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -29,9 +29,13 @@ export interface Statement {
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 
-/** The CloudFormation logical id of a construct's resource. */
-export const logicalIdOf = (stack: Stack, construct: IConstruct): string =>
-  stack.getLogicalId((construct.node.defaultChild ?? construct) as never);
+/** The CloudFormation logical id of a construct's resource, as the template has it (overrides included). */
+export function logicalIdOf(stack: Stack, construct: IConstruct): string {
+  const element = construct.node.defaultChild ?? construct;
+  return CfnElement.isCfnElement(element)
+    ? (stack.resolve(element.logicalId) as string)
+    : stack.getLogicalId(element as never);
+}
 
 /** Every IAM policy (by logical id) attached to the role with `roleLogicalId`, however it names it. */
 export function policiesOfRole(template: Template, roleLogicalId: string): string[] {

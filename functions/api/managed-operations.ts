@@ -9,7 +9,7 @@
 import { settleCommands } from './commands.ts';
 import type { ApiContext, Operations } from './context.ts';
 import { HttpError, type HttpRequest, hasBody, json, readJson, validBody } from './http.ts';
-import { jobParams, view } from './native-operations.ts';
+import { jobParams, requeueAllDead, view } from './native-operations.ts';
 import { fromNative, nativeJob, requeueAllBody } from './schemas.ts';
 
 /** Where managed jobs are not enabled (a deployment without them), these routes do not exist. */
@@ -44,12 +44,8 @@ export const managedOperations: Operations = {
 
   'POST /v1/managed/queues/{queue}/dlq/requeue': async (req, ctx) => {
     requireManaged(ctx);
-    const body = hasBody(req) ? validBody(requeueAllBody, readJson(req)) : {};
     // Each is hinted as it is requeued, as a single requeue is.
-    const { requeued, skipped } = await ctx.jobs.requeueAllDead(req.params.queue ?? '', {
-      limit: body.limit,
-      kind: 'managed',
-    });
+    const { requeued, skipped } = await requeueAllDead(req, ctx, 'managed');
     return json(200, { requeued, skipped_pull: skipped });
   },
 

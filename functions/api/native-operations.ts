@@ -2,7 +2,8 @@
  * Relay's native API: JSON in, JSON out, errors as `{"error":{"code","message"}}`.
  */
 import { describeError, log } from '../core/log.ts';
-import type { Job } from '../jobs/model.ts';
+import { JobNotFoundError } from '../jobs/errors.ts';
+import type { Job, JobKind } from '../jobs/model.ts';
 import type { Page, QueueInfo } from '../jobs/store.ts';
 import { refuseCommands } from './commands.ts';
 import type { ApiContext, Operations } from './context.ts';
@@ -51,6 +52,12 @@ const page = (result: Page<Job>, ctx: ApiContext) =>
 
 export const view = (status: number, job: Job, ctx: ApiContext) => json(status, nativeView(job, ctx.now()));
 
+/** Requeues the queue's dead jobs of `kind`, up to the body's `limit` (each managed one hinted). */
+export function requeueAllDead(req: HttpRequest, ctx: ApiContext, kind: JobKind) {
+  const body = hasBody(req) ? validBody(requeueAllBody, readJson(req)) : {};
+  return ctx.jobs.requeueAllDead(req.params.queue ?? '', { limit: body.limit, kind });
+}
+
 async function queueSummary(info: QueueInfo, ctx: ApiContext) {
   return {
     name: info.queue,
@@ -73,7 +80,7 @@ export const nativeOperations: Operations = {
     const { queue, id } = jobParams(req);
     const q = validQuery(logsQuery, req);
     if (!(await ctx.store.get(queue, id))) {
-      throw new HttpError(404, `job with id \`${id}\` not found in queue \`${queue}\`.`, 'job_not_found');
+      throw new JobNotFoundError(queue, id);
     }
     const after = decodeCursor(q.after);
     // A log cursor is `<run_id>#<seq>` (functions/jobs/store.ts).
@@ -112,8 +119,7 @@ export const nativeOperations: Operations = {
   'GET /v1/queues/{queue}/jobs/{id}/status': async (req, ctx) => {
     const { queue, id } = jobParams(req);
     const job = await ctx.store.get(queue, id);
-    if (!job)
-      throw new HttpError(404, `job with id \`${id}\` not found in queue \`${queue}\`.`, 'job_not_found');
+    if (!job) throw new JobNotFoundError(queue, id);
     return view(200, job, ctx);
   },
 
@@ -151,12 +157,8 @@ export const nativeOperations: Operations = {
   },
 
   'POST /v1/queues/{queue}/dlq/requeue': async (req, ctx) => {
-    const body = hasBody(req) ? validBody(requeueAllBody, readJson(req)) : {};
     // Pull jobs only: dead managed jobs are requeued at /v1/managed/… and reported as skipped.
-    const { requeued, skipped } = await ctx.store.requeueAllDead(req.params.queue ?? '', {
-      limit: body.limit,
-      kind: 'pull',
-    });
+    const { requeued, skipped } = await requeueAllDead(req, ctx, 'pull');
     return json(200, { requeued, skipped_managed: skipped });
   },
 

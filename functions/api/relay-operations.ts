@@ -63,9 +63,20 @@ async function removeV1(queue: string, id: string, ctx: ApiContext) {
   return empty(200);
 }
 
-async function getLive(queue: string, id: string, ctx: ApiContext, view: (job: Job) => unknown) {
-  const job = await ctx.store.getLive(queue, id);
-  return job ? json(200, view(job)) : empty(404);
+/** Whether a live job exists (HEAD) and the job itself (GET), in the view of its API version. */
+function jobReads(prefix: '/v1' | '/v2', view: (job: Job) => unknown): Operations {
+  const path = `${prefix}/queues/{queue}/jobs/{id}`;
+  const live = (req: HttpRequest, ctx: ApiContext) => {
+    const { queue, id } = jobParams(req);
+    return ctx.store.getLive(queue, id);
+  };
+  return {
+    [`HEAD ${path}`]: async (req, ctx) => empty((await live(req, ctx)) ? 200 : 404),
+    [`GET ${path}`]: async (req, ctx) => {
+      const job = await live(req, ctx);
+      return job ? json(200, view(job)) : empty(404);
+    },
+  };
 }
 
 export const relayOperations: Operations = {
@@ -85,15 +96,7 @@ export const relayOperations: Operations = {
     return claimed(await ctx.store.claim(req.params.queue ?? '', num_jobs), relayV1View);
   },
 
-  'HEAD /v1/queues/{queue}/jobs/{id}': async (req, ctx) => {
-    const { queue, id } = jobParams(req);
-    return empty((await ctx.store.getLive(queue, id)) ? 200 : 404);
-  },
-
-  'GET /v1/queues/{queue}/jobs/{id}': async (req, ctx) => {
-    const { queue, id } = jobParams(req);
-    return getLive(queue, id, ctx, relayV1View);
-  },
+  ...jobReads('/v1', relayV1View),
 
   'PATCH /v1/queues/{queue}/jobs/{id}': async (req, ctx) => {
     const { queue, id } = jobParams(req);
@@ -123,15 +126,7 @@ export const relayOperations: Operations = {
     return claimed(await ctx.store.claim(req.params.queue ?? '', num_jobs), relayV2View);
   },
 
-  'HEAD /v2/queues/{queue}/jobs/{id}': async (req, ctx) => {
-    const { queue, id } = jobParams(req);
-    return empty((await ctx.store.getLive(queue, id)) ? 200 : 404);
-  },
-
-  'GET /v2/queues/{queue}/jobs/{id}': async (req, ctx) => {
-    const { queue, id } = jobParams(req);
-    return getLive(queue, id, ctx, relayV2View);
-  },
+  ...jobReads('/v2', relayV2View),
 
   'DELETE /v2/queues/{queue}/jobs/{id}': async (req, ctx) => {
     const { queue, id } = jobParams(req);

@@ -110,6 +110,21 @@ export const heartbeatState = z
 // relay-rs v1 (and seed) job
 // ---------------------------------------------------------------------------------------------
 
+/** A relay-rs job as the store takes it: the versions differ only in retries and `run_at`. */
+const relayJob = (
+  j: { queue: string; id: string; payload: unknown; state?: unknown; timeout: number },
+  maxRetries: number | null,
+  runAt: number | undefined,
+): NewJob => ({
+  queue: j.queue,
+  id: j.id,
+  payload: j.payload,
+  state: j.state ?? undefined,
+  timeout: j.timeout,
+  max_retries: maxRetries,
+  run_at: runAt,
+});
+
 export const relayV1Job = z
   .object({
     id: name('id'),
@@ -121,18 +136,8 @@ export const relayV1Job = z
     run_at: anyDate.nullish(),
   })
   .superRefine(sizeCheck)
-  .transform(
-    (j): NewJob => ({
-      queue: j.queue,
-      id: j.id,
-      payload: j.payload,
-      state: j.state ?? undefined,
-      timeout: j.timeout,
-      // relay-rs: default 0; negative means retry forever.
-      max_retries: normalizeMaxRetries(j.max_retries ?? 0, 0),
-      run_at: j.run_at ?? undefined,
-    }),
-  );
+  // relay-rs: max_retries defaults to 0, and a negative one means retry forever.
+  .transform((j) => relayJob(j, normalizeMaxRetries(j.max_retries ?? 0, 0), j.run_at ?? undefined));
 
 export const relayV1Batch = z
   .array(relayV1Job)
@@ -162,17 +167,7 @@ export const relayV2Job = z
     run_at: rfc3339.nullish(),
   })
   .superRefine(sizeCheck)
-  .transform(
-    (j): NewJob => ({
-      queue: j.queue,
-      id: j.id,
-      payload: j.payload,
-      state: j.state ?? undefined,
-      timeout: j.timeout,
-      max_retries: j.max_retries ?? null,
-      run_at: j.run_at ? Date.parse(j.run_at) : undefined,
-    }),
-  );
+  .transform((j) => relayJob(j, j.max_retries ?? null, j.run_at ? Date.parse(j.run_at) : undefined));
 
 export const relayV2Batch = z
   .array(relayV2Job)

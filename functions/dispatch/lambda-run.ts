@@ -18,6 +18,7 @@ import {
   OutputTail,
   type RunDeps,
   type RunHooks,
+  timerSet,
 } from '../runner/run.ts';
 
 /** The executor could not run the command at all (not invoked, or it crashed before starting it). */
@@ -46,14 +47,7 @@ export function lambdaRun(lambda: Pick<LambdaClient, 'send'>, functionName: stri
     const onAbort = () => stop(String(hooks.signal?.reason ?? 'stopped'));
     if (hooks.signal?.aborted) onAbort();
     hooks.signal?.addEventListener('abort', onAbort, { once: true });
-    const timers = new Set<NodeJS.Timeout>();
-    const after = (ms: number, fn: () => void) => {
-      const handle = setTimeout(() => {
-        timers.delete(handle);
-        fn();
-      }, ms);
-      timers.add(handle);
-    };
+    const { after, clearAll } = timerSet();
     let over = false;
     if (hooks.heartbeat) {
       keepAlive(
@@ -110,7 +104,7 @@ export function lambdaRun(lambda: Pick<LambdaClient, 'send'>, functionName: stri
       if (abortReason === undefined) abortReason = `the executor failed: ${(error as Error).message}`;
     } finally {
       over = true;
-      for (const handle of timers) clearTimeout(handle);
+      clearAll();
       hooks.signal?.removeEventListener('abort', onAbort);
     }
     // Output the executor could not send is lost from the front of what was sent: count it as dropped.

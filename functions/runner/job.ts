@@ -96,12 +96,7 @@ class LogWriter {
         if (result.truncated) this.full = true;
       } catch (error) {
         // Output is best effort: losing a log write must not fail the job. It stays in CloudWatch.
-        log('warn', 'could not store run output', {
-          queue: this.job.queue,
-          job_id: this.job.id,
-          run_id: this.runId,
-          ...describeError(error),
-        });
+        this.warn('could not store run output', error);
       }
     });
     return this.writing;
@@ -116,13 +111,17 @@ class LogWriter {
         entries: outcome.tail,
       });
     } catch (error) {
-      log('warn', 'could not keep the tail of the run output', {
-        queue: this.job.queue,
-        job_id: this.job.id,
-        run_id: this.runId,
-        ...describeError(error),
-      });
+      this.warn('could not keep the tail of the run output', error);
     }
+  }
+
+  private warn(message: string, error: unknown): void {
+    log('warn', message, {
+      queue: this.job.queue,
+      job_id: this.job.id,
+      run_id: this.runId,
+      ...describeError(error),
+    });
   }
 }
 

@@ -162,6 +162,27 @@ export function keepAlive(
   beat();
 }
 
+/** Timers that can all be cleared at once: `after(ms, fn)` sets one, `clearAll()` ends the rest. */
+export function timerSet(
+  setTimer: RunDeps['setTimer'] = DEFAULT_DEPS.setTimer,
+  clearTimer: RunDeps['clearTimer'] = DEFAULT_DEPS.clearTimer,
+) {
+  const timers = new Set<unknown>();
+  return {
+    after(ms: number, fn: () => void): void {
+      const handle = setTimer(() => {
+        timers.delete(handle);
+        fn();
+      }, ms);
+      timers.add(handle);
+    },
+    clearAll(): void {
+      for (const handle of timers) clearTimer(handle);
+      timers.clear();
+    },
+  };
+}
+
 /** A `LeaseLostError` from the job store, or any error flagged `leaseLost`. */
 const isLeaseLost = (error: unknown) =>
   error instanceof Error &&
@@ -247,14 +268,7 @@ export function runCommand(
     let settled = false;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
     let stop: Stop | null = null;
-    const timers = new Set<unknown>();
-    const after = (ms: number, fn: () => void) => {
-      const handle = setTimer(() => {
-        timers.delete(handle);
-        fn();
-      }, ms);
-      timers.add(handle);
-    };
+    const { after, clearAll } = timerSet(setTimer, clearTimer);
 
     const streams = { stdout: child.stdout, stderr: child.stderr };
     const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
@@ -274,7 +288,7 @@ export function runCommand(
       if (settled) return;
       for (const name of ['stdout', 'stderr'] as const) emit(name, decoders[name].end());
       settled = true;
-      for (const handle of timers) clearTimer(handle);
+      clearAll();
       signal?.removeEventListener('abort', onAbort);
       cleanUp();
       resolve(finish(failure ?? outcomeOf(exit, stop, spec)));

@@ -11,7 +11,6 @@
 import { randomUUID } from 'node:crypto';
 import {
   BatchGetCommand,
-  BatchWriteCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -22,13 +21,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { monotonicFactory } from 'ulid';
 import { backoffSeconds } from '../core/backoff.ts';
 import { mapLimit, sleep } from '../core/concurrency.ts';
 import type { StoreConfig } from '../core/config.ts';
 import { describeError, log } from '../core/log.ts';
 import { JobMetric } from '../core/metric-names.ts';
 import { type JobMetrics, type MetricContext, type MetricValues, noMetrics } from '../core/metrics.ts';
+import { type StoreContext, storeContext } from './context.ts';
 import {
   DuplicateIdempotencyKeyError,
   InvalidArgumentError,
@@ -46,30 +45,24 @@ import {
   deadSortKey,
   dispatchDueBefore,
   dispatchKey,
-  dispatchTimeOf,
   INDEX,
   type IndexName,
   type ItemKey,
   idempotencyKey,
   jobKey,
-  LOG_RUN_PREFIX,
   leaseExpiredBefore,
   leaseSortKey,
-  logKey,
-  logRunEnd,
-  logRunKey,
-  MAX_LOG_SEQ,
   managedShardPk,
   nextBand,
   orderKey,
-  QUEUES_PK,
-  queueKey,
   runAtOf,
   runIdOfLeaseKey,
   shardOf,
   shardPk,
   utf8Bytes,
 } from './keys.ts';
+import type { AppendLogsResult } from './logs.ts';
+import * as logs from './logs.ts';
 import {
   type ChildJobSpec,
   DEFAULT_BACKOFF,
@@ -87,23 +80,17 @@ import {
   type RunResult,
   type StoredStatus,
   type ViewStatus,
-  viewStatus,
   WAITING,
 } from './model.ts';
+import type { QueueInfo } from './queues.ts';
+import type { Page, QueueStats } from './reads.ts';
+import * as reads from './reads.ts';
 
 type Item = Record<string, unknown>;
 
-/** One request of a `BatchWriteItem`. */
-type BatchRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: ItemKey } };
-
-/** How a queue's indexes are laid out; fixed when the queue is first used. */
-export interface QueueInfo {
-  readonly queue: string;
-  readonly shards: number;
-  /** `strict`: one shard, claimers always take the earliest job. `priority`: sharded, see design.md. */
-  readonly ordering: 'strict' | 'priority';
-  readonly created_at: number;
-}
+export type { AppendLogsResult } from './logs.ts';
+export type { QueueInfo } from './queues.ts';
+export type { Page, QueueStats } from './reads.ts';
 
 /** What to do when an enqueued id is already held by a live job. */
 export type EnqueueMode = 'unique' | 'ignore' | 'replace';
@@ -114,31 +101,11 @@ export interface EnqueueResult {
   readonly created: boolean;
 }
 
-export interface Page<T> {
-  readonly items: T[];
-  readonly cursor: string | null;
-}
-
-export interface QueueStats {
-  readonly pending: number;
-  readonly scheduled: number;
-  readonly running: number;
-  readonly failed: number;
-  readonly dead: number;
-}
-
 /** How a run ended: the job after the write, and the job its outcome enqueued, if any. */
 export interface RunOutcome {
   readonly job: Job;
   /** The `on_success` / `on_failure` job this end enqueued; it needs a dispatch if it is managed. */
   readonly child: Job | null;
-}
-
-export interface AppendLogsResult {
-  /** Entries of this call that are stored (a retried append counts them again). */
-  readonly stored: number;
-  /** The run's log reached its bound; further appends are dropped, so a runner may stop sending. */
-  readonly truncated: boolean;
 }
 
 export interface SweepResult {
@@ -250,35 +217,6 @@ const timeoutAsRead = (timeoutMs: number): Condition =>
  */
 const childNotCreated = condition('attribute_not_exists(#pk)', ['pk']);
 
-// Run log meta conditions (one meta item per run counts the bytes its entries hold).
-
-/** The appended entries start at or past every `seq` counted so far: a retried append is not counted twice. */
-const newLogSeqs = (firstSeq: number): Condition =>
-  or(
-    condition('attribute_not_exists(#next_seq)', ['next_seq']),
-    condition('#next_seq <= :first_seq', ['next_seq'], { ':first_seq': firstSeq }),
-  );
-
-/** The run's log was not cut yet and still has room for `bytes` more (the 256 KiB bound). */
-const logRoom = (bytes: number): Condition =>
-  and(
-    condition('attribute_not_exists(#truncated_at)', ['truncated_at']),
-    or(
-      condition('attribute_not_exists(#bytes)', ['bytes']),
-      condition('#bytes <= :room', ['bytes'], { ':room': LIMITS.runLogBytes - bytes }),
-    ),
-  );
-
-/** The meta item is exactly what was read: the plan (what fits, where to cut) was made from it. */
-const logMetaAsSeen = (seen: Item | undefined): Condition =>
-  seen === undefined
-    ? condition('attribute_not_exists(#pk)', ['pk'])
-    : and(
-        condition('#next_seq = :seen_next_seq', ['next_seq'], { ':seen_next_seq': seen.next_seq }),
-        condition('#bytes = :seen_bytes', ['bytes'], { ':seen_bytes': seen.bytes }),
-        condition('attribute_not_exists(#truncated_at)', ['truncated_at']),
-      );
-
 // Index attributes each state carries; leaving a state removes them (sparse indexes).
 const READY_ATTRS = ['ready_pk', 'ready_sk'] as const;
 const LEASE_ATTRS = ['lease_pk', 'lease_sk'] as const;
@@ -343,68 +281,28 @@ interface JobRef {
  * A released run (`releaseRun`: it never started) and deletes count nothing.
  */
 export class JobStore {
-  private readonly queues = new Map<string, QueueInfo>();
-  private readonly nextSeq = monotonicFactory();
+  private readonly ctx: StoreContext;
 
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly config: StoreConfig,
     private readonly clock: () => number = Date.now,
     private readonly metrics: JobMetrics = noMetrics,
-  ) {}
+  ) {
+    this.ctx = storeContext(db, config, clock, metrics);
+  }
 
   // -------------------------------------------------------------------------------------------
   // Queues
   // -------------------------------------------------------------------------------------------
 
-  /**
-   * The queue's layout, registering the queue on first use when `create` is set. Layouts never
-   * change after creation (a job's shard is part of its index keys), so they are cached forever.
-   */
-  async queueInfo(queue: string, create = false): Promise<QueueInfo | undefined> {
-    const cached = this.queues.get(queue);
-    if (cached) return cached;
-    const found = await this.send(() =>
-      this.db.send(new GetCommand({ TableName: this.table, Key: queueKey(queue), ConsistentRead: true })),
-    );
-    let info = found.Item as QueueInfo | undefined;
-    if (!info && create) {
-      const strict = this.config.strictQueues.has(queue) || this.config.defaultShards === 1;
-      const fresh: QueueInfo = {
-        queue,
-        shards: strict ? 1 : this.config.defaultShards,
-        ordering: strict ? 'strict' : 'priority',
-        created_at: this.clock(),
-      };
-      try {
-        // First writer wins; everyone else reads the layout it chose.
-        await this.send(() =>
-          this.db.send(
-            new PutCommand({
-              TableName: this.table,
-              Item: { ...queueKey(queue), ...fresh },
-              ...build(condition('attribute_not_exists(#pk)', ['pk'])),
-            }),
-          ),
-        );
-        info = fresh;
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        return this.queueInfo(queue, false);
-      }
-    }
-    if (info) this.queues.set(queue, info);
-    return info;
+  /** The queue's layout, registering the queue on first use when `create` is set. */
+  queueInfo(queue: string, create = false): Promise<QueueInfo | undefined> {
+    return this.ctx.queues.info(queue, create);
   }
 
-  async listQueues(): Promise<QueueInfo[]> {
-    const items = await this.queryAll({
-      TableName: this.table,
-      KeyConditionExpression: '#pk = :pk',
-      ExpressionAttributeNames: { '#pk': 'pk' },
-      ExpressionAttributeValues: { ':pk': QUEUES_PK },
-    });
-    return items.map((i) => i as unknown as QueueInfo).sort((a, b) => a.queue.localeCompare(b.queue));
+  listQueues(): Promise<QueueInfo[]> {
+    return this.ctx.queues.list();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -605,7 +503,7 @@ export class JobStore {
 
   private async newItem(job: NewJob, now: number): Promise<Item> {
     // Taken before the first await, so jobs built concurrently (a batch) keep their call order.
-    const seq = this.nextSeq(now);
+    const seq = this.ctx.nextSeq(now);
     const info = (await this.queueInfo(job.queue, true)) as QueueInfo;
     const shard = shardOf(job.queue, job.id, info.shards);
     const runAt = Math.max(0, Math.trunc(job.run_at ?? now));
@@ -648,106 +546,23 @@ export class JobStore {
   // -------------------------------------------------------------------------------------------
 
   /** The job, or `undefined` when unknown or past retention. */
-  async get(queue: string, id: string): Promise<Job | undefined> {
-    const out = await this.send(() =>
-      this.db.send(new GetCommand({ TableName: this.table, Key: jobKey(queue, id), ConsistentRead: true })),
-    );
-    const item = out.Item;
-    if (!item || this.expired(item)) return undefined;
-    return toJob(item);
+  get(queue: string, id: string): Promise<Job | undefined> {
+    return reads.get(this.ctx, queue, id);
   }
 
   /** The job if it is live (pending, failed or running): what relay-rs's routes can see. */
-  async getLive(queue: string, id: string): Promise<Job | undefined> {
-    const job = await this.get(queue, id);
-    return job && LIVE.includes(job.status) ? job : undefined;
+  getLive(queue: string, id: string): Promise<Job | undefined> {
+    return reads.getLive(this.ctx, queue, id);
   }
 
-  /**
-   * Jobs newest first, optionally filtered by view status. Pages may hold fewer than `limit` jobs
-   * when a status filter skips many; `cursor` is null once there is nothing older.
-   */
-  async list(opts: {
-    queue?: string;
-    status?: ViewStatus;
-    limit: number;
-    cursor?: string;
-  }): Promise<Page<Job>> {
-    const queues = opts.queue
-      ? [await this.queueInfo(opts.queue)].filter((q): q is QueueInfo => q !== undefined)
-      : await this.listQueues();
-    const now = this.clock();
-    const matches = (job: Job) => !opts.status || viewStatus(job, now) === opts.status;
-    if (opts.status === 'dead') return this.listByIndex('dead', queues, opts.limit, opts.cursor, matches);
-    return this.listByIndex('created', queues, opts.limit, opts.cursor, matches);
+  /** Jobs newest first, optionally filtered by view status. */
+  list(opts: { queue?: string; status?: ViewStatus; limit: number; cursor?: string }): Promise<Page<Job>> {
+    return reads.list(this.ctx, opts);
   }
 
   /** Dead jobs of a queue, most recently dead first. */
-  async deadLetters(queue: string, limit: number, cursor?: string): Promise<Page<Job>> {
-    const info = await this.queueInfo(queue);
-    return this.listByIndex('dead', info ? [info] : [], limit, cursor, (j) => j.status === 'dead');
-  }
-
-  /**
-   * Walks a KEYS_ONLY index newest first over every shard of the given queues, merging by sort key.
-   * The cursor is the last sort key returned: sort keys are unique, so one boundary serves all shards.
-   */
-  private async listByIndex(
-    index: IndexName,
-    queues: readonly QueueInfo[],
-    limit: number,
-    cursor: string | undefined,
-    keep: (job: Job) => boolean,
-  ): Promise<Page<Job>> {
-    const spec = INDEX[index];
-    let boundary = cursor;
-    const found: Job[] = [];
-    // Bounded: a status filter over a long history returns a short page and a cursor rather than
-    // reading the whole index in one request.
-    for (let round = 0; round < 10 && found.length < limit; round++) {
-      const perShard = await Promise.all(
-        queues.flatMap((q) =>
-          range(q.shards).map((shard) =>
-            this.send(() =>
-              this.db.send(
-                new QueryCommand({
-                  TableName: this.table,
-                  IndexName: spec.name,
-                  KeyConditionExpression: boundary ? '#ipk = :ipk AND #isk < :boundary' : '#ipk = :ipk',
-                  ExpressionAttributeNames: { '#ipk': spec.pk, ...(boundary ? { '#isk': spec.sk } : {}) },
-                  ExpressionAttributeValues: {
-                    ':ipk': shardPk(shard, q.queue),
-                    ...(boundary ? { ':boundary': boundary } : {}),
-                  },
-                  ScanIndexForward: false,
-                  Limit: limit,
-                }),
-              ),
-            ),
-          ),
-        ),
-      );
-      const keys = perShard
-        .flatMap((out) => out.Items ?? [])
-        .sort((a, b) => String(b[spec.sk]).localeCompare(String(a[spec.sk])))
-        .slice(0, limit);
-      if (!keys.length) return { items: found, cursor: null };
-      const jobs = await this.batchGet(keys.map(keyOf));
-      for (const key of keys) {
-        const job = jobs.get(String(key.pk));
-        // The index lags the table: skip entries whose item has moved on (or is past retention).
-        if (job && job[spec.sk] === key[spec.sk] && !this.expired(job) && keep(toJob(job))) {
-          found.push(toJob(job));
-        }
-        boundary = String(key[spec.sk]);
-        if (found.length === limit) break;
-      }
-      if (keys.length < limit) {
-        const exhausted = perShard.every((out) => !out.LastEvaluatedKey);
-        if (exhausted && found.length < limit) return { items: found, cursor: null };
-      }
-    }
-    return { items: found, cursor: boundary ?? null };
+  deadLetters(queue: string, limit: number, cursor?: string): Promise<Page<Job>> {
+    return reads.deadLetters(this.ctx, queue, limit, cursor);
   }
 
   private async batchGet(keys: readonly ItemKey[]): Promise<Map<string, Item>> {
@@ -767,71 +582,14 @@ export class JobStore {
     return result;
   }
 
-  /**
-   * Counts per status from the sparse indexes: reads only waiting, running and dead jobs. Waiting
-   * jobs are read from both `ready` partitions of each shard, the pull one and the managed one.
-   */
-  async stats(queue: string): Promise<QueueStats> {
-    const info = await this.queueInfo(queue);
-    const now = this.clock();
-    const waitingIn = (pk: string) =>
-      this.queryAll({
-        ...indexQuery(this.table, 'ready', pk),
-        ProjectionExpression: '#status, #isk',
-        ExpressionAttributeNames: { '#ipk': INDEX.ready.pk, '#isk': INDEX.ready.sk, '#status': 'status' },
-      });
-    const perShard = await Promise.all(
-      range(info?.shards ?? 0).map(async (shard) => {
-        const pk = shardPk(shard, queue);
-        const [pull, managedWaiting, running, dead] = await Promise.all([
-          waitingIn(pk),
-          waitingIn(managedShardPk(shard, queue)),
-          this.countAll(indexQuery(this.table, 'leases', pk)),
-          this.countAll(indexQuery(this.table, 'dead', pk)),
-        ]);
-        // A pull entry's key holds its run_at; a managed entry's holds its dispatch time (≥ run_at,
-        // and ≤ now once due), so both say whether the job is scheduled.
-        const waiting = [
-          ...pull.map((w) => ({ status: w.status, at: runAtOf(String(w.ready_sk)) })),
-          ...managedWaiting.map((w) => ({ status: w.status, at: dispatchTimeOf(String(w.ready_sk)) })),
-        ];
-        const failed = waiting.filter((w) => w.status === 'failed').length;
-        const scheduled = waiting.filter((w) => w.status !== 'failed' && w.at > now).length;
-        return { pending: waiting.length - failed - scheduled, scheduled, running, failed, dead };
-      }),
-    );
-    const total: QueueStats = { pending: 0, scheduled: 0, running: 0, failed: 0, dead: 0 };
-    return perShard.reduce(
-      (sum, s) => ({
-        pending: sum.pending + s.pending,
-        scheduled: sum.scheduled + s.scheduled,
-        running: sum.running + s.running,
-        failed: sum.failed + s.failed,
-        dead: sum.dead + s.dead,
-      }),
-      total,
-    );
+  /** Counts per status from the sparse indexes. */
+  stats(queue: string): Promise<QueueStats> {
+    return reads.stats(this.ctx, queue);
   }
 
-  /**
-   * Dead jobs of `queue`, from its sparse `dead` index (a `Select: COUNT` query per shard, about
-   * 0.5 RRU each while few jobs are dead). A dead job past retention is not counted: every read
-   * ignores it already, though DynamoDB's TTL may delete it days later.
-   */
-  async countDead(queue: string): Promise<number> {
-    const info = await this.queueInfo(queue);
-    const retainedSince = deadSortKey(this.clock() - this.config.retentionSeconds * 1000, '');
-    const perShard = await Promise.all(
-      range(info?.shards ?? 0).map((shard) =>
-        this.countAll({
-          ...indexQuery(this.table, 'dead', shardPk(shard, queue)),
-          KeyConditionExpression: '#ipk = :ipk AND #isk >= :since',
-          ExpressionAttributeNames: { '#ipk': INDEX.dead.pk, '#isk': INDEX.dead.sk },
-          ExpressionAttributeValues: { ':ipk': shardPk(shard, queue), ':since': retainedSince },
-        }),
-      ),
-    );
-    return perShard.reduce((sum, n) => sum + n, 0);
+  /** Dead jobs of `queue` that are still retained. */
+  countDead(queue: string): Promise<number> {
+    return reads.countDead(this.ctx, queue);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1705,7 +1463,7 @@ export class JobStore {
     if (kindOf(item) !== kind) throw new JobKindError(queue, id, kindOf(item), action);
     if (!from.includes(item.status as StoredStatus))
       throw new InvalidTransitionError(action, String(item.status));
-    const order = orderKey(Number(item.priority), now, this.nextSeq(now));
+    const order = orderKey(Number(item.priority), now, this.ctx.nextSeq(now));
     const change = this.toWaiting(
       item,
       now,
@@ -1740,293 +1498,35 @@ export class JobStore {
   // Run logs
   // -------------------------------------------------------------------------------------------
 
-  /**
-   * Stores a run's output entries under the job's partition (`log#<run_id>#<seq>`).
-   *
-   * Entries are facts, so their puts need no condition, and a retried append rewrites the same items
-   * because the caller numbers them (`seq`, ascending across the run's appends). What a run may
-   * store is bounded by `LIMITS.runLogBytes` of text, counted on a per-run meta item with a
-   * conditional add. A batch below the counted `seq` high-water mark is a retry and is not counted
-   * again; appends of one run are therefore expected in `seq` order, as one runner sends them. The
-   * first entry that does not fit is replaced by a `truncated` marker and everything after it is
-   * dropped. Items expire `retention + the 12 h timeout cap` after they are written: no read of the
-   * job is needed, and a run's logs outlive a job that ends within that time.
-   */
-  async appendLogs(
+  /** Stores a run's output entries, bounded per run. */
+  appendLogs(
     queue: string,
     id: string,
     runId: string,
     attempt: number,
     entries: readonly LogEntryInput[],
   ): Promise<AppendLogsResult> {
-    entries.forEach((entry, i) => {
-      const previous = entries[i - 1];
-      const valid = Number.isInteger(entry.seq) && entry.seq >= 0 && entry.seq <= MAX_LOG_SEQ;
-      if (!valid || (previous && previous.seq >= entry.seq)) {
-        throw new InvalidArgumentError(
-          'entries',
-          `log entry seq must be ascending integers in [0, ${MAX_LOG_SEQ}]`,
-        );
-      }
-    });
-    if (!entries.length) return { stored: 0, truncated: false };
-    const now = this.clock();
-    const expiresAt = seconds(now) + this.config.retentionSeconds + LIMITS.maxTimeoutSeconds;
-    const { keep, truncatedAt, cut } = await this.countLogs(
-      queue,
-      id,
-      runId,
-      attempt,
-      entries,
-      now,
-      expiresAt,
-    );
-    const item = (entry: LogEntryInput, extra: Item = {}): Item => ({
-      ...logKey(queue, id, runId, entry.seq),
-      run_id: runId,
-      attempt,
-      seq: entry.seq,
-      stream: entry.stream,
-      text: entry.text,
-      at: entry.at,
-      expires_at: expiresAt,
-      ...extra,
-    });
-    const items = keep.map((entry) => item(entry));
-    if (truncatedAt !== undefined) {
-      const marker = {
-        seq: truncatedAt,
-        stream: 'stderr' as const,
-        text: `[relay] output truncated: this run's log reached ${LIMITS.runLogBytes / 1024} KiB`,
-        at: now,
-      };
-      items.push(item(marker, { truncated: true }));
-    }
-    await this.batchWrite(items);
-    return { stored: keep.length, truncated: cut };
+    return logs.appendLogs(this.ctx, queue, id, runId, attempt, entries);
   }
 
-  /**
-   * Makes a run's stored log its last `LIMITS.runLogBytes`: the run printed more than the bound, so
-   * what was stored while it ran (its head) is replaced by a marker saying how much was dropped
-   * from the front, and the tail. Called once the run's output is complete; entries keep their
-   * `seq`, so a follower's cursor still moves forward. The new entries are written before the old
-   * ones are deleted: a reader in between sees both, never neither.
-   */
-  async keepLogTail(
+  /** Makes a run's stored log its last `LIMITS.runLogBytes`. */
+  keepLogTail(
     queue: string,
     id: string,
     runId: string,
     attempt: number,
     tail: { readonly droppedBytes: number; readonly entries: readonly LogEntryInput[] },
   ): Promise<void> {
-    const first = tail.entries[0];
-    if (!first) return;
-    const now = this.clock();
-    const expiresAt = seconds(now) + this.config.retentionSeconds + LIMITS.maxTimeoutSeconds;
-    const pk = jobKey(queue, id).pk;
-    const stored = await this.queryAll({
-      TableName: this.table,
-      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
-      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-      ExpressionAttributeValues: {
-        ':pk': pk,
-        ':from': logKey(queue, id, runId, 0).sk,
-        ':to': logRunEnd(runId),
-      },
-      ProjectionExpression: 'pk, sk',
-    });
-    const marker: LogEntryInput = {
-      // Just before the tail: every entry before it was the head, dropped below.
-      seq: Math.max(0, first.seq - 1),
-      stream: 'stderr',
-      text: `[relay] output truncated: ${tail.droppedBytes} bytes dropped from the front; this log keeps the run's last ${LIMITS.runLogBytes / 1024} KiB\n`,
-      at: first.at,
-    };
-    const entries = first.seq > 0 ? [marker, ...tail.entries] : tail.entries;
-    const items = entries.map((entry) => ({
-      ...logKey(queue, id, runId, entry.seq),
-      run_id: runId,
-      attempt,
-      seq: entry.seq,
-      stream: entry.stream,
-      text: entry.text,
-      at: entry.at,
-      expires_at: expiresAt,
-      ...(entry === marker ? { truncated: true } : {}),
-    }));
-    await this.batchWrite(items);
-    const kept = new Set(items.map((item) => item.sk));
-    await this.batchDelete(stored.filter((item) => !kept.has(String(item.sk))).map(keyOf));
-    /** The run's log meta item exists: its log was counted, so this run did append. */
-    const counted = condition('attribute_exists(#pk)', ['pk']);
-    const bytes = tail.entries.reduce((n, e) => n + utf8Bytes(e.text), 0);
-    await this.update(logRunKey(queue, id, runId), counted, {
-      set: { bytes, dropped_bytes: tail.droppedBytes, truncated_at: marker.seq },
-    }).catch((error: unknown) => {
-      if (!isConditionFailure(error)) throw error;
-    });
+    return logs.keepLogTail(this.ctx, queue, id, runId, attempt, tail);
   }
 
-  /**
-   * Counts an append against the run's bound and decides what of it is stored: `keep`, plus a
-   * marker at `truncatedAt` when this append is where the log was cut; `cut` says the run's log is
-   * cut (here or before). A retried append re-stores what its first attempt kept. Concurrent appends
-   * of one run retry on the meta item's condition.
-   */
-  private async countLogs(
-    queue: string,
-    id: string,
-    runId: string,
-    attempt: number,
-    entries: readonly LogEntryInput[],
-    now: number,
-    expiresAt: number,
-  ): Promise<{ keep: readonly LogEntryInput[]; truncatedAt?: number; cut: boolean }> {
-    const key = logRunKey(queue, id, runId);
-    const first = (entries[0] as LogEntryInput).seq;
-    const last = (entries[entries.length - 1] as LogEntryInput).seq;
-    const textBytes = (list: readonly LogEntryInput[]) => list.reduce((n, e) => n + utf8Bytes(e.text), 0);
-    const counted = (bytes: number, cutAt?: number): Change => ({
-      set: {
-        queue,
-        id,
-        run_id: runId,
-        attempt,
-        next_seq: last + 1,
-        expires_at: expiresAt,
-        truncated_at: cutAt,
-      },
-      keep: { started_at: now },
-      add: { bytes },
-    });
-    const total = textBytes(entries);
-    let seen: Item | undefined;
-    if (total <= LIMITS.runLogBytes) {
-      // Usually the whole append fits: count it without reading the meta item first.
-      try {
-        await this.update(key, and(newLogSeqs(first), logRoom(total)), counted(total));
-        return { keep: entries, cut: false };
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        seen = conditionFailureItem(error);
-      }
-    } else {
-      seen = await this.read(key);
-    }
-    for (let round = 0; round < 8; round++) {
-      const cutAt = seen?.truncated_at as number | undefined;
-      if (seen && Number(seen.next_seq) > first) {
-        // A retry of a counted append: store again what it kept, and its marker if it made the cut.
-        const kept = entries.filter((e) => cutAt === undefined || e.seq < cutAt);
-        const marker = cutAt !== undefined && cutAt >= first && cutAt <= last ? cutAt : undefined;
-        return { keep: kept, truncatedAt: marker, cut: cutAt !== undefined };
-      }
-      if (cutAt !== undefined) return { keep: [], cut: true }; // cut by an earlier append: drop
-      let room = LIMITS.runLogBytes - Number(seen?.bytes ?? 0);
-      const keep: LogEntryInput[] = [];
-      for (const entry of entries) {
-        room -= utf8Bytes(entry.text);
-        if (room < 0) break;
-        keep.push(entry);
-      }
-      const cut = keep.length < entries.length ? (entries[keep.length] as LogEntryInput).seq : undefined;
-      try {
-        await this.update(key, logMetaAsSeen(seen), counted(textBytes(keep), cut));
-        return { keep, truncatedAt: cut, cut: cut !== undefined };
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        seen = conditionFailureItem(error); // another append of this run counted first
-      }
-    }
-    throw new StoreBusyError(1);
-  }
-
-  /**
-   * A job's log entries in order: one run's, or every run's oldest run first (by its first append).
-   * `after` is the cursor of an earlier page; the returned cursor is where the next page (or the
-   * next poll of `--follow`) starts, and stays at `after` when there is nothing new.
-   */
-  async readLogs(
+  /** A job's log entries in order, one run's or every run's. */
+  readLogs(
     queue: string,
     id: string,
     opts: { runId?: string; after?: string; limit: number },
   ): Promise<Page<LogEntry>> {
-    const pk = jobKey(queue, id).pk;
-    const from = opts.after === undefined ? undefined : parseLogCursor(opts.after);
-    let runs = opts.runId === undefined ? await this.logRuns(pk) : [opts.runId];
-    const resumeAt = from ? runs.indexOf(from.runId) : -1;
-    if (resumeAt > 0) runs = runs.slice(resumeAt);
-    const items: LogEntry[] = [];
-    let cursor = opts.after ?? null;
-    for (const runId of runs) {
-      const firstSeq = from?.runId === runId ? from.seq + 1 : 0;
-      if (firstSeq > MAX_LOG_SEQ) continue;
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const out = await this.send(() =>
-          this.db.send(
-            new QueryCommand({
-              TableName: this.table,
-              KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
-              ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-              ExpressionAttributeValues: {
-                ':pk': pk,
-                ':from': logKey(queue, id, runId, firstSeq).sk,
-                ':to': logRunEnd(runId),
-              },
-              ExclusiveStartKey: startKey,
-              Limit: opts.limit - items.length,
-            }),
-          ),
-        );
-        for (const item of out.Items ?? []) {
-          if (!this.expired(item)) items.push(toLogEntry(item));
-          cursor = logCursor(runId, Number(item.seq));
-        }
-        startKey = out.LastEvaluatedKey;
-      } while (startKey && items.length < opts.limit);
-      if (items.length >= opts.limit) break;
-    }
-    return { items, cursor };
-  }
-
-  /** Run ids that stored logs for a job, oldest first (by first append, then attempt). */
-  private async logRuns(pk: string): Promise<string[]> {
-    const metas = await this.queryAll({
-      TableName: this.table,
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-      ExpressionAttributeValues: { ':pk': pk, ':prefix': LOG_RUN_PREFIX },
-    });
-    return metas
-      .filter((m) => !this.expired(m))
-      .sort((a, b) => Number(a.started_at) - Number(b.started_at) || Number(a.attempt) - Number(b.attempt))
-      .map((m) => String(m.run_id));
-  }
-
-  /** Puts items, 25 at a time (BatchWriteItem's limit). */
-  private batchWrite(items: readonly Item[]): Promise<void> {
-    return this.batchRequests(items.map((Item) => ({ PutRequest: { Item } })));
-  }
-
-  /** Deletes items by key, 25 at a time. */
-  private batchDelete(keys: readonly ItemKey[]): Promise<void> {
-    return this.batchRequests(keys.map((Key) => ({ DeleteRequest: { Key } })));
-  }
-
-  /** Sends write requests 25 at a time, retrying what DynamoDB left unprocessed. */
-  private async batchRequests(requests: readonly BatchRequest[]): Promise<void> {
-    for (const batch of chunks(requests, 25)) {
-      let pending: Record<string, BatchRequest[]> | undefined = { [this.table]: batch };
-      for (let attempt = 0; pending && Object.keys(pending).length; attempt++) {
-        if (attempt === 8) throw new StoreBusyError(1);
-        if (attempt) await sleep(2 ** attempt * 10);
-        const request: Record<string, BatchRequest[]> = pending;
-        const out = await this.send(() => this.db.send(new BatchWriteCommand({ RequestItems: request })));
-        pending = out.UnprocessedItems as typeof pending;
-      }
-    }
+    return logs.readLogs(this.ctx, queue, id, opts);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -2263,19 +1763,6 @@ export class JobStore {
     return items;
   }
 
-  private async countAll(input: QueryCommandInput): Promise<number> {
-    let count = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.send(() =>
-        this.db.send(new QueryCommand({ ...input, Select: 'COUNT', ExclusiveStartKey: startKey })),
-      );
-      count += out.Count ?? 0;
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return count;
-  }
-
   /** Runs a DynamoDB call, turning throttling and transient faults into `StoreBusyError`. */
   private async send<T>(call: () => Promise<T>): Promise<T> {
     try {
@@ -2336,35 +1823,6 @@ export function toJob(item: Item): Job {
     children: (item.children as string[] | undefined) ?? [],
     result: (item.result as RunResult | undefined) ?? null,
   };
-}
-
-function toLogEntry(item: Item): LogEntry {
-  return {
-    run_id: String(item.run_id),
-    attempt: Number(item.attempt),
-    seq: Number(item.seq),
-    stream: item.stream as LogEntry['stream'],
-    text: String(item.text),
-    at: Number(item.at),
-    ...(item.truncated ? { truncated: true as const } : {}),
-  };
-}
-
-/** A log cursor: the run and `seq` of the last entry read. Run ids hold no `#`. */
-const logCursor = (runId: string, seq: number): string => `${runId}#${seq}`;
-
-/**
- * The run and `seq` a log cursor names. It must be one `logCursor` could have written: a run id,
- * `#`, and a `seq` in decimal digits no larger than a log key holds.
- */
-export function parseLogCursor(cursor: string): { runId: string; seq: number } {
-  const at = cursor.lastIndexOf('#');
-  const digits = cursor.slice(at + 1);
-  const seq = Number(digits);
-  if (at <= 0 || !/^\d{1,10}$/.test(digits) || seq > MAX_LOG_SEQ) {
-    throw new InvalidArgumentError('after', `invalid log cursor: ${cursor}`);
-  }
-  return { runId: cursor.slice(0, at), seq };
 }
 
 const isManaged = (item: Item): boolean => item.type === 'SHELL';

@@ -3,67 +3,45 @@
  * dead-letter queue holds only hints SQS gave up on, for as long as their job is dead because of
  * them, and the `DeadJobs` gauge counts dead jobs from DynamoDB.
  */
-import { randomUUID } from 'node:crypto';
 import {
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
-  SQSClient,
 } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { awsClientConfig } from '../functions/core/clients.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { documentClient } from '../functions/core/clients.ts';
 import { emfMetrics } from '../functions/core/metrics.ts';
 import { DEAD_LETTERED, reconcileDeadLetters, verdictOf } from '../functions/dispatch/dead-letters.ts';
 import { createDispatcher, type Executor } from '../functions/dispatch/dispatcher.ts';
-import { DispatchQueue, ensureDispatchQueues } from '../functions/dispatch/queue.ts';
 import { maintain } from '../functions/dispatch/maintenance.ts';
+import type { DispatchQueue } from '../functions/dispatch/queue.ts';
 import type { Job, NewJob } from '../functions/jobs/model.ts';
-import type { JobStore } from '../functions/jobs/store.ts';
-import { type SqsLocal, startSqsLocal } from '../functions/local/sqs-local.ts';
+import { JobStore } from '../functions/jobs/store.ts';
 import { startSqsPoller } from '../functions/local/sqs-poller.ts';
+import { awsError, failCalls, onClient } from './support/faults.ts';
+import { shellJob } from './support/jobs.ts';
+import { sqsForFile } from './support/sqs.ts';
 import { freshStore, type TestStore } from './support/store.ts';
 
-let sqs: SqsLocal;
-let client: SQSClient;
+const sqs = sqsForFile();
 let fresh: TestStore;
 let store: JobStore;
 let dispatch: DispatchQueue;
 let emfLines: string[];
 
-beforeAll(async () => {
-  sqs = await startSqsLocal();
-  client = new SQSClient(awsClientConfig(sqs.endpoint));
-});
-afterAll(() => sqs.stop());
-
 beforeEach(async () => {
   // The real clock: the reconciler compares a job's `created_at` with SQS's `SentTimestamp`.
   fresh = await freshStore();
   store = fresh.store;
-  const queues = await ensureDispatchQueues(client, {
-    name: `dl-${randomUUID()}`,
-    maxReceiveCount: 2,
-    visibilityTimeoutSeconds: 1,
-  });
-  dispatch = new DispatchQueue(client, queues.queueUrl, queues.deadLetterUrl);
+  dispatch = await sqs.dispatchQueue({ maxReceiveCount: 2, visibilityTimeoutSeconds: 1 });
   emfLines = [];
-});
-
-const shell = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
-  queue: 'q',
-  id,
-  payload: { command: 'true' },
-  timeout: 30,
-  max_retries: 3,
-  type: 'SHELL',
-  ...extra,
 });
 
 /** Feeds the dispatch queue to a dispatcher over `over` with this executor until `stop` is called. */
 async function dispatching(execute: Executor, over: JobStore = store) {
   return startSqsPoller({
-    client,
+    client: sqs.client,
     queueUrl: dispatch.queueUrl,
     handler: createDispatcher({ store: over, dispatch, execute }),
     waitTimeSeconds: 1,
@@ -75,19 +53,18 @@ async function dispatching(execute: Executor, over: JobStore = store) {
  * way a hint ends on the dead-letter queue. One that fails after claiming sees the job running on
  * redelivery and drops the hint; the lease then expires and the sweep recovers the run.
  */
-const failingBeforeClaim = () =>
-  dispatching(
-    async () => {},
-    Object.assign(Object.create(store), {
-      claimById: async () => {
-        throw Object.assign(new Error('injected: DynamoDB unavailable'), { name: 'ServiceUnavailable' });
-      },
-    }) as JobStore,
+const failingBeforeClaim = () => {
+  const db = documentClient(fresh.config.dynamodbEndpoint);
+  onClient(
+    db,
+    failCalls(() => awsError('ServiceUnavailable')),
   );
+  return dispatching(async () => {}, new JobStore(db, fresh.config));
+};
 
 /** Messages on the dead-letter queue, visible or not: what the "DLQ not empty" alarm reads. */
 async function dlqDepth(): Promise<number> {
-  const { Attributes = {} } = await client.send(
+  const { Attributes = {} } = await sqs.client.send(
     new GetQueueAttributesCommand({
       QueueUrl: dispatch.deadLetterUrl,
       AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
@@ -100,7 +77,7 @@ async function dlqDepth(): Promise<number> {
 
 /** The dead-letter queue's messages, without hiding them. */
 async function peekDlq() {
-  const { Messages = [] } = await client.send(
+  const { Messages = [] } = await sqs.client.send(
     new ReceiveMessageCommand({
       QueueUrl: dispatch.deadLetterUrl,
       MaxNumberOfMessages: 10,
@@ -112,7 +89,7 @@ async function peekDlq() {
 
 /** Enqueues a managed job and lets SQS dead-letter its hint (injected claim faults). */
 async function deadLetteredHint(id: string, extra: Partial<NewJob> = {}): Promise<void> {
-  const { job } = await store.enqueue(shell(id, extra));
+  const { job } = await store.enqueue(shellJob(id, extra));
   const before = await dlqDepth();
   await dispatch.dispatch(job);
   const poller = await failingBeforeClaim();
@@ -163,6 +140,7 @@ describe('verdictOf', () => {
     result: null,
     task_arn: null,
     dead_message_id: null,
+    dead_reason: null,
   };
   const deadOfIt = { status: 'dead', last_error: DEAD_LETTERED, dead_message_id: 'm1' } as const;
 
@@ -197,7 +175,7 @@ describe('dead-letter reconciler', () => {
     await deadLetteredHint('poison');
     const [message] = await peekDlq();
 
-    expect(await reconcileDeadLetters(store, client, dispatch.deadLetterUrl)).toEqual({
+    expect(await reconcileDeadLetters(store, sqs.client, dispatch.deadLetterUrl)).toEqual({
       seen: 1,
       marked: 1,
       deleted: 0,
@@ -211,7 +189,7 @@ describe('dead-letter reconciler', () => {
     // Kept, and visible again at once: a redrive right after the pass moves it.
     expect((await peekDlq()).map((m) => m.MessageId)).toEqual([message?.MessageId]);
     // A later pass sees it again and changes nothing.
-    expect(await reconcileDeadLetters(store, client, dispatch.deadLetterUrl)).toEqual({
+    expect(await reconcileDeadLetters(store, sqs.client, dispatch.deadLetterUrl)).toEqual({
       seen: 1,
       marked: 0,
       deleted: 0,
@@ -220,9 +198,11 @@ describe('dead-letter reconciler', () => {
   });
 
   it('leaves a message that is not a dispatch message on the queue', async () => {
-    await client.send(new SendMessageCommand({ QueueUrl: dispatch.deadLetterUrl, MessageBody: 'not json' }));
+    await sqs.client.send(
+      new SendMessageCommand({ QueueUrl: dispatch.deadLetterUrl, MessageBody: 'not json' }),
+    );
 
-    expect(await reconcileDeadLetters(store, client, dispatch.deadLetterUrl)).toEqual({
+    expect(await reconcileDeadLetters(store, sqs.client, dispatch.deadLetterUrl)).toEqual({
       seen: 1,
       marked: 0,
       deleted: 0,
@@ -232,12 +212,14 @@ describe('dead-letter reconciler', () => {
 
   it('deletes the message when the job it made dead was requeued and then died of its own run (injected claim faults)', async () => {
     await deadLetteredHint('twice', { max_retries: 0 });
-    await reconcileDeadLetters(store, client, dispatch.deadLetterUrl);
+    await reconcileDeadLetters(store, sqs.client, dispatch.deadLetterUrl);
     await store.requeueDead('q', 'twice', 'managed');
     const run = await store.claimById('q', 'twice');
     await store.failRun('q', 'twice', String(run?.run_id), { error: 'exited with code 1', exit_code: 1 });
 
-    expect(await reconcileDeadLetters(store, client, dispatch.deadLetterUrl)).toMatchObject({ deleted: 1 });
+    expect(await reconcileDeadLetters(store, sqs.client, dispatch.deadLetterUrl)).toMatchObject({
+      deleted: 1,
+    });
 
     expect(await dlqDepth()).toBe(0);
     expect(await store.get('q', 'twice')).toMatchObject({ status: 'dead', last_error: 'exited with code 1' });
@@ -245,11 +227,11 @@ describe('dead-letter reconciler', () => {
 
   it('deletes the message of a deleted dead job without touching a new job enqueued under its id (injected claim faults)', async () => {
     await deadLetteredHint('reused');
-    await reconcileDeadLetters(store, client, dispatch.deadLetterUrl);
+    await reconcileDeadLetters(store, sqs.client, dispatch.deadLetterUrl);
     await store.deleteDead('q', 'reused');
-    await store.enqueue(shell('reused'));
+    await store.enqueue(shellJob('reused'));
 
-    expect(await reconcileDeadLetters(store, client, dispatch.deadLetterUrl)).toMatchObject({
+    expect(await reconcileDeadLetters(store, sqs.client, dispatch.deadLetterUrl)).toMatchObject({
       marked: 0,
       deleted: 1,
     });
@@ -289,7 +271,7 @@ describe('maintenance and dead jobs', () => {
   });
 
   it('counts jobs that died by failing their last run in DeadJobs, pull and managed, and never puts them on the DLQ', async () => {
-    await store.enqueue(shell('managed', { max_retries: 0 }));
+    await store.enqueue(shellJob('managed', { max_retries: 0 }));
     const run = await store.claimById('q', 'managed');
     await store.failRun('q', 'managed', String(run?.run_id), { error: 'exited with code 1', exit_code: 1 });
     await store.enqueue({ queue: 'pull', id: 'p', payload: {}, timeout: 30, max_retries: 0 });
@@ -304,7 +286,7 @@ describe('maintenance and dead jobs', () => {
   });
 
   it('counts a managed job whose last lease expired in the sweep in DeadJobs and never puts it on the DLQ', async () => {
-    await store.enqueue(shell('crashed', { max_retries: 0 }));
+    await store.enqueue(shellJob('crashed', { max_retries: 0 }));
     await store.claimById('q', 'crashed');
     // A minute later the lease (30 s) has passed.
     const later = () => Date.now() + 60_000;
@@ -322,8 +304,10 @@ describe('maintenance and dead jobs', () => {
 
     // An operator's redrive moves the message back to the dispatch queue.
     const [message] = await peekDlq();
-    await client.send(new SendMessageCommand({ QueueUrl: dispatch.queueUrl, MessageBody: message?.Body }));
-    await client.send(
+    await sqs.client.send(
+      new SendMessageCommand({ QueueUrl: dispatch.queueUrl, MessageBody: message?.Body }),
+    );
+    await sqs.client.send(
       new DeleteMessageCommand({ QueueUrl: dispatch.deadLetterUrl, ReceiptHandle: message?.ReceiptHandle }),
     );
     const runs: string[] = [];

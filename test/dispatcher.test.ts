@@ -2,64 +2,37 @@
  * The dispatcher over DynamoDB Local and fauxqs: what each dispatch hint does to a job, and how a
  * batch reports its failures to the SQS event source.
  */
-import { randomUUID } from 'node:crypto';
-import {
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { awsClientConfig, documentClient } from '../functions/core/clients.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { documentClient } from '../functions/core/clients.ts';
 import { DEAD_LETTERED } from '../functions/dispatch/dead-letters.ts';
 import { createDispatcher, type DispatcherDeps, dispatchOne } from '../functions/dispatch/dispatcher.ts';
-import { DispatchQueue, ensureDispatchQueues } from '../functions/dispatch/queue.ts';
+import type { DispatchQueue } from '../functions/dispatch/queue.ts';
 import { jobKey } from '../functions/jobs/keys.ts';
 import type { Job, NewJob } from '../functions/jobs/model.ts';
 import { JobStore } from '../functions/jobs/store.ts';
-import { type SqsLocal, startSqsLocal } from '../functions/local/sqs-local.ts';
 import { toRecord } from '../functions/local/sqs-poller.ts';
 import { runJob } from '../functions/runner/job.ts';
 import { runCommand } from '../functions/runner/run.ts';
 import { completes, type RecordingExecutor, recordingExecutor } from './support/dispatch.ts';
 import { failCalls, onClient, throttled } from './support/faults.ts';
+import { shellJob } from './support/jobs.ts';
+import { sqsForFile } from './support/sqs.ts';
 import { freshStore, TestClock, type TestStore } from './support/store.ts';
 
-const shell = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
-  queue: 'q',
-  id,
-  payload: { command: 'true' },
-  timeout: 30,
-  max_retries: 3,
-  type: 'SHELL',
-  ...extra,
-});
-
-let sqs: SqsLocal;
-let sqsClient: SQSClient;
+const sqs = sqsForFile();
 let clock: TestClock;
 let fresh: TestStore;
 let store: JobStore;
 let dispatch: DispatchQueue;
 let executor: RecordingExecutor;
 
-beforeAll(async () => {
-  sqs = await startSqsLocal();
-  sqsClient = new SQSClient(awsClientConfig(sqs.endpoint));
-});
-
-afterAll(async () => {
-  sqsClient.destroy();
-  await sqs.stop();
-});
-
 beforeEach(async () => {
   clock = new TestClock(Math.floor(Date.now() / 1000) * 1000);
   fresh = await freshStore({ clock: clock.read });
   store = fresh.store;
-  const queues = await ensureDispatchQueues(sqsClient, { name: `dispatch-${randomUUID()}` });
-  dispatch = new DispatchQueue(sqsClient, queues.queueUrl, queues.deadLetterUrl);
+  dispatch = await sqs.dispatchQueue();
   executor = recordingExecutor(completes(store));
 });
 
@@ -95,13 +68,13 @@ async function claimed(id: string) {
  * dispatch queue carried, read back from fauxqs.
  */
 async function redriven(id: string): Promise<SQSRecord> {
-  await sqsClient.send(
+  await sqs.client.send(
     new SendMessageCommand({
       QueueUrl: dispatch.deadLetterUrl,
       MessageBody: JSON.stringify({ queue: 'q', id }),
     }),
   );
-  const { Messages } = await sqsClient.send(
+  const { Messages } = await sqs.client.send(
     new ReceiveMessageCommand({ QueueUrl: dispatch.deadLetterUrl, MaxNumberOfMessages: 1 }),
   );
   return message(Messages?.[0]?.Body ?? '');
@@ -109,14 +82,14 @@ async function redriven(id: string): Promise<SQSRecord> {
 
 /** A managed job whose hint SQS dead-lettered, as the dead-letter reconciler leaves it. */
 async function deadLettered(id: string, extra: Partial<NewJob> = {}) {
-  await store.enqueue(shell(id, extra));
+  await store.enqueue(shellJob(id, extra));
   const dead = await store.markDead('q', id, DEAD_LETTERED, `dead-letter-${id}`);
   expect(dead).toMatchObject({ status: 'dead', dead_message_id: `dead-letter-${id}` });
 }
 
 /** A managed job that used its only run and failed: dead. */
 async function deadJob(id: string) {
-  await store.enqueue(shell(id, { max_retries: 0 }));
+  await store.enqueue(shellJob(id, { max_retries: 0 }));
   const run = await claimed(id);
   await store.failRun('q', id, run.run_id, { error: 'exited with code 1', exit_code: 1 });
   expect((await store.get('q', id))?.status).toBe('dead');
@@ -124,7 +97,7 @@ async function deadJob(id: string) {
 
 describe('dispatchOne', () => {
   it('starts exactly one run of a due waiting managed job', async () => {
-    await store.enqueue(shell('m'));
+    await store.enqueue(shellJob('m'));
     expect(await dispatchOne(hint('m'), deps())).toBe('started');
     expect(executor.runs).toMatchObject([{ id: 'm', attempt: 1 }]);
     expect(await store.get('q', 'm')).toMatchObject({
@@ -136,21 +109,21 @@ describe('dispatchOne', () => {
 
   const notClaimable: Record<string, () => Promise<void>> = {
     running: async () => {
-      await store.enqueue(shell('m'));
+      await store.enqueue(shellJob('m'));
       await claimed('m');
     },
     completed: async () => {
-      await store.enqueue(shell('m'));
+      await store.enqueue(shellJob('m'));
       const run = await claimed('m');
       await store.completeRun('q', 'm', run.run_id, { exit_code: 0, duration_ms: 1 });
     },
     cancelled: async () => {
-      await store.enqueue(shell('m'));
+      await store.enqueue(shellJob('m'));
       await store.cancel('q', 'm');
     },
     unknown: async () => {},
     'pull (unmanaged)': async () => {
-      await store.enqueue({ ...shell('m'), type: undefined });
+      await store.enqueue({ ...shellJob('m'), type: undefined });
     },
   };
 
@@ -163,9 +136,9 @@ describe('dispatchOne', () => {
   });
 
   it('re-sends the hint of a job not yet due with the remaining delay, without running it', async () => {
-    await store.enqueue(shell('m', { run_at: clock.now + 90_000 }));
+    await store.enqueue(shellJob('m', { run_at: clock.now + 90_000 }));
     const sent: Record<string, unknown>[] = [];
-    const restore = onClient(sqsClient, async (call, next) => {
+    const restore = onClient(sqs.client, async (call, next) => {
       if (call.operation === 'SendMessage') sent.push({ ...call.input });
       return next();
     });
@@ -182,7 +155,7 @@ describe('dispatchOne', () => {
         DelaySeconds: 60,
       },
     ]);
-    const { Attributes } = await sqsClient.send(
+    const { Attributes } = await sqs.client.send(
       new GetQueueAttributesCommand({
         QueueUrl: dispatch.queueUrl,
         AttributeNames: ['ApproximateNumberOfMessagesDelayed'],
@@ -194,7 +167,7 @@ describe('dispatchOne', () => {
   });
 
   it('requeues a dead-lettered job named by its redriven hint with a fresh retry budget and runs it', async () => {
-    await store.enqueue(shell('m', { max_retries: 2 }));
+    await store.enqueue(shellJob('m', { max_retries: 2 }));
     const run = await claimed('m');
     await store.failRun('q', 'm', run.run_id, { error: 'exited with code 1', exit_code: 1 });
     await store.markDead('q', 'm', DEAD_LETTERED, 'dead-letter-m');
@@ -218,8 +191,8 @@ describe('dispatchOne', () => {
 
 describe('dispatch messages', () => {
   it('reads a versioned hint and the unversioned hint of an older sender alike', async () => {
-    await store.enqueue(shell('new'));
-    await store.enqueue(shell('old'));
+    await store.enqueue(shellJob('new'));
+    await store.enqueue(shellJob('old'));
 
     expect(await dispatchOne(hint('new'), deps())).toBe('started');
     expect(await dispatchOne(message(JSON.stringify({ queue: 'q', id: 'old' })), deps())).toBe('started');
@@ -227,7 +200,7 @@ describe('dispatch messages', () => {
   });
 
   it('refuses a message of a kind it does not know, so SQS redelivers it and in the end dead-letters it', async () => {
-    await store.enqueue(shell('m'));
+    await store.enqueue(shellJob('m'));
     const unknown = message(JSON.stringify({ v: 2, kind: 'reschedule', queue: 'q', id: 'm' }));
 
     await expect(dispatchOne(unknown, deps())).rejects.toThrow();
@@ -271,7 +244,7 @@ describe('dispatchOne and dead jobs', () => {
 
 describe('dispatchOne and failing executors', () => {
   it('gives the run back when the executor fails, so the redelivered hint runs it', async () => {
-    await store.enqueue(shell('flaky', { max_retries: 2 }));
+    await store.enqueue(shellJob('flaky', { max_retries: 2 }));
     const failing = async () => {
       throw new Error('could not start');
     };
@@ -288,7 +261,7 @@ describe('dispatchOne and failing executors', () => {
 
 describe('createDispatcher', () => {
   it('starts one run for a hint delivered twice in one batch and acknowledges both copies', async () => {
-    await store.enqueue(shell('m'));
+    await store.enqueue(shellJob('m'));
     const response = await createDispatcher(deps())({ Records: [hint('m'), hint('m')] });
     expect(response.batchItemFailures).toEqual([]);
     expect(executor.runs).toHaveLength(1);
@@ -296,7 +269,7 @@ describe('createDispatcher', () => {
   });
 
   it('starts one run for a hint delivered again in a later batch and acknowledges the copy', async () => {
-    await store.enqueue(shell('m'));
+    await store.enqueue(shellJob('m'));
     const handler = createDispatcher(deps());
     expect((await handler({ Records: [hint('m')] })).batchItemFailures).toEqual([]);
     expect((await handler({ Records: [hint('m')] })).batchItemFailures).toEqual([]);
@@ -314,7 +287,7 @@ describe('createDispatcher', () => {
   });
 
   it('reports malformed bodies as batch item failures and runs the rest of the batch', async () => {
-    await store.enqueue(shell('m'));
+    await store.enqueue(shellJob('m'));
     const notJson = message('not json');
     const noId = message(JSON.stringify({ queue: 'q' }));
     const good = hint('m');
@@ -327,7 +300,7 @@ describe('createDispatcher', () => {
   });
 
   it('fails only the message whose claim meets an injected DynamoDB throttling fault, then runs it on redelivery', async () => {
-    for (const id of ['a', 'b', 'c']) await store.enqueue(shell(id));
+    for (const id of ['a', 'b', 'c']) await store.enqueue(shellJob(id));
     // The dispatcher's own client, as a Lambda has: throttle every call that touches job b.
     const db = documentClient(fresh.config.dynamodbEndpoint);
     const throttledKey = jobKey('q', 'b');
@@ -355,7 +328,7 @@ describe('createDispatcher', () => {
 
   it('completes an inline run whose runner meets injected DynamoDB throttling faults at its start and end', async () => {
     // No retry left: a run lost to throttling would make this job dead although its command succeeded.
-    await store.enqueue(shell('m', { max_retries: 0 }));
+    await store.enqueue(shellJob('m', { max_retries: 0 }));
     const db = documentClient(fresh.config.dynamodbEndpoint);
     const runnerStore = new JobStore(db, fresh.config, clock.read);
     let throttle = 0;

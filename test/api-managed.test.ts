@@ -3,36 +3,26 @@
  * requeued only on the /v1/managed/ routes, which on AWS are IAM resources apart from the others.
  * The routes for pull jobs and relay-rs's worker routes can neither start nor change a command.
  */
-import { randomUUID } from 'node:crypto';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CommandSettings } from '../functions/api/commands.ts';
-import { awsClientConfig } from '../functions/core/clients.ts';
-import { DispatchQueue, ensureDispatchQueues } from '../functions/dispatch/queue.ts';
+import type { DispatchQueue } from '../functions/dispatch/queue.ts';
 import type { Job, NewJob } from '../functions/jobs/model.ts';
-import { type SqsLocal, startSqsLocal } from '../functions/local/sqs-local.ts';
 import { commandPolicy } from '../functions/runner/policy.ts';
 import { startTestApi, type TestApi } from './support/api.ts';
+import { sqsForFile } from './support/sqs.ts';
 
-let sqs: SqsLocal;
-let client: SQSClient;
+const sqs = sqsForFile();
 let api: TestApi;
 let dispatch: DispatchQueue;
 
-beforeAll(async () => {
-  sqs = await startSqsLocal();
-  client = new SQSClient(awsClientConfig(sqs.endpoint));
-});
 afterAll(async () => {
   await api?.dispose();
-  client.destroy();
-  await sqs.stop();
 });
 
 async function start(commands?: CommandSettings) {
   await api?.dispose();
-  const queues = await ensureDispatchQueues(client, { name: `managed-${randomUUID()}` });
-  dispatch = new DispatchQueue(client, queues.queueUrl, queues.deadLetterUrl);
+  dispatch = await sqs.dispatchQueue();
   api = await startTestApi({ dispatch, commands });
 }
 
@@ -40,7 +30,7 @@ beforeEach(() => start());
 
 /** Dispatch hints waiting on the queue (visible or delayed). */
 async function hints(): Promise<number> {
-  const { Attributes = {} } = await client.send(
+  const { Attributes = {} } = await sqs.client.send(
     new GetQueueAttributesCommand({
       QueueUrl: dispatch.queueUrl,
       AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesDelayed'],

@@ -7,14 +7,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand, PurgeQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { awsClientConfig, documentClient } from '../functions/core/clients.ts';
 import { createDispatcher } from '../functions/dispatch/dispatcher.ts';
-import { DispatchQueue, ensureDispatchQueues } from '../functions/dispatch/queue.ts';
 import { redispatchLost } from '../functions/dispatch/repair.ts';
 import type { Job, NewJob } from '../functions/jobs/model.ts';
 import { JobStore } from '../functions/jobs/store.ts';
-import { type SqsLocal, startSqsLocal } from '../functions/local/sqs-local.ts';
 import { startSqsPoller } from '../functions/local/sqs-poller.ts';
 import { runJob } from '../functions/runner/job.ts';
 import {
@@ -26,6 +24,8 @@ import {
   recordingExecutor,
 } from './support/dispatch.ts';
 import { failCalls, onClient, throttled } from './support/faults.ts';
+import { shellJob } from './support/jobs.ts';
+import { sqsForFile } from './support/sqs.ts';
 import { freshStore } from './support/store.ts';
 
 /** The repair sweep's grace here: long enough for a hint in flight, short enough for a test. */
@@ -33,11 +33,7 @@ const GRACE_MS = 500;
 const SWEEP_EVERY_MS = 250;
 const DRAIN_TIMEOUT_MS = 40_000;
 
-let sqs: SqsLocal;
-beforeAll(async () => {
-  sqs = await startSqsLocal();
-});
-afterAll(() => sqs.stop());
+const sqs = sqsForFile();
 
 /** Pollers and sweep loops still going, stopped when the scenario drains or its test ends. */
 const running: (() => Promise<void>)[] = [];
@@ -54,18 +50,16 @@ afterEach(async () => {
  */
 async function deployment() {
   const fresh = await freshStore();
+  // A client of its own, as faults injected into it must not outlive the test.
   const sqsClient = new SQSClient(awsClientConfig(sqs.endpoint));
-  const queues = await ensureDispatchQueues(sqsClient, {
-    name: `dispatch-${randomUUID()}`,
-    // Redeliver a failed message after 1 s instead of a minute.
-    visibilityTimeoutSeconds: 1,
-  });
+  // Redeliver a failed message after 1 s instead of a minute.
+  const dispatch = await sqs.dispatchQueue({ visibilityTimeoutSeconds: 1 }, sqsClient);
   const dispatcherDb = documentClient(fresh.config.dynamodbEndpoint);
   clients.push(sqsClient, dispatcherDb);
   return {
     store: fresh.store,
     sqsClient,
-    dispatch: new DispatchQueue(sqsClient, queues.queueUrl, queues.deadLetterUrl),
+    dispatch,
     dispatcherDb,
     dispatcherStore: new JobStore(dispatcherDb, fresh.config),
   };
@@ -77,15 +71,7 @@ async function submit(d: Deployment, n: number, extra: Partial<NewJob> = {}): Pr
   const queue = `faults-${randomUUID().slice(0, 8)}`;
   return Promise.all(
     Array.from({ length: n }, async (_, i) => {
-      const { job } = await d.store.enqueue({
-        queue,
-        id: `job-${i}`,
-        type: 'SHELL',
-        payload: { command: 'true' },
-        timeout: 30,
-        max_retries: 3,
-        ...extra,
-      });
+      const { job } = await d.store.enqueue(shellJob(`job-${i}`, { queue, ...extra }));
       return job;
     }),
   );

@@ -3,11 +3,9 @@
  * by the run id in the task's command override, instead of holding its lease for a whole timeout.
  * Real DynamoDB Local and SQS emulator; the events are shaped as ECS sends them.
  */
-import { randomUUID } from 'node:crypto';
-import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { awsClientConfig } from '../functions/core/clients.ts';
-import { DispatchQueue, ensureDispatchQueues } from '../functions/dispatch/queue.ts';
+import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { DispatchQueue } from '../functions/dispatch/queue.ts';
 import {
   RUNNER_STARTED_BY,
   type TaskStateChange,
@@ -16,35 +14,27 @@ import {
 } from '../functions/dispatch/task-events.ts';
 import type { NewJob } from '../functions/jobs/model.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
-import { type SqsLocal, startSqsLocal } from '../functions/local/sqs-local.ts';
+import { shellJob } from './support/jobs.ts';
+import { sqsForFile } from './support/sqs.ts';
 import { freshStore } from './support/store.ts';
 
-let sqs: SqsLocal;
-let client: SQSClient;
+const sqs = sqsForFile();
 let store: JobStore;
 let dispatch: DispatchQueue;
 
-beforeAll(async () => {
-  sqs = await startSqsLocal();
-  client = new SQSClient(awsClientConfig(sqs.endpoint));
-});
-afterAll(() => sqs.stop());
-
 beforeEach(async () => {
   store = (await freshStore()).store;
-  const queues = await ensureDispatchQueues(client, { name: `te-${randomUUID()}`, maxReceiveCount: 5 });
-  dispatch = new DispatchQueue(client, queues.queueUrl, queues.deadLetterUrl);
+  dispatch = await sqs.dispatchQueue({ maxReceiveCount: 5 });
 });
 
-const shell = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
-  queue: 'q',
-  id,
-  payload: { command: 'sleep', args: ['3600'], timeout: '2h' },
-  timeout: 600,
-  max_retries: 2,
-  type: 'SHELL',
-  ...extra,
-});
+/** A managed job whose command runs for an hour, on a 10-minute lease. */
+const sleeper = (id: string, extra: Partial<NewJob> = {}): NewJob =>
+  shellJob(id, {
+    payload: { command: 'sleep', args: ['3600'], timeout: '2h' },
+    timeout: 600,
+    max_retries: 2,
+    ...extra,
+  });
 
 /** A STOPPED event's detail for the task running `runId`, as EventBridge delivers it. */
 function stoppedTask(id: string, runId: string, extra: Record<string, unknown> = {}): TaskStateChange {
@@ -65,7 +55,7 @@ function stoppedTask(id: string, runId: string, extra: Record<string, unknown> =
 }
 
 async function running(id: string, extra: Partial<NewJob> = {}): Promise<string> {
-  await store.enqueue(shell(id, extra));
+  await store.enqueue(sleeper(id, extra));
   const run = await store.claimById('q', id);
   if (!run?.run_id) throw new Error('not claimed');
   return String(run.run_id);
@@ -73,7 +63,7 @@ async function running(id: string, extra: Partial<NewJob> = {}): Promise<string>
 
 /** Hints on the queue, visible or still delayed (a retry's hint waits out its backoff). */
 async function hints(queueUrl: string): Promise<number> {
-  const { Attributes = {} } = await client.send(
+  const { Attributes = {} } = await sqs.client.send(
     new GetQueueAttributesCommand({
       QueueUrl: queueUrl,
       AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesDelayed'],
@@ -86,7 +76,7 @@ async function hints(queueUrl: string): Promise<number> {
 }
 
 async function received(queueUrl: string): Promise<string[]> {
-  const out = await client.send(
+  const out = await sqs.client.send(
     new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
   );
   return (out.Messages ?? []).map((m) => String(m.Body));

@@ -10,17 +10,12 @@ import { maintain } from '../functions/dispatch/maintenance.ts';
 import type { NewJob } from '../functions/jobs/model.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
 import { startTestApi, type TestApi } from './support/api.ts';
+import { shellJob } from './support/jobs.ts';
 import { freshStore, TestClock } from './support/store.ts';
 
-const shell = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
-  queue: 'q',
-  id,
-  payload: { command: 'sleep', args: ['600'], timeout: '2h' },
-  timeout: 30,
-  max_retries: 3,
-  type: 'SHELL',
-  ...extra,
-});
+/** A managed job whose command runs for 10 minutes. */
+const sleeper = (id: string, extra: Partial<NewJob> = {}): NewJob =>
+  shellJob(id, { payload: { command: 'sleep', args: ['600'], timeout: '2h' }, ...extra });
 
 const recordingStopper = () => {
   const stops: { task: string; reason: string }[] = [];
@@ -35,7 +30,7 @@ beforeEach(async () => {
 });
 
 async function runningWithTask(id: string, task: string, extra: Partial<NewJob> = {}) {
-  await store.enqueue(shell(id, extra));
+  await store.enqueue(sleeper(id, extra));
   const run = await store.claimById('q', id);
   expect(await store.recordTask('q', id, String(run?.run_id), task)).toBe(true);
   return run;
@@ -57,7 +52,7 @@ describe('recording a run’s task', () => {
   });
 
   it('is done by the Fargate executor once a task starts', async () => {
-    await store.enqueue(shell('f'));
+    await store.enqueue(sleeper('f'));
     const job = await store.claimById('q', 'f');
     const ecs = {
       send: async (_: RunTaskCommand) => ({ tasks: [{ taskArn: 'arn:aws:ecs:task/started' }], failures: [] }),
@@ -128,7 +123,7 @@ describe('stopping tasks', () => {
     });
 
     it('stops nothing when a job without a task is cancelled', async () => {
-      await store.enqueue(shell('waiting'));
+      await store.enqueue(sleeper('waiting'));
       expect((await api.fetch('/v1/queues/q/jobs/waiting/cancel', { method: 'POST' })).status).toBe(200);
       expect(stopper.stops).toEqual([]);
     });

@@ -20,13 +20,12 @@ import {
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
-  SQSClient,
 } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { awsClientConfig } from '../functions/core/clients.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../functions/local/dynamodb-local.ts';
-import { type SqsLocal, startSqsLocal } from '../functions/local/sqs-local.ts';
+import { sqsForFile } from './support/sqs.ts';
 import { freshStore, TestClock } from './support/store.ts';
 
 const simpleTable = (TableName: string) =>
@@ -193,17 +192,10 @@ describe('dynalite', () => {
 });
 
 describe('fauxqs', () => {
-  let sqs: SqsLocal;
-  let client: SQSClient;
-  beforeAll(async () => {
-    sqs = await startSqsLocal();
-    // Its queue URLs name a host of their own; the endpoint must be given explicitly.
-    client = new SQSClient(awsClientConfig(sqs.endpoint));
-  });
-  afterAll(() => sqs.stop());
+  const sqs = sqsForFile();
 
   const queue = async (name: string, attributes: Record<string, string> = {}) => {
-    const { QueueUrl } = await client.send(
+    const { QueueUrl } = await sqs.client.send(
       new CreateQueueCommand({ QueueName: name, Attributes: attributes }),
     );
     return QueueUrl as string;
@@ -212,20 +204,20 @@ describe('fauxqs', () => {
     QueueUrl: string,
     extra: Partial<ConstructorParameters<typeof ReceiveMessageCommand>[0]> = {},
   ) =>
-    client
+    sqs.client
       .send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, ...extra }))
       .then((r) => r.Messages ?? []);
 
   it('redrives a message to the dead-letter queue after maxReceiveCount receives', async () => {
     const dlq = await queue('facts-dlq');
-    const { Attributes } = await client.send(
+    const { Attributes } = await sqs.client.send(
       new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }),
     );
     const source = await queue('facts-source', {
       VisibilityTimeout: '0',
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes?.QueueArn, maxReceiveCount: 2 }),
     });
-    await client.send(new SendMessageCommand({ QueueUrl: source, MessageBody: 'poison' }));
+    await sqs.client.send(new SendMessageCommand({ QueueUrl: source, MessageBody: 'poison' }));
     expect(await receive(source)).toHaveLength(1);
     expect(await receive(source)).toHaveLength(1);
     expect(await receive(source)).toHaveLength(0); // third receive: moved instead of delivered
@@ -234,7 +226,7 @@ describe('fauxqs', () => {
 
   it('hides a received message for its visibility timeout', async () => {
     const url = await queue('facts-visibility', { VisibilityTimeout: '1' });
-    await client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'once' }));
+    await sqs.client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'once' }));
     expect(await receive(url)).toHaveLength(1);
     expect(await receive(url)).toHaveLength(0);
     await expect.poll(async () => (await receive(url)).length, { timeout: 10_000, interval: 200 }).toBe(1);
@@ -242,7 +234,7 @@ describe('fauxqs', () => {
 
   it('delays a message by its DelaySeconds', async () => {
     const url = await queue('facts-delay');
-    await client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'later', DelaySeconds: 1 }));
+    await sqs.client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'later', DelaySeconds: 1 }));
     expect(await receive(url)).toHaveLength(0);
     await expect.poll(async () => (await receive(url)).length, { timeout: 10_000, interval: 200 }).toBe(1);
   });
@@ -251,7 +243,7 @@ describe('fauxqs', () => {
     const url = await queue('facts-long-poll');
     const waiting = receive(url, { WaitTimeSeconds: 5 });
     setTimeout(
-      () => void client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'arrived' })),
+      () => void sqs.client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'arrived' })),
       200,
     );
     expect((await waiting).map((m) => m.Body)).toEqual(['arrived']);
@@ -260,7 +252,7 @@ describe('fauxqs', () => {
   it('sends and receives batches of ten', async () => {
     const url = await queue('facts-batch');
     const Entries = Array.from({ length: 10 }, (_, i) => ({ Id: `m${i}`, MessageBody: `body ${i}` }));
-    const sent = await client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries }));
+    const sent = await sqs.client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries }));
     expect(sent.Successful).toHaveLength(10);
     expect(await receive(url)).toHaveLength(10);
   });

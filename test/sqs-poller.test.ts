@@ -1,45 +1,39 @@
-import { randomUUID } from 'node:crypto';
-import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { awsClientConfig } from '../functions/core/clients.ts';
-import { DispatchQueue, delaySeconds, ensureDispatchQueues } from '../functions/dispatch/queue.ts';
-import { type SqsLocal, startSqsLocal } from '../functions/local/sqs-local.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { delaySeconds } from '../functions/dispatch/queue.ts';
 import { type SqsHandler, type SqsPoller, startSqsPoller } from '../functions/local/sqs-poller.ts';
+import { sqsForFile } from './support/sqs.ts';
 
-let sqs: SqsLocal;
-let client: SQSClient;
+const sqs = sqsForFile();
 const pollers: SqsPoller[] = [];
-
-beforeAll(async () => {
-  sqs = await startSqsLocal();
-  client = new SQSClient(awsClientConfig(sqs.endpoint));
-});
 
 afterAll(async () => {
   await Promise.all(pollers.map((p) => p.stop()));
-  await sqs.stop();
 });
 
-const queues = (settings: { maxReceiveCount?: number; visibilityTimeoutSeconds?: number } = {}) =>
-  ensureDispatchQueues(client, {
-    name: `dispatch-${randomUUID()}`,
-    visibilityTimeoutSeconds: 1,
-    ...settings,
-  });
+/** A queue and its dead-letter queue that redeliver a failed message after 1 s. */
+const queues = (settings: { maxReceiveCount?: number } = {}) =>
+  sqs.dispatchQueue({ visibilityTimeoutSeconds: 1, ...settings });
 
 async function poll(queueUrl: string, handler: SqsHandler, batchSize = 10) {
-  const poller = await startSqsPoller({ client, queueUrl, handler, batchSize, waitTimeSeconds: 1 });
+  const poller = await startSqsPoller({
+    client: sqs.client,
+    queueUrl,
+    handler,
+    batchSize,
+    waitTimeSeconds: 1,
+  });
   pollers.push(poller);
   return poller;
 }
 
 const send = (queueUrl: string, body: string) =>
-  client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+  sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
 
 const drain = async (queueUrl: string) =>
-  (await client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }))).Messages ??
-  [];
+  (await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 })))
+    .Messages ?? [];
 
 describe('SQS poller', () => {
   it('hands messages to the handler as SQS event records and deletes them once handled', async () => {
@@ -110,8 +104,8 @@ describe('SQS poller', () => {
 
 describe('dispatch queue', () => {
   it('sends a job reference, never the payload, delayed until run_at', async () => {
-    const { queueUrl, deadLetterUrl } = await queues();
-    const dispatch = new DispatchQueue(client, queueUrl, deadLetterUrl);
+    const dispatch = await queues();
+    const { queueUrl } = dispatch;
     await dispatch.dispatch({ queue: 'q', id: 'now', run_at: 0 });
     await dispatch.dispatch({ queue: 'q', id: 'later', run_at: Date.now() + 60_000 });
     const bodies = (await drain(queueUrl)).map((m) => JSON.parse(m.Body ?? '{}'));

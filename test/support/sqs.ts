@@ -47,8 +47,8 @@ export async function startTestSqs(): Promise<StartedSqs> {
 }
 
 /**
- * One embedded SQS for the test file: started before its first test, stopped after its last. Its
- * fields are read inside tests and hooks, once it has started.
+ * One embedded SQS for the test file, or for the `describe` it is called in: started before the
+ * first test, stopped after the last. Its fields are read inside tests and hooks.
  */
 export function sqsForFile(): TestSqs {
   let started: StartedSqs | undefined;

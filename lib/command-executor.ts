@@ -1,8 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
-import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Grant } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { Env } from '../functions/core/env.ts';
 import { RelayFunction } from './relay-function.ts';
+import type { IWorkload } from './workload.ts';
 
 export interface CommandExecutorProps {
   /**
@@ -14,6 +15,12 @@ export interface CommandExecutorProps {
   readonly memorySize?: number;
 }
 
+/** The executor as the constructs that use it see it. */
+export interface ICommandExecutor {
+  /** Run commands on the executor, and name it in the workload's environment. */
+  grantInvoke(workload: IWorkload): Grant;
+}
+
 /**
  * Where inline managed commands run: a Lambda function invoked once per command (with
  * `InvokeWithResponseStream`), outside Relay's trust boundary.
@@ -23,7 +30,7 @@ export interface CommandExecutorProps {
  * nothing of Relay's either. The output streams back to the caller, the dispatcher, which records it
  * and echoes it to its own log group.
  */
-export class CommandExecutor extends Construct {
+export class CommandExecutor extends Construct implements ICommandExecutor {
   readonly function: RelayFunction;
 
   constructor(scope: Construct, id: string, props: CommandExecutorProps = {}) {
@@ -40,21 +47,17 @@ export class CommandExecutor extends Construct {
 
   /**
    * Run commands on the executor: `lambda:InvokeFunction` (which `InvokeWithResponseStream` needs)
-   * on this function and nothing else.
+   * on this function and nothing else. Sets `RELAY_EXECUTOR_FUNCTION`.
    *
    * Not `function.grantInvoke`: that also grants every version and alias (`<arn>:*`), and the
    * dispatcher only ever invokes the unqualified function.
    */
-  grantInvoke(grantee: IGrantable): Grant {
+  grantInvoke(workload: IWorkload): Grant {
+    workload.addEnvironment(Env.EXECUTOR_FUNCTION, this.function.function.functionName);
     return Grant.addToPrincipal({
-      grantee,
+      grantee: workload,
       actions: ['lambda:InvokeFunction'],
       resourceArns: [this.function.function.functionArn],
     });
-  }
-
-  /** What a function needs to run commands here; pair with `grantInvoke`. */
-  environment(): Record<string, string> {
-    return { [Env.EXECUTOR_FUNCTION]: this.function.function.functionName };
   }
 }

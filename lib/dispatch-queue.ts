@@ -1,9 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
-import { MathExpression, type MathExpressionOptions } from 'aws-cdk-lib/aws-cloudwatch';
-import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
+import { type IMetric, MathExpression, type MathExpressionOptions } from 'aws-cdk-lib/aws-cloudwatch';
+import type { Grant } from 'aws-cdk-lib/aws-iam';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { Env } from '../functions/core/env.ts';
+import type { IWorkload } from './workload.ts';
 
 export interface DispatchQueueProps {
   /**
@@ -20,6 +21,23 @@ export interface DispatchQueueProps {
   readonly maxReceiveCount?: number;
 }
 
+/**
+ * The dispatch queue as the constructs that use it see it. Each grant also names both queues in the
+ * workload's environment: the runtime's client of the dispatch queue takes the pair.
+ */
+export interface IDispatchQueue {
+  readonly queue: IQueue;
+  readonly deadLetterQueue: IQueue;
+  /** Send dispatch hints. */
+  grantSendHints(workload: IWorkload): Grant;
+  /** Receive and delete dispatch hints. */
+  grantConsume(workload: IWorkload): Grant;
+  /** Receive, hide and delete dead letters, to keep the DLQ in step with the jobs table. */
+  grantReconcileDeadLetters(workload: IWorkload): Grant;
+  /** Messages in the DLQ, visible or in flight. */
+  metricDeadLetters(options?: MathExpressionOptions): IMetric;
+}
+
 /** Lambda's longest timeout: a consumer cannot run longer. */
 const MAX_CONSUMER_TIMEOUT = Duration.minutes(15);
 /** SQS's limits for `maxReceiveCount` in a redrive policy. */
@@ -33,7 +51,7 @@ const MAX_RECEIVE_COUNT = { min: 1, max: 1000 };
  * jobs in DynamoDB, and AWS-native alarms see it. The local stack builds the same pair with
  * `ensureDispatchQueues()`.
  */
-export class DispatchQueue extends Construct {
+export class DispatchQueue extends Construct implements IDispatchQueue {
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
 
@@ -58,13 +76,15 @@ export class DispatchQueue extends Construct {
   }
 
   /** Send dispatch hints: what the API (enqueue) and the maintenance sweep (repair) need. */
-  grantSendHints(grantee: IGrantable): Grant {
-    return this.queue.grantSendMessages(grantee);
+  grantSendHints(workload: IWorkload): Grant {
+    this.name(workload);
+    return this.queue.grantSendMessages(workload);
   }
 
   /** Receive and delete dispatch hints: the dispatcher's event source. */
-  grantConsume(grantee: IGrantable): Grant {
-    return this.queue.grantConsumeMessages(grantee);
+  grantConsume(workload: IWorkload): Grant {
+    this.name(workload);
+    return this.queue.grantConsumeMessages(workload);
   }
 
   /**
@@ -73,22 +93,15 @@ export class DispatchQueue extends Construct {
    *
    * What maintenance needs; nothing may send to the DLQ but SQS's redrive.
    */
-  grantReconcileDeadLetters(grantee: IGrantable): Grant {
+  grantReconcileDeadLetters(workload: IWorkload): Grant {
+    this.name(workload);
     return this.deadLetterQueue.grant(
-      grantee,
+      workload,
       'sqs:ReceiveMessage',
       'sqs:ChangeMessageVisibility',
       'sqs:DeleteMessage',
       'sqs:GetQueueAttributes',
     );
-  }
-
-  /** Environment variables a function needs to reach both queues; pair with a grant. */
-  environment(): Record<string, string> {
-    return {
-      [Env.DISPATCH_QUEUE_URL]: this.queue.queueUrl,
-      [Env.DISPATCH_DLQ_URL]: this.deadLetterQueue.queueUrl,
-    };
   }
 
   /**
@@ -107,6 +120,12 @@ export class DispatchQueue extends Construct {
       label: 'Dead letters',
       ...options,
     });
+  }
+
+  /** Names both queues in `workload`'s environment; which it may touch is the grant's to say. */
+  private name(workload: IWorkload): void {
+    workload.addEnvironment(Env.DISPATCH_QUEUE_URL, this.queue.queueUrl);
+    workload.addEnvironment(Env.DISPATCH_DLQ_URL, this.deadLetterQueue.queueUrl);
   }
 }
 

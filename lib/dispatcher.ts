@@ -1,11 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
-import type { CommandExecutor } from './command-executor.ts';
-import type { DispatchQueue } from './dispatch-queue.ts';
-import type { JobTable } from './job-table.ts';
+import { type AllowedCommands, addAllowedCommands } from './allowed-commands.ts';
+import type { ICommandExecutor } from './command-executor.ts';
+import type { IDispatchQueue } from './dispatch-queue.ts';
+import type { IJobTable } from './job-table.ts';
 import { RelayFunction } from './relay-function.ts';
-import type { ShellRunner } from './shell-runner.ts';
+import type { IShellRunner } from './shell-runner.ts';
 
 /**
  * The dispatcher's timeout: Lambda's longest, since it waits for the inline runs it sends to the
@@ -18,15 +19,19 @@ export const DISPATCHER_TIMEOUT = Duration.minutes(15);
 const MAX_CONCURRENCY = { min: 2, max: 1000 };
 
 export interface DispatcherProps {
-  readonly table: JobTable;
-  readonly dispatchQueue: DispatchQueue;
-  readonly runner: ShellRunner;
+  readonly table: IJobTable;
+  /** Its event source; it also sends on the hints not yet due, and those of retries and chained jobs. */
+  readonly dispatchQueue: IDispatchQueue;
+  /** Where long commands run, as Fargate tasks it starts. */
+  readonly runner: IShellRunner;
   /** Where inline commands run; the dispatcher only keeps their books. */
-  readonly executor: CommandExecutor;
-  /** Store settings shared by every function (retention, shards). */
-  readonly storeEnvironment?: Record<string, string>;
-  /** The command policy (`RELAY_ALLOWED_COMMANDS`), checked again before each run starts. */
-  readonly commandEnvironment?: Record<string, string>;
+  readonly executor: ICommandExecutor;
+  /**
+   * The commands each queue may run, checked again before each run starts.
+   *
+   * @default any command
+   */
+  readonly allowedCommands?: AllowedCommands;
   /** @default 512 — commands run on the executor, not here */
   readonly memorySize?: number;
   /** @default no reservation */
@@ -72,15 +77,8 @@ export class Dispatcher extends Construct {
       timeout: DISPATCHER_TIMEOUT,
       memorySize: props.memorySize ?? 512,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
-      environment: {
-        ...props.storeEnvironment,
-        ...props.commandEnvironment,
-        ...table.environment(),
-        ...dispatchQueue.environment(),
-        ...runner.runEnvironment(),
-        ...executor.environment(),
-      },
     });
+    addAllowedCommands(this.function, props.allowedCommands);
     table.grantReadWriteJobs(this.function);
     // Hints not yet due are sent on; retries and chained jobs get theirs.
     dispatchQueue.grantSendHints(this.function);

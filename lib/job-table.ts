@@ -1,4 +1,4 @@
-import { type CfnElement, RemovalPolicy } from 'aws-cdk-lib';
+import { type CfnElement, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import {
   AttributeType,
   BillingMode,
@@ -7,10 +7,11 @@ import {
   Table,
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
-import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
+import type { Grant } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { Env } from '../functions/core/env.ts';
+import { Env, type EnvName } from '../functions/core/env.ts';
 import { acknowledge, nagRef } from './nag.ts';
+import type { IWorkload } from './workload.ts';
 
 export interface JobTableProps {
   /**
@@ -25,6 +26,29 @@ export interface JobTableProps {
    * @default true
    */
   readonly deletionProtection?: boolean;
+  /**
+   * How long a finished job (completed, dead or cancelled) stays readable before DynamoDB's TTL
+   * removes it. Whole days.
+   *
+   * @default Duration.days(7)
+   */
+  readonly retention?: Duration;
+  /**
+   * Queues created with strict ordering (one index shard): even concurrent claimers take their jobs
+   * exactly in order.
+   *
+   * @default [] — every queue is sharded (priority order, ~2,000 jobs/s)
+   */
+  readonly strictQueues?: readonly string[];
+}
+
+/** The jobs table as the constructs that use it see it. */
+export interface IJobTable {
+  /**
+   * Read and write jobs through the store, and name the table and the store's settings (retention,
+   * strict queues) in the workload's environment.
+   */
+  grantReadWriteJobs(workload: IWorkload): Grant;
 }
 
 /**
@@ -64,11 +88,14 @@ const TTL_ATTRIBUTE = 'expires_at';
  * Keys and indexes are those of `tableDefinition()`, the definition the local stack creates (a test
  * holds the two together), so AWS and local mode cannot drift. TTL on `expires_at` implements retention.
  */
-export class JobTable extends Construct {
+export class JobTable extends Construct implements IJobTable {
   readonly table: ITable;
+  /** The store's settings, as the runtime reads them. */
+  private readonly settings: readonly (readonly [EnvName, string])[];
 
   constructor(scope: Construct, id: string, props: JobTableProps = {}) {
     super(scope, id);
+    this.settings = storeSettings(props);
     const key = (name: string) => ({ name, type: AttributeType.STRING });
     const table = new Table(this, 'Table', {
       partitionKey: key(KEYS.partitionKey),
@@ -96,22 +123,45 @@ export class JobTable extends Construct {
   /**
    * Read and write jobs through the store: the item actions it issues on the table and its
    * indexes, and nothing else (no scans, no table administration). Every Relay function and the
-   * runner need exactly this.
+   * runner need exactly this. Sets `RELAY_TABLE_NAME` and the store's settings.
    */
-  grantReadWriteJobs(grantee: IGrantable): Grant {
-    if (Construct.isConstruct(grantee.grantPrincipal)) {
+  grantReadWriteJobs(workload: IWorkload): Grant {
+    // The settings first: the order the runner container's variables have always had (reordering
+    // them would replace its task definition).
+    for (const [name, value] of this.settings) workload.addEnvironment(name, value);
+    workload.addEnvironment(Env.TABLE_NAME, this.table.tableName);
+    if (Construct.isConstruct(workload.grantPrincipal)) {
       acknowledge(
-        grantee.grantPrincipal,
+        workload.grantPrincipal,
         `IAM5[Resource::${nagRef(this.table.node.defaultChild as CfnElement, 'Arn')}/index/*]`,
         'The store queries the jobs table’s own indexes (ready, leases, created, dead); ' +
           'index/* names exactly those, on this table only.',
       );
     }
-    return this.table.grant(grantee, ...ITEM_ACTIONS);
+    return this.table.grant(workload, ...ITEM_ACTIONS);
   }
+}
 
-  /** Environment variables a function needs to reach the table; pair with a grant. */
-  environment(): Record<string, string> {
-    return { [Env.TABLE_NAME]: this.table.tableName };
+/** The store's settings as the runtime reads them, validated. */
+function storeSettings(props: JobTableProps): [EnvName, string][] {
+  const retention = props.retention ?? Duration.days(7);
+  const days = retention.toDays({ integral: false });
+  if (!Number.isInteger(days) || days < 1) {
+    throw new Error(
+      `JobTable retention is ${retention.toHumanString()}, but jobs are kept for whole days: pass ` +
+        'Duration.days(n) with n ≥ 1, or omit retention for 7 days.',
+    );
   }
+  const strictQueues = props.strictQueues ?? [];
+  const invalid = strictQueues.filter((q) => !q || q.includes(','));
+  if (invalid.length) {
+    throw new Error(
+      `JobTable strictQueues has ${JSON.stringify(invalid)}, but queue names must be non-empty and ` +
+        'contain no comma: fix or remove them.',
+    );
+  }
+  return [
+    [Env.RETENTION_DAYS, String(days)],
+    ...(strictQueues.length ? [[Env.STRICT_QUEUES, strictQueues.join(',')] as [EnvName, string]] : []),
+  ];
 }

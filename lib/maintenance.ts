@@ -2,27 +2,25 @@ import { Duration } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
-import type { DispatchQueue } from './dispatch-queue.ts';
-import type { JobTable } from './job-table.ts';
+import type { IDispatchQueue } from './dispatch-queue.ts';
+import type { IJobTable } from './job-table.ts';
 import { RelayFunction } from './relay-function.ts';
-import type { ShellRunner } from './shell-runner.ts';
+import type { IShellRunner } from './shell-runner.ts';
 
 export interface MaintenanceProps {
-  readonly table: JobTable;
+  readonly table: IJobTable;
   /**
    * The dispatch queue: the sweep re-sends lost hints and keeps the DLQ in step with dead jobs.
    *
    * @default none: managed jobs are off, the sweep touches the table only
    */
-  readonly dispatchQueue?: DispatchQueue;
+  readonly dispatchQueue?: IDispatchQueue;
   /**
    * The runner: the sweep stops the Fargate task of every run whose lease it expires.
    *
    * @default none: no task to stop
    */
-  readonly runner?: ShellRunner;
-  /** Store settings shared by every function (retention, shards). */
-  readonly storeEnvironment?: Record<string, string>;
+  readonly runner?: IShellRunner;
   /** @default 512 */
   readonly memorySize?: number;
 }
@@ -45,12 +43,6 @@ export class Maintenance extends Construct {
       description: 'Relay maintenance: expired leases, dead jobs, lost dispatch hints, dead letters',
       timeout: Duration.minutes(2),
       memorySize: props.memorySize,
-      environment: {
-        ...props.storeEnvironment,
-        ...table.environment(),
-        ...dispatchQueue?.environment(),
-        ...runner?.stopEnvironment(),
-      },
     });
     table.grantReadWriteJobs(this.function);
     if (dispatchQueue) {

@@ -17,7 +17,7 @@ import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { JobMetric } from '../functions/core/metric-names.ts';
-import type { DispatchQueue } from './dispatch-queue.ts';
+import type { IDispatchQueue } from './dispatch-queue.ts';
 import { JOB_METRIC_PERIOD, jobMetric } from './job-metrics.ts';
 
 export interface RelayAlarmsProps {
@@ -26,7 +26,7 @@ export interface RelayAlarmsProps {
    *
    * @default none: managed jobs are off, and so are the dead-letter and dispatch-age alarms
    */
-  readonly dispatchQueue?: DispatchQueue;
+  readonly dispatchQueue?: IDispatchQueue;
   /** Relay's functions by label (`{ api, dispatcher, maintenance }`): one error-rate alarm each. */
   readonly functions: Readonly<Record<string, IFunction>>;
   /** The HTTP API whose 5xx rate is watched. */

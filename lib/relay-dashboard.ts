@@ -15,7 +15,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { JobMetric, type JobMetricName } from '../functions/core/metric-names.ts';
-import type { DispatchQueue } from './dispatch-queue.ts';
+import type { IDispatchQueue } from './dispatch-queue.ts';
 import { jobMetric, jobMetricPerQueue } from './job-metrics.ts';
 
 export interface RelayDashboardProps {
@@ -24,7 +24,7 @@ export interface RelayDashboardProps {
    *
    * @default none: managed jobs are off, no dispatch widgets
    */
-  readonly dispatchQueue?: DispatchQueue;
+  readonly dispatchQueue?: IDispatchQueue;
   /** Relay's functions by label (`{ api, dispatcher, maintenance }`); the label names their series. */
   readonly functions: Readonly<Record<string, IFunction>>;
   /** The HTTP API: requests, 4xx, 5xx and latency. */

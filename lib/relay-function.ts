@@ -35,8 +35,6 @@ export interface RelayFunctionProps {
    * @default true: its own log group, which its role may write to and nothing else
    */
   readonly logs?: boolean;
-  /** Pair each variable with the grant it implies (see `functions/core/env.ts`). */
-  readonly environment?: Record<string, string>;
 }
 
 /**
@@ -111,9 +109,6 @@ export class RelayFunction extends Construct implements IWorkload {
     // `relayFunction.node.defaultChild` is the CfnFunction, as for any L2 function.
     this.node.defaultChild = fn.node.defaultChild;
     this.environment = new WorkloadEnvironment(this, (variable, value) => fn.addEnvironment(variable, value));
-    for (const [variable, value] of Object.entries(props.environment ?? {})) {
-      this.addEnvironment(variable as EnvName, value);
-    }
     keepSiblingLogicalIds(this, this.role, 'Role');
     if (this.logGroup) keepSiblingLogicalIds(this, this.logGroup, 'Logs');
   }

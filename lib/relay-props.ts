@@ -7,6 +7,7 @@ import type { IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import type { ContainerImage } from 'aws-cdk-lib/aws-ecs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { AllowedCommands } from './allowed-commands.ts';
 
 /** What a `Relay` can be given. */
 export interface RelayProps {
@@ -26,7 +27,7 @@ export interface RelayProps {
    *
    * @default any command on any queue
    */
-  readonly allowedCommands?: Readonly<Record<string, readonly string[]>>;
+  readonly allowedCommands?: AllowedCommands;
   /**
    * How long a managed job's command may run when its payload gives no `timeout`. Whole seconds,
    * from 1 second to 12 hours. Managed jobs only.

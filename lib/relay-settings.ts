@@ -1,9 +1,8 @@
 /**
- * The `Relay` construct's settings, validated eagerly: what every function shares about the store,
- * and what managed jobs need. A wrong value fails synthesis with the value and the fix.
+ * The `Relay` construct's settings of managed jobs, validated eagerly: a wrong value fails synthesis
+ * with the value and the fix. (The store's settings are the jobs table's, which checks them.)
  */
 import { Duration } from 'aws-cdk-lib';
-import { Env } from '../functions/core/env.ts';
 import type { RelayProps } from './relay-props.ts';
 
 /** The props that configure managed jobs, and so need `managedJobs: true`. */
@@ -21,29 +20,6 @@ const MANAGED_ONLY_PROPS = [
   'runnerSubnets',
 ] as const satisfies readonly (keyof RelayProps)[];
 
-/** The store settings every function and the runner share. */
-export function storeSettings(props: RelayProps): Record<string, string> {
-  const retention = props.retention ?? Duration.days(7);
-  const days = retention.toDays({ integral: false });
-  if (!Number.isInteger(days) || days < 1) {
-    throw new Error(
-      `Relay retention is ${retention.toHumanString()}, but jobs are kept for whole days: pass ` +
-        'Duration.days(n) with n ≥ 1, or omit retention for 7 days.',
-    );
-  }
-  const invalid = (props.strictQueues ?? []).filter((q) => !q || q.includes(','));
-  if (invalid.length) {
-    throw new Error(
-      `Relay strictQueues has ${JSON.stringify(invalid)}, but queue names must be non-empty and ` +
-        'contain no comma: fix or remove them.',
-    );
-  }
-  return {
-    [Env.RETENTION_DAYS]: String(days),
-    ...(props.strictQueues?.length ? { [Env.STRICT_QUEUES]: props.strictQueues.join(',') } : {}),
-  };
-}
-
 /** A command's timeout is at most 12 hours (`functions/runner/command.ts`). */
 const MAX_COMMAND_TIMEOUT = Duration.hours(12);
 /**
@@ -53,17 +29,11 @@ const MAX_COMMAND_TIMEOUT = Duration.hours(12);
 const MAX_ALLOWED_COMMANDS_BYTES = 2048;
 const MEMORY_MIB = { min: 128, max: 10_240 };
 
-export interface CommandSettings {
-  /** `RELAY_ALLOWED_COMMANDS` when an allow-list is given. */
-  readonly environment: Record<string, string>;
-  readonly defaultTimeoutSeconds: number;
-}
-
 /**
- * The settings of managed jobs, validated (the allow-list, the default timeout, the executor's
- * memory), or `undefined` when they are off, which no managed-only prop may then be given.
+ * Checks the settings of managed jobs (the allow-list, the default timeout, the executor's memory),
+ * and that none is given while managed jobs are off.
  */
-export function commandSettings(props: RelayProps): CommandSettings | undefined {
+export function validateCommandSettings(props: RelayProps): void {
   if (!props.managedJobs) {
     const given = MANAGED_ONLY_PROPS.filter((name) => props[name] !== undefined);
     if (given.length) {
@@ -73,7 +43,7 @@ export function commandSettings(props: RelayProps): CommandSettings | undefined 
           `or remove ${given.length > 1 ? 'them' : 'it'}.`,
       );
     }
-    return undefined;
+    return;
   }
   const timeout = props.defaultCommandTimeout ?? Duration.minutes(5);
   const seconds = timeout.toSeconds({ integral: false });
@@ -91,7 +61,7 @@ export function commandSettings(props: RelayProps): CommandSettings | undefined 
     );
   }
   const list = props.allowedCommands;
-  if (list === undefined) return { environment: {}, defaultTimeoutSeconds: seconds };
+  if (list === undefined) return;
   const emptyQueues = Object.keys(list).filter((queue) => !queue.trim());
   if (emptyQueues.length) {
     throw new Error(
@@ -118,5 +88,4 @@ export function commandSettings(props: RelayProps): CommandSettings | undefined 
         '("/opt/jobs/*") or a "*" entry instead of listing every command.',
     );
   }
-  return { environment: { [Env.ALLOWED_COMMANDS]: json }, defaultTimeoutSeconds: seconds };
 }

@@ -3,6 +3,7 @@ import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { GROUPS } from '../functions/api/routes.ts';
 import { Env } from '../functions/core/env.ts';
+import { addAllowedCommands } from './allowed-commands.ts';
 import { CommandExecutor } from './command-executor.ts';
 import { DispatchQueue } from './dispatch-queue.ts';
 import { DISPATCHER_TIMEOUT, Dispatcher } from './dispatcher.ts';
@@ -13,7 +14,7 @@ import { RelayApi } from './relay-api.ts';
 import { RelayDashboard } from './relay-dashboard.ts';
 import { RelayFunction } from './relay-function.ts';
 import type { RelayProps } from './relay-props.ts';
-import { commandSettings, storeSettings } from './relay-settings.ts';
+import { validateCommandSettings } from './relay-settings.ts';
 import { ShellRunner } from './shell-runner.ts';
 
 export type { RelayProps } from './relay-props.ts';
@@ -48,15 +49,16 @@ export class Relay extends Construct {
   constructor(scope: Construct, id: string, props: RelayProps = {}) {
     super(scope, id);
     this.managedJobs = props.managedJobs ?? false;
-    const storeEnvironment = storeSettings(props);
-    const commands = commandSettings(props);
+    validateCommandSettings(props);
     const destroyTable = props.tableRemovalPolicy === RemovalPolicy.DESTROY;
 
     this.table = new JobTable(this, 'Jobs', {
       removalPolicy: props.tableRemovalPolicy,
       deletionProtection: !destroyTable,
+      retention: props.retention,
+      strictQueues: props.strictQueues,
     });
-    if (commands) {
+    if (this.managedJobs) {
       this.dispatchQueue = new DispatchQueue(this, 'Dispatch', {
         consumerTimeout: DISPATCHER_TIMEOUT,
         maxReceiveCount: props.maxReceiveCount,
@@ -65,8 +67,7 @@ export class Relay extends Construct {
       this.runner = new ShellRunner(this, 'Runner', {
         table: this.table,
         dispatchQueue: this.dispatchQueue,
-        storeEnvironment,
-        commandEnvironment: commands.environment,
+        allowedCommands: props.allowedCommands,
         vpc: props.vpc,
         vpcSubnets: props.runnerSubnets,
         cpu: props.runnerCpu,
@@ -76,38 +77,35 @@ export class Relay extends Construct {
     }
     const { dispatchQueue, runner, executor } = this;
 
-    const apiFunction = (name: string, entry: string, description: string, environment = {}) => {
+    const apiFunction = (name: string, entry: string, description: string) => {
       const fn = new RelayFunction(this, name, {
         entry,
         description,
         timeout: Duration.seconds(29), // API Gateway's integration timeout is 30 s
         memorySize: props.memorySize,
         reservedConcurrentExecutions: props.reservedConcurrency,
-        environment: { ...storeEnvironment, ...this.table.environment(), ...environment },
       });
       this.table.grantReadWriteJobs(fn);
       return fn;
     };
     const relayRoutes = apiFunction('RelayRoutes', 'relay.ts', 'Relay API: relay-rs routes (v1, seed, v2)');
     // The native routes stop the Fargate task of a cancelled run; they start no command.
-    const jobRoutes = apiFunction(
-      'JobRoutes',
-      'jobs.ts',
-      'Relay API: native job routes',
-      runner?.stopEnvironment(),
-    );
+    const jobRoutes = apiFunction('JobRoutes', 'jobs.ts', 'Relay API: native job routes');
     runner?.grantStopTasks(jobRoutes);
     const fallback = apiFunction('Fallback', 'fallback.ts', 'Relay API: 404 and 405 for unknown routes');
     // The routes that start commands: they check the allow-list and send each job's hint.
-    const managedRoutes =
-      dispatchQueue && commands
-        ? apiFunction('ManagedRoutes', 'managed.ts', 'Relay API: routes that start commands (managed jobs)', {
-            ...dispatchQueue.environment(),
-            ...commands.environment,
-            [Env.COMMAND_TIMEOUT]: String(commands.defaultTimeoutSeconds),
-          })
-        : undefined;
-    if (managedRoutes) dispatchQueue?.grantSendHints(managedRoutes);
+    let managedRoutes: RelayFunction | undefined;
+    if (dispatchQueue) {
+      managedRoutes = apiFunction(
+        'ManagedRoutes',
+        'managed.ts',
+        'Relay API: routes that start commands (managed jobs)',
+      );
+      dispatchQueue.grantSendHints(managedRoutes);
+      addAllowedCommands(managedRoutes, props.allowedCommands);
+      const timeout = props.defaultCommandTimeout ?? Duration.minutes(5);
+      managedRoutes.addEnvironment(Env.COMMAND_TIMEOUT, String(timeout.toSeconds()));
+    }
 
     this.api = new RelayApi(this, 'Api', {
       handlers: {
@@ -124,8 +122,7 @@ export class Relay extends Construct {
         dispatchQueue,
         runner,
         executor,
-        storeEnvironment,
-        commandEnvironment: commands?.environment,
+        allowedCommands: props.allowedCommands,
         memorySize: props.dispatcherMemorySize,
         reservedConcurrentExecutions: props.reservedConcurrency,
         maxConcurrency: props.dispatcherMaxConcurrency,
@@ -135,7 +132,6 @@ export class Relay extends Construct {
       table: this.table,
       dispatchQueue,
       runner,
-      storeEnvironment,
       memorySize: props.memorySize,
     });
 
@@ -146,7 +142,6 @@ export class Relay extends Construct {
         description: 'Relay: fails the run of a Fargate task that stopped without ending it',
         timeout: Duration.seconds(30),
         memorySize: props.memorySize,
-        environment: { ...storeEnvironment, ...this.table.environment(), ...dispatchQueue.environment() },
       });
       this.table.grantReadWriteJobs(taskEvents);
       // A failed run is owed the hint of its retry.

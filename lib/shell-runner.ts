@@ -17,22 +17,25 @@ import {
   ContainerInsights,
   CpuArchitecture,
   FargateTaskDefinition,
+  type ICluster,
   LinuxParameters,
   LogDrivers,
   OperatingSystemFamily,
 } from 'aws-cdk-lib/aws-ecs';
-import { Rule } from 'aws-cdk-lib/aws-events';
+import { type IRule, Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Grant } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { type ILogGroup, LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { Env } from '../functions/core/env.ts';
 import { RUNNER_STARTED_BY } from '../functions/core/runner-task.ts';
-import type { DispatchQueue } from './dispatch-queue.ts';
-import type { JobTable } from './job-table.ts';
+import { type AllowedCommands, addAllowedCommands } from './allowed-commands.ts';
+import type { IDispatchQueue } from './dispatch-queue.ts';
+import type { IJobTable } from './job-table.ts';
 import { acknowledge, nagRef } from './nag.ts';
 import { PROJECT_ROOT } from './relay-function.ts';
+import { type IWorkload, WorkloadEnvironment } from './workload.ts';
 
 /** The runner container's name; the dispatcher's RunTask overrides its command. */
 const CONTAINER_NAME = 'runner';
@@ -56,12 +59,16 @@ const FARGATE_SIZES: Record<number, { min: number; max: number; step: number; on
 };
 
 export interface ShellRunnerProps {
-  readonly table: JobTable;
-  readonly dispatchQueue: DispatchQueue;
-  /** Store settings the runner shares with the functions (retention, shards). */
-  readonly storeEnvironment?: Record<string, string>;
-  /** The command policy (`RELAY_ALLOWED_COMMANDS`), checked again before each run starts. */
-  readonly commandEnvironment?: Record<string, string>;
+  /** The runner reads and writes the job it runs. */
+  readonly table: IJobTable;
+  /** The runner sends the hint of a retry or a chained job. */
+  readonly dispatchQueue: IDispatchQueue;
+  /**
+   * The commands each queue may run, checked again before each run starts.
+   *
+   * @default any command
+   */
+  readonly allowedCommands?: AllowedCommands;
   /**
    * Where runner tasks run.
    *
@@ -84,6 +91,16 @@ export interface ShellRunnerProps {
   readonly logRetention?: RetentionDays;
 }
 
+/** The runner as the constructs that use it see it. */
+export interface IShellRunner {
+  /** Start runner tasks, and name what RunTask needs in the workload's environment. */
+  grantRun(workload: IWorkload): Grant;
+  /** Stop runner tasks, and name their cluster in the workload's environment. */
+  grantStopTasks(workload: IWorkload): Grant;
+  /** Sends the STOPPED events of runner tasks to `handler`. */
+  onTaskStopped(id: string, handler: IFunction): IRule;
+}
+
 /**
  * Long managed jobs as ECS Fargate tasks: a cluster, the runner's task definition and the network
  * its tasks use.
@@ -94,13 +111,15 @@ export interface ShellRunnerProps {
  * filesystem is read-only (with a writable `/tmp`), and an init process reaps what commands leave
  * behind.
  */
-export class ShellRunner extends Construct {
-  readonly cluster: Cluster;
+export class ShellRunner extends Construct implements IShellRunner {
+  readonly cluster: ICluster;
   readonly taskDefinition: FargateTaskDefinition;
   readonly container: ContainerDefinition;
   readonly securityGroup: ISecurityGroup;
   /** Where runner tasks log: their commands' output and Relay's job metrics. */
   readonly logGroup: ILogGroup;
+  /** The runner's tasks: grants reach the task role, variables the runner container's environment. */
+  readonly task: IWorkload;
   private readonly subnets: SubnetSelection;
   private readonly publicIp: boolean;
 
@@ -157,17 +176,19 @@ export class ShellRunner extends Construct {
       readonlyRootFilesystem: true,
       linuxParameters: new LinuxParameters(this, 'LinuxParameters', { initProcessEnabled: true }),
       logging: LogDrivers.awsLogs({ streamPrefix: 'runner', logGroup: this.logGroup }),
-      environment: {
-        // CloudWatch Logs extracts EMF metrics from any JSON log line, awslogs' included:
-        // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Generation_PutLogEvents.html
-        [Env.METRICS]: 'emf',
-        [Env.COMMAND_USER]: COMMAND_USER,
-        ...props.storeEnvironment,
-        ...props.commandEnvironment,
-        ...props.table.environment(),
-        ...props.dispatchQueue.environment(),
-      },
     });
+    const environment = new WorkloadEnvironment(this.taskDefinition, (name, value) =>
+      this.container.addEnvironment(name, value),
+    );
+    this.task = {
+      grantPrincipal: this.taskDefinition.taskRole,
+      addEnvironment: (name, value) => environment.add(name, value),
+    };
+    // CloudWatch Logs extracts EMF metrics from any JSON log line, awslogs' included:
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Generation_PutLogEvents.html
+    this.task.addEnvironment(Env.METRICS, 'emf');
+    this.task.addEnvironment(Env.COMMAND_USER, COMMAND_USER);
+    addAllowedCommands(this.task, props.allowedCommands);
     this.container.addMountPoints({ sourceVolume: 'tmp', containerPath: '/tmp', readOnly: false });
     acknowledge(
       this.taskDefinition,
@@ -186,30 +207,44 @@ export class ShellRunner extends Construct {
 
     // The runner reads and writes its job and sends the hint of a retry or a chained job. Nothing
     // else: the command it starts runs as another user and cannot borrow these credentials.
-    props.table.grantReadWriteJobs(this.taskDefinition.taskRole);
-    props.dispatchQueue.grantSendHints(this.taskDefinition.taskRole);
+    props.table.grantReadWriteJobs(this.task);
+    props.dispatchQueue.grantSendHints(this.task);
   }
 
-  /** Start runner tasks: `ecs:RunTask` on this task definition and `iam:PassRole` of its two roles. */
-  grantRun(grantee: IGrantable): Grant {
-    return this.taskDefinition.grantRun(grantee);
+  /**
+   * Start runner tasks: `ecs:RunTask` on this task definition and `iam:PassRole` of its two roles.
+   * Sets what RunTask needs: the cluster, task definition, container, subnets, security group and
+   * whether tasks get a public IP.
+   */
+  grantRun(workload: IWorkload): Grant {
+    this.nameCluster(workload);
+    workload.addEnvironment(Env.RUNNER_TASK_DEFINITION, this.taskDefinition.taskDefinitionArn);
+    workload.addEnvironment(Env.RUNNER_CONTAINER, CONTAINER_NAME);
+    workload.addEnvironment(
+      Env.RUNNER_SUBNETS,
+      this.cluster.vpc.selectSubnets(this.subnets).subnetIds.join(','),
+    );
+    workload.addEnvironment(Env.RUNNER_SECURITY_GROUPS, this.securityGroup.securityGroupId);
+    workload.addEnvironment(Env.RUNNER_PUBLIC_IP, String(this.publicIp));
+    return this.taskDefinition.grantRun(workload);
   }
 
-  /** Stop runner tasks of this cluster (a cancelled run, an expired lease). */
-  grantStopTasks(grantee: IGrantable): Grant {
+  /** Stop runner tasks of this cluster (a cancelled run, an expired lease). Sets `RELAY_RUNNER_CLUSTER`. */
+  grantStopTasks(workload: IWorkload): Grant {
+    this.nameCluster(workload);
     // ECS has no L2 grant for StopTask; task ARNs are unknown until RunTask, so the resource is
     // every task of this cluster: arn:aws:ecs:region:account:task/<cluster>/*.
     const cluster = this.cluster.node.defaultChild as CfnElement;
-    if (Construct.isConstruct(grantee.grantPrincipal)) {
+    if (Construct.isConstruct(workload.grantPrincipal)) {
       acknowledge(
-        grantee.grantPrincipal,
+        workload.grantPrincipal,
         `IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/${nagRef(cluster)}/*]`,
         'StopTask targets tasks started at run time, whose ARNs cannot be known at deploy time; ' +
           'the resource is limited to the tasks of the runner cluster.',
       );
     }
     return Grant.addToPrincipal({
-      grantee,
+      grantee: workload,
       actions: ['ecs:StopTask'],
       resourceArns: [
         Stack.of(this).formatArn({
@@ -221,28 +256,11 @@ export class ShellRunner extends Construct {
     });
   }
 
-  /** What the dispatcher needs to start a runner task; pair with `grantRun`. */
-  runEnvironment(): Record<string, string> {
-    return {
-      ...this.stopEnvironment(),
-      [Env.RUNNER_TASK_DEFINITION]: this.taskDefinition.taskDefinitionArn,
-      [Env.RUNNER_CONTAINER]: CONTAINER_NAME,
-      [Env.RUNNER_SUBNETS]: this.cluster.vpc.selectSubnets(this.subnets).subnetIds.join(','),
-      [Env.RUNNER_SECURITY_GROUPS]: this.securityGroup.securityGroupId,
-      [Env.RUNNER_PUBLIC_IP]: String(this.publicIp),
-    };
-  }
-
-  /** What a function needs to stop runner tasks; pair with `grantStopTasks`. */
-  stopEnvironment(): Record<string, string> {
-    return { [Env.RUNNER_CLUSTER]: this.cluster.clusterName };
-  }
-
   /**
    * Sends the STOPPED events of runner tasks to `handler`, which fails their run at once instead
    * of at lease expiry.
    */
-  onTaskStopped(id: string, handler: IFunction): Rule {
+  onTaskStopped(id: string, handler: IFunction): IRule {
     return new Rule(this, id, {
       description: 'Stopped Relay runner tasks: fail their run without waiting for its lease',
       eventPattern: {
@@ -268,6 +286,10 @@ export class ShellRunner extends Construct {
       period: Duration.minutes(1),
       ...options,
     });
+  }
+
+  private nameCluster(workload: IWorkload): void {
+    workload.addEnvironment(Env.RUNNER_CLUSTER, this.cluster.clusterName);
   }
 }
 

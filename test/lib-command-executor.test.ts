@@ -16,13 +16,14 @@ import {
   nagFindingsUnder,
   policiesOfRole,
   roleOfFunction,
+  roleWorkload,
   statementsOfRole,
 } from './support/template.ts';
 
 function build(memorySize?: number) {
   const stack = new Stack(appWithoutBundling(), 'Test');
   const executor = new CommandExecutor(stack, 'Executor', { memorySize });
-  const caller = new Role(stack, 'Caller', { assumedBy: new AccountRootPrincipal() });
+  const caller = roleWorkload(new Role(stack, 'Caller', { assumedBy: new AccountRootPrincipal() }));
   const fn = logicalIdOf(stack, executor.function);
   return { stack, executor, caller, fn, template: () => Template.fromStack(stack) };
 }
@@ -82,15 +83,17 @@ describe('CommandExecutor', () => {
 
     executor.grantInvoke(caller);
 
-    expect(statementsOfRole(template(), logicalIdOf(stack, caller))).toEqual([
+    expect(statementsOfRole(template(), logicalIdOf(stack, caller.role))).toEqual([
       { actions: ['lambda:InvokeFunction'], resources: [arnOf(fn)] },
     ]);
   });
 
   it('tells a caller which function to invoke', () => {
-    const { stack, executor, fn } = build();
+    const { stack, executor, fn, caller } = build();
 
-    expect(stack.resolve(executor.environment())).toEqual({ [Env.EXECUTOR_FUNCTION]: { Ref: fn } });
+    executor.grantInvoke(caller);
+
+    expect(stack.resolve(caller.environment)).toEqual({ [Env.EXECUTOR_FUNCTION]: { Ref: fn } });
   });
 
   it('passes the cdk-nag AwsSolutions checks', () => {

@@ -8,14 +8,20 @@ import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
 import { Env } from '../functions/core/env.ts';
 import { DispatchQueue, type DispatchQueueProps } from '../lib/dispatch-queue.ts';
+import type { IWorkload } from '../lib/workload.ts';
+import { type RoleWorkload, roleWorkload } from './support/template.ts';
 
 const QUEUE = 'AWS::SQS::Queue';
 const defaults: DispatchQueueProps = { consumerTimeout: Duration.minutes(2) };
 
-function build(props: DispatchQueueProps = defaults): { stack: Stack; dispatch: DispatchQueue; role: Role } {
+function build(props: DispatchQueueProps = defaults): {
+  stack: Stack;
+  dispatch: DispatchQueue;
+  role: RoleWorkload;
+} {
   const stack = new Stack(new App(), 'Test');
   const dispatch = new DispatchQueue(stack, 'Dispatch', props);
-  const role = new Role(stack, 'Grantee', { assumedBy: new AccountRootPrincipal() });
+  const role = roleWorkload(new Role(stack, 'Grantee', { assumedBy: new AccountRootPrincipal() }));
   return { stack, dispatch, role };
 }
 
@@ -163,7 +169,7 @@ describe('DispatchQueue', () => {
     );
 
     for (const name of grants)
-      (dispatch[name as keyof DispatchQueue] as (g: Role) => void).call(dispatch, role);
+      (dispatch[name as keyof DispatchQueue] as (g: IWorkload) => void).call(dispatch, role);
 
     const dlq = { 'Fn::GetAtt': [logicalId(stack, dispatch.deadLetterQueue), 'Arn'] };
     expect(grants.length).toBeGreaterThan(2);
@@ -172,14 +178,19 @@ describe('DispatchQueue', () => {
     ]);
   });
 
-  it('names both queue URLs in the environment variables the runtime reads', () => {
-    const { stack, dispatch } = build();
+  it.each(['grantSendHints', 'grantConsume', 'grantReconcileDeadLetters'] as const)(
+    'names both queue URLs in the environment of whoever %s grants',
+    (grant) => {
+      const { stack, dispatch, role } = build();
 
-    expect(stack.resolve(dispatch.environment())).toEqual({
-      [Env.DISPATCH_QUEUE_URL]: { Ref: logicalId(stack, dispatch.queue) },
-      [Env.DISPATCH_DLQ_URL]: { Ref: logicalId(stack, dispatch.deadLetterQueue) },
-    });
-  });
+      dispatch[grant](role);
+
+      expect(stack.resolve(role.environment)).toEqual({
+        [Env.DISPATCH_QUEUE_URL]: { Ref: logicalId(stack, dispatch.queue) },
+        [Env.DISPATCH_DLQ_URL]: { Ref: logicalId(stack, dispatch.deadLetterQueue) },
+      });
+    },
+  );
 
   it('counts dead letters visible and in flight', () => {
     const { dispatch } = build();

@@ -2,21 +2,23 @@
  * The `JobTable` construct: the CDK table declares what the store expects (`tableDefinition()`),
  * keeps jobs safe by default, and grants each caller only the table access its intent names.
  */
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
 import { Env } from '../functions/core/env.ts';
 import { TTL_ATTRIBUTE, tableDefinition } from '../functions/jobs/table.ts';
 import { JobTable, type JobTableProps } from '../lib/job-table.ts';
+import { RelayFunction } from '../lib/relay-function.ts';
+import { appWithoutBundling, type RoleWorkload, roleWorkload } from './support/template.ts';
 
 const definition = tableDefinition('jobs');
 const TABLE = 'AWS::DynamoDB::Table';
 
-function build(props?: JobTableProps): { stack: Stack; jobTable: JobTable; role: Role } {
+function build(props?: JobTableProps): { stack: Stack; jobTable: JobTable; role: RoleWorkload } {
   const stack = new Stack(new App(), 'Test');
   const jobTable = new JobTable(stack, 'Jobs', props);
-  const role = new Role(stack, 'Grantee', { assumedBy: new AccountRootPrincipal() });
+  const role = roleWorkload(new Role(stack, 'Grantee', { assumedBy: new AccountRootPrincipal() }));
   return { stack, jobTable, role };
 }
 
@@ -178,11 +180,50 @@ describe('JobTable', () => {
     ]);
   });
 
-  it('names the table in the environment variable the runtime reads', () => {
-    const { stack, jobTable } = build();
+  it('names the table and the store’s settings in the environment of whoever it grants', () => {
+    const { stack, jobTable, role } = build();
 
-    expect(stack.resolve(jobTable.environment())).toEqual({
+    jobTable.grantReadWriteJobs(role);
+
+    expect(stack.resolve(role.environment)).toEqual({
       [Env.TABLE_NAME]: { Ref: stack.getLogicalId(jobTable.table.node.defaultChild as never) },
+      [Env.RETENTION_DAYS]: '7',
     });
+  });
+
+  it('passes the retention in days and the strict queues it is given', () => {
+    const { jobTable, role } = build({ retention: Duration.days(30), strictQueues: ['a', 'b'] });
+
+    jobTable.grantReadWriteJobs(role);
+
+    expect(role.environment).toMatchObject({ [Env.RETENTION_DAYS]: '30', [Env.STRICT_QUEUES]: 'a,b' });
+  });
+
+  it.each([
+    [
+      { retention: Duration.hours(36) },
+      'JobTable retention is 1 day 12 hours, but jobs are kept for whole days',
+    ],
+    [{ retention: Duration.days(0) }, 'JobTable retention is 0 days'],
+    [
+      { strictQueues: ['a,b', ''] },
+      'JobTable strictQueues has ["a,b",""], but queue names must be non-empty',
+    ],
+  ] as [JobTableProps, string][])('rejects %o, naming the fix', (props, message) => {
+    expect(() => build(props)).toThrow(message);
+  });
+
+  it('refuses to name a second table in a function that reaches one, naming both', () => {
+    const stack = new Stack(appWithoutBundling(), 'Test');
+    const fn = new RelayFunction(stack, 'Fn', {
+      entry: 'jobs.ts',
+      description: 'test',
+      timeout: Duration.seconds(10),
+    });
+    new JobTable(stack, 'Jobs').grantReadWriteJobs(fn);
+
+    expect(() => new JobTable(stack, 'Other').grantReadWriteJobs(fn)).toThrow(
+      /^Test\/Fn: RELAY_TABLE_NAME is already \{"Ref":"JobsTable\w+"\}, and something now sets it to \{"Ref":"OtherTable\w+"\}/,
+    );
   });
 });

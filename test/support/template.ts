@@ -6,9 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { App, CfnElement, type Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
+import type { IRole } from 'aws-cdk-lib/aws-iam';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import type { IWorkload } from '../../lib/workload.ts';
 
 /** The feature flags and settings `cdk synth` reads from cdk.json, so tests see the same templates. */
 export const CDK_CONTEXT = (
@@ -126,3 +128,22 @@ export const inlineFunction = (scope: Stack, id: string): LambdaFunction =>
     handler: 'index.handler',
     code: Code.fromInline('exports.handler = async () => {};'),
   });
+
+/** A role to grant to, with the environment Relay's grants set on it. */
+export interface RoleWorkload extends IWorkload {
+  readonly role: IRole;
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+/** `role` as a workload: grants reach it, and what they name lands in `environment`. */
+export function roleWorkload(role: IRole): RoleWorkload {
+  const environment: Record<string, string> = {};
+  return {
+    role,
+    grantPrincipal: role,
+    environment,
+    addEnvironment: (name, value) => {
+      environment[name] = value;
+    },
+  };
+}

@@ -1,41 +1,24 @@
 /**
  * relay-rs's v1 RESTful routes over real HTTP: the statuses, bodies and job shape its clients
- * (the Rust client, the Go client) depend on, and relay-rs's own scenarios.
+ * (the Rust client, the Go client) depend on, and relay-rs's own scenarios. What they share with
+ * the seed routes (enqueue, claim, heartbeat, complete and reschedule answers) is tested on both
+ * in api-relay-rs.test.ts.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { jsonOf, startTestApi, type TestApi, tableItems } from './support/api.ts';
-import { TestClock } from './support/store.ts';
+import { describe, expect, it } from 'vitest';
+import { apiPerTest, jsonOf, tableItems } from './support/api.ts';
+import { relayV1Job as job } from './support/jobs.ts';
 
-/** A relay-rs v1 job as its clients send it. */
-const job = (id: string, extra: Record<string, unknown> = {}) => ({
-  id,
-  queue: 'q',
-  timeout: 30,
-  payload: { n: id },
-  ...extra,
-});
+const t = apiPerTest();
 
-let clock: TestClock;
-let api: TestApi;
-
-beforeEach(async () => {
-  clock = new TestClock();
-  api = await startTestApi({ clock: clock.read });
-});
-
-afterEach(async () => {
-  await api.dispose();
-});
-
-const enqueue = (...jobs: Record<string, unknown>[]) => api.send('POST', '/v1/queues/jobs', jobs);
-const claim = (queue = 'q', query = '') => api.fetch(`/v1/queues/${queue}/jobs${query}`);
-const getJob = (id: string, queue = 'q') => api.fetch(`/v1/queues/${queue}/jobs/${id}`);
+const enqueue = (...jobs: Record<string, unknown>[]) => t.api.send('POST', '/v1/queues/jobs', jobs);
+const claim = (queue = 'q', query = '') => t.api.fetch(`/v1/queues/${queue}/jobs${query}`);
+const getJob = (id: string, queue = 'q') => t.api.fetch(`/v1/queues/${queue}/jobs/${id}`);
 const heartbeat = (id: string, state?: unknown) =>
   state === undefined
-    ? api.fetch(`/v1/queues/q/jobs/${id}`, { method: 'PATCH' })
-    : api.send('PATCH', `/v1/queues/q/jobs/${id}`, state);
-const remove = (id: string) => api.fetch(`/v1/queues/q/jobs/${id}`, { method: 'DELETE' });
-const reschedule = (body: Record<string, unknown>) => api.send('PUT', '/v1/queues/jobs', body);
+    ? t.api.fetch(`/v1/queues/q/jobs/${id}`, { method: 'PATCH' })
+    : t.api.send('PATCH', `/v1/queues/q/jobs/${id}`, state);
+const remove = (id: string) => t.api.fetch(`/v1/queues/q/jobs/${id}`, { method: 'DELETE' });
+const reschedule = (body: Record<string, unknown>) => t.api.send('PUT', '/v1/queues/jobs', body);
 
 async function claimOne(queue = 'q'): Promise<Record<string, unknown>> {
   const res = await claim(queue);
@@ -45,40 +28,11 @@ async function claimOne(queue = 'q'): Promise<Record<string, unknown>> {
 }
 
 describe('POST /v1/queues/jobs', () => {
-  it('accepts a single job with 202 and an empty body', async () => {
-    const res = await enqueue(job('a'));
-
-    expect(res.status).toBe(202);
-    expect(await res.text()).toBe('');
-    expect(await api.store.get('q', 'a')).toMatchObject({ status: 'pending', payload: { n: 'a' } });
-  });
-
-  it("returns 409 with relay-rs's plain-text message when a single job's id exists", async () => {
-    await enqueue(job('a'));
-
-    const res = await enqueue(job('a', { payload: 'second' }));
-
-    expect(res.status).toBe(409);
-    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
-    expect(await res.text()).toBe('job with id `a` already exists in queue `q`.');
-    expect((await api.store.get('q', 'a'))?.payload).toEqual({ n: 'a' });
-  });
-
-  it('skips existing ids in a multi-job batch and returns 202', async () => {
-    await enqueue(job('a', { payload: 'first' }));
-
-    const res = await enqueue(job('a', { payload: 'second' }), job('b'));
-
-    expect(res.status).toBe(202);
-    expect((await api.store.get('q', 'a'))?.payload).toBe('first');
-    expect(await api.store.get('q', 'b')).toBeDefined();
-  });
-
   it('keeps the first of two jobs with one id in a batch', async () => {
     const res = await enqueue(job('a', { payload: 'first' }), job('a', { payload: 'second' }));
 
     expect(res.status).toBe(202);
-    expect((await api.store.get('q', 'a'))?.payload).toBe('first');
+    expect((await t.api.store.get('q', 'a'))?.payload).toBe('first');
   });
 
   it('accepts an empty array with 202', async () => {
@@ -101,7 +55,7 @@ describe('POST /v1/queues/jobs', () => {
     const body = await jsonOf(getJob('a'));
 
     expect(body.max_retries).toBe(0);
-    expect((await api.store.get('q', 'a'))?.retries_remaining).toBe(0);
+    expect((await t.api.store.get('q', 'a'))?.retries_remaining).toBe(0);
   });
 
   it('reads a negative max_retries as unlimited and reports it as -1', async () => {
@@ -111,7 +65,7 @@ describe('POST /v1/queues/jobs', () => {
     const b = await jsonOf(getJob('b'));
 
     expect([a.max_retries, b.max_retries]).toEqual([-1, -1]);
-    expect((await api.store.get('q', 'a'))?.max_retries).toBeNull();
+    expect((await t.api.store.get('q', 'a'))?.max_retries).toBeNull();
   });
 
   it("accepts the Go client's job: RFC 3339 nano run_at, updated_at null, max_retries omitted", async () => {
@@ -120,14 +74,14 @@ describe('POST /v1/queues/jobs', () => {
     expect(res.status).toBe(202);
     const body = await jsonOf(getJob('a'));
     expect(body.run_at).toBe('2025-12-31T23:59:58.123Z');
-    expect(body.updated_at).toBe(new Date(clock.now).toISOString());
+    expect(body.updated_at).toBe(new Date(t.clock.now).toISOString());
   });
 
   it('ignores unknown fields', async () => {
     const res = await enqueue(job('a', { priority: 5, unknown: true }));
 
     expect(res.status).toBe(202);
-    expect(await api.store.get('q', 'a')).toMatchObject({ priority: 0 });
+    expect(await t.api.store.get('q', 'a')).toMatchObject({ priority: 0 });
   });
 
   it('accepts an id again once its job completed', async () => {
@@ -138,7 +92,7 @@ describe('POST /v1/queues/jobs', () => {
     const res = await enqueue(job('a', { payload: 'again' }));
 
     expect(res.status).toBe(202);
-    expect((await api.store.get('q', 'a'))?.payload).toBe('again');
+    expect((await t.api.store.get('q', 'a'))?.payload).toBe('again');
   });
 });
 
@@ -146,7 +100,7 @@ describe('PUT /v1/queues/jobs (reschedule)', () => {
   it('overwrites timeout, max_retries, payload, state and run_at of an in-flight job with 202', async () => {
     await enqueue(job('a', { timeout: 30, max_retries: 1, payload: 'p1', state: 's1' }));
     await claimOne();
-    const runAt = new Date(clock.now + 60_000).toISOString();
+    const runAt = new Date(t.clock.now + 60_000).toISOString();
 
     const res = await reschedule(
       job('a', { timeout: 60, max_retries: 5, payload: 'p2', state: 's2', run_at: runAt }),
@@ -166,13 +120,13 @@ describe('PUT /v1/queues/jobs (reschedule)', () => {
   it('takes the job out of flight and resets its retry budget', async () => {
     await enqueue(job('a', { max_retries: 3, timeout: 1 }));
     await claimOne();
-    clock.advance(2000);
+    t.clock.advance(2000);
     await claimOne(); // the lease expired: this claim spent a retry
-    expect((await api.store.get('q', 'a'))?.retries_remaining).toBe(2);
+    expect((await t.api.store.get('q', 'a'))?.retries_remaining).toBe(2);
 
     await reschedule(job('a', { max_retries: 3 }));
 
-    expect(await api.store.get('q', 'a')).toMatchObject({
+    expect(await t.api.store.get('q', 'a')).toMatchObject({
       status: 'pending',
       run_id: null,
       retries_remaining: 3,
@@ -182,10 +136,10 @@ describe('PUT /v1/queues/jobs (reschedule)', () => {
   it('makes the job claimable again once its run_at is due', async () => {
     await enqueue(job('a'));
     await claimOne();
-    await reschedule(job('a', { run_at: new Date(clock.now + 10_000).toISOString() }));
+    await reschedule(job('a', { run_at: new Date(t.clock.now + 10_000).toISOString() }));
     expect((await claim()).status).toBe(204);
 
-    clock.advance(10_000);
+    t.clock.advance(10_000);
     const again = await claimOne();
 
     expect(again.id).toBe('a');
@@ -200,21 +154,11 @@ describe('PUT /v1/queues/jobs (reschedule)', () => {
     expect((await jsonOf(getJob('a'))).state).toBeNull();
   });
 
-  it("returns 404 with relay-rs's text when the job is not in flight", async () => {
-    await enqueue(job('a'));
-
-    const res = await reschedule(job('a', { payload: 'new' }));
-
-    expect(res.status).toBe(404);
-    expect(await res.text()).toBe('job with id `a` not found in queue `q`.');
-    expect((await api.store.get('q', 'a'))?.payload).toEqual({ n: 'a' });
-  });
-
   it('returns 404 when the job does not exist, writing nothing', async () => {
     const res = await reschedule(job('ghost'));
 
     expect(res.status).toBe(404);
-    expect(await tableItems(api)).toEqual([]);
+    expect(await tableItems(t.api)).toEqual([]);
   });
 });
 
@@ -231,18 +175,6 @@ describe('GET /v1/queues/{queue}/jobs (claim)', () => {
     expect(body[0].id).toBe('a');
   });
 
-  it('claims up to num_jobs jobs, earliest run_at first', async () => {
-    await enqueue(
-      job('late', { run_at: new Date(clock.now - 1000).toISOString() }),
-      job('early', { run_at: new Date(clock.now - 5000).toISOString() }),
-      job('middle', { run_at: new Date(clock.now - 3000).toISOString() }),
-    );
-
-    const res = await claim('q', '?num_jobs=2');
-
-    expect((await jsonOf(res)).map((j: { id: string }) => j.id)).toEqual(['early', 'middle']);
-  });
-
   it('hands out the jobs of one batch in array order', async () => {
     const ids = Array.from({ length: 12 }, (_, i) => `j${i}`);
     await enqueue(...ids.map((id) => job(id)));
@@ -252,55 +184,22 @@ describe('GET /v1/queues/{queue}/jobs (claim)', () => {
     expect(body.map((j: { id: string }) => j.id)).toEqual(ids);
   });
 
-  it('answers 204 with an empty body when no job is due', async () => {
-    const res = await claim();
-
-    expect(res.status).toBe(204);
-    expect(await res.text()).toBe('');
-  });
-
-  it('does not hand out a job whose run_at is in the future', async () => {
-    await enqueue(job('later', { run_at: new Date(clock.now + 60_000).toISOString() }));
-
-    const res = await claim('q', '?num_jobs=10');
-
-    expect(res.status).toBe(204);
-  });
-
-  it('does not hand out a job that is already in flight', async () => {
-    await enqueue(job('a'));
-    await claimOne();
-
-    const res = await claim();
-
-    expect(res.status).toBe(204);
-  });
-
   it('answers 204 to num_jobs=0, as relay-rs does', async () => {
     await enqueue(job('a'));
 
     const res = await claim('q', '?num_jobs=0');
 
     expect(res.status).toBe(204);
-    expect((await api.store.get('q', 'a'))?.status).toBe('pending');
-  });
-
-  it.each(['abc', '-1', '1.5', '', '101'])('answers 400 to num_jobs=%j', async (value) => {
-    await enqueue(job('a'));
-
-    const res = await claim('q', `?num_jobs=${value}`);
-
-    expect(res.status).toBe(400);
-    expect((await api.store.get('q', 'a'))?.status).toBe('pending');
+    expect((await t.api.store.get('q', 'a'))?.status).toBe('pending');
   });
 
   it('stamps updated_at with the claim time', async () => {
     await enqueue(job('a'));
-    clock.advance(5000);
+    t.clock.advance(5000);
 
     const claimed = await claimOne();
 
-    expect(claimed.updated_at).toBe(new Date(clock.now).toISOString());
+    expect(claimed.updated_at).toBe(new Date(t.clock.now).toISOString());
   });
 });
 
@@ -308,14 +207,14 @@ describe('HEAD /v1/queues/{queue}/jobs/{id}', () => {
   it('answers 200 with no body for a live job', async () => {
     await enqueue(job('a'));
 
-    const res = await api.fetch('/v1/queues/q/jobs/a', { method: 'HEAD' });
+    const res = await t.api.fetch('/v1/queues/q/jobs/a', { method: 'HEAD' });
 
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('');
   });
 
   it('answers 404 for an unknown job', async () => {
-    const res = await api.fetch('/v1/queues/q/jobs/ghost', { method: 'HEAD' });
+    const res = await t.api.fetch('/v1/queues/q/jobs/ghost', { method: 'HEAD' });
 
     expect(res.status).toBe(404);
   });
@@ -325,7 +224,7 @@ describe('HEAD /v1/queues/{queue}/jobs/{id}', () => {
     await claimOne();
     await remove('a');
 
-    const res = await api.fetch('/v1/queues/q/jobs/a', { method: 'HEAD' });
+    const res = await t.api.fetch('/v1/queues/q/jobs/a', { method: 'HEAD' });
 
     expect(res.status).toBe(404);
   });
@@ -357,8 +256,8 @@ describe('GET /v1/queues/{queue}/jobs/{id}', () => {
       max_retries: 2,
       payload: { n: 'a' },
       state: { s: 1 },
-      run_at: new Date(clock.now).toISOString(),
-      updated_at: new Date(clock.now).toISOString(),
+      run_at: new Date(t.clock.now).toISOString(),
+      updated_at: new Date(t.clock.now).toISOString(),
     });
   });
 
@@ -398,59 +297,14 @@ describe('GET /v1/queues/{queue}/jobs/{id}', () => {
 });
 
 describe('PATCH /v1/queues/{queue}/jobs/{id} (heartbeat)', () => {
-  it('replaces the state of an in-flight job and answers 202', async () => {
-    await enqueue(job('a', { state: { step: 1 } }));
-    await claimOne();
-
-    const res = await heartbeat('a', { step: 2 });
-
-    expect(res.status).toBe(202);
-    expect(await res.text()).toBe('');
-    expect((await jsonOf(getJob('a'))).state).toEqual({ step: 2 });
-  });
-
-  it('clears the state when the heartbeat has no body', async () => {
-    await enqueue(job('a', { state: { step: 1 } }));
-    await claimOne();
-
-    const res = await heartbeat('a');
-
-    expect(res.status).toBe(202);
-    expect((await jsonOf(getJob('a'))).state).toBeNull();
-  });
-
-  it('clears the state on an empty body sent with Content-Type: application/json (Go client)', async () => {
-    await enqueue(job('a', { state: { step: 1 } }));
-    await claimOne();
-
-    const res = await api.fetch('/v1/queues/q/jobs/a', {
-      method: 'PATCH',
-      headers: { 'content-type': 'application/json' },
-      body: '',
-    });
-
-    expect(res.status).toBe(202);
-    expect((await jsonOf(getJob('a'))).state).toBeNull();
-  });
-
   it('extends the lease by the job timeout from now', async () => {
     await enqueue(job('a', { timeout: 30 }));
     await claimOne();
-    clock.advance(20_000);
+    t.clock.advance(20_000);
 
     await heartbeat('a', 'alive');
 
-    expect((await api.store.get('q', 'a'))?.lease_expires_at).toBe(clock.now + 30_000);
-  });
-
-  it("answers 404 with relay-rs's text for a job that is not in flight", async () => {
-    await enqueue(job('a', { state: 'untouched' }));
-
-    const res = await heartbeat('a', 'new');
-
-    expect(res.status).toBe(404);
-    expect(await res.text()).toBe('job with id `a` not found in queue `q`.');
-    expect((await api.store.get('q', 'a'))?.state).toBe('untouched');
+    expect((await t.api.store.get('q', 'a'))?.lease_expires_at).toBe(t.clock.now + 30_000);
   });
 
   it('answers 404 for an unknown job', async () => {
@@ -466,38 +320,11 @@ describe('PATCH /v1/queues/{queue}/jobs/{id} (heartbeat)', () => {
     const res = await heartbeat('a', 's'.repeat(100 * 1024));
 
     expect(res.status).toBe(413);
-    expect((await api.store.get('q', 'a'))?.state).toBe('old');
+    expect((await t.api.store.get('q', 'a'))?.state).toBe('old');
   });
 });
 
 describe('DELETE /v1/queues/{queue}/jobs/{id}', () => {
-  it('completes an in-flight job with 200 and an empty body', async () => {
-    await enqueue(job('a'));
-    await claimOne();
-
-    const res = await remove('a');
-
-    expect(res.status).toBe(200);
-    expect(await res.text()).toBe('');
-    expect((await api.store.get('q', 'a'))?.status).toBe('completed');
-  });
-
-  it('deletes a waiting job with 200', async () => {
-    await enqueue(job('a'));
-
-    const res = await remove('a');
-
-    expect(res.status).toBe(200);
-    expect(await api.store.get('q', 'a')).toBeUndefined();
-  });
-
-  it("answers 404 with relay-rs's text for an unknown job", async () => {
-    const res = await remove('ghost');
-
-    expect(res.status).toBe(404);
-    expect(await res.text()).toBe('job with id `ghost` not found in queue `q`.');
-  });
-
   it('answers 404 for a job that already completed', async () => {
     await enqueue(job('a'));
     await claimOne();
@@ -511,7 +338,7 @@ describe('DELETE /v1/queues/{queue}/jobs/{id}', () => {
 
 describe('GET /health', () => {
   it('answers 200 with an empty body', async () => {
-    const res = await api.fetch('/health');
+    const res = await t.api.fetch('/health');
 
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('');
@@ -521,7 +348,7 @@ describe('GET /health', () => {
 describe("relay-rs's scenarios", () => {
   it('runs a oneshot job: enqueue, exists, get, next, heartbeat, get, delete', async () => {
     expect((await enqueue(job('1', { max_retries: -1 }))).status).toBe(202);
-    expect((await api.fetch('/v1/queues/q/jobs/1', { method: 'HEAD' })).status).toBe(200);
+    expect((await t.api.fetch('/v1/queues/q/jobs/1', { method: 'HEAD' })).status).toBe(200);
     expect(await jsonOf(getJob('1'))).toMatchObject({ id: '1', state: null, max_retries: -1 });
 
     const next = await claim('q', '?num_jobs=10');
@@ -532,7 +359,7 @@ describe("relay-rs's scenarios", () => {
     expect((await jsonOf(getJob('1'))).state).toEqual({ progress: 'half' });
 
     expect((await remove('1')).status).toBe(200);
-    expect((await api.fetch('/v1/queues/q/jobs/1', { method: 'HEAD' })).status).toBe(404);
+    expect((await t.api.fetch('/v1/queues/q/jobs/1', { method: 'HEAD' })).status).toBe(404);
     expect((await getJob('1')).status).toBe(404);
     expect((await claim()).status).toBe(204);
   });
@@ -557,18 +384,18 @@ describe('percent-encoded names', () => {
   it('round-trips queue `my queue/α` and id `a/b c` through every job route', async () => {
     await enqueue({ id, queue, timeout: 30, payload: 1 });
 
-    expect((await api.fetch(jobPath, { method: 'HEAD' })).status).toBe(200);
-    expect(await jsonOf(api.fetch(jobPath))).toMatchObject({ id, queue });
-    expect(await jsonOf(api.fetch(path))).toMatchObject([{ id, queue }]);
-    expect((await api.send('PATCH', jobPath, 'beat')).status).toBe(202);
-    expect((await api.fetch(jobPath, { method: 'DELETE' })).status).toBe(200);
-    expect((await api.store.get(queue, id))?.status).toBe('completed');
+    expect((await t.api.fetch(jobPath, { method: 'HEAD' })).status).toBe(200);
+    expect(await jsonOf(t.api.fetch(jobPath))).toMatchObject({ id, queue });
+    expect(await jsonOf(t.api.fetch(path))).toMatchObject([{ id, queue }]);
+    expect((await t.api.send('PATCH', jobPath, 'beat')).status).toBe(202);
+    expect((await t.api.fetch(jobPath, { method: 'DELETE' })).status).toBe(200);
+    expect((await t.api.store.get(queue, id))?.status).toBe('completed');
   });
 
   it('keeps + in a path literal rather than reading it as a space', async () => {
     await enqueue({ id: 'x', queue: 'a+b', timeout: 30, payload: 1 });
 
-    expect((await api.fetch('/v1/queues/a+b/jobs/x')).status).toBe(200);
-    expect((await api.fetch('/v1/queues/a%20b/jobs/x')).status).toBe(404);
+    expect((await t.api.fetch('/v1/queues/a+b/jobs/x')).status).toBe(200);
+    expect((await t.api.fetch('/v1/queues/a%20b/jobs/x')).status).toBe(404);
   });
 });

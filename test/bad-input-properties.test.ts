@@ -18,7 +18,6 @@
  * running, dead, cancelled), which the generated names point at so requests reach the store.
  * fast-check prints the seed and the shrunk request of a failure; `FC_SEED=<seed>` replays it.
  */
-import { type IncomingHttpHeaders, request } from 'node:http';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,6 +60,7 @@ import {
   segment,
   validBody,
 } from './support/arbitraries.ts';
+import { type RawReply, rawRequest } from './support/raw-http.ts';
 
 if (process.env.FC_SEED) fc.configureGlobal({ seed: Number(process.env.FC_SEED) });
 
@@ -201,18 +201,11 @@ interface RequestSpec {
   readonly latin1: boolean;
 }
 
-interface Reply {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly text: string;
-}
-
 const bodyBytes = (spec: RequestSpec) =>
   spec.body === undefined ? undefined : Buffer.from(renderBody(spec.body), spec.latin1 ? 'latin1' : 'utf8');
 
 /** Sends a request exactly as described (fetch would normalise `..` and refuse a GET body). */
-function send(baseUrl: string, spec: RequestSpec): Promise<Reply> {
-  const { hostname, port } = new URL(baseUrl);
+function send(baseUrl: string, spec: RequestSpec): Promise<RawReply> {
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of spec.headers) {
     const seen = headers[name];
@@ -221,25 +214,7 @@ function send(baseUrl: string, spec: RequestSpec): Promise<Reply> {
   if (spec.contentType !== undefined) headers['content-type'] = spec.contentType;
   const body = bodyBytes(spec);
   if (body) headers['content-length'] = String(body.length);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: hostname, port, method: spec.method, path: `${spec.path}${spec.query}`, headers, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+  return rawRequest(baseUrl, { method: spec.method, path: `${spec.path}${spec.query}`, headers, body });
 }
 
 /**
@@ -265,7 +240,7 @@ function styleOf(method: string, rawPath: string): ErrorStyle {
   return routed && 'route' in routed ? routed.route.style : 'relay-v1';
 }
 
-function expectDocumented(spec: RequestSpec, reply: Reply, context = ''): void {
+function expectDocumented(spec: RequestSpec, reply: RawReply, context = ''): void {
   const what = `${context}${spec.method} ${spec.path}${spec.query} answered ${reply.status} ${reply.text.slice(0, 300)}`;
   expect(reply.status, what).toBeLessThan(500);
   expect([...SUCCESS, ...DOCUMENTED_4XX], what).toContain(reply.status);
@@ -386,7 +361,7 @@ function parsedBody(spec: RequestSpec): unknown {
 }
 
 /** The jobs a successful request to a creating route wrote (or, for `ignore` batches, may have). */
-function createdBy(spec: RequestSpec, reply: Reply): Created[] {
+function createdBy(spec: RequestSpec, reply: RawReply): Created[] {
   const match = matchRoute(spec.method, spec.path);
   const how = match && 'route' in match ? CREATES[routeKey(match.route)] : undefined;
   if (!how || !SUCCESS.includes(reply.status)) return [];
@@ -409,7 +384,7 @@ interface Harness {
  * Sends a request and checks its answer; records what a success created and reads it back; after
  * a refused request that creates jobs (a conflict or a miss), checks it left no job behind.
  */
-async function exchange(h: Harness, spec: RequestSpec): Promise<Reply> {
+async function exchange(h: Harness, spec: RequestSpec): Promise<RawReply> {
   const reply = await send(h.api.url, spec);
   expectDocumented(spec, reply);
   const created = createdBy(spec, reply);

@@ -4,12 +4,12 @@
  * refuses browsers' cross-origin requests, while curl, the SDK and the CLI pass. Every request goes
  * through a real adapter over a real table; every refusal must leave the table as it was.
  */
-import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllowedHosts } from '../functions/local/http-adapter.ts';
 import { RelayClient } from '../functions/sdk/client.ts';
 import { startTestApi, type TestApi, tableItems } from './support/api.ts';
+import { rawRequest } from './support/raw-http.ts';
 
 interface Reply {
   readonly status: number;
@@ -29,41 +29,21 @@ interface Sent {
 /**
  * Sends a request to the adapter's own address with any Host header (fetch would write its own).
  */
-function send(api: TestApi, sent: Sent): Promise<Reply> {
-  const { hostname, port } = new URL(api.url);
+async function send(api: TestApi, sent: Sent): Promise<Reply> {
   const body = sent.body === undefined ? undefined : JSON.stringify(sent.body);
   const headers: Record<string, string> = {
     ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     ...(typeof sent.host === 'string' ? { host: sent.host } : {}),
     ...sent.headers,
   };
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: hostname.replace(/^\[|\]$/g, ''),
-        port,
-        method: sent.method ?? 'GET',
-        path: sent.path,
-        headers,
-        setHost: sent.host === undefined,
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            contentType: res.headers['content-type'],
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
+  const reply = await rawRequest(api.url, {
+    method: sent.method ?? 'GET',
+    path: sent.path,
+    headers,
+    setHost: sent.host === undefined,
+    body,
   });
+  return { status: reply.status, contentType: reply.headers['content-type'], text: reply.text };
 }
 
 const portOf = (api: TestApi) => new URL(api.url).port;

@@ -1,9 +1,8 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { GROUPS } from '../functions/api/routes.ts';
-import { Env } from '../functions/core/env.ts';
-import { addAllowedCommands } from './allowed-commands.ts';
+import { ApiFunctions } from './api-functions.ts';
 import { CommandExecutor } from './command-executor.ts';
 import { DispatchQueue } from './dispatch-queue.ts';
 import { DISPATCHER_TIMEOUT, Dispatcher } from './dispatcher.ts';
@@ -12,10 +11,11 @@ import { Maintenance } from './maintenance.ts';
 import { RelayAlarms } from './relay-alarms.ts';
 import { RelayApi } from './relay-api.ts';
 import { RelayDashboard } from './relay-dashboard.ts';
-import { RelayFunction } from './relay-function.ts';
+import type { RelayFunction } from './relay-function.ts';
 import type { RelayProps } from './relay-props.ts';
 import { validateCommandSettings } from './relay-settings.ts';
 import { ShellRunner } from './shell-runner.ts';
+import { TaskEvents } from './task-events.ts';
 
 export type { RelayProps } from './relay-props.ts';
 
@@ -43,6 +43,10 @@ export class Relay extends Construct {
   readonly executor?: CommandExecutor;
   /** With managed jobs only. */
   readonly runner?: ShellRunner;
+  /** With managed jobs only. */
+  readonly taskEvents?: TaskEvents;
+  /** The functions behind the API's routes. */
+  readonly apiFunctions: ApiFunctions;
   /** Every Relay function, by role. */
   readonly functions: Readonly<Record<string, RelayFunction>>;
 
@@ -77,43 +81,19 @@ export class Relay extends Construct {
     }
     const { dispatchQueue, runner, executor } = this;
 
-    const apiFunction = (name: string, entry: string, description: string) => {
-      const fn = new RelayFunction(this, name, {
-        entry,
-        description,
-        timeout: Duration.seconds(29), // API Gateway's integration timeout is 30 s
-        memorySize: props.memorySize,
-        reservedConcurrentExecutions: props.reservedConcurrency,
-      });
-      this.table.grantReadWriteJobs(fn);
-      return fn;
-    };
-    const relayRoutes = apiFunction('RelayRoutes', 'relay.ts', 'Relay API: relay-rs routes (v1, seed, v2)');
-    // The native routes stop the Fargate task of a cancelled run; they start no command.
-    const jobRoutes = apiFunction('JobRoutes', 'jobs.ts', 'Relay API: native job routes');
-    runner?.grantStopTasks(jobRoutes);
-    const fallback = apiFunction('Fallback', 'fallback.ts', 'Relay API: 404 and 405 for unknown routes');
-    // The routes that start commands: they check the allow-list and send each job's hint.
-    let managedRoutes: RelayFunction | undefined;
-    if (dispatchQueue) {
-      managedRoutes = apiFunction(
-        'ManagedRoutes',
-        'managed.ts',
-        'Relay API: routes that start commands (managed jobs)',
-      );
-      dispatchQueue.grantSendHints(managedRoutes);
-      addAllowedCommands(managedRoutes, props.allowedCommands);
-      const timeout = props.defaultCommandTimeout ?? Duration.minutes(5);
-      managedRoutes.addEnvironment(Env.COMMAND_TIMEOUT, String(timeout.toSeconds()));
-    }
-
+    // `Default`: CDK leaves this id out of logical IDs, so the API functions keep those they had
+    // when they were Relay's own children.
+    this.apiFunctions = new ApiFunctions(this, 'Default', {
+      table: this.table,
+      runner,
+      dispatchQueue,
+      allowedCommands: props.allowedCommands,
+      defaultCommandTimeout: props.defaultCommandTimeout,
+      memorySize: props.memorySize,
+      reservedConcurrentExecutions: props.reservedConcurrency,
+    });
     this.api = new RelayApi(this, 'Api', {
-      handlers: {
-        relay: relayRoutes.function,
-        jobs: jobRoutes.function,
-        managed: managedRoutes?.function,
-        fallback: fallback.function,
-      },
+      handlers: this.apiFunctions.handlers,
       authorizer: props.authorizer,
     });
     if (dispatchQueue && runner && executor) {
@@ -135,20 +115,16 @@ export class Relay extends Construct {
       memorySize: props.memorySize,
     });
 
-    let taskEvents: RelayFunction | undefined;
     if (dispatchQueue && runner) {
-      taskEvents = new RelayFunction(this, 'TaskEvents', {
-        entry: 'task-events.ts',
-        description: 'Relay: fails the run of a Fargate task that stopped without ending it',
-        timeout: Duration.seconds(30),
+      this.taskEvents = new TaskEvents(this, 'TaskEvents', {
+        table: this.table,
+        dispatchQueue,
+        runner,
         memorySize: props.memorySize,
       });
-      this.table.grantReadWriteJobs(taskEvents);
-      // A failed run is owed the hint of its retry.
-      dispatchQueue.grantSendHints(taskEvents);
-      runner.onTaskStopped('TaskStopped', taskEvents.function);
     }
 
+    const { relayRoutes, jobRoutes, managedRoutes, fallback } = this.apiFunctions;
     this.functions = {
       relayRoutes,
       jobRoutes,
@@ -157,7 +133,7 @@ export class Relay extends Construct {
       ...(this.dispatcher && { dispatcher: this.dispatcher.function }),
       ...(executor && { executor: executor.function }),
       maintenance: this.maintenance.function,
-      ...(taskEvents && { taskEvents }),
+      ...(this.taskEvents && { taskEvents: this.taskEvents.function }),
     };
     const lambdas = Object.fromEntries(
       Object.entries(this.functions).map(([name, fn]) => [name, fn.function]),

@@ -157,6 +157,48 @@ describe('Relay with managed jobs', () => {
     });
   });
 
+  // Construct IDs are API: a new logical ID replaces the resource, and the table is retained, so a
+  // replaced table would leave the jobs behind in an orphan. These are the IDs Relay has always had.
+  it('keeps the logical IDs of its table, functions, roles and log groups', () => {
+    const kept = ['AWS::DynamoDB::Table', 'AWS::Lambda::Function', 'AWS::IAM::Role', 'AWS::Logs::LogGroup'];
+    const ids = Object.entries(s.template.toJSON().Resources as Record<string, { Type: string }>)
+      .filter(([, resource]) => kept.includes(resource.Type))
+      .map(([id]) => id);
+
+    expect(ids.sort()).toEqual([
+      'RelayApiAccessLogs66633A47',
+      'RelayDispatcherFunctionC8627C4A',
+      'RelayDispatcherFunctionLogsAD02C836',
+      'RelayDispatcherFunctionRole091D93FA',
+      'RelayExecutorFunction72BF9050',
+      'RelayExecutorFunctionRole14A8B65E',
+      'RelayFallback87AD2F3B',
+      'RelayFallbackLogsAD45E71B',
+      'RelayFallbackRoleE91F9F2B',
+      'RelayJobRoutesB99A0715',
+      'RelayJobRoutesLogs2D3E06ED',
+      'RelayJobRoutesRole3DC574A0',
+      'RelayJobsTable384A500B',
+      'RelayMaintenanceFunctionDEA376C5',
+      'RelayMaintenanceFunctionLogs600EC2ED',
+      'RelayMaintenanceFunctionRole7A6767CA',
+      'RelayManagedRoutesC10AB67B',
+      'RelayManagedRoutesLogsE8C136DA',
+      'RelayManagedRoutesRole842821CE',
+      'RelayRelayRoutes5DC9DD14',
+      'RelayRelayRoutesLogs080816F2',
+      'RelayRelayRoutesRole9EE9D40E',
+      'RelayRunnerFlowLogsGroup0B07635E',
+      'RelayRunnerLogsF5B0ED9C',
+      'RelayRunnerTaskDefinitionExecutionRoleD05E8A4C',
+      'RelayRunnerTaskDefinitionTaskRoleD762662A',
+      'RelayRunnerVpcFlowLogsIAMRoleE027E8CB',
+      'RelayTaskEventsA3747425',
+      'RelayTaskEventsLogs20C94DFE',
+      'RelayTaskEventsRole1059B0DD',
+    ]);
+  });
+
   describe('the executor', () => {
     it('runs under a role with no policy at all, inline or managed, not even for logs', () => {
       const role = s.roleOf('executor');

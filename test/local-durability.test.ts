@@ -13,6 +13,8 @@ import { freePort } from '../functions/local/dynamodb-local.ts';
 
 const CLI = path.resolve('dist/relay.mjs');
 const TRIALS = 3;
+/** Each trial starts the stack twice, a JVM each: minutes on a loaded machine. */
+const TIMEOUT_MS = 240_000;
 const dirs: string[] = [];
 const stacks: ChildProcess[] = [];
 
@@ -105,20 +107,24 @@ async function loadThenKill(child: ChildProcess, url: string, queue: string, arm
 }
 
 describe('relay dev --data-dir', () => {
-  it(`keeps every acknowledged job of unique batches across SIGKILLs of the whole stack (${TRIALS} kills)`, async () => {
-    for (let trial = 0; trial < TRIALS; trial++) {
-      const dataDir = mkdtempSync(path.join(tmpdir(), 'relay-durable-'));
-      dirs.push(dataDir);
-      const queue = `durable-${trial}`;
-      const first = await startStack(dataDir);
-      const acknowledged = await loadThenKill(first.child, first.url, queue, 300 + Math.random() * 1_200);
+  it(
+    `keeps every acknowledged job of unique batches across SIGKILLs of the whole stack (${TRIALS} kills)`,
+    async () => {
+      for (let trial = 0; trial < TRIALS; trial++) {
+        const dataDir = mkdtempSync(path.join(tmpdir(), 'relay-durable-'));
+        dirs.push(dataDir);
+        const queue = `durable-${trial}`;
+        const first = await startStack(dataDir);
+        const acknowledged = await loadThenKill(first.child, first.url, queue, 300 + Math.random() * 1_200);
 
-      const second = await startStack(dataDir);
-      const stored = await idsIn(second.url, queue);
-      killGroup(second.child);
+        const second = await startStack(dataDir);
+        const stored = await idsIn(second.url, queue);
+        killGroup(second.child);
 
-      expect(acknowledged.length).toBeGreaterThan(0);
-      expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
-    }
-  });
+        expect(acknowledged.length).toBeGreaterThan(0);
+        expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+      }
+    },
+    TIMEOUT_MS,
+  );
 });

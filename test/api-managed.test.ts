@@ -3,14 +3,13 @@
  * requeued only on the /v1/managed/ routes, which on AWS are IAM resources apart from the others.
  * The routes for pull jobs and relay-rs's worker routes can neither start nor change a command.
  */
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CommandSettings } from '../functions/api/commands.ts';
 import type { DispatchQueue } from '../functions/dispatch/queue.ts';
 import type { Job, NewJob } from '../functions/jobs/model.ts';
 import { commandPolicy } from '../functions/runner/policy.ts';
 import { startTestApi, type TestApi } from './support/api.ts';
-import { sqsForFile } from './support/sqs.ts';
+import { messagesIn, sqsForFile } from './support/sqs.ts';
 
 const sqs = sqsForFile();
 let api: TestApi;
@@ -29,17 +28,7 @@ async function start(commands?: CommandSettings) {
 beforeEach(() => start());
 
 /** Dispatch hints waiting on the queue (visible or delayed). */
-async function hints(): Promise<number> {
-  const { Attributes = {} } = await sqs.client.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: dispatch.queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesDelayed'],
-    }),
-  );
-  return (
-    Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesDelayed)
-  );
-}
+const hints = () => messagesIn(sqs.client, dispatch.queueUrl, ['visible', 'delayed']);
 
 const echo = { command: 'echo', args: ['hello'] };
 const body = async (response: Response) => (await response.json()) as Record<string, unknown>;

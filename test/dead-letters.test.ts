@@ -3,12 +3,7 @@
  * dead-letter queue holds only hints SQS gave up on, for as long as their job is dead because of
  * them, and the `DeadJobs` gauge counts dead jobs from DynamoDB.
  */
-import {
-  DeleteMessageCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-} from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { documentClient } from '../functions/core/clients.ts';
 import { emfMetrics } from '../functions/core/metrics.ts';
@@ -21,7 +16,7 @@ import { JobStore } from '../functions/jobs/store.ts';
 import { startSqsPoller } from '../functions/local/sqs-poller.ts';
 import { awsError, failCalls, onClient } from './support/faults.ts';
 import { shellJob } from './support/jobs.ts';
-import { sqsForFile } from './support/sqs.ts';
+import { messagesIn, sqsForFile } from './support/sqs.ts';
 import { freshStore, type TestStore } from './support/store.ts';
 
 const sqs = sqsForFile();
@@ -63,17 +58,7 @@ const failingBeforeClaim = () => {
 };
 
 /** Messages on the dead-letter queue, visible or not: what the "DLQ not empty" alarm reads. */
-async function dlqDepth(): Promise<number> {
-  const { Attributes = {} } = await sqs.client.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: dispatch.deadLetterUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible)
-  );
-}
+const dlqDepth = () => messagesIn(sqs.client, dispatch.deadLetterUrl, ['visible', 'inFlight']);
 
 /** The dead-letter queue's messages, without hiding them. */
 async function peekDlq() {

@@ -6,7 +6,7 @@
  * job completes (nothing lost) and no job ever has two runs alive at once.
  */
 import { randomUUID } from 'node:crypto';
-import { GetQueueAttributesCommand, PurgeQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { PurgeQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { awsClientConfig, documentClient } from '../functions/core/clients.ts';
 import { createDispatcher } from '../functions/dispatch/dispatcher.ts';
@@ -25,7 +25,7 @@ import {
 } from './support/dispatch.ts';
 import { failCalls, onClient, throttled } from './support/faults.ts';
 import { shellJob } from './support/jobs.ts';
-import { sqsForFile } from './support/sqs.ts';
+import { messagesIn, sqsForFile } from './support/sqs.ts';
 import { freshStore } from './support/store.ts';
 
 /** The repair sweep's grace here: long enough for a hint in flight, short enough for a test. */
@@ -166,15 +166,7 @@ function completionsPerJob(executor: RecordingExecutor, jobs: readonly Job[]): n
   return jobs.map((job) => executor.runs.filter((run) => run.id === job.id && run.completed).length);
 }
 
-async function visibleMessages(d: Deployment): Promise<number> {
-  const { Attributes } = await d.sqsClient.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: d.dispatch.queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages'],
-    }),
-  );
-  return Number(Attributes?.ApproximateNumberOfMessages);
-}
+const visibleMessages = (d: Deployment) => messagesIn(d.sqsClient, d.dispatch.queueUrl, ['visible']);
 
 describe('dispatch under faults', () => {
   it('runs each job once when every dispatch message is delivered twice', async () => {

@@ -2,7 +2,7 @@
  * The dispatcher over DynamoDB Local and fauxqs: what each dispatch hint does to a job, and how a
  * batch reports its failures to the SQS event source.
  */
-import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { documentClient } from '../functions/core/clients.ts';
@@ -18,7 +18,7 @@ import { runCommand } from '../functions/runner/run.ts';
 import { completes, type RecordingExecutor, recordingExecutor } from './support/dispatch.ts';
 import { failCalls, onClient, throttled } from './support/faults.ts';
 import { shellJob } from './support/jobs.ts';
-import { sqsForFile } from './support/sqs.ts';
+import { messagesIn, sqsForFile } from './support/sqs.ts';
 import { freshStore, TestClock, type TestStore } from './support/store.ts';
 
 const sqs = sqsForFile();
@@ -155,13 +155,7 @@ describe('dispatchOne', () => {
         DelaySeconds: 60,
       },
     ]);
-    const { Attributes } = await sqs.client.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: dispatch.queueUrl,
-        AttributeNames: ['ApproximateNumberOfMessagesDelayed'],
-      }),
-    );
-    expect(Attributes?.ApproximateNumberOfMessagesDelayed).toBe('1');
+    expect(await messagesIn(sqs.client, dispatch.queueUrl, ['delayed'])).toBe(1);
     expect(executor.runs).toEqual([]);
     expect(await store.get('q', 'm')).toMatchObject({ status: 'pending', attempts: 0 });
   });

@@ -3,7 +3,7 @@
  * by the run id in the task's command override, instead of holding its lease for a whole timeout.
  * Real DynamoDB Local and SQS emulator; the events are shaped as ECS sends them.
  */
-import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { DispatchQueue } from '../functions/dispatch/queue.ts';
 import {
@@ -15,7 +15,7 @@ import {
 import type { NewJob } from '../functions/jobs/model.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
 import { shellJob } from './support/jobs.ts';
-import { sqsForFile } from './support/sqs.ts';
+import { messagesIn, sqsForFile } from './support/sqs.ts';
 import { freshStore } from './support/store.ts';
 
 const sqs = sqsForFile();
@@ -62,18 +62,7 @@ async function running(id: string, extra: Partial<NewJob> = {}): Promise<string>
 }
 
 /** Hints on the queue, visible or still delayed (a retry's hint waits out its backoff). */
-async function hints(queueUrl: string): Promise<number> {
-  const { Attributes = {} } = await sqs.client.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesDelayed'],
-    }),
-  );
-  return (
-    Number(Attributes.ApproximateNumberOfMessages ?? 0) +
-    Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0)
-  );
-}
+const hints = (queueUrl: string) => messagesIn(sqs.client, queueUrl, ['visible', 'delayed']);
 
 async function received(queueUrl: string): Promise<string[]> {
   const out = await sqs.client.send(

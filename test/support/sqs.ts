@@ -3,7 +3,7 @@
  * file (`sqsForFile`), or for as long as something needs it (`startTestSqs`).
  */
 import { randomUUID } from 'node:crypto';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, type QueueAttributeName, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll } from 'vitest';
 import { awsClientConfig } from '../../functions/core/clients.ts';
 import {
@@ -71,4 +71,26 @@ export function sqsForFile(): TestSqs {
     },
     dispatchQueue: (settings, client) => sqs().dispatchQueue(settings, client),
   };
+}
+
+/** The messages of a queue `messagesIn` counts: waiting, received and not yet deleted, or delayed. */
+export type MessageState = 'visible' | 'inFlight' | 'delayed';
+
+const COUNTS: Record<MessageState, QueueAttributeName> = {
+  visible: 'ApproximateNumberOfMessages',
+  inFlight: 'ApproximateNumberOfMessagesNotVisible',
+  delayed: 'ApproximateNumberOfMessagesDelayed',
+};
+
+/** How many messages of `queueUrl` are in one of `states`, as SQS counts them. */
+export async function messagesIn(
+  client: SQSClient,
+  queueUrl: string,
+  states: readonly MessageState[],
+): Promise<number> {
+  const names = states.map((state) => COUNTS[state]);
+  const { Attributes = {} } = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: names }),
+  );
+  return names.reduce((sum, name) => sum + Number(Attributes[name] ?? 0), 0);
 }

@@ -104,14 +104,14 @@ describe('Relay under faults', { timeout: SCENARIO_BOUND_MS }, () => {
     expectNothingLostOrOverlapping(result);
   });
 
-  it('loses nothing when 10% of DynamoDB and SQS calls are throttled or fail with a 500', async () => {
+  it('loses nothing when faults injected into 10% of DynamoDB and SQS calls throttle them or fail them with a 500', async () => {
     const result = await run(injectedErrors);
 
     expect(result.faults).toBeGreaterThan(0);
     expectNothingLostOrOverlapping(result);
   });
 
-  it('repairs dropped dispatch messages and ignores duplicated and delayed ones', async () => {
+  it('repairs dispatch messages dropped by injected faults and ignores the ones they duplicate or delay', async () => {
     const result = await run(messageMisdelivery);
 
     expect(result.faults).toBeGreaterThan(0);

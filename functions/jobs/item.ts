@@ -73,6 +73,19 @@ export interface JobItem extends ItemKey {
   readonly expires_at?: number;
 }
 
+/** A job item in a run: a running job always carries its run id and lease deadline. */
+export type RunningItem = JobItem & {
+  readonly status: 'running';
+  readonly run_id: string;
+  readonly lease_expires_at: number;
+};
+
+export const isRunning = (item: JobItem): item is RunningItem =>
+  item.status === 'running' && item.run_id !== undefined && item.lease_expires_at !== undefined;
+
+/** A job item that waits: what an enqueue writes. */
+export type WaitingItem = JobItem & { readonly ready_pk: string; readonly ready_sk: string };
+
 /** A `ready` index entry: the keys and `READY_PROJECTION`. */
 export type ReadyEntry = Pick<JobItem, 'pk' | 'sk' | 'status' | 'timeout_ms'> & {
   readonly ready_pk: string;

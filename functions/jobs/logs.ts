@@ -10,8 +10,17 @@ import type { StoreContext } from './context.ts';
 import type { Stored } from './dynamo.ts';
 import { InvalidArgumentError, StoreBusyError } from './errors.ts';
 import { and, type Change } from './expressions.ts';
-import { type ItemKey, jobKey, LOG_RUN_PREFIX, logKey, logRunEnd, logRunKey, MAX_LOG_SEQ, utf8Bytes } from './keys.ts';
 import { keyOf, pastRetention, seconds } from './item.ts';
+import {
+  type ItemKey,
+  jobKey,
+  LOG_RUN_PREFIX,
+  logKey,
+  logRunEnd,
+  logRunKey,
+  MAX_LOG_SEQ,
+  utf8Bytes,
+} from './keys.ts';
 import { LIMITS, type LogEntry, type LogEntryInput, type LogStream } from './model.ts';
 import type { Page } from './reads.ts';
 
@@ -84,7 +93,10 @@ export async function appendLogs(
     const previous = entries[i - 1];
     const valid = Number.isInteger(entry.seq) && entry.seq >= 0 && entry.seq <= MAX_LOG_SEQ;
     if (!valid || (previous && previous.seq >= entry.seq)) {
-      throw new InvalidArgumentError('entries', `log entry seq must be ascending integers in [0, ${MAX_LOG_SEQ}]`);
+      throw new InvalidArgumentError(
+        'entries',
+        `log entry seq must be ascending integers in [0, ${MAX_LOG_SEQ}]`,
+      );
     }
   });
   if (!entries.length) return { stored: 0, truncated: false };

@@ -41,25 +41,37 @@ export class QueueRegistry {
   ) {}
 
   /** The queue's layout, registering the queue on first use when `create` is set. */
-  async info(queue: string, create = false): Promise<QueueInfo | undefined> {
+  info(queue: string, create = false): Promise<QueueInfo | undefined> {
+    return create ? this.register(queue) : this.find(queue);
+  }
+
+  /** The layout of a registered queue; `undefined` for a queue never used. */
+  async find(queue: string): Promise<QueueInfo | undefined> {
     const cached = this.known.get(queue);
     if (cached) return cached;
     const found = await this.db.get<QueueItem>(queueKey(queue));
-    let info = found && infoOf(found);
-    if (!info && create) {
-      const strict = this.config.strictQueues.has(queue) || this.config.defaultShards === 1;
-      const fresh: QueueInfo = {
-        queue,
-        shards: strict ? 1 : this.config.defaultShards,
-        ordering: strict ? 'strict' : 'priority',
-        created_at: this.clock(),
-      };
-      // First writer wins; everyone else reads the layout it chose.
-      const written = await this.db.put<QueueItem>({ ...queueKey(queue), ...fresh }, queueUnregistered);
-      if (!written.ok) return this.info(queue, false);
-      info = fresh;
-    }
-    if (info) this.known.set(queue, info);
+    if (!found) return undefined;
+    const info = infoOf(found);
+    this.known.set(queue, info);
+    return info;
+  }
+
+  /** The queue's layout, registering the queue if this is its first use. */
+  async register(queue: string): Promise<QueueInfo> {
+    const known = await this.find(queue);
+    if (known) return known;
+    const strict = this.config.strictQueues.has(queue) || this.config.defaultShards === 1;
+    const fresh: QueueInfo = {
+      queue,
+      shards: strict ? 1 : this.config.defaultShards,
+      ordering: strict ? 'strict' : 'priority',
+      created_at: this.clock(),
+    };
+    // First writer wins; everyone else takes the layout it chose: the item its own write was refused on.
+    const written = await this.db.put<QueueItem>({ ...queueKey(queue), ...fresh }, queueUnregistered);
+    const info = written.ok ? fresh : written.old && infoOf(written.old);
+    if (!info) return this.register(queue);
+    this.known.set(queue, info);
     return info;
   }
 

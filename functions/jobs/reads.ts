@@ -7,15 +7,7 @@
 import type { StoreContext } from './context.ts';
 import type { KeyQuery } from './dynamo.ts';
 import { type JobItem, type KeysEntry, keyOf, pastRetention, type ReadyEntry, toJob } from './item.ts';
-import {
-  deadSortKey,
-  dispatchTimeOf,
-  INDEX,
-  jobKey,
-  managedShardPk,
-  runAtOf,
-  shardPk,
-} from './keys.ts';
+import { deadSortKey, dispatchTimeOf, INDEX, jobKey, managedShardPk, runAtOf, shardPk } from './keys.ts';
 import { type Job, LIVE, type ViewStatus, viewStatus } from './model.ts';
 import { type QueueInfo, shardsOf } from './queues.ts';
 
@@ -186,7 +178,11 @@ export async function countDead(ctx: StoreContext, queue: string): Promise<numbe
   const retainedSince = deadSortKey(ctx.clock() - ctx.config.retentionSeconds * 1000, '');
   const perShard = await Promise.all(
     (info ? shardsOf(info) : []).map((shard) => {
-      const q: KeyQuery = { index: 'dead', partition: shardPk(shard, queue), range: { atLeast: retainedSince } };
+      const q: KeyQuery = {
+        index: 'dead',
+        partition: shardPk(shard, queue),
+        range: { atLeast: retainedSince },
+      };
       return ctx.db.count(q);
     }),
   );

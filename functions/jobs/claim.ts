@@ -1,0 +1,217 @@
+/**
+ * Claims: a worker takes the next waiting pull jobs of a queue, and the dispatcher starts a managed
+ * job by id. Both start a run with the same change (`startRun`), each fenced by its own condition.
+ */
+import { applied, type JobChange, startRun } from './changes.ts';
+import { dispatchable, pullJob, stillWaitingAs, timeoutAsRead } from './conditions.ts';
+import type { StoreContext } from './context.ts';
+import type { Stored } from './dynamo.ts';
+import { and, type Condition } from './expressions.ts';
+import { isManaged, type JobItem, keyOf, type LeaseEntry, type ReadyEntry, toJob } from './item.ts';
+import { type ItemKey, jobKey, nextBand, runAtOf, runIdOfLeaseKey, shardPk } from './keys.ts';
+import { type Job, WAITING } from './model.ts';
+import { type QueueInfo, shardsOf } from './queues.ts';
+import { expiredLeases, expireRun } from './rescuer.ts';
+
+/** Rounds of claim writes one `claim` call makes before it answers with what it has. */
+const CLAIM_ROUNDS = 12;
+/** The widest candidate read a contended claim grows to (per shard, before merging). */
+const MAX_CLAIM_WINDOW = 256;
+
+/** A job a claim may take: a waiting one, or a running one whose lease has passed. */
+type Candidate =
+  | {
+      readonly kind: 'ready';
+      readonly key: ItemKey;
+      readonly order: string;
+      /** `<shard>#<queue>`: the partition key the job's index entries share. */
+      readonly shardKey: string;
+      readonly readySk: string;
+      readonly timeoutMs: number;
+    }
+  | { readonly kind: 'expired'; readonly key: ItemKey; readonly order: string; readonly runId: string };
+
+/**
+ * Claims up to `count` jobs: highest priority first, then earliest `run_at`, then enqueue order.
+ * A running job whose lease has expired is a candidate too (lazy expiry): taking it consumes a
+ * retry, and one with no retry left becomes dead instead of being returned.
+ */
+export async function claim(ctx: StoreContext, queue: string, count: number): Promise<Job[]> {
+  const info = await ctx.queues.find(queue);
+  if (!info) return [];
+  const now = ctx.clock();
+  let window = count * 2 + 8;
+  const claimed: JobItem[] = [];
+  const tried = new Set<string>();
+  let fetched = await candidates(ctx, info, now, window);
+  for (let round = 0; round < CLAIM_ROUNDS && claimed.length < count; round++) {
+    let pool = fetched.filter((c) => !tried.has(c.key.pk));
+    if (!pool.length) {
+      // Read again only if the last read was full: there may be more past what was tried.
+      if (fetched.length < window + (round ? tried.size : 0)) break;
+      fetched = await candidates(ctx, info, now, window + tried.size);
+      pool = fetched.filter((c) => !tried.has(c.key.pk));
+      if (!pool.length) break;
+    }
+    const want = count - claimed.length;
+    // First round in order: sequential claimers see exact order. After a lost race, a `priority`
+    // queue spreads the retry over the pool so concurrent claimers stop colliding on the head.
+    const picks = round === 0 || info.ordering === 'strict' ? pool.slice(0, want) : sample(pool, want);
+    for (const pick of picks) tried.add(pick.key.pk);
+    // The lease starts at the write, not at the call: a contended call may take many rounds, and
+    // a lease dated from its start could end before the worker even hears of its job.
+    const claimedAt = ctx.clock();
+    const results = await Promise.all(picks.map((c) => claimOne(ctx, c, claimedAt)));
+    let lost = 0;
+    for (const item of results) {
+      if (item) claimed.push(item);
+      else lost++;
+    }
+    if (lost && info.ordering !== 'strict' && claimed.length < count) {
+      // Others are claiming the same heads. The pool read before this round is going stale as
+      // they win, so read a fresh one, wider each time, and spread the next picks over it: a
+      // failed conditional write costs a write unit, a wider read far less.
+      window = Math.min(window * 2, MAX_CLAIM_WINDOW);
+      fetched = await candidates(ctx, info, now, window + tried.size);
+    }
+  }
+  return claimed.sort((a, b) => a.order_key.localeCompare(b.order_key)).map(toJob);
+}
+
+/**
+ * Starts a run of a managed job named by a dispatch message, if it is waiting and due: the same
+ * change as a pull claim, fenced by `dispatchable`. Returns `undefined` when it is not claimable
+ * (running, ended, not due, unknown, or a pull job): the message was a duplicate or stale, and the
+ * dispatcher drops it.
+ *
+ * It reads the job first: the lease index key holds the deadline, built from the job's timeout,
+ * and a stale message then costs a read instead of a failed write. The write is conditioned on the
+ * timeout it read, so it cannot start a run with the wrong deadline.
+ */
+export async function claimById(ctx: StoreContext, queue: string, id: string): Promise<Job | undefined> {
+  const now = ctx.clock();
+  const key = jobKey(queue, id);
+  const item = await ctx.db.get<JobItem>(key);
+  if (!item || !isManaged(item) || !WAITING.includes(item.status) || item.run_at > now) return undefined;
+  const started = await begin(
+    ctx,
+    key,
+    and(dispatchable(now), timeoutAsRead(item.timeout_ms)),
+    startRun(now, item.timeout_ms, item.created_pk),
+    now,
+  );
+  return started && toJob(started); // `undefined`: another dispatcher won, or the job changed
+}
+
+/** The first `limit` claimable jobs of a queue, merged over its shards in claim order. */
+async function candidates(
+  ctx: StoreContext,
+  info: QueueInfo,
+  now: number,
+  limit: number,
+): Promise<Candidate[]> {
+  const perShard = await Promise.all(
+    shardsOf(info).flatMap((shard) => {
+      const pk = shardPk(shard, info.queue);
+      return [readyHeads(ctx, pk, now, limit), expiredHeads(ctx, pk, now, limit)];
+    }),
+  );
+  return perShard
+    .flat()
+    .sort((a, b) => a.order.localeCompare(b.order))
+    .slice(0, limit);
+}
+
+/**
+ * Due waiting jobs of one shard in order. Jobs not yet due sort after the due ones of their
+ * priority band, so on meeting one the query skips to the next band instead of reading them all.
+ */
+async function readyHeads(ctx: StoreContext, pk: string, now: number, limit: number): Promise<Candidate[]> {
+  const due: Candidate[] = [];
+  let from: string | undefined;
+  let startKey: Stored | undefined;
+  for (let query = 0; query < 8 && due.length < limit; query++) {
+    const page = await ctx.db.query<ReadyEntry>({
+      index: 'ready',
+      partition: pk,
+      range: from !== undefined && !startKey ? { atLeast: from } : undefined,
+      startKey,
+      limit,
+    });
+    let skipped = false;
+    for (const entry of page.items) {
+      const order = entry.ready_sk;
+      if (runAtOf(order) > now) {
+        from = nextBand(order);
+        skipped = true;
+        break;
+      }
+      due.push({
+        kind: 'ready',
+        key: keyOf(entry),
+        order,
+        shardKey: pk,
+        readySk: order,
+        timeoutMs: entry.timeout_ms,
+      });
+      if (due.length === limit) break;
+    }
+    if (skipped) {
+      startKey = undefined;
+      continue;
+    }
+    if (!page.lastKey) break;
+    startKey = page.lastKey;
+  }
+  return due;
+}
+
+/** Running jobs of one shard whose lease index entry says the lease has passed. */
+async function expiredHeads(ctx: StoreContext, pk: string, now: number, limit: number): Promise<Candidate[]> {
+  const page = await ctx.db.query<LeaseEntry>({ ...expiredLeases(pk, now), limit });
+  return page.items.map((entry) => ({
+    kind: 'expired' as const,
+    key: keyOf(entry),
+    order: entry.order_key,
+    runId: runIdOfLeaseKey(entry.lease_sk),
+  }));
+}
+
+/** The run a candidate started, or `undefined` when another claimer won or the job changed. */
+async function claimOne(ctx: StoreContext, candidate: Candidate, now: number): Promise<JobItem | undefined> {
+  if (candidate.kind === 'expired') return expireRun(ctx, candidate.key, candidate.runId, now, true);
+  return begin(
+    ctx,
+    candidate.key,
+    and(stillWaitingAs(candidate.readySk, candidate.timeoutMs), pullJob),
+    startRun(now, candidate.timeoutMs, candidate.shardKey),
+    now,
+  );
+}
+
+/**
+ * Writes the start of a run and records its claim. The write returns the job as it was:
+ * `QueueWait` needs the `updated_at` (when the job started waiting) that the start overwrites.
+ */
+async function begin(
+  ctx: StoreContext,
+  key: ItemKey,
+  when: Condition,
+  change: JobChange,
+  now: number,
+): Promise<JobItem | undefined> {
+  const written = await ctx.db.update<JobItem>(key, when, change, 'old');
+  if (!written.ok) return undefined;
+  const started = applied(written.item, change);
+  ctx.metrics.claimed(written.item, started, now);
+  return started;
+}
+
+function sample<T>(items: readonly T[], n: number): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+  }
+  return copy.slice(0, n);
+}

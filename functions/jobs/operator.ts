@@ -1,0 +1,130 @@
+/**
+ * An operator's transitions: cancel, retry, requeue from the dead letters, and delete.
+ *
+ * Retry and requeue read the job first (its kind decides who may revive it: reviving a managed job
+ * runs its command) and write only if it is unchanged since (`unchangedSince`), so what the read
+ * decided still holds.
+ */
+import { mapLimit } from '../core/concurrency.ts';
+import { revived, toCancelled } from './changes.ts';
+import { dead, live, statusIn, transitionFailure, unchangedSince, unconditional } from './conditions.ts';
+import { retainUntil, type StoreContext } from './context.ts';
+import { InvalidTransitionError, JobKindError, JobNotFoundError } from './errors.ts';
+import { and } from './expressions.ts';
+import { type JobItem, pastRetention, toJob } from './item.ts';
+import { jobKey, orderKey } from './keys.ts';
+import { type Job, type JobKind, kindOf, type StoredStatus } from './model.ts';
+import { deadLetters } from './reads.ts';
+
+/** Cancels a live job. A cancelled run's heartbeat and complete then fail. */
+export async function cancel(ctx: StoreContext, queue: string, id: string): Promise<Job> {
+  const now = ctx.clock();
+  const written = await ctx.db.update<JobItem>(
+    jobKey(queue, id),
+    live,
+    toCancelled(now, retainUntil(ctx, now)),
+  );
+  if (!written.ok) throw transitionFailure(written.old, { queue, id }, 'cancel', ctx.clock());
+  ctx.metrics.cancelled({ queue, id });
+  return toJob(written.item);
+}
+
+/**
+ * Runs a dead, cancelled or failed job of `kind` again now, with a fresh retry budget. A job of
+ * the other kind is refused (`JobKindError`): retrying a managed job runs its command.
+ */
+export function retry(ctx: StoreContext, queue: string, id: string, kind: JobKind): Promise<Job> {
+  return revive(ctx, queue, id, ['dead', 'cancelled', 'failed'], 'retry', kind);
+}
+
+/** Puts a dead job of `kind` back in its queue with a fresh retry budget. */
+export function requeueDead(ctx: StoreContext, queue: string, id: string, kind: JobKind): Promise<Job> {
+  return revive(ctx, queue, id, ['dead'], 'requeue', kind);
+}
+
+/**
+ * Requeues up to `limit` dead jobs of `kind` (all when omitted). Dead jobs of the other kind are
+ * left where they are and counted in `skipped`.
+ */
+export async function requeueAllDead(
+  ctx: StoreContext,
+  queue: string,
+  opts: { limit?: number; kind?: JobKind; onRequeued?: (job: Job) => Promise<void> },
+): Promise<{ requeued: number; skipped: number }> {
+  const { limit, kind = 'pull', onRequeued } = opts;
+  let requeued = 0;
+  let skipped = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await deadLetters(
+      ctx,
+      queue,
+      Math.min(100, limit === undefined ? 100 : limit - requeued),
+      cursor,
+    );
+    const results = await mapLimit(page.items, 16, async (job) => {
+      if (kindOf(job) !== kind) {
+        skipped++;
+        return 0;
+      }
+      let requeuedJob: Job;
+      try {
+        requeuedJob = await requeueDead(ctx, queue, job.id, kind);
+      } catch (error) {
+        // Revived, deleted or changed since the page was read: not this pass's to requeue.
+        const gone =
+          error instanceof JobNotFoundError ||
+          error instanceof InvalidTransitionError ||
+          error instanceof JobKindError;
+        if (gone) return 0;
+        throw error;
+      }
+      await onRequeued?.(requeuedJob);
+      return 1;
+    });
+    requeued += results.reduce((a: number, b: number) => a + b, 0);
+    cursor = page.cursor ?? undefined;
+  } while (cursor && (limit === undefined || requeued < limit));
+  return { requeued, skipped };
+}
+
+/** Deletes a dead job for good. */
+export async function deleteDead(ctx: StoreContext, queue: string, id: string): Promise<void> {
+  const deleted = await ctx.db.delete<JobItem>(jobKey(queue, id), dead);
+  if (!deleted.ok) {
+    throw transitionFailure(deleted.old, { queue, id }, 'delete from the dead-letter queue', ctx.clock());
+  }
+}
+
+/**
+ * Deletes a job whatever its status (relay-rs v2 DELETE). Idempotent. A running job's run then
+ * fails every fenced write, as if it had been cancelled.
+ */
+export async function deleteJob(ctx: StoreContext, queue: string, id: string): Promise<void> {
+  await ctx.db.delete(
+    jobKey(queue, id),
+    unconditional('relay v2 DELETE removes the job in any state, and deleting what is gone is a no-op'),
+  );
+}
+
+async function revive(
+  ctx: StoreContext,
+  queue: string,
+  id: string,
+  from: readonly StoredStatus[],
+  action: string,
+  kind: JobKind,
+): Promise<Job> {
+  const now = ctx.clock();
+  const key = jobKey(queue, id);
+  const item = await ctx.db.get<JobItem>(key);
+  if (!item || pastRetention(item, ctx.clock())) throw new JobNotFoundError(queue, id);
+  // The write below requires `updated_at` unchanged, so the kind read here holds when it lands.
+  if (kindOf(item) !== kind) throw new JobKindError(queue, id, kindOf(item), action);
+  if (!from.includes(item.status)) throw new InvalidTransitionError(action, item.status);
+  const order = orderKey(item.priority, now, ctx.nextSeq(now));
+  const when = and(statusIn(from), unchangedSince(item.updated_at));
+  const written = await ctx.db.update<JobItem>(key, when, revived(item, now, order));
+  if (!written.ok) throw transitionFailure(written.old, { queue, id }, action, ctx.clock());
+  return toJob(written.item);
+}

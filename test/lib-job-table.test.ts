@@ -10,7 +10,14 @@ import { Env } from '../functions/core/env.ts';
 import { TTL_ATTRIBUTE, tableDefinition } from '../functions/jobs/table.ts';
 import { JobTable, type JobTableProps } from '../lib/job-table.ts';
 import { RelayFunction } from '../lib/relay-function.ts';
-import { appWithoutBundling, type RoleWorkload, roleWorkload } from './support/template.ts';
+import {
+  appWithoutBundling,
+  environmentOf,
+  inlineFunction,
+  logicalIdOf,
+  type RoleWorkload,
+  roleWorkload,
+} from './support/template.ts';
 
 const definition = tableDefinition('jobs');
 const TABLE = 'AWS::DynamoDB::Table';
@@ -225,5 +232,18 @@ describe('JobTable', () => {
     expect(() => new JobTable(stack, 'Other').grantReadWriteJobs(fn)).toThrow(
       /^Test\/Fn: RELAY_TABLE_NAME is already \{"Ref":"JobsTable\w+"\}, and something now sets it to \{"Ref":"OtherTable\w+"\}/,
     );
+  });
+
+  it('grants any lambda.Function too, naming the table in its environment', () => {
+    const stack = new Stack(appWithoutBundling(), 'Test');
+    const jobTable = new JobTable(stack, 'Jobs');
+    const fn = inlineFunction(stack, 'Fn');
+
+    jobTable.grantReadWriteJobs(fn);
+
+    expect(environmentOf(Template.fromStack(stack), logicalIdOf(stack, fn))).toEqual({
+      [Env.TABLE_NAME]: { Ref: logicalIdOf(stack, jobTable.table) },
+      [Env.RETENTION_DAYS]: '7',
+    });
   });
 });

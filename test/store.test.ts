@@ -1,10 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { addClientHook } from '../functions/core/clients.ts';
 import {
   DuplicateIdempotencyKeyError,
   InvalidTransitionError,
   JobExistsError,
   JobNotFoundError,
   LeaseLostError,
+  StoreBusyError,
 } from '../functions/jobs/errors.ts';
 import type { NewJob } from '../functions/jobs/model.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
@@ -425,6 +427,37 @@ describe('operator transitions', () => {
     expect(await store.requeueAllDead('q')).toEqual({ requeued: 3, skipped: 0 });
     expect((await store.deadLetters('q', 10)).items).toEqual([]);
     expect(await store.claim('q', 5)).toHaveLength(3);
+  });
+});
+
+describe('batch reads DynamoDB leaves unprocessed', () => {
+  /**
+   * Makes DynamoDB answer the first `times` BatchGetItem calls as if it had processed none of
+   * their keys: what it does, partly or wholly, when a partition is short of capacity.
+   */
+  function leaveKeysUnprocessed(times: number): void {
+    let left = times;
+    const remove = addClientHook(async (call, next) => {
+      const output = (await next()) as { Responses?: Record<string, unknown[]>; UnprocessedKeys?: unknown };
+      if (call.operation !== 'BatchGetItem' || left <= 0) return output;
+      left--;
+      output.UnprocessedKeys = call.input.RequestItems;
+      output.Responses = {};
+      return output;
+    });
+    onTestFinished(remove);
+  }
+
+  it('reads the keys again until DynamoDB has processed them', async () => {
+    await store.enqueue(job('a'));
+    leaveKeysUnprocessed(2);
+    expect((await store.list({ queue: 'q', limit: 10 })).items.map((j) => j.id)).toEqual(['a']);
+  });
+
+  it('fails with StoreBusyError rather than answer with part of a page', async () => {
+    await store.enqueue(job('a'));
+    leaveKeysUnprocessed(Number.POSITIVE_INFINITY);
+    await expect(store.list({ queue: 'q', limit: 10 })).rejects.toBeInstanceOf(StoreBusyError);
   });
 });
 

@@ -134,8 +134,8 @@ function logicalPath(construct: IConstruct): string[] {
  * beside `TaskEvents`).
  *
  * Construct IDs are API: a new logical ID replaces the resource, and replacing a log group deletes
- * the logs in it. Elements created later (the policy of a function without logs that is granted
- * something) had no earlier ID to keep.
+ * the logs in it. Only the elements that exist when the function is built are kept: the policy of a
+ * function without logs, created by a later grant, gets an ID of the new path (Relay has none).
  */
 function keepSiblingLogicalIds(fn: RelayFunction, child: IConstruct, suffix: string): void {
   const siblingPath = logicalPath(fn);
@@ -146,30 +146,30 @@ function keepSiblingLogicalIds(fn: RelayFunction, child: IConstruct, suffix: str
   }
 }
 
-/** The logical ID a stack gives an element at `path` (its construct IDs below the stack). */
-function logicalIdAt(path: readonly string[]): string {
-  const leaf = path.reduce<Construct>((scope, id) => new Construct(scope, id), new RootConstruct());
+/** The logical ID a stack gives an element whose construct IDs below the stack are `ids`. */
+function logicalIdAt(ids: readonly string[]): string {
+  const leaf = ids.reduce<Construct>((scope, id) => new Construct(scope, id), new RootConstruct());
   return Names.nodeUniqueId(leaf.node);
 }
 
-function validate(path: string, props: RelayFunctionProps): void {
+function validate(where: string, props: RelayFunctionProps): void {
   const seconds = props.timeout.toSeconds();
   if (seconds < 1 || seconds > MAX_TIMEOUT_SECONDS) {
     throw new Error(
-      `${path}: timeout is ${props.timeout.toHumanString()}, but Lambda runs a function for 1 second to ` +
+      `${where}: timeout is ${props.timeout.toHumanString()}, but Lambda runs a function for 1 second to ` +
         '15 minutes: pass a Duration in that range.',
     );
   }
   const memory = props.memorySize ?? 512;
   if (!Number.isInteger(memory) || memory < MEMORY_MIB.min || memory > MEMORY_MIB.max) {
     throw new Error(
-      `${path}: memorySize is ${memory} MiB, but Lambda accepts a whole number from ${MEMORY_MIB.min} ` +
+      `${where}: memorySize is ${memory} MiB, but Lambda accepts a whole number from ${MEMORY_MIB.min} ` +
         `to ${MEMORY_MIB.max}: pass one in that range, or omit it for 512.`,
     );
   }
   if (props.logs === false && props.logRetention !== undefined) {
     throw new Error(
-      `${path}: logRetention is ${props.logRetention} days, but logs is false, so there is no log group: ` +
+      `${where}: logRetention is ${props.logRetention} days, but logs is false, so there is no log group: ` +
         'remove logRetention, or turn logs on.',
     );
   }

@@ -127,7 +127,12 @@ describe('verdictOf', () => {
     dead_message_id: null,
     dead_reason: null,
   };
-  const deadOfIt = { status: 'dead', last_error: DEAD_LETTERED, dead_message_id: 'm1' } as const;
+  const deadOfIt = {
+    status: 'dead',
+    last_error: DEAD_LETTERED,
+    dead_reason: 'dispatch_failed',
+    dead_message_id: 'm1',
+  } as const;
 
   it.each([
     ['mark', 'a waiting job never dead-lettered', {}],
@@ -139,9 +144,13 @@ describe('verdictOf', () => {
     [
       'delete',
       'a job this message made dead that died again of its runs',
-      { ...deadOfIt, last_error: 'exit 1' },
+      { ...deadOfIt, last_error: 'exit 1', dead_reason: 'retries_exhausted' },
     ],
-    ['delete', 'a job dead of its runs', { status: 'dead', last_error: 'exited with code 1' }],
+    [
+      'delete',
+      'a job dead of its runs',
+      { status: 'dead', last_error: 'exited with code 1', dead_reason: 'retries_exhausted' },
+    ],
     ['delete', 'a completed job', { status: 'completed' }],
     ['delete', 'a cancelled job', { status: 'cancelled' }],
     ['delete', 'a job created after the message was sent', { created_at: 5_000 }],

@@ -8,6 +8,7 @@
  */
 import {
   DuplicateIdempotencyKeyError,
+  InvalidArgumentError,
   InvalidTransitionError,
   JobExistsError,
   JobKindError,
@@ -46,6 +47,10 @@ function classify(error: unknown, style: ErrorStyle): Mapped | undefined {
   if (error instanceof JobKindError) {
     // A managed job on a route for pull jobs: this route may not start its command.
     return { status: error.kind === 'managed' ? 403 : 409, code: error.code, message: error.message };
+  }
+  if (error instanceof InvalidArgumentError) {
+    // A cursor comes in the query string (400); anything else in the body (422).
+    return { status: error.argument === 'after' ? 400 : 422, code: error.code, message: error.message };
   }
   if (error instanceof PayloadTooLargeError) return { status: 413, code: error.code, message: error.message };
   if (error instanceof DuplicateIdempotencyKeyError) {

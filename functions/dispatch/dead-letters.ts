@@ -25,7 +25,7 @@ import { type Job, LIVE } from '../jobs/model.ts';
 import type { JobStore } from '../jobs/store.ts';
 import { type DispatchMessage, dispatchMessage } from './queue.ts';
 
-/** The `last_error` of a job made dead by a dead-lettered hint: the dispatcher revives such a job on redrive. */
+/** The `last_error` of a job made dead by a dead-lettered hint (its `dead_reason` is `dispatch_failed`). */
 export const DEAD_LETTERED = 'dispatch failed repeatedly: the message was moved to the dead-letter queue';
 
 /** What a pass does with one dead-letter message, given its job as DynamoDB has it now. */
@@ -45,7 +45,7 @@ export function verdictOf(job: Job | undefined, messageId: string, sentAt?: numb
   // Unknown, deleted or past retention, or a pull job (hints name only managed jobs).
   if (job?.type !== 'SHELL') return 'delete';
   const diedOfIt = job.dead_message_id === messageId;
-  if (job.status === 'dead') return diedOfIt && job.last_error === DEAD_LETTERED ? 'keep' : 'delete';
+  if (job.status === 'dead') return diedOfIt && job.dead_reason === 'dispatch_failed' ? 'keep' : 'delete';
   if (!LIVE.includes(job.status)) return 'delete'; // completed, cancelled
   // Revived (requeued, retried) after this message made it dead.
   if (diedOfIt) return 'delete';

@@ -7,7 +7,7 @@
  * acknowledged and dropped; one that came before its job is due is sent on. A hint an operator
  * redrove from the dead-letter queue (`StartMessageMoveTask` or the console) runs its job again
  * with a fresh retry budget when the job is dead because its dispatch was dead-lettered
- * (`DEAD_LETTERED`). A hint for a job dead for another reason (its runs failed) is only late, and
+ * (`dead_reason: 'dispatch_failed'`). A hint for a job dead for another reason (its runs failed) is only late, and
  * is dropped. Infrastructure errors (throttling) fail only that message, which SQS redelivers.
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -15,7 +15,6 @@ import { describeError, log } from '../core/log.ts';
 import { InvalidTransitionError, JobNotFoundError } from '../jobs/errors.ts';
 import type { Job } from '../jobs/model.ts';
 import type { JobStore } from '../jobs/store.ts';
-import { DEAD_LETTERED } from './dead-letters.ts';
 import { type DispatchQueue, dispatchMessage } from './queue.ts';
 
 /** Starts a claimed run somewhere: inline, as a child process, or as a Fargate task. */
@@ -45,7 +44,7 @@ export async function dispatchOne(record: SQSRecord, deps: DispatcherDeps): Prom
       return 'not-due';
     }
     // Only a job dead because SQS gave up on its dispatch is revived: this is that hint, redriven.
-    if (current?.status !== 'dead' || current.type !== 'SHELL' || current.last_error !== DEAD_LETTERED) {
+    if (current?.status !== 'dead' || current.type !== 'SHELL' || current.dead_reason !== 'dispatch_failed') {
       return 'stale';
     }
     try {

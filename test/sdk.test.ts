@@ -101,7 +101,12 @@ describe('RelayClient producer calls', () => {
   it('fails a running job for good when retry is false', async () => {
     const queue = newQueue();
     const job = await deadJob(queue, 'a');
-    expect(job).toMatchObject({ status: 'dead', last_error: 'boom', attempts: 1 });
+    expect(job).toMatchObject({
+      status: 'dead',
+      last_error: 'boom',
+      dead_reason: 'failed_permanently',
+      attempts: 1,
+    });
   });
 
   it('fails a running job into its backoff while retries remain', async () => {

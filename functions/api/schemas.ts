@@ -422,6 +422,7 @@ export const nativeView = (job: Job, now: number) => ({
   run_id: job.status === 'running' ? job.run_id : null,
   lease_expires_at: job.status === 'running' ? iso(job.lease_expires_at) : null,
   last_error: job.last_error,
+  dead_reason: job.dead_reason,
   idempotency_key: job.idempotency_key,
   backoff: job.backoff,
   type: job.type,

@@ -81,6 +81,8 @@ export interface Job {
   readonly run_id: string | null;
   readonly lease_expires_at: string | null;
   readonly last_error: string | null;
+  /** Why a dead job is dead: `retries_exhausted`, `failed_permanently`, `lease_expired`, `dispatch_failed`. */
+  readonly dead_reason: string | null;
   readonly idempotency_key: string | null;
   readonly backoff: Backoff | null;
   /** `SHELL` for a managed job Relay runs; `null` for a pull job. */

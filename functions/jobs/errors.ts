@@ -3,45 +3,55 @@
  * edge (`functions/api/errors.ts`) is the one place that turns them into status codes and bodies.
  */
 export abstract class JobError extends Error {
-  /** Stable machine-readable code, used in native API error bodies. */
-  abstract readonly code: string;
+  protected constructor(
+    /** The error class's name, spelled out because bundling minifies class names. */
+    override readonly name: string,
+    /** Stable machine-readable code, used in native API error bodies. */
+    readonly code: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 /** No job with this id in this queue is in the state the caller needs (or, with a run id, in that run). */
 export class JobNotFoundError extends JobError {
-  override readonly name = 'JobNotFoundError';
-  readonly code = 'job_not_found';
   constructor(
     readonly queue: string,
     readonly id: string,
     readonly runId?: string,
   ) {
-    super(`job with id \`${id}\` not found in queue \`${queue}\`${runId ? ` with ${runId}` : ''}.`);
+    super(
+      'JobNotFoundError',
+      'job_not_found',
+      `job with id \`${id}\` not found in queue \`${queue}\`${runId ? ` with ${runId}` : ''}.`,
+    );
   }
 }
 
 /** A live job with this id already exists in this queue. */
 export class JobExistsError extends JobError {
-  override readonly name = 'JobExistsError';
-  readonly code = 'job_exists';
   constructor(
     readonly queue: string,
     readonly id: string,
   ) {
-    super(`job with id \`${id}\` already exists in queue \`${queue}\`.`);
+    super('JobExistsError', 'job_exists', `job with id \`${id}\` already exists in queue \`${queue}\`.`);
   }
 }
 
 /** The caller's run is not the job's current run: its lease was lost to another claim. */
 export class LeaseLostError extends JobError {
-  override readonly name = 'LeaseLostError';
-  readonly code = 'lease_lost';
   constructor(
     readonly queue: string,
     readonly id: string,
     readonly runId: string,
   ) {
-    super(`run \`${runId}\` is not the current run of job \`${id}\` in queue \`${queue}\`.`);
+    super(
+      'LeaseLostError',
+      'lease_lost',
+      `run \`${runId}\` is not the current run of job \`${id}\` in queue \`${queue}\`.`,
+    );
   }
 }
 
@@ -50,8 +60,6 @@ export class LeaseLostError extends JobError {
  * (starting it again would run its command), or a pull job on a route for managed ones.
  */
 export class JobKindError extends JobError {
-  override readonly name = 'JobKindError';
-  readonly code = 'wrong_job_kind';
   constructor(
     readonly queue: string,
     readonly id: string,
@@ -60,6 +68,8 @@ export class JobKindError extends JobError {
     readonly action: string,
   ) {
     super(
+      'JobKindError',
+      'wrong_job_kind',
       kind === 'managed'
         ? `job \`${id}\` in queue \`${queue}\` is a managed job: to ${action} it runs its command again, ` +
             'which only the /v1/managed/ routes may do (they need the permission to run commands)'
@@ -70,38 +80,40 @@ export class JobKindError extends JobError {
 
 /** The job exists but its status does not allow the requested transition. */
 export class InvalidTransitionError extends JobError {
-  override readonly name = 'InvalidTransitionError';
-  readonly code = 'invalid_transition';
   constructor(
     readonly action: string,
     readonly status: string,
   ) {
-    super(`cannot ${action} job with status: ${status}`);
+    super('InvalidTransitionError', 'invalid_transition', `cannot ${action} job with status: ${status}`);
   }
 }
 
 /** Another job was enqueued with the same idempotency key within the key's lifetime. */
 export class DuplicateIdempotencyKeyError extends JobError {
-  override readonly name = 'DuplicateIdempotencyKeyError';
-  readonly code = 'duplicate_idempotency_key';
   constructor(
     readonly queue: string,
     readonly key: string,
     readonly existingJobId: string,
   ) {
-    super(`idempotency key \`${key}\` was already used in queue \`${queue}\` by job \`${existingJobId}\`.`);
+    super(
+      'DuplicateIdempotencyKeyError',
+      'duplicate_idempotency_key',
+      `idempotency key \`${key}\` was already used in queue \`${queue}\` by job \`${existingJobId}\`.`,
+    );
   }
 }
 
 /** A job's payload and state together would exceed the size a job may have. */
 export class PayloadTooLargeError extends JobError {
-  override readonly name = 'PayloadTooLargeError';
-  readonly code = 'payload_too_large';
   constructor(
     readonly bytes: number,
     readonly limit: number,
   ) {
-    super(`payload and state are ${bytes} bytes; the limit is ${limit}`);
+    super(
+      'PayloadTooLargeError',
+      'payload_too_large',
+      `payload and state are ${bytes} bytes; the limit is ${limit}`,
+    );
   }
 }
 
@@ -110,25 +122,21 @@ export class PayloadTooLargeError extends JobError {
  * than one transaction holds. The caller sent it, so it is theirs to fix (a 4xx, not a fault).
  */
 export class InvalidArgumentError extends JobError {
-  override readonly name = 'InvalidArgumentError';
-  readonly code = 'invalid_argument';
   constructor(
     /** The argument at fault, as the store's signature names it. */
     readonly argument: string,
     message: string,
   ) {
-    super(message);
+    super('InvalidArgumentError', 'invalid_argument', message);
   }
 }
 
 /** DynamoDB refused for capacity or was briefly unavailable; the caller should retry later. */
 export class StoreBusyError extends JobError {
-  override readonly name = 'StoreBusyError';
-  readonly code = 'store_busy';
   constructor(
     readonly retryAfterSeconds: number,
     options?: ErrorOptions,
   ) {
-    super('the job store is busy; retry later', options);
+    super('StoreBusyError', 'store_busy', 'the job store is busy; retry later', options);
   }
 }

@@ -3,50 +3,51 @@
  *
  * `JobItem` is the one description of the stored shape: what an enqueue writes, what reads return,
  * what change builders may set (`Change<JobItem>`), and what an upsert clears (`JOB_ATTRIBUTES`,
- * which the compiler keeps complete). A new optional attribute is therefore added here and to
- * `Job`; the compiler names every other place that must learn of it.
+ * which the compiler keeps complete). Its job fields are `Job`'s: a new field of `Job` is stored
+ * as it is unless `StoredAsJson` or `StoredWhenSet` names it, and the compiler names every other
+ * place that must learn of it.
  */
 import type { ItemKey } from './keys.ts';
-import type { Backoff, DeadReason, Job, JobParent, JobType, RunResult, StoredStatus } from './model.ts';
+import type { Job } from './model.ts';
+
+/** `Job` fields an item keeps as JSON text: any JSON, with no nesting limit, and numbers kept exact. */
+type StoredAsJson = 'payload' | 'state';
+
+/**
+ * `Job` fields an item holds only when they are set: `null` (or no children) on the job is an
+ * absent attribute. `run_id` and `lease_expires_at` are left to `JobItem`'s running group.
+ */
+type StoredWhenSet =
+  | 'idempotency_key'
+  | 'backoff'
+  | 'last_backoff_seconds'
+  | 'last_error'
+  | 'type'
+  | 'parent'
+  | 'children'
+  | 'result'
+  | 'task_arn'
+  | 'dead_message_id'
+  | 'dead_reason';
+
+/** The job fields an item stores as the job has them. */
+type JobFields = Omit<Job, StoredAsJson | StoredWhenSet | 'run_id' | 'lease_expires_at'>;
+
+/** The job fields an item stores only when set. */
+type JobFieldsWhenSet = { readonly [K in StoredWhenSet]?: NonNullable<Job[K]> };
 
 /** A job item. Times are epoch milliseconds except `expires_at` (seconds, DynamoDB's TTL). */
-export interface JobItem extends ItemKey {
-  readonly queue: string;
-  readonly id: string;
-  /** JSON text: any JSON, with no nesting limit, and numbers kept exact. */
+export interface JobItem extends ItemKey, JobFields, JobFieldsWhenSet {
+  /** JSON text of the job's payload. */
   readonly payload: string;
   /** JSON text; absent when the job has no state. */
   readonly state?: string;
-  /** Lease length in seconds. */
-  readonly timeout: number;
-  /** The same in milliseconds: what a heartbeat adds to the time without reading the item first. */
+  /** The lease in milliseconds: what a heartbeat adds to the time without reading the item first. */
   readonly timeout_ms: number;
-  readonly max_retries: number | null;
-  readonly retries_remaining: number | null;
-  readonly attempts: number;
-  readonly priority: number;
-  readonly run_at: number;
-  readonly created_at: number;
-  readonly updated_at: number;
-  readonly status: StoredStatus;
-  readonly idempotency_key?: string;
-  readonly backoff?: Backoff;
-  readonly last_backoff_seconds?: number;
-  /** The human message of the last failure. */
-  readonly last_error?: string;
-  /** Absent on a pull job. */
-  readonly type?: JobType;
   /** JSON text of the `ChildJobSpec` enqueued when a run completes. */
   readonly on_success?: string;
   /** JSON text of the `ChildJobSpec` enqueued when the job dies. */
   readonly on_failure?: string;
-  readonly parent?: JobParent;
-  readonly children?: readonly string[];
-  readonly result?: RunResult;
-  readonly task_arn?: string;
-  readonly dead_message_id?: string;
-  /** Present only while the job is dead. */
-  readonly dead_reason?: DeadReason;
   /** Enqueue sequence (a ULID): the last part of the order key, and the `created` sort key. */
   readonly seq: string;
   readonly shard: number;
@@ -59,8 +60,8 @@ export interface JobItem extends ItemKey {
   readonly ready_pk?: string;
   readonly ready_sk?: string;
   /** Running. */
-  readonly run_id?: string;
-  readonly lease_expires_at?: number;
+  readonly run_id?: NonNullable<Job['run_id']>;
+  readonly lease_expires_at?: NonNullable<Job['lease_expires_at']>;
   readonly lease_pk?: string;
   readonly lease_sk?: string;
   readonly claimed_at?: number;

@@ -5,21 +5,9 @@
  * `max_retries`, `retries_remaining`, `run_at`, `run_id`, `lease_expires_at`, `last_error`.
  */
 
-/** Statuses stored on a job item. `scheduled` is a view of `pending` with `run_at` in the future. */
-export const STORED_STATUSES = ['pending', 'failed', 'running', 'completed', 'dead', 'cancelled'] as const;
-export type StoredStatus = (typeof STORED_STATUSES)[number];
+import type { StoredStatus, ViewStatus } from '../core/statuses.ts';
 
-/** Statuses a caller sees and may filter by. */
-export const VIEW_STATUSES = [
-  'pending',
-  'scheduled',
-  'running',
-  'failed',
-  'completed',
-  'dead',
-  'cancelled',
-] as const;
-export type ViewStatus = (typeof VIEW_STATUSES)[number];
+export { STORED_STATUSES, type StoredStatus, VIEW_STATUSES, type ViewStatus } from '../core/statuses.ts';
 
 /** Waiting to run: claimable once `run_at` is due. `failed` waits for a retry after a failed run. */
 export const WAITING: readonly StoredStatus[] = ['pending', 'failed'];

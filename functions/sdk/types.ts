@@ -1,16 +1,10 @@
 /** Relay's API as the SDK sees it: what goes in and what comes out of each call (the wire shapes). */
 
+import { VIEW_STATUSES, type ViewStatus } from '../core/statuses.ts';
+
 /** Statuses a job can be seen in; `scheduled` is a pending job whose `run_at` is in the future. */
-export const JOB_STATUSES = [
-  'pending',
-  'scheduled',
-  'running',
-  'failed',
-  'completed',
-  'dead',
-  'cancelled',
-] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
+export const JOB_STATUSES = VIEW_STATUSES;
+export type JobStatus = ViewStatus;
 
 /** How long a failed run waits before its retry. */
 export interface Backoff {

@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { addClientHook, awsClientConfig, documentClient } from '../functions/core/clients.ts';
-import { readConfig } from '../functions/core/config.ts';
 import { jobKey, QUEUES_PK, shardOf } from '../functions/jobs/keys.ts';
 import { JobStore } from '../functions/jobs/store.ts';
 import { type CallRecord, capacityHook, type LoggedCall, readCallLog } from '../test/support/call-log.ts';
@@ -156,8 +155,7 @@ async function awaitEnded(endpoint: string, table: string, refs: readonly JobRef
  * is registered (once per queue, not per job) and stops when every job has ended.
  */
 export async function measurePath(ctx: BenchContext, spec: PathSpec): Promise<Measurement> {
-  const { stack } = ctx;
-  const config = readConfig();
+  const { stack, config } = ctx;
   const queue = `bench-${spec.kind}${spec.strict ? '-strict' : ''}-${Date.now().toString(36)}`;
   // Registered by a store of our own, so a strict queue gets its one shard as RELAY_STRICT_QUEUES would.
   const db = documentClient(stack.dynamodbEndpoint);

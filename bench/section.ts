@@ -3,11 +3,14 @@
  * the running local stack and returns one or more sections of figures. main.ts writes every
  * section's `parameters` and `results` to bench/results.json and its `markdown` to BENCHMARKS.md.
  */
+import type { StoreConfig } from '../functions/core/config.ts';
 import type { LocalStack } from '../functions/local/stack.ts';
 
 export interface BenchContext {
   /** The whole local stack (`relay dev`), started once for the run, on a free port. */
   readonly stack: LocalStack;
+  /** The store settings of the stack's handlers: the bench reads their table beside them. */
+  readonly config: StoreConfig;
   /** Smaller parameters, for a smoke run (`npm run bench -- --quick`). */
   readonly quick: boolean;
   /** Progress lines for the terminal (not the report). */

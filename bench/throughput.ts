@@ -9,7 +9,7 @@
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../functions/core/clients.ts';
 import { mapLimit } from '../functions/core/concurrency.ts';
-import { readConfig } from '../functions/core/config.ts';
+import type { StoreConfig } from '../functions/core/config.ts';
 import { jobKey } from '../functions/jobs/keys.ts';
 import type { Bench, BenchContext, BenchSection } from './section.ts';
 import { countRequests, type LatencySummary, latency, num, rate, round, table, timed } from './stats.ts';
@@ -259,12 +259,12 @@ interface DrainResult {
  * the time from the first claim to the last completion. Latencies here would only measure each job's
  * place in the backlog, so the paced run reports them instead.
  */
-async function drain(client: RelayV2, p: PullParameters): Promise<DrainResult> {
+async function drain(client: RelayV2, p: PullParameters, tableName: string): Promise<DrainResult> {
   const queue = freshQueue('drain');
   const timeline = new Timeline();
   const load = await timed(() => loadBacklog(client, queue, p.jobs, p, timeline));
   // The API's handlers run in this process, so a client hook sees the store's every request.
-  const { count, remove } = countRequests(readConfig().tableName);
+  const { count, remove } = countRequests(tableName);
   const run = await timed(() =>
     runWorkers(client, queue, p, timeline, () => timeline.completed.size >= p.jobs),
   ).finally(remove);
@@ -378,10 +378,10 @@ async function awaitRunEnds(
   queue: string,
   ids: readonly string[],
   p: ManagedParameters,
-  dynamodbEndpoint: string,
+  config: StoreConfig,
 ): Promise<Map<string, RunTimes>> {
-  const db = documentClient(dynamodbEndpoint);
-  const tableName = readConfig().tableName;
+  const db = documentClient(config.dynamodbEndpoint);
+  const { tableName } = config;
   const ended = new Map<string, RunTimes>();
   const deadline = Date.now() + p.deadline_ms;
   try {
@@ -430,7 +430,7 @@ async function managed(ctx: BenchContext, p: ManagedParameters): Promise<Managed
   await mapLimit(ids, p.submit_concurrency, async (id) => {
     sentAt.set(id, await submitShell(ctx.stack.url, queue, id));
   });
-  const ended = await awaitRunEnds(queue, ids, p, ctx.stack.dynamodbEndpoint);
+  const ended = await awaitRunEnds(queue, ids, p, ctx.config);
   const done = [...ended.values()].filter((job) => job.status === 'completed');
   const from = (job: RunTimes) => sentAt.get(job.id) as number;
   const firstSent = Math.min(...sentAt.values());
@@ -509,7 +509,7 @@ export const bench: Bench = async (ctx): Promise<BenchSection[]> => {
   const params = ctx.quick ? QUICK : FULL;
   const client = relayV2(ctx.stack.url);
 
-  const drained = await drain(client, params.pull);
+  const drained = await drain(client, params.pull, ctx.config.tableName);
   ctx.log(
     `   pull: enqueue ${num(drained.enqueue_jobs_per_s)} jobs/s, drain ${num(drained.drain_jobs_per_s)} jobs/s ` +
       `(${params.pull.jobs} jobs, W=${params.pull.workers}, num_jobs=${params.pull.claim_batch})`,

@@ -22,7 +22,7 @@ import type { EnqueueMode, EnqueueResult } from './enqueue.ts';
 import * as enqueues from './enqueue.ts';
 import type { AppendLogsResult } from './logs.ts';
 import * as logs from './logs.ts';
-import type { Job, JobKind, LogEntry, LogEntryInput, NewJob, ViewStatus } from './model.ts';
+import type { Job, JobKind, LogEntry, NewJob } from './model.ts';
 import * as operator from './operator.ts';
 import type { QueueInfo } from './queues.ts';
 import type { Page, QueueStats } from './reads.ts';
@@ -39,6 +39,12 @@ export type { QueueInfo } from './queues.ts';
 export type { Page, QueueStats } from './reads.ts';
 export type { SweepResult } from './rescuer.ts';
 export type { RunOutcome } from './runs.ts';
+
+/**
+ * What a facade method takes: its module function's parameters after the store context. Methods
+ * that pass their arguments on unchanged use it rather than restate a long parameter list.
+ */
+type Args<F> = F extends (ctx: StoreContext, ...args: infer A) => unknown ? A : never;
 
 export class JobStore {
   private readonly ctx: StoreContext;
@@ -88,8 +94,8 @@ export class JobStore {
   }
 
   /** Jobs newest first, optionally filtered by view status. */
-  list(opts: { queue?: string; status?: ViewStatus; limit: number; cursor?: string }): Promise<Page<Job>> {
-    return reads.list(this.ctx, opts);
+  list(...args: Args<typeof reads.list>): Promise<Page<Job>> {
+    return reads.list(this.ctx, ...args);
   }
 
   /** Dead jobs of a queue, most recently dead first. */
@@ -122,8 +128,8 @@ export class JobStore {
   // Managed dispatch repair (dispatch-repair.ts)
 
   /** Makes a live job dead because its dispatch message was dead-lettered. */
-  markDead(queue: string, id: string, reason: string, messageId?: string): Promise<Job | undefined> {
-    return dispatchRepair.markDead(this.ctx, queue, id, reason, messageId);
+  markDead(...args: Args<typeof dispatchRepair.markDead>): Promise<Job | undefined> {
+    return dispatchRepair.markDead(this.ctx, ...args);
   }
 
   /** Waiting, due managed jobs whose dispatch may have been lost. */
@@ -149,13 +155,8 @@ export class JobStore {
   }
 
   /** Completes a managed run with its result, enqueuing its `on_success` job. */
-  completeRun(
-    queue: string,
-    id: string,
-    runId: string,
-    result: { exit_code: number; duration_ms: number },
-  ): Promise<RunOutcome> {
-    return runs.completeRun(this.ctx, queue, id, runId, result);
+  completeRun(...args: Args<typeof runs.completeRun>): Promise<RunOutcome> {
+    return runs.completeRun(this.ctx, ...args);
   }
 
   /** Fails the current run of a pull job: a retry after its backoff, or dead. */
@@ -179,13 +180,13 @@ export class JobStore {
   }
 
   /** Gives back a run that never started: no retry spent, the attempt not counted. */
-  releaseRun(queue: string, id: string, runId: string, reason: string): Promise<Job | undefined> {
-    return runs.releaseRun(this.ctx, queue, id, runId, reason);
+  releaseRun(...args: Args<typeof runs.releaseRun>): Promise<Job | undefined> {
+    return runs.releaseRun(this.ctx, ...args);
   }
 
   /** Records the Fargate task running a run, fenced by the run id. */
-  recordTask(queue: string, id: string, runId: string, taskArn: string): Promise<boolean> {
-    return runs.recordTask(this.ctx, queue, id, runId, taskArn);
+  recordTask(...args: Args<typeof runs.recordTask>): Promise<boolean> {
+    return runs.recordTask(this.ctx, ...args);
   }
 
   // relay-rs transitions (relay-compat.ts)
@@ -196,14 +197,8 @@ export class JobStore {
   }
 
   /** Ends the current run and enqueues `jobs` in one transaction; false when the run is stale. */
-  replaceRun(
-    queue: string,
-    id: string,
-    runId: string,
-    jobs: readonly NewJob[],
-    mode: EnqueueMode,
-  ): Promise<boolean> {
-    return relayCompat.replaceRun(this.ctx, queue, id, runId, jobs, mode);
+  replaceRun(...args: Args<typeof relayCompat.replaceRun>): Promise<boolean> {
+    return relayCompat.replaceRun(this.ctx, ...args);
   }
 
   /** relay-rs's DELETE: a running job completes, a waiting job is deleted. */
@@ -249,34 +244,18 @@ export class JobStore {
   // Run logs (logs.ts)
 
   /** Stores a run's output entries, bounded per run. */
-  appendLogs(
-    queue: string,
-    id: string,
-    runId: string,
-    attempt: number,
-    entries: readonly LogEntryInput[],
-  ): Promise<AppendLogsResult> {
-    return logs.appendLogs(this.ctx, queue, id, runId, attempt, entries);
+  appendLogs(...args: Args<typeof logs.appendLogs>): Promise<AppendLogsResult> {
+    return logs.appendLogs(this.ctx, ...args);
   }
 
   /** Makes a run's stored log its last `LIMITS.runLogBytes`. */
-  keepLogTail(
-    queue: string,
-    id: string,
-    runId: string,
-    attempt: number,
-    tail: { readonly droppedBytes: number; readonly entries: readonly LogEntryInput[] },
-  ): Promise<void> {
-    return logs.keepLogTail(this.ctx, queue, id, runId, attempt, tail);
+  keepLogTail(...args: Args<typeof logs.keepLogTail>): Promise<void> {
+    return logs.keepLogTail(this.ctx, ...args);
   }
 
   /** A job's log entries in order, one run's or every run's, from a cursor. */
-  readLogs(
-    queue: string,
-    id: string,
-    opts: { runId?: string; after?: string; limit: number },
-  ): Promise<Page<LogEntry>> {
-    return logs.readLogs(this.ctx, queue, id, opts);
+  readLogs(...args: Args<typeof logs.readLogs>): Promise<Page<LogEntry>> {
+    return logs.readLogs(this.ctx, ...args);
   }
 
   // Maintenance (rescuer.ts)

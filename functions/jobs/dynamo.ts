@@ -326,24 +326,18 @@ export class Dynamo {
 type BatchRequest = { PutRequest: { Item: object } } | { DeleteRequest: { Key: ItemKey } };
 
 function rangeExpression(range: KeyRange, values: Record<string, unknown>): string {
-  if ('below' in range) {
-    values[':qsk'] = range.below;
-    return '#qsk < :qsk';
-  }
-  if ('atMost' in range) {
-    values[':qsk'] = range.atMost;
-    return '#qsk <= :qsk';
-  }
-  if ('atLeast' in range) {
-    values[':qsk'] = range.atLeast;
-    return '#qsk >= :qsk';
-  }
-  if ('prefix' in range) {
-    values[':qsk'] = range.prefix;
-    return 'begins_with(#qsk, :qsk)';
-  }
+  if ('below' in range) return oneBound(values, range.below, '#qsk < :qsk');
+  if ('atMost' in range) return oneBound(values, range.atMost, '#qsk <= :qsk');
+  if ('atLeast' in range) return oneBound(values, range.atLeast, '#qsk >= :qsk');
+  if ('prefix' in range) return oneBound(values, range.prefix, 'begins_with(#qsk, :qsk)');
   [values[':qfrom'], values[':qto']] = range.between;
   return '#qsk BETWEEN :qfrom AND :qto';
+}
+
+/** A range with one bound: `condition` compares the sort key with `value`, bound as `:qsk`. */
+function oneBound(values: Record<string, unknown>, value: string, condition: string): string {
+  values[':qsk'] = value;
+  return condition;
 }
 
 const nameOf = (error: unknown): string | undefined => (error as { name?: string } | undefined)?.name;

@@ -41,6 +41,7 @@ import {
   refOf,
   toJob,
 } from './item.ts';
+import type { RunEnd } from './job-metrics.ts';
 import { childId, jobKey, utf8Bytes } from './keys.ts';
 import {
   type ChildJobSpec,
@@ -145,9 +146,7 @@ export async function completeRun(
   const now = ctx.clock();
   const item = runningAs(await ctx.db.get<JobItem>(jobKey(queue, id)), { queue, id }, runId);
   const change = withResult(toCompleted(now, retainUntil(ctx, now)), runResult(result));
-  const outcome = outcomeOf(ctx, await endRun(ctx, item, currentRun(runId), change, now, 'success'), item);
-  ctx.metrics.runEnded(item, 'completed', now);
-  return outcome;
+  return endOwnRun(ctx, item, change, now, 'completed');
 }
 
 /**
@@ -167,13 +166,10 @@ export async function fail(
   const item = runningAs(await ctx.db.get<JobItem>(jobKey(queue, id)), { queue, id }, givenRunId);
   // The write is fenced by the run id, which a replace would change: the kind read here holds.
   if (kindOf(item) !== kind) throw new JobNotFoundError(queue, id);
-  const runId = item.run_id;
   if (opts.retry === false || !hasRetryLeft(item)) {
     const reason = opts.retry === false ? 'failed_permanently' : 'retries_exhausted';
     const dead = withResult(toDead(item, now, retainUntil(ctx, now), reason, opts.error), opts.result);
-    const outcome = outcomeOf(ctx, await endRun(ctx, item, currentRun(runId), dead, now, 'failure'), item);
-    ctx.metrics.runEnded(item, 'dead', now);
-    return outcome;
+    return endOwnRun(ctx, item, dead, now, 'dead');
   }
   const delay = backoffSeconds(
     item.backoff ?? DEFAULT_BACKOFF,
@@ -181,9 +177,7 @@ export async function fail(
     item.last_backoff_seconds ?? null,
   );
   const failed = withResult(toFailed(item, now, delay, opts.error), opts.result);
-  const outcome = outcomeOf(ctx, await endRun(ctx, item, currentRun(runId), failed, now), item);
-  ctx.metrics.runEnded(item, 'retried', now);
-  return outcome;
+  return endOwnRun(ctx, item, failed, now, 'retried');
 }
 
 /**
@@ -258,10 +252,29 @@ export async function endRun(
   throw new JobExistsError(child.queue, child.id);
 }
 
-/** The outcome of `endRun` for the run's own caller: a refused fence is the caller's error. */
-function outcomeOf(ctx: StoreContext, ended: Ended, run: RunningItem): RunOutcome {
-  if (!ended.ok) throw runFenceFailure(ended.old, run, run.run_id, ctx.clock());
-  return { job: toJob(ended.item), child: ended.child && toJob(ended.child) };
+/** The chained job a run's end enqueues: `on_success` when it completes, `on_failure` when it dies. */
+const CHAINED: Readonly<Record<RunEnd, 'success' | 'failure' | undefined>> = {
+  completed: 'success',
+  dead: 'failure',
+  retried: undefined,
+};
+
+/**
+ * Ends the caller's own run as `end` (`endRun`, fenced by `currentRun`) and counts it. A refused
+ * fence is the caller's error.
+ */
+async function endOwnRun(
+  ctx: StoreContext,
+  item: RunningItem,
+  change: JobChange,
+  now: number,
+  end: RunEnd,
+): Promise<RunOutcome> {
+  const ended = await endRun(ctx, item, currentRun(item.run_id), change, now, CHAINED[end]);
+  if (!ended.ok) throw runFenceFailure(ended.old, item, item.run_id, ctx.clock());
+  const outcome = { job: toJob(ended.item), child: ended.child && toJob(ended.child) };
+  ctx.metrics.runEnded(item, end, now);
+  return outcome;
 }
 
 /**

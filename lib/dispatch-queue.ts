@@ -41,7 +41,32 @@ export interface IDispatchQueue {
 /** Lambda's longest timeout: a consumer cannot run longer. */
 const MAX_CONSUMER_TIMEOUT = Duration.minutes(15);
 /** SQS's limits for `maxReceiveCount` in a redrive policy. */
-const MAX_RECEIVE_COUNT = { min: 1, max: 1000 };
+const MAX_RECEIVE_COUNT: WholeNumberRange = { min: 1, max: 1000, by: 'SQS' };
+
+/** The whole numbers a service accepts for a prop. */
+export interface WholeNumberRange {
+  readonly min: number;
+  readonly max: number;
+  /** The service that sets the range, as the error names it. */
+  readonly by: string;
+}
+
+/**
+ * Fails synthesis unless `value`, the prop `name`, is a whole number in `range`; the error names the
+ * value, the range and the fix, which includes omitting the prop for its `fallback`.
+ */
+export function checkWholeNumber(
+  name: string,
+  value: number,
+  range: WholeNumberRange,
+  fallback: number,
+): void {
+  if (Number.isInteger(value) && value >= range.min && value <= range.max) return;
+  throw new Error(
+    `${name} is ${value}, but ${range.by} accepts a whole number from ${range.min} to ${range.max}: ` +
+      `pass one in that range, or omit it for ${fallback}.`,
+  );
+}
 
 /**
  * The dispatch queue of managed jobs and its dead-letter queue.
@@ -137,14 +162,5 @@ function validate(consumerTimeout: Duration, maxReceiveCount: number): void {
         `for 1 second to 15 minutes: pass the dispatcher function's timeout, at most Duration.minutes(15).`,
     );
   }
-  if (
-    !Number.isInteger(maxReceiveCount) ||
-    maxReceiveCount < MAX_RECEIVE_COUNT.min ||
-    maxReceiveCount > MAX_RECEIVE_COUNT.max
-  ) {
-    throw new Error(
-      `DispatchQueue maxReceiveCount is ${maxReceiveCount}, but SQS accepts a whole number from ` +
-        `${MAX_RECEIVE_COUNT.min} to ${MAX_RECEIVE_COUNT.max}: pass one in that range, or omit it for 5.`,
-    );
-  }
+  checkWholeNumber('DispatchQueue maxReceiveCount', maxReceiveCount, MAX_RECEIVE_COUNT, 5);
 }

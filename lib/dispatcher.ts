@@ -3,7 +3,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { type AllowedCommands, addAllowedCommands } from './allowed-commands.ts';
 import type { ICommandExecutor } from './command-executor.ts';
-import type { IDispatchQueue } from './dispatch-queue.ts';
+import { checkWholeNumber, type IDispatchQueue, type WholeNumberRange } from './dispatch-queue.ts';
 import type { IJobTable } from './job-table.ts';
 import { RelayFunction } from './relay-function.ts';
 import type { IShellRunner } from './shell-runner.ts';
@@ -16,7 +16,7 @@ import type { IShellRunner } from './shell-runner.ts';
 export const DISPATCHER_TIMEOUT = Duration.minutes(15);
 
 /** Lambda's bounds for an SQS event source's maximum concurrency. */
-const MAX_CONCURRENCY = { min: 2, max: 1000 };
+const MAX_CONCURRENCY: WholeNumberRange = { min: 2, max: 1000, by: 'Lambda' };
 
 export interface DispatcherProps {
   readonly table: IJobTable;
@@ -59,16 +59,7 @@ export class Dispatcher extends Construct {
   constructor(scope: Construct, id: string, props: DispatcherProps) {
     super(scope, id);
     const maxConcurrency = props.maxConcurrency ?? 20;
-    if (
-      !Number.isInteger(maxConcurrency) ||
-      maxConcurrency < MAX_CONCURRENCY.min ||
-      maxConcurrency > MAX_CONCURRENCY.max
-    ) {
-      throw new Error(
-        `Dispatcher maxConcurrency is ${maxConcurrency}, but Lambda accepts a whole number from ` +
-          `${MAX_CONCURRENCY.min} to ${MAX_CONCURRENCY.max}: pass one in that range, or omit it for 20.`,
-      );
-    }
+    checkWholeNumber('Dispatcher maxConcurrency', maxConcurrency, MAX_CONCURRENCY, 20);
     const { table, dispatchQueue, runner, executor } = props;
 
     this.function = new RelayFunction(this, 'Function', {

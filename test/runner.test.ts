@@ -10,11 +10,11 @@ import { LeaseLostError } from '../functions/jobs/errors.ts';
 import { type CommandPayload, commandSpecSchema, formatDuration } from '../functions/runner/command.ts';
 import { main } from '../functions/runner/main.ts';
 import {
+  type CommandOutcome,
   exitCodeFor,
   type OutputEntry,
   type RunDeps,
   type RunHooks,
-  type CommandOutcome,
   runCommand,
 } from '../functions/runner/run.ts';
 

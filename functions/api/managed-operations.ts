@@ -8,9 +8,9 @@
  */
 import { settleCommands } from './commands.ts';
 import type { ApiContext, Operations } from './context.ts';
-import { HttpError, type HttpRequest, hasBody, json, readJson, validBody } from './http.ts';
+import { HttpError, type HttpRequest, json, readJson, validBody } from './http.ts';
 import { jobParams, requeueAllDead, view } from './native-operations.ts';
-import { fromNative, nativeJob, requeueAllBody } from './schemas.ts';
+import { fromNative, nativeJob } from './schemas.ts';
 
 /** Where managed jobs are not enabled (a deployment without them), these routes do not exist. */
 function requireManaged(ctx: ApiContext): void {

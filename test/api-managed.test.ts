@@ -242,8 +242,8 @@ describe('worker routes and managed jobs', () => {
 
   it.each([
     ['relay-rs v1 heartbeat', 'PATCH', '/v1/queues/q/jobs/run', undefined, 404],
-    ['relay-rs v1 complete', 'DELETE', '/v1/queues/q/jobs/run', undefined, 404],
-    ['seed complete', 'DELETE', '/v1/complete?queue=q&job_id=run', undefined, 404],
+    ['relay-rs v1 complete', 'DELETE', '/v1/queues/q/jobs/run', undefined, 200],
+    ['seed complete', 'DELETE', '/v1/complete?queue=q&job_id=run', undefined, 200],
     ['v2 heartbeat with the run id', 'PATCH', '/v2/queues/q/jobs/run/run-id/RUN', undefined, 404],
     ['v2 complete with the run id', 'DELETE', '/v2/queues/q/jobs/run/run-id/RUN', undefined, 200],
     [

@@ -29,7 +29,7 @@ interface Family {
   claim(numJobs?: string): Request;
   /** Replaces the state of an in-flight job with `state`, or clears it without one. */
   heartbeat(id: string, state?: unknown): Request;
-  /** Completes an in-flight job, or deletes a waiting one. */
+  /** Completes an in-flight job, or deletes a waiting one; 200 also when there is neither. */
   complete(id: string): Request;
   /** Overwrites an in-flight job and takes it out of flight. */
   reschedule(job: Job): Request;
@@ -233,11 +233,32 @@ for (const family of [v1, seed(''), seed('/v1')]) {
         expect(await stored('a')).toBeUndefined();
       });
 
-      it("answers 404 with relay-rs's text for an unknown job", async () => {
+      it('answers 200 with an empty body for an unknown job, as relay-rs does', async () => {
         const res = await send(family.complete('ghost'));
 
-        expect(res.status).toBe(404);
-        expect(await res.text()).toBe('job with id `ghost` not found in queue `q`.');
+        expect(res.status).toBe(200);
+        expect(await res.text()).toBe('');
+        expect(await stored('ghost')).toBeUndefined();
+      });
+
+      it('answers 200 again for a job it already completed, which stays completed', async () => {
+        await claimed('a');
+        await send(family.complete('a'));
+
+        const res = await send(family.complete('a'));
+
+        expect(res.status).toBe(200);
+        expect((await stored('a'))?.status).toBe('completed');
+      });
+
+      it('answers 200 for a job cancelled while its worker ran, which stays cancelled', async () => {
+        await claimed('a');
+        await t.api.fetch('/v1/queues/q/jobs/a/cancel', { method: 'POST' });
+
+        const res = await send(family.complete('a'));
+
+        expect(res.status).toBe(200);
+        expect((await stored('a'))?.status).toBe('cancelled');
       });
     });
 

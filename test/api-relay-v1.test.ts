@@ -324,18 +324,6 @@ describe('PATCH /v1/queues/{queue}/jobs/{id} (heartbeat)', () => {
   });
 });
 
-describe('DELETE /v1/queues/{queue}/jobs/{id}', () => {
-  it('answers 404 for a job that already completed', async () => {
-    await enqueue(job('a'));
-    await claimOne();
-    await remove('a');
-
-    const res = await remove('a');
-
-    expect(res.status).toBe(404);
-  });
-});
-
 describe('GET /health', () => {
   it('answers 200 with an empty body', async () => {
     const res = await t.api.fetch('/health');

@@ -55,12 +55,12 @@ const BASELINE: Readonly<Record<string, number>> = {
   'HEAD /v1/queues/{queue}/jobs/{id}': 404,
   'GET /v1/queues/{queue}/jobs/{id}': 404,
   'PATCH /v1/queues/{queue}/jobs/{id}': 404,
-  'DELETE /v1/queues/{queue}/jobs/{id}': 404,
+  'DELETE /v1/queues/{queue}/jobs/{id}': 200,
   ...Object.fromEntries(
     ['', '/v1'].flatMap((prefix) => [
       [`GET ${prefix}/next`, 204],
       [`PATCH ${prefix}/heartbeat`, 404],
-      [`DELETE ${prefix}/complete`, 404],
+      [`DELETE ${prefix}/complete`, 200],
       [`POST ${prefix}/reschedule`, 404],
     ]),
   ),

@@ -58,8 +58,14 @@ async function enqueueV1(jobs: ReturnType<typeof relayV1Batch.parse>, ctx: ApiCo
   return empty(202);
 }
 
+/**
+ * relay-rs's DELETE is idempotent: 200 with an empty body whether or not a job was there, so a
+ * worker completing a job that died or was deleted meanwhile is not told of an error (the Go
+ * consumer with autocomplete exits on one). A running managed job is left alone, as v2's complete
+ * leaves it: relay-rs routes cannot end a managed run.
+ */
 async function removeV1(queue: string, id: string, ctx: ApiContext) {
-  if (!(await ctx.store.remove(queue, id))) throw new JobNotFoundError(queue, id);
+  await ctx.store.remove(queue, id);
   return empty(200);
 }
 

@@ -153,17 +153,25 @@ for (const family of [v1, seed(''), seed('/v1')]) {
         expect(res.status).toBe(204);
       });
 
-      it.each(['many', '-1', '1.5', '', '101'])(
-        'answers 400 to num_jobs=%j, claiming nothing',
-        async (value) => {
-          await enqueue(job('a'));
+      it('serves num_jobs over 100 with 100 jobs, in order, and the rest to the next claim', async () => {
+        const ids = Array.from({ length: 101 }, (_, i) => `j${String(i).padStart(3, '0')}`);
+        await send(family.enqueueMany(ids.map((id) => job(id))));
 
-          const res = await send(family.claim(value));
+        const first = await jsonOf(send(family.claim('128')));
+        const rest = await jsonOf(send(family.claim('28')));
 
-          expect(res.status).toBe(400);
-          expect((await stored('a'))?.status).toBe('pending');
-        },
-      );
+        expect(first.map((j: { id: string }) => j.id)).toEqual(ids.slice(0, 100));
+        expect(rest.map((j: { id: string }) => j.id)).toEqual(['j100']);
+      });
+
+      it.each(['many', '-1', '1.5', ''])('answers 400 to num_jobs=%j, claiming nothing', async (value) => {
+        await enqueue(job('a'));
+
+        const res = await send(family.claim(value));
+
+        expect(res.status).toBe(400);
+        expect((await stored('a'))?.status).toBe('pending');
+      });
     });
 
     describe('heartbeat', () => {

@@ -249,7 +249,18 @@ describe('GET /v2/queues/{queue}/jobs (claim)', () => {
     expect(await res.text()).toBe('');
   });
 
-  it.each(['0', '-1', 'x', '101'])('answers 400 to num_jobs=%s', async (value) => {
+  it('serves num_jobs over 100 with 100 jobs, in order, and the rest to the next claim', async () => {
+    const ids = Array.from({ length: 101 }, (_, i) => `j${String(i).padStart(3, '0')}`);
+    await enqueue(ids.map((id) => job(id)));
+
+    const first = await jsonOf(next('?num_jobs=128'));
+    const rest = await jsonOf(next('?num_jobs=28'));
+
+    expect(first.map((j: Existing) => j.id)).toEqual(ids.slice(0, 100));
+    expect(rest.map((j: Existing) => j.id)).toEqual(['j100']);
+  });
+
+  it.each(['0', '-1', 'x', '1.5', ''])('answers 400 to num_jobs=%j', async (value) => {
     await enqueue([job('a')]);
 
     const res = await next(`?num_jobs=${value}`);

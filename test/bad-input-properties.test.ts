@@ -124,11 +124,11 @@ const mode: QueryParam = { required: false, valid: oneOf('unique', 'ignore', 're
 
 /** The query parameters each route reads, and how to draw a valid value for each. */
 const QUERY: Readonly<Record<string, Readonly<Record<string, QueryParam>>>> = {
-  'GET /v1/queues/{queue}/jobs': { num_jobs: { required: false, valid: count(0, 100) } },
+  'GET /v1/queues/{queue}/jobs': { num_jobs: { required: false, valid: count(0, 1000) } },
   ...Object.fromEntries(
     seedKeys('GET', '/next').map((k) => [
       k,
-      { queue: queueParam, num_jobs: { required: false, valid: count(0, 100) } },
+      { queue: queueParam, num_jobs: { required: false, valid: count(0, 1000) } },
     ]),
   ),
   ...Object.fromEntries(
@@ -138,7 +138,7 @@ const QUERY: Readonly<Record<string, Readonly<Record<string, QueryParam>>>> = {
     ]),
   ),
   'POST /v2/queues/jobs': { mode },
-  'GET /v2/queues/{queue}/jobs': { num_jobs: { required: false, valid: count(1, 100) } },
+  'GET /v2/queues/{queue}/jobs': { num_jobs: { required: false, valid: count(1, 1000) } },
   'PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id}': { mode },
   'GET /v1/jobs': {
     queue: { ...queueParam, required: false },

@@ -308,22 +308,23 @@ export function fromNative(input: NativeJobInput, now: number, newId: () => stri
 const digits = (what: string) =>
   z.string().regex(/^\d+$/, `${what} must be a non-negative integer`).transform(Number);
 
+/**
+ * How many jobs a claim asks for, served as "up to": relay-rs has no cap, and its pollers ask for
+ * as many jobs as they have idle workers (the CPU count by default), so more than `LIMITS.maxClaim`
+ * is answered with at most that many and the poller asks again for the rest.
+ */
+const upTo = (n: number) => Math.min(n, LIMITS.maxClaim);
+
 /** relay-rs v1: default 1; 0 asks for nothing (204). */
 export const claimQueryV1 = z.object({
-  num_jobs: digits('num_jobs')
-    .pipe(z.number().max(LIMITS.maxClaim, `num_jobs must be at most ${LIMITS.maxClaim}`))
-    .optional(),
+  num_jobs: digits('num_jobs').transform(upTo).optional(),
 });
 
 /** relay v2: default 1; must be at least 1. */
 export const claimQueryV2 = z.object({
   num_jobs: digits('num_jobs')
-    .pipe(
-      z
-        .number()
-        .min(1, 'num_jobs must be at least 1')
-        .max(LIMITS.maxClaim, `num_jobs must be at most ${LIMITS.maxClaim}`),
-    )
+    .pipe(z.number().min(1, 'num_jobs must be at least 1'))
+    .transform(upTo)
     .optional(),
 });
 

@@ -14,6 +14,7 @@ import {
   appWithoutBundling,
   environmentOf,
   inlineFunction,
+  JOB_ITEM_ACTIONS,
   logicalIdOf,
   type RoleWorkload,
   roleWorkload,
@@ -146,16 +147,7 @@ describe('JobTable', () => {
 
     jobTable.grantReadWriteJobs(role);
 
-    expect(grantedTo(stack).actions).toEqual([
-      'dynamodb:BatchGetItem',
-      'dynamodb:BatchWriteItem',
-      'dynamodb:ConditionCheckItem',
-      'dynamodb:DeleteItem',
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:Query',
-      'dynamodb:UpdateItem',
-    ]);
+    expect(grantedTo(stack).actions).toEqual(JOB_ITEM_ACTIONS);
   });
 
   it('grants readers and writers of jobs no scans and no table administration', () => {

@@ -21,22 +21,13 @@ import {
   environmentOf,
   flatten,
   iamMatches,
+  JOB_ITEM_ACTIONS,
   logicalIdOf,
   policiesOfRole,
   roleOfFunction,
   statementsOfRole,
 } from './support/template.ts';
 
-const ITEM_ACTIONS = [
-  'dynamodb:BatchGetItem',
-  'dynamodb:BatchWriteItem',
-  'dynamodb:ConditionCheckItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:Query',
-  'dynamodb:UpdateItem',
-];
 const LOG_ACTIONS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
 const SEND = ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'];
 const CONSUME = [
@@ -248,7 +239,10 @@ describe('Relay with managed jobs', () => {
 
   describe('least privilege', () => {
     it('lets the relay-rs routes touch the jobs table only', () => {
-      expect(actionsOfRole(s.template, s.roleOf('relayRoutes'))).toEqual([...ITEM_ACTIONS, ...LOG_ACTIONS]);
+      expect(actionsOfRole(s.template, s.roleOf('relayRoutes'))).toEqual([
+        ...JOB_ITEM_ACTIONS,
+        ...LOG_ACTIONS,
+      ]);
     });
 
     it('lets the native routes stop runner tasks of the cluster, but send no hint', () => {
@@ -276,7 +270,7 @@ describe('Relay with managed jobs', () => {
         ],
       });
       expect(actionsOfRole(s.template, s.roleOf('jobRoutes'))).toEqual(
-        [...ITEM_ACTIONS, 'ecs:StopTask', ...LOG_ACTIONS].sort(),
+        [...JOB_ITEM_ACTIONS, 'ecs:StopTask', ...LOG_ACTIONS].sort(),
       );
       expect(s.envOf('jobRoutes')).toMatchObject({ [Env.RUNNER_CLUSTER]: expect.anything() });
       expect(s.envOf('jobRoutes')[Env.DISPATCH_QUEUE_URL]).toBeUndefined();
@@ -286,7 +280,7 @@ describe('Relay with managed jobs', () => {
       const statements = statementsOfRole(s.template, s.roleOf('managedRoutes'));
 
       expect(statements.filter((st) => !st.actions[0]?.startsWith('logs:'))).toEqual([
-        expect.objectContaining({ actions: ITEM_ACTIONS }),
+        expect.objectContaining({ actions: JOB_ITEM_ACTIONS }),
         { actions: SEND, resources: [arnOf(s.id(s.relay.dispatchQueue?.queue as never))] },
       ]);
     });
@@ -298,7 +292,7 @@ describe('Relay with managed jobs', () => {
           st.actions[0]?.startsWith('dynamodb:'),
         );
         expect(dynamo).toEqual([
-          { actions: ITEM_ACTIONS, resources: [table, { 'Fn::Join': ['', [table, '/index/*']] }] },
+          { actions: JOB_ITEM_ACTIONS, resources: [table, { 'Fn::Join': ['', [table, '/index/*']] }] },
         ]);
       }
     });
@@ -365,7 +359,7 @@ describe('Relay with managed jobs', () => {
 
       expect(statementsOfRole(s.template, role)).toEqual([
         {
-          actions: ITEM_ACTIONS,
+          actions: JOB_ITEM_ACTIONS,
           resources: [
             arnOf(s.id(s.relay.table.table)),
             { 'Fn::Join': ['', [arnOf(s.id(s.relay.table.table)), '/index/*']] },
@@ -377,7 +371,7 @@ describe('Relay with managed jobs', () => {
 
     it('lets TaskEvents touch the table and send the hint of a retry, nothing else', () => {
       expect(actionsOfRole(s.template, s.roleOf('taskEvents'))).toEqual(
-        [...ITEM_ACTIONS, ...SEND, ...LOG_ACTIONS].sort(),
+        [...JOB_ITEM_ACTIONS, ...SEND, ...LOG_ACTIONS].sort(),
       );
     });
 
@@ -755,7 +749,7 @@ describe('Relay without managed jobs (the default)', () => {
 
   it('gives maintenance and the native routes no SQS or ECS grant or setting', () => {
     for (const name of ['maintenance', 'jobRoutes']) {
-      expect(actionsOfRole(s.template, s.roleOf(name))).toEqual([...ITEM_ACTIONS, ...LOG_ACTIONS]);
+      expect(actionsOfRole(s.template, s.roleOf(name))).toEqual([...JOB_ITEM_ACTIONS, ...LOG_ACTIONS]);
       expect(Object.keys(s.envOf(name)).filter((v) => /DISPATCH|RUNNER|EXECUTOR/.test(v))).toEqual([]);
     }
   });

@@ -13,7 +13,13 @@ import { DispatchQueue } from '../lib/dispatch-queue.ts';
 import { JobTable } from '../lib/job-table.ts';
 import type { IShellRunner } from '../lib/shell-runner.ts';
 import { TaskEvents } from '../lib/task-events.ts';
-import { actionsOfRole, appWithoutBundling, environmentOf, logicalIdOf } from './support/template.ts';
+import {
+  actionsOfRole,
+  appWithoutBundling,
+  environmentOf,
+  JOB_ITEM_ACTIONS,
+  logicalIdOf,
+} from './support/template.ts';
 
 function build() {
   const stack = new Stack(appWithoutBundling(), 'Test');
@@ -41,14 +47,7 @@ describe('TaskEvents', () => {
 
     expect(actionsOfRole(template, logicalIdOf(stack, taskEvents.function.role))).toEqual(
       [
-        'dynamodb:BatchGetItem',
-        'dynamodb:BatchWriteItem',
-        'dynamodb:ConditionCheckItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:Query',
-        'dynamodb:UpdateItem',
+        ...JOB_ITEM_ACTIONS,
         'logs:CreateLogStream',
         'logs:PutLogEvents',
         'sqs:GetQueueAttributes',

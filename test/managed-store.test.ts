@@ -8,6 +8,7 @@ import {
 import { childId, utf8Bytes } from '../functions/jobs/keys.ts';
 import type { Backoff, Job, LogEntryInput, NewJob } from '../functions/jobs/model.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
+import { pullJob as pull } from './support/jobs.ts';
 import { freshStore, TestClock, type TestStore } from './support/store.ts';
 
 const shell = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
@@ -17,15 +18,6 @@ const shell = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
   timeout: 30,
   max_retries: 3,
   type: 'SHELL',
-  ...extra,
-});
-
-const pull = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
-  queue: 'q',
-  id,
-  payload: { n: id },
-  timeout: 30,
-  max_retries: 3,
   ...extra,
 });
 

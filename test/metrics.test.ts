@@ -16,6 +16,7 @@ import {
 } from '../functions/jobs/errors.ts';
 import type { Job, NewJob } from '../functions/jobs/model.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
+import { pullJob as job } from './support/jobs.ts';
 import { freshStore, TestClock, type TestStore } from './support/store.ts';
 
 interface Recorded {
@@ -35,15 +36,6 @@ class RecordingMetrics implements JobMetrics {
     this.records.length = 0;
   }
 }
-
-const job = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
-  queue: 'q',
-  id,
-  payload: { n: id },
-  timeout: 30,
-  max_retries: 3,
-  ...extra,
-});
 
 const shell = (id: string, extra: Partial<NewJob> = {}): NewJob =>
   job(id, { payload: { command: ['echo', id] }, type: 'SHELL', ...extra });

@@ -8,18 +8,9 @@ import {
   LeaseLostError,
   StoreBusyError,
 } from '../functions/jobs/errors.ts';
-import type { NewJob } from '../functions/jobs/model.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
+import { pullJob as job } from './support/jobs.ts';
 import { freshStore, TestClock, type TestStore } from './support/store.ts';
-
-const job = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
-  queue: 'q',
-  id,
-  payload: { n: id },
-  timeout: 30,
-  max_retries: 3,
-  ...extra,
-});
 
 let clock: TestClock;
 let store: JobStore;

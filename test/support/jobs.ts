@@ -23,6 +23,16 @@ export const relayV2Job = (id: string, extra: Record<string, unknown> = {}) => (
   ...extra,
 });
 
+/** A pull job for the store, with 3 retries and a 30 s lease. */
+export const pullJob = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
+  queue: 'q',
+  id,
+  payload: { n: id },
+  timeout: 30,
+  max_retries: 3,
+  ...extra,
+});
+
 /** A managed (SHELL) job whose command is `true`, with 3 retries and a 30 s lease. */
 export const shellJob = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
   queue: 'q',

@@ -104,6 +104,18 @@ export const actionsOfRole = (template: Template, roleLogicalId: string): string
   [...new Set(statementsOfRole(template, roleLogicalId).flatMap((s) => s.actions))].sort();
 
 /** `{ 'Fn::GetAtt': [id, 'Arn'] }`, how a template names a resource's ARN. */
+/** The item actions of the job store: what `grantReadWriteJobs` grants, sorted as templates list them. */
+export const JOB_ITEM_ACTIONS = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:Query',
+  'dynamodb:UpdateItem',
+];
+
 export const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
 
 /**

@@ -164,11 +164,8 @@ function lambdaEnv(ctx: BenchContext): NodeJS.ProcessEnv {
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     RELAY_LOG_LEVEL: 'silent',
+    ...stack.environment,
     [Env.TABLE_NAME]: TABLE,
-    [Env.DYNAMODB_ENDPOINT]: stack.dynamodbEndpoint,
-    [Env.SQS_ENDPOINT]: stack.sqsEndpoint,
-    [Env.DISPATCH_QUEUE_URL]: stack.dispatchQueueUrl,
-    [Env.DISPATCH_DLQ_URL]: stack.deadLetterQueueUrl,
     [Env.EXECUTOR_FUNCTION]: 'relay-executor',
     // The dispatcher reads its Fargate settings at cold start; they are never used here.
     [Env.RUNNER_CLUSTER]: 'relay-cold-start',

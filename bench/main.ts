@@ -11,8 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { readConfig } from '../functions/core/config.ts';
-import { Env } from '../functions/core/env.ts';
-import { LOCAL_TABLE, startLocalStack } from '../functions/local/stack.ts';
+import { startLocalStack } from '../functions/local/stack.ts';
 import { bench as ceiling } from './ceiling.ts';
 import { bench as coldStart } from './cold-start.ts';
 import { bench as contention } from './contention.ts';
@@ -64,12 +63,7 @@ async function main(): Promise<void> {
 
   const loadAtStart = machine().load_1m;
   const stack = await startLocalStack({ port: 0 });
-  // The table the stack makes: RELAY_TABLE_NAME's, or its default.
-  const config = readConfig({
-    ...process.env,
-    [Env.TABLE_NAME]: process.env[Env.TABLE_NAME] ?? LOCAL_TABLE,
-    [Env.DYNAMODB_ENDPOINT]: stack.dynamodbEndpoint,
-  });
+  const config = readConfig({ ...process.env, ...stack.environment });
   const sections: BenchSection[] = [];
   const timings: Record<string, number> = {};
   try {

@@ -67,10 +67,10 @@ function expectNothingLostOrOverlapping(result: ScenarioResult) {
 }
 
 describe('fault injection in runner processes, by a preload in NODE_OPTIONS', () => {
-  /** Runs the runner program for a job that does not exist, with the stack's environment and `env`. */
+  /** Runs the runner program for a job that does not exist, with the stack's settings and `env`. */
   const runner = (env: Record<string, string>) =>
     promisify(execFile)(process.execPath, [runnerPath(), '--job', 'no-queue', 'no-job', 'no-run'], {
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...stack.environment, ...env },
     }).then(
       () => ({ code: 0, stderr: '' }),
       (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),

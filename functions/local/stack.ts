@@ -56,6 +56,11 @@ export interface LocalStack {
   readonly sqsEndpoint: string;
   readonly dispatchQueueUrl: string;
   readonly deadLetterQueueUrl: string;
+  /**
+   * What the Lambda functions get from a deployed stack (the table, the emulators' endpoints, the
+   * dispatch queues), as the runner processes get it: for programs that work beside the stack.
+   */
+  readonly environment: Readonly<Record<string, string>>;
   /** The stack's job store and dispatch queue, for tools that work beside it in this process. */
   readonly store: JobStore;
   readonly dispatch: DispatchQueue;
@@ -208,6 +213,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sqsEndpoint: sqs.value.endpoint,
       dispatchQueueUrl: queues.queueUrl,
       deadLetterQueueUrl: queues.deadLetterUrl,
+      environment: relay,
       store,
       dispatch,
       commandsRunAs: executor.runsAs,

@@ -126,6 +126,44 @@ describe('POST /v1/managed/jobs', () => {
     expect(await api.store.get('q', 'long')).toBeUndefined();
   });
 
+  it('answers 422 to a lease over 12 h, saying the limit is for managed jobs only', async () => {
+    const response = await api.send('POST', '/v1/managed/jobs', {
+      queue: 'q',
+      id: 'long',
+      payload: echo,
+      timeout: 43_201,
+    });
+
+    expect(response.status).toBe(422);
+    expect((await errorOf(response)).message).toMatch(
+      /timeout of a managed \(SHELL\) job must be at most 43200 seconds \(12 h\).*pull jobs may lease for longer/,
+    );
+    expect(await api.store.get('q', 'long')).toBeUndefined();
+  });
+
+  it('accepts a lease of exactly 12 h', async () => {
+    const response = await api.send('POST', '/v1/managed/jobs', {
+      queue: 'q',
+      id: 'twelve',
+      payload: echo,
+      timeout: 43_200,
+    });
+
+    expect(response.status).toBe(201);
+  });
+
+  it('answers 422 to a chained managed job whose lease is over 12 h', async () => {
+    const response = await api.send('POST', '/v1/managed/jobs', {
+      queue: 'q',
+      id: 'parent',
+      payload: echo,
+      on_success: { type: 'SHELL', payload: echo, timeout: 43_201 },
+    });
+
+    expect(response.status).toBe(422);
+    expect((await errorOf(response)).message).toMatch(/on_success\.timeout.*managed \(SHELL\) job/);
+  });
+
   it('checks chained commands the same way, naming where the problem is', async () => {
     const response = await api.send('POST', '/v1/managed/jobs', {
       queue: 'q',

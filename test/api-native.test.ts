@@ -158,17 +158,19 @@ describe('POST /v1/jobs', () => {
     expect(((await jsonOf(res)) as ErrorBody).error.code).toBe('invalid_request');
   });
 
-  it.each([0, 43_201, 1.5])('answers 422 to timeout %s', async (timeout) => {
+  it.each([0, 2 ** 31, 1.5])('answers 422 to timeout %s', async (timeout) => {
     const res = await create({ queue: 'q', id: 'a', payload: 1, timeout });
 
     expect(res.status).toBe(422);
   });
 
-  it('accepts timeouts of 1 second and of 12 hours', async () => {
+  it('accepts timeouts from 1 second to the largest int32 for a pull job: its lease may be long', async () => {
     const short = await create({ queue: 'q', id: 'a', payload: 1, timeout: 1 });
-    const long = await create({ queue: 'q', id: 'b', payload: 1, timeout: 43_200 });
+    const day = await create({ queue: 'q', id: 'b', payload: 1, timeout: 86_400 });
+    const longest = await create({ queue: 'q', id: 'c', payload: 1, timeout: 2 ** 31 - 1 });
 
-    expect([short.status, long.status]).toEqual([201, 201]);
+    expect([short.status, day.status, longest.status]).toEqual([201, 201, 201]);
+    expect(await jsonOf(day)).toMatchObject({ timeout: 86_400 });
   });
 
   it('counts the 1,024-byte limit on queue names in UTF-8 bytes', async () => {

@@ -100,6 +100,21 @@ for (const family of [v1, seed(''), seed('/v1')]) {
         expect((await stored('a'))?.payload).toEqual({ n: 'a' });
       });
 
+      it('accepts any int32 timeout, leasing a claimed job for as long as it says', async () => {
+        const day = await enqueue(job('day', { timeout: 86_400 }));
+        const longest = await enqueue(job('longest', { timeout: 2 ** 31 - 1 }));
+        await send(family.claim('2'));
+
+        expect([day.status, longest.status]).toEqual([202, 202]);
+        expect(await stored('day')).toMatchObject({
+          timeout: 86_400,
+          lease_expires_at: t.clock.now + 86_400_000,
+        });
+        expect(await stored('longest')).toMatchObject({
+          lease_expires_at: t.clock.now + (2 ** 31 - 1) * 1000,
+        });
+      });
+
       it('enqueues several jobs with 202, skipping existing ids', async () => {
         await enqueue(job('a', { payload: 'first' }));
 

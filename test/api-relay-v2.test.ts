@@ -152,6 +152,20 @@ describe('POST /v2/queues/jobs', () => {
     expect((await getJob('a')) as unknown).toMatchObject({ run_at: '2026-01-01T00:00:00.500Z' });
   });
 
+  it('accepts a timeout over 12 h, up to the largest int32', async () => {
+    const res = await enqueue([job('day', { timeout: 86_400 }), job('longest', { timeout: 2 ** 31 - 1 })]);
+
+    expect(res.status).toBe(202);
+    expect(await getJob('day')).toMatchObject({ timeout: 86_400 });
+    expect(await getJob('longest')).toMatchObject({ timeout: 2 ** 31 - 1 });
+  });
+
+  it('answers 422 to a timeout beyond int32', async () => {
+    const res = await enqueue([job('a', { timeout: 2 ** 31 })]);
+
+    expect(res.status).toBe(422);
+  });
+
   it('answers 422 to a negative timeout', async () => {
     const res = await enqueue([job('a', { timeout: -1 })]);
 

@@ -93,13 +93,11 @@ function sizeCheck(job: { payload: unknown; state?: unknown }, ctx: z.Refinement
   }
 }
 
-/** relay-rs timeouts are whole seconds; negative ones are read as 0, as relay's v1 layer does. */
-const relayTimeout = int32
-  .transform((t) => Math.max(0, t))
-  .refine(
-    (t) => t <= LIMITS.maxTimeoutSeconds,
-    `timeout must be at most ${LIMITS.maxTimeoutSeconds} seconds`,
-  );
+/**
+ * relay-rs timeouts are any `i32` of whole seconds; negative ones are read as 0, as relay's v1
+ * layer does. Pull jobs may hold long leases: only managed jobs have the 12 h cap (`shellJob`).
+ */
+const relayTimeout = int32.transform((t) => Math.max(0, t));
 
 /** A heartbeat's new state: any JSON (none clears it), within the payload-and-state budget. */
 export const heartbeatState = z
@@ -214,14 +212,26 @@ const jobTimeout = z
   .number()
   .int()
   .min(LIMITS.minTimeoutSeconds, `timeout must be at least ${LIMITS.minTimeoutSeconds} second`)
-  .max(LIMITS.maxTimeoutSeconds, `timeout must be at most ${LIMITS.maxTimeoutSeconds} seconds (12 h)`);
+  .max(LIMITS.maxTimeoutSeconds, `timeout must be at most ${LIMITS.maxTimeoutSeconds} seconds`);
 
-/** A managed job's payload must be a command Relay can run: checked at submit, not at run time. */
-function shellPayload(job: { type?: string; payload: unknown }, ctx: z.RefinementCtx) {
+/**
+ * A managed job must be one Relay can run, checked at submit, not at run time: its payload a
+ * command, and its lease no longer than an executor runs (12 h). Pull jobs may lease for longer.
+ */
+function shellJob(job: { type?: string; payload: unknown; timeout?: number }, ctx: z.RefinementCtx) {
   if (job.type !== 'SHELL') return;
   const parsed = commandSpecSchema.safeParse(job.payload);
   for (const issue of parsed.success ? [] : parsed.error.issues) {
     ctx.addIssue({ code: 'custom', path: ['payload', ...issue.path], message: issue.message });
+  }
+  if (job.timeout !== undefined && job.timeout > LIMITS.maxManagedTimeoutSeconds) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['timeout'],
+      message:
+        `timeout of a managed (SHELL) job must be at most ${LIMITS.maxManagedTimeoutSeconds} seconds ` +
+        '(12 h), the longest run its executor allows; pull jobs may lease for longer',
+    });
   }
 }
 
@@ -242,7 +252,7 @@ export const childJob: z.ZodType<ChildJobSpec> = z
       return childJob.optional();
     },
   })
-  .superRefine(shellPayload) as z.ZodType<ChildJobSpec>;
+  .superRefine(shellJob) as z.ZodType<ChildJobSpec>;
 
 export const nativeJob = z
   .strictObject({
@@ -274,7 +284,7 @@ export const nativeJob = z
   })
   .refine((j) => j.run_at === undefined || j.delay === undefined, 'give either run_at or delay, not both')
   .superRefine(sizeCheck)
-  .superRefine(shellPayload);
+  .superRefine(shellJob);
 
 export type NativeJobInput = z.output<typeof nativeJob>;
 

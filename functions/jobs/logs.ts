@@ -72,7 +72,7 @@ const factsBySeq = unconditional(
  * is needed, and a run's logs outlive a job that ends within that time.
  */
 const logExpiry = (config: StoreConfig, now: number): number =>
-  seconds(now) + config.retentionSeconds + LIMITS.maxTimeoutSeconds;
+  seconds(now) + config.retentionSeconds + LIMITS.maxManagedTimeoutSeconds;
 
 /**
  * Stores a run's output entries. What a run may store is bounded by `LIMITS.runLogBytes` of text,

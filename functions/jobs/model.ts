@@ -21,10 +21,14 @@ export const LIMITS = {
   nameBytes: 1024,
   /** Bytes of serialized payload plus state (a DynamoDB item holds at most 400 KB). */
   payloadStateBytes: 256 * 1024,
+  /** Jobs one claim hands out at most: a claim for more is served up to this many (`num_jobs` is "up to"). */
   maxClaim: 100,
   maxBatch: 1000,
   minTimeoutSeconds: 1,
-  maxTimeoutSeconds: 12 * 3600,
+  /** A lease: any `i32` of seconds, as relay-rs takes it. Pull jobs may hold long leases. */
+  maxTimeoutSeconds: 2_147_483_647,
+  /** A managed job's lease and command: the longest run an executor (a Fargate task) is given. */
+  maxManagedTimeoutSeconds: 12 * 3600,
   minPriority: -2_147_483_648,
   maxPriority: 2_147_483_647,
   /** Bytes of log text one run may store; the rest is dropped behind a `truncated` marker. */

@@ -11,8 +11,8 @@ const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 
-/** A command runs for at most as long as any job may hold a lease. */
-export const MAX_TIMEOUT_MS = LIMITS.maxTimeoutSeconds * SECOND;
+/** A command runs for at most as long as a managed job may hold a lease. */
+export const MAX_TIMEOUT_MS = LIMITS.maxManagedTimeoutSeconds * SECOND;
 
 /**
  * A command whose payload gives no timeout gets this one (a deployment may choose another, see

@@ -358,4 +358,10 @@ describe('the runner of the local stack', () => {
       AWS_EC2_METADATA_DISABLED: 'true',
     });
   });
+
+  it("keeps the AWS SDK's Node.js version notice off when its caller turned it off, so runs print none", () => {
+    const env = runnerEnv({ PATH: '/usr/bin', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+
+    expect(env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED).toBe('true');
+  });
 });

@@ -88,9 +88,18 @@ const RUNNER_SETTINGS = new Set<string>([
 
 /**
  * The system basics a runner keeps. `NODE_OPTIONS` goes on when the stack's caller set it: it is
- * how tests and benchmarks preload their hooks (faults, call logs) into runners.
+ * how tests and benchmarks preload their hooks (faults, call logs) into runners. So does the AWS
+ * SDK's notice about Node.js versions being turned off (`relay dev` turns it off): otherwise every
+ * run on Node.js 20 prints it.
  */
-const SYSTEM = new Set(['PATH', 'TMPDIR', 'LANG', 'TZ', 'NODE_OPTIONS']);
+const SYSTEM = new Set([
+  'PATH',
+  'TMPDIR',
+  'LANG',
+  'TZ',
+  'NODE_OPTIONS',
+  'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
+]);
 
 /**
  * The runner's environment: the system basics and Relay's store and queue settings, nothing else.

@@ -115,6 +115,26 @@ for (const family of [v1, seed(''), seed('/v1')]) {
         });
       });
 
+      it('honours priority, which relay-rs clients never send, and shows it in the native view', async () => {
+        await enqueue(job('plain'));
+        await enqueue(job('urgent', { priority: 9 }));
+        await enqueue(job('soon', { priority: 5 }));
+
+        const claimedIds = (await jsonOf(send(family.claim('3')))).map((j: { id: string }) => j.id);
+        const status = await jsonOf(t.api.fetch('/v1/queues/q/jobs/urgent/status'));
+
+        expect(claimedIds).toEqual(['urgent', 'soon', 'plain']);
+        expect(status).toMatchObject({ id: 'urgent', priority: 9 });
+      });
+
+      it('answers 422 to a priority that is not an int32, writing nothing', async () => {
+        const res = await enqueue(job('a', { priority: 'high' }));
+        const huge = await enqueue(job('b', { priority: 2 ** 31 }));
+
+        expect([res.status, huge.status]).toEqual([422, 422]);
+        expect(await stored('a')).toBeUndefined();
+      });
+
       it('enqueues several jobs with 202, skipping existing ids', async () => {
         await enqueue(job('a', { payload: 'first' }));
 

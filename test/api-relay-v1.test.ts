@@ -78,7 +78,7 @@ describe('POST /v1/queues/jobs', () => {
   });
 
   it('ignores unknown fields', async () => {
-    const res = await enqueue(job('a', { priority: 5, unknown: true }));
+    const res = await enqueue(job('a', { colour: 'red', unknown: true }));
 
     expect(res.status).toBe(202);
     expect(await t.api.store.get('q', 'a')).toMatchObject({ priority: 0 });

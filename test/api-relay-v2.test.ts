@@ -152,6 +152,16 @@ describe('POST /v2/queues/jobs', () => {
     expect((await getJob('a')) as unknown).toMatchObject({ run_at: '2026-01-01T00:00:00.500Z' });
   });
 
+  it('honours priority, which relay clients never send, and shows it in the native view', async () => {
+    await enqueue([job('plain'), job('urgent', { priority: 9 }), job('soon', { priority: 5 })]);
+
+    const claimedIds = (await jsonOf(next('?num_jobs=3'))).map((j: Existing) => j.id);
+    const status = await jsonOf(t.api.fetch('/v1/queues/q/jobs/urgent/status'));
+
+    expect(claimedIds).toEqual(['urgent', 'soon', 'plain']);
+    expect(status).toMatchObject({ id: 'urgent', priority: 9 });
+  });
+
   it('accepts a timeout over 12 h, up to the largest int32', async () => {
     const res = await enqueue([job('day', { timeout: 86_400 }), job('longest', { timeout: 2 ** 31 - 1 })]);
 

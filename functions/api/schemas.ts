@@ -108,9 +108,20 @@ export const heartbeatState = z
 // relay-rs v1 (and seed) job
 // ---------------------------------------------------------------------------------------------
 
-/** A relay-rs job as the store takes it: the versions differ only in retries and `run_at`. */
+/**
+ * A relay-rs job as the store takes it: the versions differ only in retries and `run_at`.
+ * `priority` is Relay's own field: relay-rs clients never send it (so their jobs keep relay-rs's
+ * order), and a mixed fleet's producers may.
+ */
 const relayJob = (
-  j: { queue: string; id: string; payload: unknown; state?: unknown; timeout: number },
+  j: {
+    queue: string;
+    id: string;
+    payload: unknown;
+    state?: unknown;
+    timeout: number;
+    priority?: number | null;
+  },
   maxRetries: number | null,
   runAt: number | undefined,
 ): NewJob => ({
@@ -120,6 +131,7 @@ const relayJob = (
   state: j.state ?? undefined,
   timeout: j.timeout,
   max_retries: maxRetries,
+  priority: j.priority ?? undefined,
   run_at: runAt,
 });
 
@@ -131,6 +143,7 @@ export const relayV1Job = z
     max_retries: int32.optional(),
     payload: requiredJson('payload'),
     state: z.unknown().optional(),
+    priority: int32.nullish(),
     run_at: anyDate.nullish(),
   })
   .superRefine(sizeCheck)
@@ -162,6 +175,7 @@ export const relayV2Job = z
       .nullish(),
     payload: requiredJson('payload'),
     state: z.unknown().optional(),
+    priority: int32.nullish(),
     run_at: rfc3339.nullish(),
   })
   .superRefine(sizeCheck)

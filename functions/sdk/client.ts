@@ -83,6 +83,8 @@ const jobPath = (queue: string, id: string) => `/v1/queues/${segment(queue)}/job
 
 /** Where the routes that start commands live (the server's `MANAGED_PREFIX`). */
 const MANAGED = '/v1/managed';
+/** The managed twin of a `/v1/…` route: `/v1/queues/q/…` → `/v1/managed/queues/q/…`. */
+const managedTwin = (path: string) => `${MANAGED}${path.slice('/v1'.length)}`;
 
 /** Whether a job, or any job its outcomes chain, runs a command: then only the managed route takes it. */
 const startsCommands = (job: JobInput | ChildJobInput): boolean =>
@@ -196,7 +198,7 @@ export class RelayClient {
     };
     const left = options.limit === undefined ? undefined : options.limit - pull.requeued;
     if (!pull.skipped_managed || left === 0) return { requeued: pull.requeued };
-    const managed = (await this.call('POST', `${MANAGED}${path}`, { body: { limit: left } })).body as {
+    const managed = (await this.call('POST', managedTwin(path), { body: { limit: left } })).body as {
       requeued: number;
     };
     return { requeued: pull.requeued + managed.requeued };
@@ -265,7 +267,7 @@ export class RelayClient {
       return (await this.call('POST', path)).body as Job;
     } catch (error) {
       if (!isManagedJob(error)) throw error;
-      return (await this.call('POST', `${MANAGED}${path}`)).body as Job;
+      return (await this.call('POST', managedTwin(path))).body as Job;
     }
   }
 

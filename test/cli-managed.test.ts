@@ -118,7 +118,7 @@ describe.concurrent('relay submit --wait', () => {
     expect(new Set(lines.map((l) => l.replace(/ [\d.]+s$/, ''))).size).toBe(lines.length);
   });
 
-  it('exits 1 naming the job when --timeout passes before it ends', async () => {
+  it('exits 124, not 1, naming the job when --timeout passes before it ends', async () => {
     const queue = newQueue();
 
     const result = await relay(
@@ -126,13 +126,43 @@ describe.concurrent('relay submit --wait', () => {
       JSON.stringify(shell(queue, 'sleep 30')),
     );
 
-    expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(
-      new RegExp(`^relay: gave up waiting after 1s: ${queue}/\\S+ is still`, 'm'),
-    );
+    expect(result.code).toBe(124);
+    const error = JSON.parse(result.stderr.trimEnd().split('\n').at(-1) ?? '');
+    expect(error).toMatchObject({ error: { code: 'timeout', exit_code: 124 } });
+    expect(error.error.message).toMatch(new RegExp(`^gave up waiting after 1s: ${queue}/\\S+ is still`));
     expect(result.stdout).toBe('');
     const [job] = (await client.list({ queue })).jobs;
     if (job) await client.cancel(queue, job.id);
+  });
+
+  it('shows the job’s output as it runs, then follows its on_success child', async () => {
+    const queue = newQueue();
+    const job = shell(queue, 'echo parent out; echo parent err >&2', {
+      on_success: { type: 'SHELL', payload: { command: 'echo', args: ['child out'] } },
+    });
+
+    const result = await relay(['submit', '-', '--wait'], JSON.stringify(job));
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^parent out\nchild out\n/);
+    expect(result.stderr).toContain('parent err\n');
+    expect(result.stdout).toMatch(new RegExp(`^chained ${queue}/\\S+~success: completed$`, 'm'));
+    expect(result.stderr).toMatch(new RegExp(`^${queue}/\\S+~success completed \\(attempt 1\\)`, 'm'));
+  });
+
+  it('follows an on_failure child of a job that died, and exits 1 for the dead job', async () => {
+    const queue = newQueue();
+    const job = shell(queue, 'exit 2', {
+      max_retries: 0,
+      on_failure: { type: 'SHELL', payload: { command: 'echo', args: ['cleaning up'] } },
+    });
+
+    const result = await relay(['submit', '-', '--wait'], JSON.stringify(job));
+
+    expect(result.code).toBe(1);
+    expect(field(result.stdout, 'status')).toBe('dead');
+    expect(result.stdout).toContain('cleaning up\n');
+    expect(result.stdout).toMatch(new RegExp(`^chained ${queue}/\\S+~failure: completed$`, 'm'));
   });
 
   it('exits 2 when --timeout is given without --wait', async () => {
@@ -140,6 +170,29 @@ describe.concurrent('relay submit --wait', () => {
 
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--timeout needs --wait');
+  });
+});
+
+describe.concurrent('relay retry and dlq requeue of managed jobs', () => {
+  it('retries a dead managed job on the managed route', async () => {
+    const job = await until(await submit(shell(newQueue(), 'exit 1', { max_retries: 0 })), 'dead');
+
+    const result = await relay(['--json', 'retry', job.id]);
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ id: job.id, status: 'pending' });
+  });
+
+  it('requeues a dead managed job, one or --all', async () => {
+    const queue = newQueue();
+    const one = await until(await submit(shell(queue, 'exit 1', { max_retries: 0 })), 'dead');
+
+    const result = await relay(['--json', 'dlq', 'requeue', `${queue}/${one.id}`]);
+    await until(one, 'dead');
+    const all = await relay(['dlq', 'requeue', queue, '--all']);
+
+    expect(JSON.parse(result.stdout)).toMatchObject({ status: 'pending' });
+    expect(all.stdout).toBe(`requeued 1 dead job(s) in ${queue}\n`);
   });
 });
 
@@ -152,7 +205,8 @@ describe.concurrent('relay logs', () => {
 
     const result = await relay(['logs', `${job.queue}/${job.id}`]);
 
-    expect(result).toEqual({ code: 0, stdout: 'hello world\n', stderr: '' });
+    expect(result).toMatchObject({ code: 0, stdout: 'hello world\n' });
+    expect(result.stderr).toMatch(/^--- attempt 1 · run \S+ · completed \(exit 0\)\n$/);
   });
 
   it('writes the job’s stdout to stdout and its stderr to stderr', async () => {
@@ -160,7 +214,8 @@ describe.concurrent('relay logs', () => {
 
     const result = await relay(['logs', job.queue, job.id]);
 
-    expect(result).toEqual({ code: 0, stdout: 'out\n', stderr: 'err\n' });
+    expect(result).toMatchObject({ code: 0, stdout: 'out\n' });
+    expect(result.stderr).toMatch(/^--- attempt 1 · .*\nerr\n$/);
   });
 
   it('prints every entry as a JSON line with --json', async () => {
@@ -177,6 +232,32 @@ describe.concurrent('relay logs', () => {
       ['stderr', 'err\n', 1],
     ]);
     expect(result.stderr).toBe('');
+    const at = entries.map((e) => e.at as unknown as string);
+    expect(at).toEqual([
+      expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      expect.any(String),
+    ]);
+  });
+
+  it('heads each run with its attempt, run id and how it ended', async () => {
+    const marker = path.join(dir, randomUUID());
+    const script = `test -f ${marker} && echo second && exit 0; touch ${marker}; echo first; exit 1`;
+    const backoff = { strategy: 'fixed', base_seconds: 1, max_seconds: 1, jitter: 'none' };
+    const job = await until(
+      await submit(shell(newQueue(), script, { max_retries: 1, backoff })),
+      'completed',
+    );
+    const logs = (await client.logs(job.queue, job.id)).entries;
+    const [first, second] = [1, 2].map(
+      (attempt) => logs.find((e) => e.attempt === attempt)?.run_id ?? 'missing',
+    );
+
+    const result = await relay(['logs', job.id]);
+
+    expect(result.stdout).toBe('first\nsecond\n');
+    expect(result.stderr).toBe(
+      `--- attempt 1 · run ${first} · retried\n--- attempt 2 · run ${second} · completed (exit 0)\n`,
+    );
   });
 
   it('prints only the given run with --run', async () => {
@@ -194,7 +275,7 @@ describe.concurrent('relay logs', () => {
     const one = await relay(['logs', job.queue, job.id, '--run', second?.run_id ?? '']);
 
     expect(all.stdout).toBe('first\nsecond\n');
-    expect(one).toEqual({ code: 0, stdout: 'second\n', stderr: '' });
+    expect(one).toEqual({ code: 0, stdout: 'second\n', stderr: expect.stringMatching(/^--- attempt 2 · /) });
   });
 
   it('follows a running job’s output with --follow and exits 0 once it completes', async () => {
@@ -202,7 +283,8 @@ describe.concurrent('relay logs', () => {
 
     const result = await relay(['logs', `${job.queue}/${job.id}`, '--follow']);
 
-    expect(result).toEqual({ code: 0, stdout: 'line 1\nline 2\nline 3\n', stderr: '' });
+    expect(result).toMatchObject({ code: 0, stdout: 'line 1\nline 2\nline 3\n' });
+    expect(result.stderr).toMatch(/--- attempt 1 · run (\S+) · completed \(exit 0\)\n$/);
     expect((await client.status(job.queue, job.id)).status).toBe('completed');
   });
 
@@ -211,7 +293,30 @@ describe.concurrent('relay logs', () => {
 
     const result = await relay(['logs', `${job.queue}/${job.id}`, '--follow']);
 
-    expect(result).toEqual({ code: 1, stdout: 'bye\n', stderr: '' });
+    expect(result).toMatchObject({ code: 1, stdout: 'bye\n' });
+    expect(result.stderr).toMatch(/--- attempt 1 · run \S+ · dead: exited with code 1\n$/);
+  });
+
+  it('says a pending pull job has no output, with --follow too, without waiting for it', async () => {
+    const job = await client.submit({ queue: newQueue(), payload: null });
+
+    const results = await Promise.all([relay(['logs', job.id]), relay(['logs', job.id, '--follow'])]);
+
+    for (const result of results) {
+      expect(result).toMatchObject({ code: 0, stdout: '' });
+      expect(result.stderr).toContain(`${job.queue}/${job.id} is a pull job (pending)`);
+    }
+  });
+
+  it('says it is waiting while a followed managed job has not started', async () => {
+    const job = await submit(shell(newQueue(), 'echo late', { delay: 8 }));
+
+    const result = await relay(['logs', job.id, '--follow']);
+
+    expect(result).toMatchObject({ code: 0, stdout: 'late\n' });
+    expect(result.stderr).toMatch(
+      new RegExp(`^waiting for ${job.queue}/${job.id} to run \\((scheduled|pending)\\)…\n`),
+    );
   });
 
   it('exits 1 with a clear message for an unknown job', async () => {

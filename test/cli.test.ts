@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../functions/local/dynamodb-local.ts';
 import { type Job, type JobPage, RelayClient } from '../functions/sdk/client.ts';
@@ -66,7 +68,7 @@ describe.concurrent('relay submit', () => {
     expect(await client.status(queue, job.id)).toMatchObject({ payload: [1, 2] });
   });
 
-  it('exits 1 with the API’s message for a SHELL job file without a command', async () => {
+  it('exits 2 with the API’s message for a SHELL job file without a command', async () => {
     const file = await jobFile({
       queue: newQueue(),
       type: 'SHELL',
@@ -76,19 +78,105 @@ describe.concurrent('relay submit', () => {
 
     const result = await relay(['submit', file]);
 
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^relay: .*payload\.command/);
     expect(result.stdout).toBe('');
   });
 
-  it('exits 1 naming the file when it is not JSON', async () => {
+  it('exits 2 naming the file when it is not JSON', async () => {
     const file = path.join(dir, 'broken.json');
     await writeFile(file, '{ nope');
 
     const result = await relay(['submit', file]);
 
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain(`relay: ${file} is not valid JSON`);
+  });
+});
+
+describe.concurrent('relay submit: job file errors', () => {
+  it('exits 2 naming a job file that does not exist', async () => {
+    const file = path.join(dir, 'missing.json');
+
+    const result = await relay(['submit', file]);
+
+    expect(result).toMatchObject({ code: 2, stdout: '', stderr: `relay: no job file ${file}\n` });
+  });
+
+  it('exits 2 with a hint for a near-miss field', async () => {
+    const file = await jobFile({
+      queue: newQueue(),
+      payload: 1,
+      retries: 3,
+      on_success: { payload: 2, prority: 1 },
+    });
+
+    const result = await relay(['submit', file]);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('unknown field retries: did you mean max_retries?');
+    expect(result.stderr).toContain('unknown field on_success.prority: did you mean on_success.priority?');
+  });
+
+  it('gives no hint for a field like no known one', async () => {
+    const file = await jobFile({ queue: newQueue(), payload: 1, colour: 'red' });
+
+    const result = await relay(['submit', file]);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).not.toContain('did you mean');
+  });
+});
+
+describe.concurrent('naming a job by its bare id', () => {
+  it('finds the one queue that has the id, for status, cancel and retry', async () => {
+    const [queue, id] = [newQueue(), randomUUID()];
+    await client.submit({ queue, id, payload: null });
+
+    const status = await relay(['--json', 'status', id]);
+    const cancel = await relay(['--json', 'cancel', id]);
+    const retry = await relay(['--json', 'retry', id]);
+
+    expect(JSON.parse(status.stdout)).toMatchObject({ queue, id, status: 'pending' });
+    expect(JSON.parse(cancel.stdout)).toMatchObject({ queue, id, status: 'cancelled' });
+    expect(JSON.parse(retry.stdout)).toMatchObject({ queue, id, status: 'pending' });
+  });
+
+  it('requeues and deletes a dead job given by its bare id', async () => {
+    const [queue, id, other] = [newQueue(), randomUUID(), randomUUID()];
+    await deadJob(queue, id);
+    await deadJob(queue, other);
+
+    const requeue = await relay(['dlq', 'requeue', id]);
+    const remove = await relay(['dlq', 'delete', other, '--yes']);
+
+    expect([requeue.code, remove.code]).toEqual([0, 0]);
+    expect(await client.status(queue, id)).toMatchObject({ status: 'pending' });
+    expect(await client.dlqList(queue)).toMatchObject({ jobs: [] });
+  });
+
+  it('exits 2 naming every queue that has the id', async () => {
+    const [first, second, id] = [newQueue(), newQueue(), randomUUID()];
+    await client.submit({ queue: first, id, payload: null });
+    await client.submit({ queue: second, id, payload: null });
+
+    const result = await relay(['cancel', id]);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`job id \`${id}\` is in 2 queues`);
+    expect(result.stderr).toContain(first);
+    expect(result.stderr).toContain(second);
+    expect(result.stderr).toContain('give <queue>/<id>');
+    expect((await client.status(first, id)).status).toBe('pending');
+  });
+
+  it('exits 1 when no queue has the id', async () => {
+    const id = randomUUID();
+
+    const result = await relay(['status', id]);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^relay: no job with id \`${id}\` in any queue`));
   });
 });
 
@@ -175,6 +263,37 @@ describe.concurrent('relay list', () => {
     for (const row of rows) expect(row.slice(statusColumn).startsWith('pending')).toBe(true);
   });
 
+  it('fits 100 columns, shows when each job was created, and lists them newest first', async () => {
+    const queue = newQueue();
+    const error = 'x'.repeat(300);
+    for (const id of ['first', 'second']) {
+      await client.submit({ queue, id, payload: null });
+      const [claimed] = await client.claim(queue);
+      await client.fail(queue, id, { error, runId: claimed?.run_id, retry: false });
+    }
+
+    const result = await relay(['list', '--queue', queue]);
+
+    const [header, ...rows] = result.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/^QUEUE\s+ID\s+STATUS\s+ATTEMPTS\s+CREATED\s+LAST ERROR$/);
+    for (const line of [header, ...rows]) expect(line?.length).toBeLessThanOrEqual(100);
+    expect(rows.map((row) => row.split(/\s+/)[1])).toEqual(['second', 'first']);
+    expect(rows.map((row) => row.split(/\s+/)[4])).toEqual([
+      expect.stringMatching(/^(just|\d+s)$/),
+      expect.stringMatching(/^(just|\d+s)$/),
+    ]);
+    expect(rows[0]).toMatch(/xxx…$/);
+  });
+
+  it('shows when a scheduled job runs', async () => {
+    const queue = newQueue();
+    await client.submit({ queue, id: 'later', payload: null, delay: 3600 });
+
+    const result = await relay(['list', '--queue', queue]);
+
+    expect(result.stdout).toMatch(/scheduled in (59m|1h)/);
+  });
+
   it('prints the cursor of the next page', async () => {
     const queue = newQueue();
     for (const id of ['a', 'b']) await client.submit({ queue, id, payload: null });
@@ -258,11 +377,22 @@ describe.concurrent('relay dlq', () => {
     expect(await client.stats(queue)).toMatchObject({ pending: 2, dead: 0 });
   });
 
-  it('deletes a dead job', async () => {
+  it('refuses to delete without a terminal to ask on, unless given --yes', async () => {
     const queue = newQueue();
     await deadJob(queue, 'a');
 
     const result = await relay(['dlq', 'delete', queue, 'a']);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('pass --yes');
+    expect(await client.dlqList(queue)).toMatchObject({ jobs: [{ id: 'a' }] });
+  });
+
+  it('deletes a dead job with --yes', async () => {
+    const queue = newQueue();
+    await deadJob(queue, 'a');
+
+    const result = await relay(['dlq', 'delete', queue, 'a', '--yes']);
 
     expect(result.code).toBe(0);
     expect(await client.dlqList(queue)).toMatchObject({ jobs: [] });
@@ -279,6 +409,16 @@ describe.concurrent('relay stats and queues', () => {
     const [header, row] = result.stdout.trimEnd().split('\n');
     expect(header).toMatch(/^QUEUE\s+PENDING\s+SCHEDULED\s+RUNNING\s+FAILED\s+DEAD$/);
     expect(row?.split(/\s+/)).toEqual([queue, '1', '0', '0', '0', '0']);
+  });
+
+  it('exits 1 saying so for a queue that does not exist', async () => {
+    const queue = newQueue();
+
+    const result = await relay(['stats', queue]);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^relay: no queue named \`${queue}\``));
+    expect(result.stdout).toBe('');
   });
 
   it('prints the stats JSON with --json', async () => {
@@ -324,8 +464,56 @@ describe.concurrent('relay usage errors', () => {
     expect((await relay(['list', '--status', 'sleeping'])).code).toBe(2);
   });
 
-  it('exits 2 when dlq requeue gets neither an id nor --all', async () => {
-    expect((await relay(['dlq', 'requeue', 'q'])).code).toBe(2);
+  it('exits 2 when dlq requeue gets a job and --all', async () => {
+    expect((await relay(['dlq', 'requeue', 'q', 'a', '--all'])).code).toBe(2);
+  });
+
+  it('exits 2 when dlq requeue gets --limit without --all', async () => {
+    expect((await relay(['dlq', 'requeue', 'q/a', '--limit', '5'])).code).toBe(2);
+  });
+
+  it('prints errors as JSON on stderr with --json, API errors and usage errors alike', async () => {
+    const missing = await relay(['--json', 'status', 'nowhere', 'nope']);
+    const unknown = await relay(['--json', 'frobnicate']);
+    const usage = await relay(['submit', '-', '--timeout', '5', '--json']);
+
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stderr)).toEqual({
+      error: {
+        code: 'job_not_found',
+        message: 'job with id `nope` not found in queue `nowhere`.',
+        status: 404,
+        exit_code: 1,
+      },
+    });
+    expect(unknown.code).toBe(2);
+    expect(JSON.parse(unknown.stderr)).toMatchObject({ error: { code: 'usage', exit_code: 2 } });
+    expect(JSON.parse(unknown.stderr).error.message).toContain("unknown command 'frobnicate'");
+    expect(JSON.parse(usage.stderr)).toMatchObject({
+      error: { message: '--timeout needs --wait', exit_code: 2 },
+    });
+  });
+
+  it('prints the version with --version', async () => {
+    const { version } = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
+
+    const result = await relay(['--version']);
+
+    expect(result).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+  });
+
+  it('lists the global options and examples in a subcommand’s help', async () => {
+    const result = await relay(['retry', '--help']);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/Global Options:[\s\S]*--endpoint <url>[\s\S]*--json/);
+    expect(result.stdout).toMatch(/Examples:\n\s+\$ relay retry report-1/);
+  });
+
+  it('lists dlq delete in the help of dlq', async () => {
+    const result = await relay(['dlq', '--help']);
+
+    expect(result.stdout).toMatch(/^\s+delete \[options\] <job> \[id\]\s+delete a dead job/m);
   });
 
   it('exits 0 with usage on --help', async () => {
@@ -336,7 +524,49 @@ describe.concurrent('relay usage errors', () => {
   });
 });
 
+describe('relay completion', () => {
+  /** What bash completes after `words`, with the script `relay completion bash` printed. */
+  async function complete(words: string[]): Promise<string[]> {
+    const script = (await relay(['completion', 'bash'])).stdout;
+    const line = `COMP_WORDS=(relay ${words.join(' ')}); COMP_CWORD=${words.length}; _relay; echo "\${COMPREPLY[*]}"`;
+    const { stdout } = await promisify(execFile)('bash', ['-c', `${script}\n${line}`]);
+    return stdout.trim().split(' ');
+  }
+
+  it('completes commands, subcommands and options in bash', async () => {
+    expect(await complete(['dl'])).toEqual(['dlq']);
+    expect(await complete(['dlq', 're'])).toEqual(['requeue']);
+    expect(await complete(['dlq', 'delete', '--y'])).toEqual(['--yes']);
+    expect(await complete(['--json', 'logs', '--f'])).toEqual(['--follow']);
+  });
+
+  it('prints a zsh script that loads the bash one', async () => {
+    const result = await relay(['completion', 'zsh']);
+
+    expect(result.stdout).toMatch(/^#compdef relay\nautoload -U \+X bashcompinit && bashcompinit\n/);
+  });
+
+  it('exits 2 for a shell it does not know', async () => {
+    expect((await relay(['completion', 'fish'])).code).toBe(2);
+  });
+});
+
 describe('relay dev', () => {
+  it('exits 2 when it cannot bind the address it was given', async () => {
+    const result = await runCli([
+      '--token',
+      't',
+      'dev',
+      '--host',
+      '203.0.113.5',
+      '--port',
+      String(await freePort()),
+    ]);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('203.0.113.5 is not an address of this machine');
+  });
+
   it('serves the API on the given port and stops cleanly on SIGINT', async () => {
     const port = await freePort();
     const dev = await startDev(['--port', String(port)]);

@@ -4,10 +4,10 @@
  */
 import type { Job, JobPage, QueueStats, QueueSummary } from '../sdk/client.ts';
 
-/** Longest cell in a multi-row table; a whole value is one `relay status` or `--json` away. */
-const MAX_CELL = 60;
-
-/** One line of text for a value: strings as they are, anything else as compact JSON. */
+/**
+ * One line of text for a value: strings as they are, anything else as compact JSON, cut to `max`
+ * (a whole value is one `relay status` or `--json` away).
+ */
 function cell(value: unknown, max = Number.POSITIVE_INFINITY): string {
   const text =
     value === null || value === undefined ? '-' : typeof value === 'string' ? value : JSON.stringify(value);
@@ -38,19 +38,57 @@ export const jobDetail = (job: Job): string =>
     Object.entries(job).map(([field, value]) => [field, cell(value)]),
   );
 
-/** One row per job, and how to get the next page when there is one. */
-export function jobPage(page: JobPage, empty: string): string {
+/** Widest a `relay list` line gets: it fits a 100-column terminal. */
+export const LIST_WIDTH = 100;
+
+/** How long ago (or from now) a time is, coarsely: `just now`, `42s ago`, `5m ago`, `in 3h`, `2d ago`. */
+export function relativeTime(iso: string | null, now = Date.now()): string {
+  if (iso === null) return '-';
+  const ms = Date.parse(iso) - now;
+  const s = Math.round(Math.abs(ms) / 1000);
+  if (s < 1) return 'just now';
+  const [value, unit] =
+    s < 60
+      ? [s, 's']
+      : s < 3600
+        ? [Math.floor(s / 60), 'm']
+        : s < 86_400
+          ? [Math.floor(s / 3600), 'h']
+          : [Math.floor(s / 86_400), 'd'];
+  return ms < 0 ? `${value}${unit} ago` : `in ${value}${unit}`;
+}
+
+/** A waiting job's status with when it runs: `scheduled in 59m`, `failed, retry in 8s`. */
+function statusCell(job: Job, now: number): string {
+  if (job.status === 'scheduled') return `scheduled ${relativeTime(job.run_at, now)}`;
+  if (job.status === 'failed') return `failed, retry ${relativeTime(job.run_at, now)}`;
+  return job.status;
+}
+
+/**
+ * One row per job, newest first as the API lists them (the CREATED column), and how to get the
+ * next page. Queue and id are cut to a fair share of the line and the last error to what is left,
+ * so each line fits `LIST_WIDTH` columns.
+ */
+export function jobPage(page: JobPage, empty: string, now = Date.now()): string {
   if (!page.jobs.length) return empty;
+  const header = ['QUEUE', 'ID', 'STATUS', 'ATTEMPTS', 'CREATED', 'LAST ERROR'];
   const rows = page.jobs.map((job) => [
-    cell(job.queue, MAX_CELL),
-    cell(job.id, MAX_CELL),
-    job.status,
+    cell(job.queue, 16),
+    cell(job.id, 28),
+    statusCell(job, now),
     String(job.attempts),
-    cell(job.retries_remaining ?? 'unlimited'),
-    cell(job.run_at),
-    cell(job.last_error, MAX_CELL),
+    relativeTime(job.created_at, now),
+    job.last_error,
   ]);
-  const lines = table(['QUEUE', 'ID', 'STATUS', 'ATTEMPTS', 'RETRIES LEFT', 'RUN AT', 'LAST ERROR'], rows);
+  const widthOf = (column: number) =>
+    Math.max(header[column]?.length ?? 0, ...rows.map((row) => String(row[column] ?? '').length));
+  const used = [0, 1, 2, 3, 4].reduce((sum, column) => sum + widthOf(column) + 2, 0);
+  const errorWidth = Math.max(header[5]?.length ?? 0, LIST_WIDTH - used);
+  const lines = table(
+    header,
+    rows.map((row) => [...(row.slice(0, 5) as string[]), cell(row[5], errorWidth)]),
+  );
   return page.next_cursor ? `${lines}\n\nnext page: --cursor ${page.next_cursor}` : lines;
 }
 
@@ -73,3 +111,30 @@ export function progressLine(job: Job, elapsedMs: number): string {
   const attempt = job.attempts > 0 ? ` (attempt ${job.attempts})` : '';
   return `${job.queue}/${job.id} ${job.status}${attempt} ${(elapsedMs / 1000).toFixed(1)}s`;
 }
+
+/**
+ * How one run of a job ended, as far as the job tells: `running`, `completed (exit 0)`,
+ * `dead: exited with code 3`… A run that is not the job's latest was followed by another run:
+ * it is `retried` (the job keeps no record of each run's end, only of its last).
+ */
+export function runOutcome(job: Job, runId: string, latest: boolean, now = Date.now()): string {
+  if (job.status === 'running' && job.run_id === runId) return 'running';
+  if (!latest || job.status === 'running') return 'retried';
+  const error = job.last_error ?? 'no error recorded';
+  switch (job.status) {
+    case 'completed':
+      return job.result?.exit_code == null ? 'completed' : `completed (exit ${job.result.exit_code})`;
+    case 'dead':
+      return `dead: ${error}`;
+    case 'cancelled':
+      return 'cancelled';
+    case 'failed':
+      return `failed: ${error}; retry ${relativeTime(job.run_at, now)}`;
+    default:
+      return `ended: ${error}; waiting to run again`;
+  }
+}
+
+/** The line before a run's output: `--- attempt 2 · run 9b1f… · completed (exit 0)`. */
+export const runHeader = (attempt: number, runId: string, outcome: string): string =>
+  `--- attempt ${attempt} · run ${runId} · ${outcome}`;

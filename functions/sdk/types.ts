@@ -57,6 +57,37 @@ export interface ChildJobInput {
   readonly on_failure?: ChildJobInput;
 }
 
+/** Every field of `JobInput`: the compiler checks the list is complete (a CLI hints near misses). */
+export const JOB_INPUT_FIELDS = Object.keys({
+  queue: true,
+  id: true,
+  payload: true,
+  state: true,
+  timeout: true,
+  max_retries: true,
+  priority: true,
+  run_at: true,
+  delay: true,
+  idempotency_key: true,
+  backoff: true,
+  type: true,
+  on_success: true,
+  on_failure: true,
+} satisfies Record<keyof JobInput, true>);
+
+/** Every field of `ChildJobInput`, checked complete like `JOB_INPUT_FIELDS`. */
+export const CHILD_JOB_FIELDS = Object.keys({
+  queue: true,
+  type: true,
+  payload: true,
+  timeout: true,
+  max_retries: true,
+  backoff: true,
+  priority: true,
+  on_success: true,
+  on_failure: true,
+} satisfies Record<keyof ChildJobInput, true>);
+
 /** A job as the native API shows it (the server's `nativeView`). Times are RFC 3339 strings. */
 export interface Job {
   readonly queue: string;

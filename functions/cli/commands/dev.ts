@@ -1,0 +1,98 @@
+/** `relay dev`: Relay on this machine, with DynamoDB Local, fauxqs and the maintenance sweep. */
+import { type Command, InvalidArgumentError } from 'commander';
+import { LocalSetupError } from '../../local/preflight.ts';
+import { DEFAULT_HOST, DEFAULT_PORT, startLocalStack } from '../../local/stack.ts';
+import { examples, type Globals } from '../context.ts';
+import { EXIT, Exit } from '../exit.ts';
+
+export function addDevCommand(cli: Command): void {
+  examples(
+    cli
+      .command('dev')
+      .description('run Relay locally: DynamoDB Local, the API and the maintenance sweep')
+      .option(
+        '--port <port>',
+        'port to listen on (RELAY_PORT)',
+        parsePort,
+        parsePort(process.env.RELAY_PORT ?? String(DEFAULT_PORT)),
+      )
+      .option('--host <host>', 'address to bind (RELAY_HOST)', process.env.RELAY_HOST ?? DEFAULT_HOST)
+      .option('--data-dir <dir>', 'keep DynamoDB data in this directory across restarts')
+      .action(async (opts: { port: number; host: string; dataDir?: string }, command: Command) => {
+        process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+        const token = command.optsWithGlobals<Globals>().token;
+        const stack = await startLocalStack({
+          host: opts.host,
+          port: opts.port,
+          token,
+          dataDir: opts.dataDir,
+        }).catch((error: unknown) => {
+          // A busy port, no Java, no token: say what to fix in one line; nothing was left running.
+          if (!(error instanceof LocalSetupError)) throw error;
+          process.stderr.write(`relay dev: ${error.message}\n`);
+          throw new Exit(EXIT.usage);
+        });
+        const emulators = `DynamoDB Local at ${stack.dynamodbEndpoint}, SQS (fauxqs) at ${stack.sqsEndpoint}`;
+        process.stdout.write(welcome(stack.url, token, opts.dataDir, emulators, stack.commandsRunAs));
+        await stopSignal();
+        process.stdout.write('\nstopping: running jobs are given back… (Ctrl-C again to stop at once)\n');
+        await stack.stop();
+      }),
+    'relay dev',
+    'relay dev --port 4001 --data-dir .relay-data',
+  );
+}
+
+/**
+ * Resolves at the first SIGINT or SIGTERM. Under `npm start` a terminal's Ctrl-C arrives twice
+ * (from the terminal, and forwarded by npm), so a repeat within a second is the same request; a
+ * later one stops at once, leaving the children to notice (closed stdin, IPC channel, death signal).
+ */
+function stopSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    let first: number | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (first === undefined) {
+        first = Date.now();
+        resolve();
+      } else if (Date.now() - first > 1_000) {
+        process.stderr.write(`relay dev: ${signal} again, stopping at once\n`);
+        process.exit(EXIT.error);
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new InvalidArgumentError(`port must be a whole number from 0 to 65535, not \`${value}\``);
+  }
+  return port;
+}
+
+/** What `relay dev` prints once it answers: where it is, and three commands to paste. */
+export function welcome(
+  url: string,
+  token: string | undefined,
+  dataDir: string | undefined,
+  emulators?: string,
+  commandsRunAs?: string,
+): string {
+  const auth = token ? ` -H "authorization: Bearer $RELAY_TOKEN"` : '';
+  return [
+    `Relay is running at ${url} (${dataDir ? `data kept in ${dataDir}` : 'in memory'})`,
+    ...(emulators ? [`Emulators: ${emulators}`] : []),
+    ...(commandsRunAs ? [`Managed jobs' commands run ${commandsRunAs}`] : []),
+    '',
+    'Try it:',
+    `  curl -s -X POST ${url}/v1/jobs -H 'content-type: application/json'${auth} -d '{"queue":"hello","payload":{"greeting":"hi"}}'`,
+    `  curl -s${auth} '${url}/v2/queues/hello/jobs?num_jobs=1'`,
+    `  npx relay list --queue hello --endpoint ${url}`,
+    '',
+    'Ctrl-C stops Relay.',
+    '',
+  ].join('\n');
+}

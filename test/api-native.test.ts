@@ -475,6 +475,65 @@ describe('POST /v1/queues/{queue}/jobs/{id}/retry', () => {
   });
 });
 
+describe('run_at finer than a millisecond', () => {
+  /** `ms` in RFC 3339 with more digits: the microseconds Go and Rust clients send. */
+  const finer = (ms: number, digits = '009') => `${iso(ms).slice(0, -1)}${digits}Z`;
+  const claim = () => t.api.fetch('/v2/queues/q/jobs');
+
+  it('echoes the text it was given, to the microsecond, on every view', async () => {
+    const runAt = finer(t.clock.now - 1000);
+
+    const created = await enqueued('a', { run_at: runAt });
+
+    expect(created.run_at).toBe(runAt);
+    expect((await statusOf('a')).run_at).toBe(runAt);
+    expect((await jsonOf(t.api.fetch('/v1/jobs?queue=q'))).jobs[0].run_at).toBe(runAt);
+  });
+
+  it('shows a time given with an offset in UTC, keeping its digits', async () => {
+    const created = await enqueued('a', { run_at: '2026-01-01T02:00:00.500001+02:00' });
+
+    expect(created.run_at).toBe('2026-01-01T00:00:00.500001Z');
+  });
+
+  it('shows a time with no digits past the millisecond as before: three digits', async () => {
+    const created = await enqueued('a', { run_at: '2026-01-01T00:00:00.5000Z' });
+
+    expect(created.run_at).toBe('2026-01-01T00:00:00.500Z');
+  });
+
+  it('is not due before its microseconds: it is claimable from the next millisecond', async () => {
+    await enqueued('a', { run_at: finer(t.clock.now, '001') });
+
+    const early = await claim();
+    const shown = await statusOf('a');
+    t.clock.advance(1);
+    const due = await claim();
+
+    expect([early.status, shown.status, due.status]).toEqual([204, 'scheduled', 200]);
+  });
+
+  it('forgets the text when a failed run waits for its backoff', async () => {
+    const backoff = { strategy: 'fixed', base_seconds: 10, jitter: 'none' };
+    await enqueued('a', { run_at: finer(t.clock.now - 1000), backoff });
+    const runId = await claimNext();
+
+    await fail('a', { error: 'again', run_id: runId });
+
+    expect(await statusOf('a')).toMatchObject({ status: 'failed', run_at: iso(t.clock.now + 10_000) });
+  });
+
+  it('forgets the text when a retry makes the job due now', async () => {
+    await enqueued('a', { run_at: finer(t.clock.now - 1000), max_retries: 0 });
+    const runId = await claimNext();
+    await fail('a', { error: 'broke', run_id: runId });
+
+    const res = await post('/v1/queues/q/jobs/a/retry');
+
+    expect(await jsonOf(res)).toMatchObject({ status: 'pending', run_at: iso(t.clock.now) });
+  });
+});
+
 describe('dead-letter queue', () => {
   async function threeDead() {
     for (const id of ['a', 'b', 'c']) await dead(id);

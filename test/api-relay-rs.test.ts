@@ -165,6 +165,25 @@ for (const family of [v1, seed(''), seed('/v1')]) {
         expect((await stored('late'))?.status).toBe('pending');
       });
 
+      it('hands out run_at to the microsecond, as the client wrote it', async () => {
+        const runAt = `${new Date(t.clock.now - 1000).toISOString().slice(0, -1)}009Z`;
+        await enqueue(job('a', { run_at: runAt }));
+
+        const [handedOut] = await jsonOf(send(family.claim('1')));
+
+        expect(handedOut.run_at).toBe(runAt);
+      });
+
+      it('does not hand out a job before its microseconds are due', async () => {
+        await enqueue(job('a', { run_at: `${new Date(t.clock.now).toISOString().slice(0, -1)}001Z` }));
+
+        const early = await send(family.claim());
+        t.clock.advance(1);
+        const due = await send(family.claim());
+
+        expect([early.status, due.status]).toEqual([204, 200]);
+      });
+
       it('answers 204 with an empty body when no job is due', async () => {
         await enqueue(job('later', { run_at: new Date(t.clock.now + 60_000).toISOString() }));
 
@@ -318,6 +337,17 @@ for (const family of [v1, seed(''), seed('/v1')]) {
           state: 's2',
           run_id: null,
         });
+      });
+
+      it('forgets a run_at finer than a millisecond when the new content gives another', async () => {
+        await enqueue(job('a', { run_at: `${new Date(t.clock.now - 1000).toISOString().slice(0, -1)}009Z` }));
+        await send(family.claim());
+        const later = new Date(t.clock.now + 60_000).toISOString();
+
+        await send(family.reschedule(job('a', { run_at: later })));
+
+        expect(await jsonOf(t.api.fetch('/v1/queues/q/jobs/a/status'))).toMatchObject({ run_at: later });
+        expect((await stored('a'))?.run_at_text).toBeNull();
       });
 
       it("answers 404 with relay-rs's text for a job that is not in flight, leaving it as it was", async () => {

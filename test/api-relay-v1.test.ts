@@ -73,7 +73,7 @@ describe('POST /v1/queues/jobs', () => {
 
     expect(res.status).toBe(202);
     const body = await jsonOf(getJob('a'));
-    expect(body.run_at).toBe('2025-12-31T23:59:58.123Z');
+    expect(body.run_at).toBe('2025-12-31T23:59:58.123456789Z');
     expect(body.updated_at).toBe(new Date(t.clock.now).toISOString());
   });
 

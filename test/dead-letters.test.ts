@@ -110,6 +110,7 @@ describe('verdictOf', () => {
     attempts: 0,
     priority: 0,
     run_at: 1_000,
+    run_at_text: null,
     created_at: 1_000,
     updated_at: 1_000,
     status: 'pending',

@@ -59,27 +59,51 @@ const int32 = z.number().int().min(-2_147_483_648).max(2_147_483_647);
 
 const rfc3339 = z.iso.datetime({ offset: true, error: 'must be an RFC 3339 date-time' });
 
+/** A `run_at` as the store takes it: epoch milliseconds, and the text when finer than that. */
+type RunAt = Pick<NewJob, 'run_at' | 'run_at_text'>;
+
+/** An RFC 3339 date-time whose fraction of a second goes past milliseconds (up to nanoseconds). */
+const SUB_MILLISECOND = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.(\d{3}\d*[1-9]\d*)(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * The `run_at` a client wrote, which `Date` read as `ms` (it drops digits past the millisecond).
+ * A time finer than a millisecond (Go and Rust clients send microseconds) keeps its text, in UTC
+ * with the digits sent, which the views echo as relay-rs does; its `run_at` is rounded up, so
+ * ordering and due checks use a number and a job is never claimed before its time.
+ */
+function runAtOf(text: string, ms: number): RunAt {
+  const fraction = SUB_MILLISECOND.exec(text.trim())?.[2];
+  if (fraction === undefined || fraction.length > 9) return { run_at: ms };
+  // An offset is whole minutes, so the fraction of a second is the same in UTC.
+  return { run_at: ms + 1, run_at_text: `${new Date(ms).toISOString().slice(0, 19)}.${fraction}Z` };
+}
+
+/** 9999-12-31T23:59:59.999Z. */
+const MAX_DATE_MS = 253_402_300_799_999;
+
 /**
  * relay-rs v1's lenient `run_at` (it used the `anydate` parser): any date or date-time string
  * `Date` can read, or a unix timestamp in seconds written as a string.
  */
-/** 9999-12-31T23:59:59.999Z. */
-const MAX_DATE_MS = 253_402_300_799_999;
-
-const anyDate = z.string().transform((value, ctx) => {
+const anyDate = z.string().transform((value, ctx): RunAt => {
   const trimmed = value.trim();
-  const ms = /^\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) * 1000 : Date.parse(trimmed);
+  const unix = /^\d+(\.\d+)?$/.test(trimmed);
+  const ms = unix ? Number(trimmed) * 1000 : Date.parse(trimmed);
   if (Number.isNaN(ms)) {
     ctx.addIssue({ code: 'custom', message: `could not parse \`${value}\` as a date` });
     return z.NEVER;
   }
+  const runAt = unix ? { run_at: ms } : runAtOf(trimmed, ms);
   // A date JavaScript can show and DynamoDB can store as an exact number: year 9999 at the latest.
-  if (ms < 0 || ms > MAX_DATE_MS) {
+  if (ms < 0 || (runAt.run_at ?? ms) > MAX_DATE_MS) {
     ctx.addIssue({ code: 'custom', message: `\`${value}\` is not a date between 1970 and 9999` });
     return z.NEVER;
   }
-  return ms;
+  return runAt;
 });
+
+/** A strict RFC 3339 `run_at` (relay v2, native). */
+const rfc3339RunAt = (value: string): RunAt => runAtOf(value, Date.parse(value));
 
 /** payload + state must fit the store's item budget. */
 function sizeCheck(job: { payload: unknown; state?: unknown }, ctx: z.RefinementCtx) {
@@ -123,7 +147,7 @@ const relayJob = (
     priority?: number | null;
   },
   maxRetries: number | null,
-  runAt: number | undefined,
+  runAt: RunAt | null | undefined,
 ): NewJob => ({
   queue: j.queue,
   id: j.id,
@@ -132,7 +156,7 @@ const relayJob = (
   timeout: j.timeout,
   max_retries: maxRetries,
   priority: j.priority ?? undefined,
-  run_at: runAt,
+  ...runAt,
 });
 
 export const relayV1Job = z
@@ -148,7 +172,7 @@ export const relayV1Job = z
   })
   .superRefine(sizeCheck)
   // relay-rs: max_retries defaults to 0, and a negative one means retry forever.
-  .transform((j) => relayJob(j, normalizeMaxRetries(j.max_retries ?? 0, 0), j.run_at ?? undefined));
+  .transform((j) => relayJob(j, normalizeMaxRetries(j.max_retries ?? 0, 0), j.run_at));
 
 export const relayV1Batch = z
   .array(relayV1Job)
@@ -179,7 +203,7 @@ export const relayV2Job = z
     run_at: rfc3339.nullish(),
   })
   .superRefine(sizeCheck)
-  .transform((j) => relayJob(j, j.max_retries ?? null, j.run_at ? Date.parse(j.run_at) : undefined));
+  .transform((j) => relayJob(j, j.max_retries ?? null, j.run_at ? rfc3339RunAt(j.run_at) : undefined));
 
 export const relayV2Batch = z
   .array(relayV2Job)
@@ -312,11 +336,9 @@ export function fromNative(input: NativeJobInput, now: number, newId: () => stri
     timeout: input.timeout,
     max_retries: normalizeMaxRetries(input.max_retries, DEFAULTS.maxRetries),
     priority: input.priority,
-    run_at: input.run_at
-      ? Date.parse(input.run_at)
-      : input.delay !== undefined
-        ? now + input.delay * 1000
-        : undefined,
+    ...(input.run_at
+      ? rfc3339RunAt(input.run_at)
+      : { run_at: input.delay !== undefined ? now + input.delay * 1000 : undefined }),
     idempotency_key: input.idempotency_key,
     backoff: input.backoff,
     type: input.type,
@@ -389,6 +411,9 @@ export const requeueAllBody = z.strictObject({ limit: z.number().int().min(1).op
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+/** A job's `run_at` as every view shows it: as its client wrote it when finer than a millisecond. */
+const shownRunAt = (job: Pick<Job, 'run_at' | 'run_at_text'>) => job.run_at_text ?? iso(job.run_at);
+
 /** What a view shows in place of a command's environment variable values. */
 export const REDACTED = '<redacted>';
 
@@ -413,7 +438,7 @@ export const relayV1View = (job: Job) => ({
   max_retries: job.max_retries ?? -1,
   payload: shownPayload(job),
   state: job.state,
-  run_at: iso(job.run_at),
+  run_at: shownRunAt(job),
   updated_at: iso(job.updated_at),
 });
 
@@ -427,7 +452,7 @@ export const relayV2View = (job: Job) => ({
   payload: shownPayload(job),
   state: job.state,
   run_id: job.status === 'running' ? job.run_id : null,
-  run_at: iso(job.run_at),
+  run_at: shownRunAt(job),
   updated_at: iso(job.updated_at),
   created_at: iso(job.created_at),
 });
@@ -454,7 +479,7 @@ export const nativeView = (job: Job, now: number) => ({
   parent: job.parent,
   children: job.children,
   result: job.result,
-  run_at: iso(job.run_at),
+  run_at: shownRunAt(job),
   created_at: iso(job.created_at),
   updated_at: iso(job.updated_at),
 });

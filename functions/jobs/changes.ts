@@ -120,6 +120,7 @@ export function toFailed(item: JobItem, now: number, delaySeconds: number, lastE
   const order = orderKey(item.priority, runAt, item.seq);
   return withSet(toWaiting(item, now, 'failed', order, spendRetry(item), lastError), {
     run_at: runAt,
+    run_at_text: undefined,
     last_backoff_seconds: delaySeconds,
   });
 }
@@ -173,7 +174,12 @@ export const toCancelled = (now: number, expiresAt: number): JobChange => ({
 export function revived(item: JobItem, now: number, order: string): JobChange {
   const change = toWaiting(item, now, 'pending', order, item.max_retries, item.last_error);
   return {
-    ...withSet(change, { run_at: now, expires_at: undefined, last_backoff_seconds: undefined }),
+    ...withSet(change, {
+      run_at: now,
+      run_at_text: undefined,
+      expires_at: undefined,
+      last_backoff_seconds: undefined,
+    }),
     remove: [...(change.remove ?? []), ...DEAD_ATTRS, 'dead_reason'],
   };
 }

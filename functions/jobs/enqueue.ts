@@ -172,6 +172,7 @@ export async function newItem(ctx: StoreContext, job: NewJob, now: number): Prom
     attempts: 0,
     priority,
     run_at: runAt,
+    run_at_text: job.run_at_text,
     created_at: now,
     updated_at: now,
     status: 'pending',

@@ -18,6 +18,7 @@ type StoredAsJson = 'payload' | 'state';
  * absent attribute. `run_id` and `lease_expires_at` are left to `JobItem`'s running group.
  */
 type StoredWhenSet =
+  | 'run_at_text'
   | 'idempotency_key'
   | 'backoff'
   | 'last_backoff_seconds'
@@ -122,6 +123,7 @@ const everyClearable = <const L extends readonly Clearable[]>(
 
 export const JOB_ATTRIBUTES = everyClearable([
   'state',
+  'run_at_text',
   'idempotency_key',
   'backoff',
   'last_backoff_seconds',
@@ -161,6 +163,7 @@ export function toJob(item: JobItem): Job {
     attempts: item.attempts,
     priority: item.priority,
     run_at: item.run_at,
+    run_at_text: item.run_at_text ?? null,
     created_at: item.created_at,
     updated_at: item.updated_at,
     status: item.status,

@@ -74,6 +74,12 @@ export interface Job {
   readonly attempts: number;
   readonly priority: number;
   readonly run_at: number;
+  /**
+   * `run_at` as its client wrote it (RFC 3339, in UTC), kept when it is finer than a millisecond
+   * (Go and Rust clients send microseconds), for views to echo; `run_at` is it rounded up. Cleared
+   * whenever `run_at` changes.
+   */
+  readonly run_at_text: string | null;
   readonly created_at: number;
   readonly updated_at: number;
   readonly status: StoredStatus;
@@ -173,6 +179,8 @@ export interface NewJob {
   readonly priority?: number;
   /** Epoch ms; omitted means now (FIFO by enqueue time). */
   readonly run_at?: number;
+  /** `run_at` as the client wrote it, when finer than a millisecond (see `Job.run_at_text`). */
+  readonly run_at_text?: string;
   readonly idempotency_key?: string;
   readonly backoff?: Backoff;
   /** Omitted for a pull job. */

@@ -363,6 +363,107 @@ describe("relay-rs's scenarios", () => {
   });
 });
 
+/**
+ * The request sequences relay-rs's clients send, replayed over HTTP: relay-client-go's consumer
+ * (one poller asking for as many jobs as it has idle workers, each worker completing its job with
+ * DELETE when autocomplete is on, exiting on any answer but 200) and the Rust client, whose jobs
+ * carry every field, `run_at` with microseconds.
+ */
+describe('replayed relay-rs clients', () => {
+  const HOUR = 3_600_000;
+  /** A Go client job: `max_retries` and `state` omitted when zero, `updated_at` always null. */
+  const goJob = (id: string, extra: Record<string, unknown> = {}) => ({
+    id,
+    queue: 'q',
+    timeout: 30,
+    payload: { n: id },
+    updated_at: null,
+    ...extra,
+  });
+  /** `ms` as chrono writes a `DateTime<Utc>` with microseconds. */
+  const micros = (ms: number) => `${new Date(ms).toISOString().slice(0, -1)}283Z`;
+  const poll = (numJobs: number) => claim('q', `?num_jobs=${numJobs}`);
+  const ids = async (res: Response) => ((await jsonOf(res)) as { id: string }[]).map((j) => j.id);
+  const nativeStatus = (id: string) => jsonOf(t.api.fetch(`/v1/queues/q/jobs/${id}/status`));
+
+  it('Go consumer with autocomplete: completing a job whose lease expired meanwhile answers 200', async () => {
+    await enqueue(goJob('a', { timeout: 1 }));
+    expect(await ids(await poll(1))).toEqual(['a']);
+    t.clock.advance(2000);
+    await t.api.store.sweep();
+
+    const completed = await remove('a');
+
+    expect(completed.status).toBe(200);
+    expect(await completed.text()).toBe('');
+    expect((await poll(1)).status).toBe(204);
+    expect(await nativeStatus('a')).toMatchObject({ status: 'dead', dead_reason: 'lease_expired' });
+  });
+
+  it('Go consumer with autocomplete: completing a job deleted while it ran answers 200', async () => {
+    await enqueue(goJob('a'));
+    await poll(1);
+    await t.api.fetch('/v2/queues/q/jobs/a', { method: 'DELETE' });
+
+    const completed = await remove('a');
+
+    expect(completed.status).toBe(200);
+    expect((await getJob('a')).status).toBe(404);
+  });
+
+  it('Go poller with 128 idle workers: num_jobs=128 gets 100 jobs, then the 28 it still asks for', async () => {
+    const all = Array.from({ length: 130 }, (_, i) => `j${String(i).padStart(3, '0')}`);
+    await enqueue(...all.map((id) => goJob(id)));
+
+    const first = await ids(await poll(128));
+    const second = await ids(await poll(128 - first.length));
+    for (const id of first.slice(0, 5)) await remove(id);
+    const afterFiveCompleted = await ids(await poll(5));
+
+    expect(first).toEqual(all.slice(0, 100));
+    expect(second).toEqual(all.slice(100, 128));
+    expect(afterFiveCompleted).toEqual(all.slice(128));
+  });
+
+  it('Rust client: run_at comes back to the microsecond from get and from a poll', async () => {
+    const runAt = micros(t.clock.now - 1000);
+    await enqueue({ ...goJob('a'), max_retries: -1, state: null, run_at: runAt });
+
+    const got = await jsonOf(getJob('a'));
+    const [polled] = await jsonOf(poll(10));
+    const completed = await remove('a');
+
+    expect([got.run_at, polled.run_at]).toEqual([runAt, runAt]);
+    expect(completed.status).toBe(200);
+    expect((await t.api.fetch('/v1/queues/q/jobs/a', { method: 'HEAD' })).status).toBe(404);
+  });
+
+  it('a job with a 24 h timeout stays in flight past 12 h, heartbeats, and returns once its lease ends', async () => {
+    await enqueue(goJob('a', { timeout: 86_400, max_retries: -1 }));
+    await poll(1);
+    t.clock.advance(13 * HOUR);
+    await t.api.store.sweep();
+
+    const meanwhile = await poll(1);
+    const beat = await heartbeat('a', { step: 1 });
+    t.clock.advance(24 * HOUR + 1000);
+    const afterLease = await poll(1);
+
+    expect([meanwhile.status, beat.status]).toEqual([204, 202]);
+    expect(await ids(afterLease)).toEqual(['a']);
+  });
+
+  it("a mixed fleet: a producer's priority 9 job is claimed before the Go producer's earlier ones", async () => {
+    await enqueue(goJob('first'), goJob('second'));
+    await enqueue(goJob('urgent', { priority: 9 }));
+
+    const next = await poll(1);
+
+    expect(await ids(next)).toEqual(['urgent']);
+    expect(await nativeStatus('urgent')).toMatchObject({ priority: 9 });
+  });
+});
+
 describe('percent-encoded names', () => {
   const queue = 'my queue/α';
   const id = 'a/b c';

@@ -579,3 +579,86 @@ describe('PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id} (requeue)', () => {
     expect((await t.api.store.get('q', 'a'))?.status).toBe('running');
   });
 });
+
+/**
+ * relay-sdk-go's request sequences, replayed: its suite enqueues with `run_at` set to the time
+ * truncated to the microsecond and compares every `Existing` job it reads back field by field; its
+ * poller asks for as many jobs as it has idle workers (the CPU count by default).
+ */
+describe('replayed relay-sdk-go client', () => {
+  /** `ms` as Go's `time.Time.Truncate(time.Microsecond)` marshals it (RFC 3339, nano, trimmed). */
+  const micros = (ms: number) => `${new Date(ms).toISOString().slice(0, -1)}283Z`;
+  const exists = async (id: string) =>
+    (await t.api.fetch(`/v2/queues/q/jobs/${id}`, { method: 'HEAD' })).status;
+  const sdkJob = (id: string, extra: Record<string, unknown> = {}) =>
+    job(id, { max_retries: null, payload: 3, state: null, ...extra });
+
+  it('one-shot job: run_at comes back to the microsecond from get and from next, then completes', async () => {
+    const now = micros(t.clock.now - 5);
+    expect((await enqueue([sdkJob('a', { run_at: now })], 'unique')).status).toBe(202);
+    expect(await exists('a')).toBe(200);
+
+    const got = await getJob('a');
+    const [claimed] = (await jsonOf(next('?num_jobs=10'))) as (Existing & { run_at: string })[];
+    const completed = await complete('a', claimed?.run_id as string);
+
+    expect(got).toMatchObject({ run_at: now, max_retries: null, retries_remaining: null, run_id: null });
+    expect(claimed).toMatchObject({ id: 'a', run_at: now, payload: 3, state: null });
+    expect(completed.status).toBe(200);
+    expect(await exists('a')).toBe(404);
+  });
+
+  it('requeue of a singleton: the next run_at, to the microsecond, is kept and waited for', async () => {
+    const runId = await running('a', { max_retries: null });
+    const nextRun = micros(t.clock.now + 60_000);
+
+    expect((await requeue('a', runId, [sdkJob('a', { run_at: nextRun })], 'replace')).status).toBe(202);
+    const early = await next();
+    t.clock.advance(60_001);
+    const [due] = (await jsonOf(next())) as (Existing & { run_at: string })[];
+
+    expect(early.status).toBe(204);
+    expect(due).toMatchObject({ id: 'a', run_at: nextRun });
+  });
+
+  it('keeps run_at as given when an expired run returns to waiting', async () => {
+    const runAt = micros(t.clock.now - 5);
+    await enqueue([sdkJob('a', { run_at: runAt, timeout: 1 })]);
+    await next();
+    t.clock.advance(2000);
+    await t.api.store.sweep();
+
+    expect(await getJob('a')).toMatchObject({ run_id: null, run_at: runAt });
+  });
+
+  it('a poller with 128 idle workers gets 100 jobs, then the 28 it still asks for', async () => {
+    const ids = Array.from({ length: 128 }, (_, i) => `j${String(i).padStart(3, '0')}`);
+    await enqueue(ids.map((id) => sdkJob(id)));
+
+    const first = (await jsonOf(next('?num_jobs=128'))) as Existing[];
+    const second = (await jsonOf(next(`?num_jobs=${128 - first.length}`))) as Existing[];
+
+    expect(first.map((j) => j.id)).toEqual(ids.slice(0, 100));
+    expect(second.map((j) => j.id)).toEqual(ids.slice(100));
+  });
+
+  it('a job with a lease of a year is held through a day without heartbeats', async () => {
+    const runId = await running('a', { timeout: 365 * 86_400 });
+    t.clock.advance(86_400_000);
+    await t.api.store.sweep();
+
+    const beat = await heartbeat('a', runId, { step: 2 });
+
+    expect(beat.status).toBe(202);
+    expect((await next()).status).toBe(204);
+  });
+
+  it("a mixed fleet: a producer's priority 9 job is claimed before the SDK's earlier ones", async () => {
+    await enqueue([sdkJob('first'), sdkJob('second')]);
+    await enqueue([sdkJob('urgent', { priority: 9 })]);
+
+    const [first] = (await jsonOf(next())) as Existing[];
+
+    expect(first?.id).toBe('urgent');
+  });
+});

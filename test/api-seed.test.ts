@@ -85,4 +85,54 @@ describe.each(['', '/v1'])('seed routes under "%s"', (prefix) => {
       expect(res.status).toBe(400);
     });
   });
+
+  /**
+   * relay-client-go v0.6's request sequences, replayed: single-job `/enqueue`, a poller asking
+   * `/next` for as many jobs as it has idle workers, and `/complete` with its query written by
+   * `url.Values` (keys sorted), which the consumer sends after each job when autocomplete is on and
+   * whose failure ends the process.
+   */
+  describe('replayed relay-client-go v0.6 consumer', () => {
+    const poll = (numJobs: number) => next(`?queue=q&num_jobs=${numJobs}`);
+    const complete = (id: string) =>
+      t.api.fetch(`${prefix}/complete?job_id=${id}&queue=q`, { method: 'DELETE' });
+    const ids = async (res: Response) => ((await jsonOf(res)) as { id: string }[]).map((j) => j.id);
+
+    it('completing a job whose lease expired meanwhile answers 200, and the poller goes on', async () => {
+      await enqueue(job('a', { timeout: 1, updated_at: null }));
+      await poll(1);
+      t.clock.advance(2000);
+      await t.api.store.sweep();
+
+      const completed = await complete('a');
+
+      expect(completed.status).toBe(200);
+      expect(await completed.text()).toBe('');
+      expect((await poll(1)).status).toBe(204);
+    });
+
+    it('a poller with 128 idle workers gets 100 jobs, then the 28 it still asks for', async () => {
+      const all = Array.from({ length: 128 }, (_, i) => `j${String(i).padStart(3, '0')}`);
+      await t.api.send(
+        'POST',
+        `${prefix}/enqueue/batch`,
+        all.map((id) => job(id)),
+      );
+
+      const first = await ids(await poll(128));
+      const second = await ids(await poll(128 - first.length));
+
+      expect(first).toEqual(all.slice(0, 100));
+      expect(second).toEqual(all.slice(100));
+    });
+
+    it('run_at comes back from /next to the microsecond', async () => {
+      const runAt = `${new Date(t.clock.now - 1000).toISOString().slice(0, -1)}283Z`;
+      await enqueue(job('a', { run_at: runAt, updated_at: null }));
+
+      const [polled] = await jsonOf(poll(1));
+
+      expect(polled.run_at).toBe(runAt);
+    });
+  });
 });

@@ -1,8 +1,13 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../functions/local/dynamodb-local.ts';
 import { startTestApi, type TestApi } from './support/api.ts';
+import { CLI, type CliResult, type DevProcess, startDev } from './support/cli.ts';
 
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
@@ -48,7 +53,197 @@ describe('README', () => {
       .replaceAll('curl -s ', 'curl -sS -f ');
     const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script]);
     expect(stdout).toContain('"status":"scheduled"');
+    // relay-rs routes that answer without a body print their status code (curl -w).
+    expect(stdout.match(/^20[024]$/gm)?.length).toBeGreaterThanOrEqual(10);
     expect(stdout.trim().endsWith('200')).toBe(true);
+  });
+});
+
+/**
+ * The commands of the README's CLI block, as a shell runs them: comment lines dropped, a line
+ * ending in `\\` joined with the next, a here-document kept with its command.
+ */
+function cliCommands(): string[] {
+  const section = README.slice(README.indexOf('## The `relay` CLI'), README.indexOf('## The TypeScript SDK'));
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+  const commands: string[] = [];
+  let current: string[] = [];
+  let heredoc: string | undefined;
+  for (const line of block.split('\n')) {
+    if (heredoc === undefined && current.length === 0 && (line.trim() === '' || line.startsWith('#')))
+      continue;
+    current.push(line);
+    if (heredoc !== undefined) {
+      if (line === heredoc) heredoc = undefined;
+    } else {
+      heredoc = /<<'(\w+)'/.exec(line)?.[1];
+    }
+    if (heredoc === undefined && !line.endsWith('\\')) {
+      commands.push(current.join('\n'));
+      current = [];
+    }
+  }
+  return commands;
+}
+
+/** Runs one command as bash would, the `npx relay` in it being the built CLI. */
+function runShell(command: string, cwd: string, endpoint: string): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const script = command.replaceAll('npx relay ', `node ${CLI} `);
+    execFile(
+      'bash',
+      ['-o', 'pipefail', '-c', script],
+      { cwd, env: { ...process.env, RELAY_URL: endpoint, RELAY_TOKEN: '' } },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+const field = (output: string, name: string) => new RegExp(`^${name}\\s+(.*)$`, 'm').exec(output)?.[1];
+
+/** What each command of the CLI block must do, by its first line, in the README's order. */
+const CLI_BLOCK: readonly { readonly command: string; readonly code: number; check?(r: CliResult): void }[] =
+  [
+    { command: "cat > job.json <<'EOF'", code: 0 },
+    {
+      command:
+        "npx relay submit job.json --wait       # its output as it runs, then its on_success job's; exit 0",
+      code: 0,
+      check: (r) => {
+        expect(r.stdout).toMatch(/^hello from greet\ngreeted\n/);
+        expect(r.stderr).toContain('a warning\n');
+        expect(field(r.stdout, 'status')).toBe('completed');
+        expect(r.stdout).toMatch(/^chained scripts\/greet~\S+~success: completed$/m);
+      },
+    },
+    {
+      command:
+        'npx relay logs greet                   # a bare id names the job one queue has; a header per run on stderr',
+      code: 0,
+      check: (r) => {
+        expect(r.stdout).toBe('hello from greet\n');
+        expect(r.stderr).toMatch(/^--- attempt 1 · run [\w-]{36} · completed \(exit 0\)\na warning\n$/);
+      },
+    },
+    {
+      command: 'npx relay status scripts/greet         # also: npx relay status scripts greet',
+      code: 0,
+      check: (r) => expect(field(r.stdout, 'status')).toBe('completed'),
+    },
+    {
+      command: 'npx relay list --queue scripts         # newest first: the chained job, then greet',
+      code: 0,
+      check: (r) => {
+        const ids = r.stdout
+          .trimEnd()
+          .split('\n')
+          .slice(1)
+          .map((row) => row.split(/\s+/)[1]);
+        expect(ids).toEqual([expect.stringMatching(/^greet~/), 'greet']);
+      },
+    },
+    {
+      command:
+        'npx relay logs report-1                # a pull job: its worker runs it, so Relay has no output of it',
+      code: 0,
+      check: (r) => expect(r.stderr).toContain('default/report-1 is a pull job (pending)'),
+    },
+    {
+      command: 'npx relay cancel report-1',
+      code: 0,
+      check: (r) => expect(field(r.stdout, 'status')).toBe('cancelled'),
+    },
+    {
+      command:
+        'npx relay retry report-1               # a cancelled, dead or failed job runs again, with fresh retries',
+      code: 0,
+      check: (r) => expect(field(r.stdout, 'status')).toBe('pending'),
+    },
+    {
+      command: 'npx relay cancel emails welcome-42',
+      code: 0,
+      check: (r) => expect(field(r.stdout, 'status')).toBe('cancelled'),
+    },
+    {
+      command: `echo '{"queue":"scripts","id":"broken","type":"SHELL","max_retries":0,"payload":{"command":"/bin/sh","args":["-c","echo giving up >&2; exit 3"]}}' \\`,
+      code: 1,
+      check: (r) => {
+        expect(field(r.stdout, 'status')).toBe('dead');
+        expect(r.stderr).toContain('giving up\n');
+      },
+    },
+    {
+      command: 'npx relay dlq list scripts',
+      code: 0,
+      check: (r) => expect(r.stdout).toMatch(/^scripts\s+broken\s+dead\s+/m),
+    },
+    {
+      command: 'npx relay dlq requeue broken           # or: npx relay dlq requeue scripts --all [--limit N]',
+      code: 0,
+      check: (r) => expect(field(r.stdout, 'status')).toMatch(/^(pending|running|dead)$/),
+    },
+    {
+      command: 'npx relay logs broken --follow         # both runs, until it is dead again; exit 1',
+      code: 1,
+      check: (r) => {
+        // The first run is over; the second may still run when the command starts.
+        const first = String.raw`--- attempt \d · run \S+ · (retried|ended: [^\n]*)\ngiving up\n`;
+        const dead = String.raw`--- attempt \d · run \S+ · dead: exited with code 3\n`;
+        const second = String.raw`(${dead}giving up\n|--- attempt \d · run \S+ · running\ngiving up\n${dead})`;
+        expect(r.stderr).toMatch(new RegExp(`^${first}${second}$`));
+      },
+    },
+    {
+      command: 'npx relay dlq delete scripts/broken --yes',
+      code: 0,
+      check: (r) => expect(r.stdout).toBe('deleted broken from the dead-letter queue of scripts\n'),
+    },
+    {
+      command: 'npx relay stats scripts',
+      code: 0,
+      check: (r) =>
+        expect(r.stdout.trimEnd().split('\n')[1]?.split(/\s+/)).toEqual(['scripts', '0', '0', '0', '0', '0']),
+    },
+    {
+      command: 'npx relay queues',
+      code: 0,
+      check: (r) => expect(r.stdout).toMatch(/^scripts\s+priority\s+/m),
+    },
+  ];
+
+describe('README: the relay CLI', () => {
+  let dev: DevProcess;
+  let cwd: string;
+  beforeAll(async () => {
+    [dev, cwd] = await Promise.all([
+      startDev(['--port', String(await freePort())]),
+      mkdtemp(path.join(tmpdir(), 'relay-readme-')),
+    ]);
+  });
+  afterAll(async () => {
+    dev.child.kill('SIGINT');
+    await dev.exited;
+    await rm(cwd, { recursive: true, force: true });
+  });
+
+  it('runs its CLI block as printed after the curl walkthrough, each command doing what it says', async () => {
+    const walkthrough = curlWalkthrough().replaceAll('http://127.0.0.1:4000', dev.url);
+    await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', walkthrough]);
+    const commands = cliCommands();
+
+    expect(commands.map((command) => command.split('\n')[0])).toEqual(CLI_BLOCK.map((step) => step.command));
+    for (const [i, command] of commands.entries()) {
+      const step = CLI_BLOCK[i];
+      const result = await runShell(command, cwd, dev.url);
+      expect({ command: step?.command, code: result.code, stderr: result.stderr }).toMatchObject({
+        command: step?.command,
+        code: step?.code,
+      });
+      step?.check?.(result);
+    }
   });
 });
 

@@ -63,6 +63,17 @@ async function until(job: Job, status: Job['status']): Promise<Job> {
   return client.status(job.queue, job.id);
 }
 
+/**
+ * A job that wrote `first` and failed, then wrote `second` and completed: it fails while its
+ * marker file is missing, creating it.
+ */
+async function failedOnceThenCompleted(): Promise<Job> {
+  const marker = path.join(dir, randomUUID());
+  const script = `test -f ${marker} && echo second && exit 0; touch ${marker}; echo first; exit 1`;
+  const backoff = { strategy: 'fixed', base_seconds: 1, max_seconds: 1, jitter: 'none' };
+  return until(await submit(shell(newQueue(), script, { max_retries: 1, backoff })), 'completed');
+}
+
 /** The value of one row of `relay status`'s table. */
 const field = (table: string, name: string) => new RegExp(`^${name}\\s+(.*)$`, 'm').exec(table)?.[1];
 
@@ -240,13 +251,7 @@ describe.concurrent('relay logs', () => {
   });
 
   it('heads each run with its attempt, run id and how it ended', async () => {
-    const marker = path.join(dir, randomUUID());
-    const script = `test -f ${marker} && echo second && exit 0; touch ${marker}; echo first; exit 1`;
-    const backoff = { strategy: 'fixed', base_seconds: 1, max_seconds: 1, jitter: 'none' };
-    const job = await until(
-      await submit(shell(newQueue(), script, { max_retries: 1, backoff })),
-      'completed',
-    );
+    const job = await failedOnceThenCompleted();
     const logs = (await client.logs(job.queue, job.id)).entries;
     const [first, second] = [1, 2].map(
       (attempt) => logs.find((e) => e.attempt === attempt)?.run_id ?? 'missing',
@@ -261,14 +266,7 @@ describe.concurrent('relay logs', () => {
   });
 
   it('prints only the given run with --run', async () => {
-    // Fails while the marker file is missing, creating it: the first run fails, the second passes.
-    const marker = path.join(dir, randomUUID());
-    const script = `test -f ${marker} && echo second && exit 0; touch ${marker}; echo first; exit 1`;
-    const backoff = { strategy: 'fixed', base_seconds: 1, max_seconds: 1, jitter: 'none' };
-    const job = await until(
-      await submit(shell(newQueue(), script, { max_retries: 1, backoff })),
-      'completed',
-    );
+    const job = await failedOnceThenCompleted();
     const second = (await client.logs(job.queue, job.id)).entries.find((e) => e.attempt === 2);
 
     const all = await relay(['logs', job.queue, job.id]);

@@ -57,6 +57,8 @@ export interface ChaosSizes {
   readonly restart: { readonly pullJobs: number; readonly managedJobs: number };
   readonly skew: { readonly pullJobs: number; readonly managedJobs: number };
   readonly burst: { readonly jobs: number; readonly producers: number };
+  /** SIGKILLs of the whole `relay dev --data-dir` (node and its JVM), each right after an acknowledgement. */
+  readonly stackKills: { readonly kills: number };
   /**
    * Run the lost-dispatch repair beside the stack's own sweep with this grace. The stack's grace is
    * `DISPATCH_GRACE_MS` (30 s) and not configurable, so the full run waits for it and proves the
@@ -68,8 +70,8 @@ export interface ChaosSizes {
 }
 
 /**
- * About 6 minutes on an idle 2-core machine, most of it the 10,000-job burst and the 30 s grace of
- * the lost-dispatch repair. Dropping one message in ten keeps the chance of a job whose hint is
+ * About 10 minutes on an idle 2-core machine, most of it the 10,000-job burst, the 30 s grace of
+ * the lost-dispatch repair and the restarts after the stack's SIGKILLs. Dropping one message in ten keeps the chance of a job whose hint is
  * lost twice in a row (a full minute of repair) small.
  */
 export const FULL: ChaosSizes = {
@@ -80,6 +82,7 @@ export const FULL: ChaosSizes = {
   restart: { pullJobs: 150, managedJobs: 20 },
   skew: { pullJobs: 200, managedJobs: 20 },
   burst: { jobs: 10_000, producers: 32 },
+  stackKills: { kills: 16 },
   drainTimeoutMs: 240_000,
 };
 
@@ -92,6 +95,7 @@ export const SHORT: ChaosSizes = {
   restart: { pullJobs: 30, managedJobs: 6 },
   skew: { pullJobs: 40, managedJobs: 6 },
   burst: { jobs: 1_000, producers: 32 },
+  stackKills: { kills: 3 },
   repairGraceMs: 2_000,
   drainTimeoutMs: 50_000,
 };
@@ -410,6 +414,78 @@ export const burst: Scenario = async (ctx, sizes) => {
   }
 };
 
+/**
+ * 7. The whole `relay dev --data-dir` (node and DynamoDB Local's JVM, one process group) is
+ * SIGKILLed during a load of `unique` batches, right after an acknowledgement, then started again
+ * on the same data, again and again. Every acknowledged job must be there afterwards, and workers
+ * must be able to drain them all: an answer sent before its write was durable loses a batch here
+ * (DynamoDB Local answers a transaction before SQLite commits it, unless Relay waits).
+ */
+export const stackKills: Scenario = async (ctx, sizes) => {
+  const port = await freePort();
+  const dataDir = path.join(ctx.workDir, `kill-data-${randomUUID().slice(0, 8)}`);
+  const queue = `chaos-stack-kills-${randomUUID().slice(0, 8)}`;
+  const acknowledged: string[] = [];
+  for (let kill = 0; kill < sizes.stackKills.kills; kill++) {
+    const stack = await startDevProcess(port, dataDir);
+    acknowledged.push(...(await loadThenKill(stack, queue, `k${kill}`, between(500, 3_000))));
+  }
+  const stack = await startDevProcess(port, dataDir);
+  const run = { ...newRun(ctx, 'stack-kills', stack.url), queue };
+  const fleet = new WorkerFleet(ctx, run, { concurrency: 50 });
+  try {
+    const stored = new Set((await listAll(run)).map((job) => job.id));
+    const missing = acknowledged.filter((id) => !stored.has(id));
+    fleet.start(2);
+    const detail =
+      `${sizes.stackKills.kills} SIGKILLs of relay dev and its JVM right after an acknowledged batch; ` +
+      `${acknowledged.length} jobs acknowledged, ${missing.length} missing after the restarts` +
+      (missing.length ? ` (${missing.slice(0, 5).join(', ')}…)` : '');
+    // Relay's to keep: every acknowledged job, and any written whose answer died with the stack.
+    const ids = [...new Set([...acknowledged, ...stored])];
+    return await finish(run, ids, sizes, { fleet, faults: sizes.stackKills.kills, detail });
+  } finally {
+    await fleet.stop();
+    await stack.stop();
+  }
+};
+
+/**
+ * Eight producers send `unique` batches of 100 pull jobs (ids `<prefix>-<producer>-<batch>-<i>`);
+ * once the first is acknowledged, the load runs on for `loadMs` (a backlog builds up in the
+ * emulator), then the stack's process group is SIGKILLed right after the next acknowledgement.
+ * Returns the ids of every acknowledged batch.
+ */
+async function loadThenKill(stack: DevProcess, queue: string, prefix: string, loadMs: number) {
+  const acknowledged: string[] = [];
+  let armed = Number.POSITIVE_INFINITY;
+  let killed = false;
+  let batch = 0;
+  const producer = async (p: number) => {
+    while (!killed) {
+      const ids = range(100, (i) => `${prefix}-${p}-${batch}-${i}`);
+      batch++;
+      const jobs = ids.map((id) => pullJob(queue, id, 0));
+      const response = await fetch(`${stack.url}/v2/queues/jobs?mode=unique`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(jobs),
+      }).catch(() => undefined);
+      if (!response || killed) return;
+      await response.arrayBuffer();
+      if (response.status >= 300) throw new Error(`enqueue answered ${response.status}`);
+      acknowledged.push(...ids);
+      armed = Math.min(armed, Date.now() + loadMs);
+      if (Date.now() >= armed && !killed) {
+        killed = true;
+        await stack.kill();
+      }
+    }
+  };
+  await Promise.all(range(8, producer));
+  return acknowledged;
+}
+
 /** Every scenario, by the name `npm run chaos -- <name>` takes, in the order they run. */
 export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   'worker-kills': workerKills,
@@ -419,6 +495,7 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   'stack-restart': stackRestart,
   'clock-skew': clockSkew,
   burst,
+  'stack-kills': stackKills,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -767,10 +844,16 @@ interface DevProcess {
   readonly url: string;
   readonly dynamodbEndpoint: string;
   readonly sqsEndpoint: string;
+  /** Ends it gracefully (SIGINT), as Ctrl-C does. */
   stop(): Promise<void>;
+  /** SIGKILLs its whole process group (node, the JVM, runners) at once, as a power cut would. */
+  kill(): Promise<void>;
 }
 
-/** Starts the built CLI's `relay dev` and resolves once it printed where it runs. */
+/**
+ * Starts the built CLI's `relay dev`, in a process group of its own, and resolves once it printed
+ * where it runs.
+ */
 async function startDevProcess(port: number, dataDir: string): Promise<DevProcess> {
   // Only the log level: the in-process stack's RELAY_* endpoints must not leak into this one.
   const env = Object.fromEntries(
@@ -779,7 +862,7 @@ async function startDevProcess(port: number, dataDir: string): Promise<DevProces
   const child = spawn(
     process.execPath,
     [path.join(ROOT, 'dist/relay.mjs'), 'dev', '--port', String(port), '--data-dir', dataDir],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -795,6 +878,14 @@ async function startDevProcess(port: number, dataDir: string): Promise<DevProces
           sqsEndpoint: emulators[2] as string,
           stop: async () => {
             if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+            await exited;
+          },
+          kill: async () => {
+            try {
+              if (child.pid) process.kill(-child.pid, 'SIGKILL');
+            } catch {
+              // Gone already.
+            }
             await exited;
           },
         });

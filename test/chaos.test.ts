@@ -23,6 +23,7 @@ import {
   type Scenario,
   type ScenarioResult,
   SHORT,
+  stackKills,
   stackRestart,
   workerKills,
 } from '../bench/chaos-scenarios.ts';
@@ -131,6 +132,18 @@ describe('Relay under faults', { timeout: SCENARIO_BOUND_MS }, () => {
     expect(result.faults).toBeGreaterThan(0);
     expectNothingLostOrOverlapping(result);
   });
+
+  it(
+    'keeps every acknowledged job across SIGKILLs of the whole relay dev --data-dir during load, and drains them',
+    async () => {
+      const result = await run(stackKills);
+
+      expect(result.faults).toBe(SHORT.stackKills.kills);
+      expect(result.submitted).toBeGreaterThan(0);
+      expectNothingLostOrOverlapping(result);
+    },
+    2 * SCENARIO_BOUND_MS,
+  ); // each kill costs a start of relay dev and its JVM: minutes on a loaded machine
 
   it('keeps every job of a burst from 32 concurrent producers exactly once, and completes them all', async () => {
     const result = await run(burst);

@@ -301,6 +301,28 @@ describe('worker routes and managed jobs', () => {
     expect(await api.store.get('q', 'run')).toMatchObject({ status: 'running', run_id: runId, attempts: 1 });
   });
 
+  it.each([
+    ['relay-rs v1 DELETE', '/v1/queues/q/jobs/waits'],
+    ['seed complete', '/v1/complete?queue=q&job_id=waits'],
+  ])(
+    'cannot delete a waiting managed job through %s, which answers 200 as for a job not there',
+    async (_name, path) => {
+      await api.store.enqueue({
+        queue: 'q',
+        id: 'waits',
+        type: 'SHELL',
+        payload: echo,
+        timeout: 30,
+        max_retries: 3,
+      });
+
+      const response = await api.fetch(path, { method: 'DELETE' });
+
+      expect(response.status).toBe(200);
+      expect(await api.store.get('q', 'waits')).toMatchObject({ status: 'pending', type: 'SHELL' });
+    },
+  );
+
   it('cannot replace a live managed job with relay-rs `replace` (409), nor reschedule it', async () => {
     const replaced = await api.send('POST', '/v2/queues/jobs?mode=replace', [
       { queue: 'q', id: 'run', timeout: 30, payload: { command: 'evil' } },

@@ -99,8 +99,11 @@ export const statusIn = (statuses: readonly StoredStatus[]): Condition =>
 /** The job is live (waiting or running): what an operator may cancel. */
 export const live = and(exists, statusIn(LIVE));
 
-/** The job is waiting: relay-rs's DELETE deletes it (a running one is completed instead). */
-export const waiting = statusIn(WAITING);
+/**
+ * A waiting pull job: what relay-rs's DELETE deletes (a running one is completed instead). Never a
+ * managed job: the relay-rs routes are the workers' and act on pull jobs only.
+ */
+export const waitingPullJob = and(statusIn(WAITING), pullJob);
 
 /** The job is dead: only a dead job leaves the dead-letter listing by deletion. */
 export const dead = and(exists, statusIn(['dead']));

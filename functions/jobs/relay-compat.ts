@@ -11,7 +11,7 @@ import {
   replaceable,
   runFence,
   runFenceFailure,
-  waiting,
+  waitingPullJob,
 } from './conditions.ts';
 import { retainUntil, type StoreContext } from './context.ts';
 import { putOf, type TransactWrite, updateOf } from './dynamo.ts';
@@ -109,10 +109,10 @@ export async function replaceRun(
 }
 
 /**
- * relay-rs's DELETE: a running job completes; a waiting job is deleted. False when no live job
- * has the id (terminal jobs are invisible to relay-rs routes).
+ * relay-rs's DELETE: a running pull job completes; a waiting one is deleted. False when no live
+ * pull job has the id (terminal jobs are invisible to relay-rs routes, managed ones untouchable).
  */
 export async function remove(ctx: StoreContext, queue: string, id: string): Promise<boolean> {
   if ((await completed(ctx, queue, id, undefined)).ok) return true;
-  return (await ctx.db.delete<JobItem>(jobKey(queue, id), waiting)).ok;
+  return (await ctx.db.delete<JobItem>(jobKey(queue, id), waitingPullJob)).ok;
 }

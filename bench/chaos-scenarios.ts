@@ -57,8 +57,11 @@ export interface ChaosSizes {
   readonly restart: { readonly pullJobs: number; readonly managedJobs: number };
   readonly skew: { readonly pullJobs: number; readonly managedJobs: number };
   readonly burst: { readonly jobs: number; readonly producers: number };
-  /** SIGKILLs of the whole `relay dev --data-dir` (node and its JVM), each right after an acknowledgement. */
-  readonly stackKills: { readonly kills: number };
+  /**
+   * SIGKILLs of the whole `relay dev --data-dir` (node and its JVM), each right after an
+   * acknowledgement once the load has run for up to `maxLoadMs` (what it enqueues is then drained).
+   */
+  readonly stackKills: { readonly kills: number; readonly maxLoadMs: number };
   /**
    * Run the lost-dispatch repair beside the stack's own sweep with this grace. The stack's grace is
    * `DISPATCH_GRACE_MS` (30 s) and not configurable, so the full run waits for it and proves the
@@ -82,7 +85,7 @@ export const FULL: ChaosSizes = {
   restart: { pullJobs: 150, managedJobs: 20 },
   skew: { pullJobs: 200, managedJobs: 20 },
   burst: { jobs: 10_000, producers: 32 },
-  stackKills: { kills: 16 },
+  stackKills: { kills: 16, maxLoadMs: 2_000 },
   drainTimeoutMs: 240_000,
 };
 
@@ -95,7 +98,7 @@ export const SHORT: ChaosSizes = {
   restart: { pullJobs: 30, managedJobs: 6 },
   skew: { pullJobs: 40, managedJobs: 6 },
   burst: { jobs: 1_000, producers: 32 },
-  stackKills: { kills: 3 },
+  stackKills: { kills: 3, maxLoadMs: 600 },
   repairGraceMs: 2_000,
   drainTimeoutMs: 50_000,
 };
@@ -428,7 +431,8 @@ export const stackKills: Scenario = async (ctx, sizes) => {
   const acknowledged: string[] = [];
   for (let kill = 0; kill < sizes.stackKills.kills; kill++) {
     const stack = await startDevProcess(port, dataDir);
-    acknowledged.push(...(await loadThenKill(stack, queue, `k${kill}`, between(500, 3_000))));
+    const { maxLoadMs } = sizes.stackKills;
+    acknowledged.push(...(await loadThenKill(stack, queue, `k${kill}`, between(maxLoadMs / 4, maxLoadMs))));
   }
   const stack = await startDevProcess(port, dataDir);
   const run = { ...newRun(ctx, 'stack-kills', stack.url), queue };

@@ -139,7 +139,8 @@ describe.runIf(isRoot)('local executor start, as root', () => {
     const next = await startLocalExecutor({ runner: 'unused', env: range });
     await next.stop();
 
-    expect(processesWith(leftover)).toEqual([]);
+    // SIGKILL is sent at once; the process takes a moment to die.
+    await expect.poll(() => processesWith(leftover), { timeout: 5_000 }).toEqual([]);
   });
 });
 

@@ -59,9 +59,17 @@ export interface ChaosSizes {
   readonly burst: { readonly jobs: number; readonly producers: number };
   /**
    * SIGKILLs of the whole `relay dev --data-dir` (node and its JVM), each right after an
-   * acknowledgement once the load has run for up to `maxLoadMs` (what it enqueues is then drained).
+   * acknowledgement once `producers` sending `unique` batches of `batch` jobs have loaded it for up
+   * to `maxLoadMs`. What they enqueued is then drained, within `drainTimeoutMs`: a stack on a data
+   * directory writes to disk, so it drains slower than the in-memory one.
    */
-  readonly stackKills: { readonly kills: number; readonly maxLoadMs: number };
+  readonly stackKills: {
+    readonly kills: number;
+    readonly producers: number;
+    readonly batch: number;
+    readonly maxLoadMs: number;
+    readonly drainTimeoutMs: number;
+  };
   /**
    * Run the lost-dispatch repair beside the stack's own sweep with this grace. The stack's grace is
    * `DISPATCH_GRACE_MS` (30 s) and not configurable, so the full run waits for it and proves the
@@ -85,7 +93,7 @@ export const FULL: ChaosSizes = {
   restart: { pullJobs: 150, managedJobs: 20 },
   skew: { pullJobs: 200, managedJobs: 20 },
   burst: { jobs: 10_000, producers: 32 },
-  stackKills: { kills: 16, maxLoadMs: 2_000 },
+  stackKills: { kills: 16, producers: 8, batch: 50, maxLoadMs: 1_500, drainTimeoutMs: 480_000 },
   drainTimeoutMs: 240_000,
 };
 
@@ -98,7 +106,7 @@ export const SHORT: ChaosSizes = {
   restart: { pullJobs: 30, managedJobs: 6 },
   skew: { pullJobs: 40, managedJobs: 6 },
   burst: { jobs: 1_000, producers: 32 },
-  stackKills: { kills: 3, maxLoadMs: 600 },
+  stackKills: { kills: 3, producers: 4, batch: 25, maxLoadMs: 600, drainTimeoutMs: 150_000 },
   repairGraceMs: 2_000,
   drainTimeoutMs: 50_000,
 };
@@ -429,10 +437,11 @@ export const stackKills: Scenario = async (ctx, sizes) => {
   const dataDir = path.join(ctx.workDir, `kill-data-${randomUUID().slice(0, 8)}`);
   const queue = `chaos-stack-kills-${randomUUID().slice(0, 8)}`;
   const acknowledged: string[] = [];
-  for (let kill = 0; kill < sizes.stackKills.kills; kill++) {
+  const { kills, maxLoadMs, drainTimeoutMs } = sizes.stackKills;
+  for (let kill = 0; kill < kills; kill++) {
     const stack = await startDevProcess(port, dataDir);
-    const { maxLoadMs } = sizes.stackKills;
-    acknowledged.push(...(await loadThenKill(stack, queue, `k${kill}`, between(maxLoadMs / 4, maxLoadMs))));
+    const load = { ...sizes.stackKills, loadMs: between(maxLoadMs / 4, maxLoadMs) };
+    acknowledged.push(...(await loadThenKill(stack, queue, `k${kill}`, load)));
   }
   const stack = await startDevProcess(port, dataDir);
   const run = { ...newRun(ctx, 'stack-kills', stack.url), queue };
@@ -442,12 +451,12 @@ export const stackKills: Scenario = async (ctx, sizes) => {
     const missing = acknowledged.filter((id) => !stored.has(id));
     fleet.start(2);
     const detail =
-      `${sizes.stackKills.kills} SIGKILLs of relay dev and its JVM right after an acknowledged batch; ` +
+      `${kills} SIGKILLs of relay dev and its JVM right after an acknowledged batch; ` +
       `${acknowledged.length} jobs acknowledged, ${missing.length} missing after the restarts` +
       (missing.length ? ` (${missing.slice(0, 5).join(', ')}…)` : '');
     // Relay's to keep: every acknowledged job, and any written whose answer died with the stack.
     const ids = [...new Set([...acknowledged, ...stored])];
-    return await finish(run, ids, sizes, { fleet, faults: sizes.stackKills.kills, detail });
+    return await finish(run, ids, { ...sizes, drainTimeoutMs }, { fleet, faults: kills, detail });
   } finally {
     await fleet.stop();
     await stack.stop();
@@ -455,19 +464,24 @@ export const stackKills: Scenario = async (ctx, sizes) => {
 };
 
 /**
- * Eight producers send `unique` batches of 100 pull jobs (ids `<prefix>-<producer>-<batch>-<i>`);
- * once the first is acknowledged, the load runs on for `loadMs` (a backlog builds up in the
- * emulator), then the stack's process group is SIGKILLed right after the next acknowledgement.
- * Returns the ids of every acknowledged batch.
+ * `producers` send `unique` batches of `batch` pull jobs (ids `<prefix>-<producer>-<n>-<i>`); once
+ * the first is acknowledged, the load runs on for `loadMs` (a backlog builds up in the emulator),
+ * then the stack's process group is SIGKILLed right after the next acknowledgement. Returns the ids
+ * of every acknowledged batch.
  */
-async function loadThenKill(stack: DevProcess, queue: string, prefix: string, loadMs: number) {
+async function loadThenKill(
+  stack: DevProcess,
+  queue: string,
+  prefix: string,
+  load: { readonly producers: number; readonly batch: number; readonly loadMs: number },
+) {
   const acknowledged: string[] = [];
   let armed = Number.POSITIVE_INFINITY;
   let killed = false;
   let batch = 0;
   const producer = async (p: number) => {
     while (!killed) {
-      const ids = range(100, (i) => `${prefix}-${p}-${batch}-${i}`);
+      const ids = range(load.batch, (i) => `${prefix}-${p}-${batch}-${i}`);
       batch++;
       const jobs = ids.map((id) => pullJob(queue, id, 0));
       const response = await fetch(`${stack.url}/v2/queues/jobs?mode=unique`, {
@@ -479,14 +493,14 @@ async function loadThenKill(stack: DevProcess, queue: string, prefix: string, lo
       await response.arrayBuffer();
       if (response.status >= 300) throw new Error(`enqueue answered ${response.status}`);
       acknowledged.push(...ids);
-      armed = Math.min(armed, Date.now() + loadMs);
+      armed = Math.min(armed, Date.now() + load.loadMs);
       if (Date.now() >= armed && !killed) {
         killed = true;
         await stack.kill();
       }
     }
   };
-  await Promise.all(range(8, producer));
+  await Promise.all(range(load.producers, producer));
   return acknowledged;
 }
 

@@ -70,6 +70,17 @@ describe('fireDueSchedules', () => {
     expect(await jobIds()).toEqual(expected);
   });
 
+  it('fires more due schedules in one pass than one query reads', async () => {
+    const names = Array.from({ length: 130 }, (_, i) => `s${String(i).padStart(3, '0')}`);
+    for (const name of names) await store.createSchedule(schedule({ name }));
+    clock.advance(MINUTE);
+
+    const report = await store.fireDueSchedules(clock.now);
+
+    expect(report.fired).toHaveLength(130);
+    expect((await jobIds()).map((id) => id.split('@')[0])).toEqual(names);
+  });
+
   it('fires nothing before the first fire time', async () => {
     await store.createSchedule(schedule());
     clock.advance(MINUTE - 1);

@@ -43,7 +43,7 @@ export async function maintain(deps: MaintenanceDeps): Promise<MaintenanceResult
   const clock = deps.now ?? Date.now;
   // First, so a fire is as close to its time as the pass's period allows; a fault is reported
   // after the rest of the pass, which must not stop because of it.
-  let fires: FireReport = { fired: [], skipped: 0, lost: 0 };
+  let fires: FireReport = { fired: [], skipped: 0, lost: 0, failed: 0 };
   let scheduleFault: unknown;
   try {
     fires = await new JobService(store, dispatch, clock).fireDueSchedules(clock());

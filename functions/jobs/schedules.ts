@@ -11,6 +11,7 @@
  * longer than its period) fires once, for the latest of them, and skips the rest.
  */
 import { mapLimit } from '../core/concurrency.ts';
+import { describeError, log } from '../core/log.ts';
 import {
   exists,
   idFree,
@@ -61,10 +62,14 @@ export interface FireReport {
   readonly skipped: number;
   /** Due schedules another pass (or a change of the schedule) got to first. */
   readonly lost: number;
+  /** Fires that failed (DynamoDB busy, say); they stay due for the next pass. */
+  readonly failed: number;
 }
 
-/** Schedules fired per pass at most; the rest are left for the next pass. */
+/** Due schedules read per query. */
 const FIRE_BATCH = 100;
+/** Queries per pass at most: a pass fires up to 1,000 schedules and leaves the rest to the next. */
+const FIRE_ROUNDS = 10;
 /** Concurrent fires within one pass. */
 const FIRE_CONCURRENCY = 8;
 /** How often a read-then-write on a schedule is tried while its definition keeps changing. */
@@ -226,22 +231,41 @@ function jobOf(ctx: StoreContext, item: ScheduleItem, id: string, now: number) {
   return newItem(ctx, { ...toSchedule(item).job, id }, now);
 }
 
-/** Fires every schedule due at `now` (up to `FIRE_BATCH`; the rest on the next pass). */
+type Outcome = Job | 'skipped' | 'lost' | 'failed';
+
+/**
+ * Fires every schedule due at `now`, a query of `FIRE_BATCH` at a time, up to `FIRE_ROUNDS`
+ * queries. A fire moves its schedule out of the due range, so each query reads the next ones. A
+ * fire that fails is logged and stays due: one schedule never holds back the others.
+ */
 export async function fireDueSchedules(ctx: StoreContext, now: number): Promise<FireReport> {
-  const { items } = await ctx.db.query<Pick<ScheduleItem, 'pk' | 'sk'>>({
-    index: 'ready',
-    partition: SCHEDULES_DUE_PK,
-    range: { below: dispatchDueBefore(now) },
-    limit: FIRE_BATCH,
-  });
-  const outcomes = await mapLimit(items, FIRE_CONCURRENCY, (entry) => fire(ctx, entry.sk, now));
+  const outcomes: Outcome[] = [];
+  for (let round = 0; round < FIRE_ROUNDS; round++) {
+    const { items } = await ctx.db.query<Pick<ScheduleItem, 'pk' | 'sk'>>({
+      index: 'ready',
+      partition: SCHEDULES_DUE_PK,
+      range: { below: dispatchDueBefore(now) },
+      limit: FIRE_BATCH,
+    });
+    outcomes.push(...(await mapLimit(items, FIRE_CONCURRENCY, (entry) => fireLogged(ctx, entry.sk, now))));
+    if (items.length < FIRE_BATCH) break;
+  }
   const fired = outcomes.filter((o): o is Job => typeof o === 'object');
   ctx.metrics.enqueued(fired);
-  return {
-    fired,
-    skipped: outcomes.filter((o) => o === 'skipped').length,
-    lost: outcomes.filter((o) => o === 'lost').length,
-  };
+  const count = (what: Outcome) => outcomes.filter((o) => o === what).length;
+  return { fired, skipped: count('skipped'), lost: count('lost'), failed: count('failed') };
+}
+
+async function fireLogged(ctx: StoreContext, name: string, now: number): Promise<Outcome> {
+  try {
+    return await fire(ctx, name, now);
+  } catch (error) {
+    log('warn', 'could not fire a due schedule; the next pass tries again', {
+      schedule: name,
+      ...describeError(error),
+    });
+    return 'failed';
+  }
 }
 
 /**

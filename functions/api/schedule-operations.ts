@@ -7,11 +7,12 @@
 import { ScheduleNotFoundError } from '../jobs/errors.ts';
 import type { JobKind } from '../jobs/model.ts';
 import { refuseCommands, settleCommands } from './commands.ts';
-import type { ApiContext, Operations } from './context.ts';
-import { empty, HttpError, type HttpRequest, json, readJson, validBody } from './http.ts';
+import type { ApiContext, Operation, Operations } from './context.ts';
+import { empty, HttpError, type HttpRequest, type HttpResponse, json, readJson, validBody } from './http.ts';
 import { requireManaged } from './managed-operations.ts';
 import { view } from './native-operations.ts';
 import { scheduleBody, schedulePutBody, scheduleView, toNewSchedule } from './schedule-schemas.ts';
+import type { NativeJobInput } from './schemas.ts';
 
 const nameOf = (req: HttpRequest) => req.params.name ?? '';
 
@@ -36,21 +37,41 @@ function putName(req: HttpRequest, bodyName: string | undefined): string {
   return name;
 }
 
+/** The request's body as a route of `kind` reads it. */
+const bodyOf = (req: HttpRequest, kind: JobKind): unknown =>
+  kind === 'managed' ? managedBody(req) : readJson(req);
+
+/**
+ * The schedule's job as a route of `kind` may define it: on a managed route its commands settled
+ * (default timeout, allow-list), elsewhere refused if it would start any (403).
+ */
+function definedJob(job: NativeJobInput, ctx: ApiContext, kind: JobKind): NativeJobInput {
+  if (kind === 'managed') return settleCommands(job, job.queue, ctx.commands);
+  refuseCommands(job, MANAGED_SCHEDULES);
+  return job;
+}
+
 async function create(req: HttpRequest, ctx: ApiContext, kind: JobKind) {
-  const input = validBody(scheduleBody, kind === 'managed' ? managedBody(req) : readJson(req));
-  const job = kind === 'managed' ? settleCommands(input.job, input.job.queue, ctx.commands) : input.job;
-  if (kind === 'pull') refuseCommands(job, MANAGED_SCHEDULES);
+  const input = validBody(scheduleBody, bodyOf(req, kind));
+  const job = definedJob(input.job, ctx, kind);
   const schedule = await ctx.store.createSchedule(toNewSchedule(input.name, input, job));
   return json(201, scheduleView(schedule));
 }
 
 async function replace(req: HttpRequest, ctx: ApiContext, kind: JobKind) {
-  const input = validBody(schedulePutBody, kind === 'managed' ? managedBody(req) : readJson(req));
+  const input = validBody(schedulePutBody, bodyOf(req, kind));
   const name = putName(req, input.name);
-  const job = kind === 'managed' ? settleCommands(input.job, input.job.queue, ctx.commands) : input.job;
-  if (kind === 'pull') refuseCommands(job, MANAGED_SCHEDULES);
+  const job = definedJob(input.job, ctx, kind);
   return json(200, scheduleView(await ctx.store.putSchedule(toNewSchedule(name, input, job), kind)));
 }
+
+/** A managed route: there only where managed jobs are enabled. */
+const onManagedRoute =
+  (operation: (req: HttpRequest, ctx: ApiContext, kind: JobKind) => Promise<HttpResponse>): Operation =>
+  (req, ctx) => {
+    requireManaged(ctx);
+    return operation(req, ctx, 'managed');
+  };
 
 const resume = async (req: HttpRequest, ctx: ApiContext, kind: JobKind) =>
   json(200, scheduleView(await ctx.store.resumeSchedule(nameOf(req), kind)));
@@ -88,23 +109,8 @@ export const scheduleOperations: Operations = {
 
 /** The schedule routes that start commands: on AWS, IAM resources granted with the managed routes. */
 export const managedScheduleOperations: Operations = {
-  'POST /v1/managed/schedules': (req, ctx) => {
-    requireManaged(ctx);
-    return create(req, ctx, 'managed');
-  },
-
-  'PUT /v1/managed/schedules/{name}': (req, ctx) => {
-    requireManaged(ctx);
-    return replace(req, ctx, 'managed');
-  },
-
-  'POST /v1/managed/schedules/{name}/resume': (req, ctx) => {
-    requireManaged(ctx);
-    return resume(req, ctx, 'managed');
-  },
-
-  'POST /v1/managed/schedules/{name}/trigger': (req, ctx) => {
-    requireManaged(ctx);
-    return trigger(req, ctx, 'managed');
-  },
+  'POST /v1/managed/schedules': onManagedRoute(create),
+  'PUT /v1/managed/schedules/{name}': onManagedRoute(replace),
+  'POST /v1/managed/schedules/{name}/resume': onManagedRoute(resume),
+  'POST /v1/managed/schedules/{name}/trigger': onManagedRoute(trigger),
 };

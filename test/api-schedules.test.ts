@@ -235,6 +235,18 @@ describe('managed schedules', () => {
     expect((await api.fetch('/v1/schedules/nightly', { method: 'DELETE' })).status).toBe(204);
   });
 
+  it.each(['resume', 'trigger'])(
+    'answers 409 to %s of a pull schedule on the managed route',
+    async (action) => {
+      await api.send('POST', '/v1/schedules', nightly({ paused: true }));
+
+      const response = await api.fetch(`/v1/managed/schedules/nightly/${action}`, { method: 'POST' });
+
+      expect(response.status).toBe(409);
+      expect((await errorOf(response)).code).toBe('wrong_schedule_kind');
+    },
+  );
+
   it('are triggered on the managed route, and the job is hinted', async () => {
     await api.send('POST', '/v1/managed/schedules', nightly({ job: { queue: 'q', payload: echo } }));
 

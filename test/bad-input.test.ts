@@ -42,6 +42,10 @@ const BODY: Readonly<Record<string, 'required' | 'optional'>> = {
   'POST /v1/queues/{queue}/dlq/requeue': 'optional',
   'POST /v1/managed/jobs': 'required',
   'POST /v1/managed/queues/{queue}/dlq/requeue': 'optional',
+  'POST /v1/schedules': 'required',
+  'PUT /v1/schedules/{name}': 'required',
+  'POST /v1/managed/schedules': 'required',
+  'PUT /v1/managed/schedules/{name}': 'required',
 };
 
 /**
@@ -85,6 +89,14 @@ const BASELINE: Readonly<Record<string, number>> = {
   'POST /v1/managed/queues/{queue}/jobs/{id}/retry': 404,
   'POST /v1/managed/queues/{queue}/dlq/requeue': 200,
   'POST /v1/managed/queues/{queue}/dlq/{id}/requeue': 404,
+  'GET /v1/schedules': 200,
+  'GET /v1/schedules/{name}': 404,
+  'DELETE /v1/schedules/{name}': 404,
+  'POST /v1/schedules/{name}/pause': 404,
+  'POST /v1/schedules/{name}/resume': 404,
+  'POST /v1/schedules/{name}/trigger': 404,
+  'POST /v1/managed/schedules/{name}/resume': 404,
+  'POST /v1/managed/schedules/{name}/trigger': 404,
 };
 
 const KIB = 1024;
@@ -476,6 +488,10 @@ it('knows how every route that does not enqueue answers on an empty table', () =
     'PUT /v2/queues/{queue}/jobs/{id}/run-id/{run_id}',
     'POST /v1/jobs',
     'POST /v1/managed/jobs',
+    'POST /v1/schedules',
+    'PUT /v1/schedules/{name}',
+    'POST /v1/managed/schedules',
+    'PUT /v1/managed/schedules/{name}',
   ];
 
   const unknown = ROUTES.map(routeKey).filter((key) => !(key in BASELINE) && !enqueues.includes(key));

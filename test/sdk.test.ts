@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import type { scheduleView } from '../functions/api/schedule-schemas.ts';
 import type { nativeView, relayV2View } from '../functions/api/schemas.ts';
 import { VIEW_STATUSES } from '../functions/jobs/model.ts';
 import { freePort } from '../functions/local/dynamodb-local.ts';
@@ -11,6 +12,7 @@ import {
   RelayApiError,
   RelayClient,
   RelayConnectionError,
+  type Schedule,
 } from '../functions/sdk/client.ts';
 import { startTestApi, type TestApi } from './support/api.ts';
 
@@ -347,7 +349,64 @@ describe('RelayClient retries', () => {
   });
 });
 
+describe('RelayClient schedule calls', () => {
+  const job = (queue: string) => ({ queue, payload: { report: 'nightly' } });
+
+  it('creates, reads, redefines and deletes a schedule', async () => {
+    const name = `s-${randomUUID()}`;
+    const queue = newQueue();
+
+    const created = await client.createSchedule(name, {
+      cron: '0 3 * * *',
+      timezone: 'Asia/Tokyo',
+      job: job(queue),
+    });
+    const redefined = await client.putSchedule(name, { cron: '0 4 * * *', job: job(queue) });
+    const shown = await client.schedule(name);
+    const { schedules } = await client.schedules();
+    await client.deleteSchedule(name);
+
+    expect(created).toMatchObject({ name, timezone: 'Asia/Tokyo', kind: 'pull' });
+    expect(redefined).toMatchObject({ cron: '0 4 * * *', timezone: 'UTC' });
+    expect(shown.next_fire_times).toHaveLength(5);
+    expect(schedules.map((s) => s.name)).toContain(name);
+    expect(await rejection(client.schedule(name))).toMatchObject({ status: 404, code: 'schedule_not_found' });
+  });
+
+  it('pauses, resumes and triggers a schedule', async () => {
+    const name = `s-${randomUUID()}`;
+    const queue = newQueue();
+    await client.createSchedule(name, { cron: '* * * * *', job: job(queue) });
+
+    const paused = await client.pauseSchedule(name);
+    const resumed = await client.resumeSchedule(name);
+    const triggered = await client.triggerSchedule(name);
+
+    expect(paused.next_fire_at).toBeNull();
+    expect(resumed.next_fire_at).not.toBeNull();
+    expect(triggered).toMatchObject({ queue, status: 'pending', payload: { report: 'nightly' } });
+  });
+
+  it('rejects a bad time zone with a RelayApiError of 422', async () => {
+    const error = await rejection(
+      client.createSchedule(`s-${randomUUID()}`, {
+        cron: '* * * * *',
+        timezone: 'Nowhere/City',
+        job: job('q'),
+      }),
+    );
+
+    expect(error).toBeInstanceOf(RelayApiError);
+    expect(error).toMatchObject({ status: 422 });
+  });
+});
+
 describe('SDK types', () => {
+  it('mirror the server’s schedule view', () => {
+    type View = ReturnType<typeof scheduleView>;
+    expectTypeOf<keyof Schedule>().toEqualTypeOf<keyof View>();
+  });
+
   it('mirror the server’s native job view and v2 claimed job', () => {
     type NativeView = ReturnType<typeof nativeView>;
     type V2View = ReturnType<typeof relayV2View>;

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { Env } from '../core/env.ts';
-import type { ChildJobSpec } from '../jobs/model.ts';
+import { type ChildJobSpec, startsCommands } from '../jobs/model.ts';
 import {
   type CommandPayload,
   commandSpecSchema,
@@ -58,22 +58,18 @@ interface Chained {
   readonly on_failure?: ChildJobSpec;
 }
 
-/** Whether the job, or any job its outcomes chain, runs a command. */
-export function startsCommands(job: Chained): boolean {
-  return (
-    job.type === 'SHELL' ||
-    (job.on_success !== undefined && startsCommands(job.on_success)) ||
-    (job.on_failure !== undefined && startsCommands(job.on_failure))
-  );
-}
-
-/** Refuses a job that would start a command on a route that may not (403). */
-export function refuseCommands(job: Chained): void {
+/**
+ * Refuses a job that would start a command on a route that may not (403). `what` is what such a
+ * job is submitted as on the managed route: a job, or a schedule's job.
+ */
+export function refuseCommands(
+  job: Chained,
+  what = 'jobs, and jobs that chain one, are submitted at POST /v1/managed/jobs',
+): void {
   if (!startsCommands(job)) return;
   throw new HttpError(
     403,
-    'managed (SHELL) jobs, and jobs that chain one, are submitted at POST /v1/managed/jobs, ' +
-      'which needs the permission to run commands',
+    `managed (SHELL) ${what}, which needs the permission to run commands`,
     'use_managed_route',
   );
 }

@@ -15,6 +15,9 @@ import {
   JobNotFoundError,
   LeaseLostError,
   PayloadTooLargeError,
+  ScheduleExistsError,
+  ScheduleKindError,
+  ScheduleNotFoundError,
   StoreBusyError,
 } from '../jobs/errors.ts';
 import { HttpError, type HttpResponse } from './http.ts';
@@ -32,7 +35,14 @@ function classify(error: unknown, style: ErrorStyle): Mapped | undefined {
   if (error instanceof HttpError) {
     return { status: error.statusCode, code: error.code, message: error.message, headers: error.headers };
   }
-  if (error instanceof JobNotFoundError) return { status: 404, code: error.code, message: error.message };
+  if (error instanceof JobNotFoundError || error instanceof ScheduleNotFoundError) {
+    return { status: 404, code: error.code, message: error.message };
+  }
+  if (error instanceof ScheduleExistsError) return { status: 409, code: error.code, message: error.message };
+  if (error instanceof ScheduleKindError) {
+    // A managed schedule on a route for pull jobs: this route may not start its command.
+    return { status: error.kind === 'managed' ? 403 : 409, code: error.code, message: error.message };
+  }
   if (error instanceof LeaseLostError) {
     // relay's v2 routes say "not found … with RUN_ID." for a run that is no longer current.
     if (style !== 'native') {

@@ -15,6 +15,7 @@ import { managedOperations } from './managed-operations.ts';
 import { nativeOperations } from './native-operations.ts';
 import { relayOperations } from './relay-operations.ts';
 import { type ErrorStyle, matchRoute, type Route, type RouteGroup, routeKey } from './routes.ts';
+import { managedScheduleOperations, scheduleOperations } from './schedule-operations.ts';
 import { name } from './schemas.ts';
 
 export type ApiEvent = APIGatewayProxyEventV2;
@@ -23,8 +24,8 @@ export type ApiHandler = middy.MiddyfiedHandler<ApiEvent, ApiResult>;
 
 export const OPERATIONS: Record<RouteGroup, Operations> = {
   relay: relayOperations,
-  jobs: nativeOperations,
-  managed: managedOperations,
+  jobs: { ...nativeOperations, ...scheduleOperations },
+  managed: { ...managedOperations, ...managedScheduleOperations },
 };
 
 /** Whether a path segment percent-decodes to UTF-8 (`%ED%A0%80`, `%FF` and `%ZZ` do not). */

@@ -13,7 +13,7 @@ import { jobParams, requeueAllDead, view } from './native-operations.ts';
 import { fromNative, nativeJob } from './schemas.ts';
 
 /** Where managed jobs are not enabled (a deployment without them), these routes do not exist. */
-function requireManaged(ctx: ApiContext): void {
+export function requireManaged(ctx: ApiContext): void {
   if (!ctx.jobs.hints) {
     throw new HttpError(404, 'managed jobs are not enabled on this Relay', 'managed_jobs_disabled');
   }

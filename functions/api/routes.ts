@@ -10,7 +10,8 @@ export type Method = (typeof METHODS)[number];
 /**
  * Route groups, one Lambda function each: `relay` serves workers and producers speaking relay-rs's
  * contract, `jobs` serves Relay's native API, and `managed` the native routes that start commands
- * (submit, retry and requeue managed jobs). Starting a command is a permission of its own: on AWS
+ * (submit, retry and requeue managed jobs; define, resume and trigger schedules of managed jobs).
+ * Starting a command is a permission of its own: on AWS
  * the managed routes are distinct IAM resources, granted apart from the others.
  */
 export const GROUPS = ['relay', 'jobs', 'managed'] as const;
@@ -95,12 +96,25 @@ export const ROUTES: readonly Route[] = [
   native('POST', '/v1/queues/{queue}/dlq/requeue'),
   native('POST', '/v1/queues/{queue}/dlq/{id}/requeue'),
   native('DELETE', '/v1/queues/{queue}/dlq/{id}'),
+  native('POST', '/v1/schedules'),
+  native('GET', '/v1/schedules'),
+  native('GET', '/v1/schedules/{name}'),
+  native('PUT', '/v1/schedules/{name}'),
+  native('DELETE', '/v1/schedules/{name}'),
+  native('POST', '/v1/schedules/{name}/pause'),
+  native('POST', '/v1/schedules/{name}/resume'),
+  native('POST', '/v1/schedules/{name}/trigger'),
 
   // Relay native, starting commands: managed jobs are submitted, retried and requeued only here.
   managed('POST', '/v1/managed/jobs'),
   managed('POST', '/v1/managed/queues/{queue}/jobs/{id}/retry'),
   managed('POST', '/v1/managed/queues/{queue}/dlq/requeue'),
   managed('POST', '/v1/managed/queues/{queue}/dlq/{id}/requeue'),
+  // Schedules whose job runs a command: created, redefined, resumed and triggered only here.
+  managed('POST', '/v1/managed/schedules'),
+  managed('PUT', '/v1/managed/schedules/{name}'),
+  managed('POST', '/v1/managed/schedules/{name}/resume'),
+  managed('POST', '/v1/managed/schedules/{name}/trigger'),
 ];
 
 /** `METHOD /path`, API Gateway's route key. */

@@ -2,7 +2,7 @@
  * Plain-text output for people: aligned columns, one job per row, `-` for nothing. Scripts should
  * use `--json`, which prints the API's JSON instead.
  */
-import type { Job, JobPage, QueueStats, QueueSummary } from '../sdk/client.ts';
+import type { Job, JobPage, QueueStats, QueueSummary, Schedule } from '../sdk/client.ts';
 
 /**
  * One line of text for a value: strings as they are, anything else as compact JSON, cut to `max`
@@ -138,3 +138,30 @@ export function runOutcome(job: Job, runId: string, latest: boolean, now = Date.
 /** The line before a run's output: `--- attempt 2 · run 9b1f… · completed (exit 0)`. */
 export const runHeader = (attempt: number, runId: string, outcome: string): string =>
   `--- attempt ${attempt} · run ${runId} · ${outcome}`;
+
+/** Every field of one schedule, its next fire times one per line. */
+export const scheduleDetail = (schedule: Schedule): string =>
+  table(
+    undefined,
+    Object.entries(schedule).flatMap(([field, value]) =>
+      field === 'next_fire_times'
+        ? schedule.next_fire_times.map((time, i) => [i ? '' : field, time])
+        : [[field, cell(value)]],
+    ),
+  );
+
+export function scheduleList(schedules: readonly Schedule[]): string {
+  if (!schedules.length) return 'no schedules';
+  return table(
+    ['NAME', 'CRON', 'TIMEZONE', 'KIND', 'QUEUE', 'NEXT FIRE', 'LAST JOB'],
+    schedules.map((s) => [
+      cell(s.name),
+      cell(s.cron),
+      cell(s.timezone),
+      s.kind,
+      cell(s.job.queue ?? 'default'),
+      s.paused ? 'paused' : cell(s.next_fire_at),
+      cell(s.last_job?.id, 60),
+    ]),
+  );
+}

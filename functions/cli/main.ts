@@ -12,6 +12,7 @@ import { addDevCommand } from './commands/dev.ts';
 import { addDlqCommands } from './commands/dlq.ts';
 import { addJobCommands } from './commands/jobs.ts';
 import { addQueueCommands } from './commands/queues.ts';
+import { addScheduleCommands } from './commands/schedules.ts';
 import { ConfigError } from './config.ts';
 import { EXIT, Exit, errorJson, UsageError, WaitTimeoutError } from './exit.ts';
 
@@ -40,6 +41,7 @@ function program(json: boolean): Command {
   addJobCommands(cli);
   addDlqCommands(cli);
   addQueueCommands(cli);
+  addScheduleCommands(cli);
   addConfigCommand(cli);
   addCompletionCommand(cli);
   return cli;

@@ -213,6 +213,36 @@ export const logMetaAsSeen = (seen: { readonly next_seq: number; readonly bytes:
 export const logCounted = condition('attribute_exists(#pk)', ['pk']);
 
 // ---------------------------------------------------------------------------------------------
+// Schedules
+// ---------------------------------------------------------------------------------------------
+
+/** No schedule has this name: creating one never overwrites another. */
+export const scheduleNameFree = condition('attribute_not_exists(#pk)', ['pk']);
+
+/**
+ * The schedule still waits for this fire time. Every pass that read it due races to fire it; the
+ * first transaction moves `next_fire_at` on, so the others fail here and enqueue nothing. A pause,
+ * resume or replace moves (or removes) it too, so a pass that read the old definition fails as well.
+ */
+export const stillDueAt = (fireAt: number): Condition =>
+  condition('#next_fire_at = :fire_at', ['next_fire_at'], { ':fire_at': fireAt });
+
+/**
+ * A schedule a route for pull jobs may replace: none yet, or one whose job is a pull job. A
+ * managed schedule starts commands: a principal that may not start them may not redefine it.
+ */
+export const pullScheduleOrNone = or(
+  condition('attribute_not_exists(#pk)', ['pk']),
+  condition('#kind = :pull_kind', ['kind'], { ':pull_kind': 'pull' }),
+);
+
+/**
+ * The job of a schedule's previous fire is no longer live (`overlap: skip`): checked on that job's
+ * item in the fire's transaction. It is `idFree`: an id is free exactly when its job is not live.
+ */
+export const previousFireEnded = (nowSeconds: number): Condition => idFree(nowSeconds);
+
+// ---------------------------------------------------------------------------------------------
 // What a failed condition means
 // ---------------------------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ import { retryDelayMs } from '../core/backoff.ts';
 import { sleep } from '../core/concurrency.ts';
 import { type Guard, isUnconditional, type Unconditional } from './conditions.ts';
 import { StoreBusyError } from './errors.ts';
-import { build, buildUpdate, type Change } from './expressions.ts';
+import { build, buildUpdate, type Change, type Condition } from './expressions.ts';
 import { INDEX, type IndexName, type ItemKey } from './keys.ts';
 
 /** An item as DynamoDB returns it, before a caller gives it its type. */
@@ -85,6 +85,19 @@ export const updateOf = <T>(key: ItemKey, when: Guard, change: Change<T>): Trans
 
 export const deleteOf = (key: ItemKey, when: Guard): TransactWrite => ({
   request: (TableName) => ({ Delete: { TableName, Key: key, ...guarded(when) } }),
+});
+
+/** A condition on another item that the transaction needs to hold, writing nothing to it. */
+export const checkOf = (key: ItemKey, when: Condition): TransactWrite => ({
+  request: (TableName) => ({
+    ConditionCheck: {
+      TableName,
+      Key: key,
+      ...build(when),
+      ConditionExpression: when.expression,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  }),
 });
 
 /** Which sort keys of a partition a query reads. */

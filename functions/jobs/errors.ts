@@ -140,3 +140,40 @@ export class StoreBusyError extends JobError {
     super('StoreBusyError', 'store_busy', 'the job store is busy; retry later', options);
   }
 }
+
+/** No schedule has this name. */
+export class ScheduleNotFoundError extends JobError {
+  constructor(readonly scheduleName: string) {
+    super('ScheduleNotFoundError', 'schedule_not_found', `schedule \`${scheduleName}\` not found.`);
+  }
+}
+
+/** A schedule with this name already exists. */
+export class ScheduleExistsError extends JobError {
+  constructor(readonly scheduleName: string) {
+    super('ScheduleExistsError', 'schedule_exists', `schedule \`${scheduleName}\` already exists.`);
+  }
+}
+
+/**
+ * The schedule is not of the kind the route may act on: a managed schedule (its job runs a
+ * command) redefined, resumed or triggered on a route for pull jobs, or a pull schedule on a
+ * managed route.
+ */
+export class ScheduleKindError extends JobError {
+  constructor(
+    readonly scheduleName: string,
+    /** The schedule's own kind. */
+    readonly kind: 'pull' | 'managed',
+    readonly action: string,
+  ) {
+    super(
+      'ScheduleKindError',
+      kind === 'managed' ? 'use_managed_route' : 'wrong_schedule_kind',
+      kind === 'managed'
+        ? `schedule \`${scheduleName}\` runs a command: ${action} it at /v1/managed/schedules/…, ` +
+            'which needs the permission to run commands'
+        : `schedule \`${scheduleName}\` enqueues pull jobs: ${action} it at /v1/schedules/…`,
+    );
+  }
+}

@@ -113,6 +113,20 @@ export const dispatchDueBefore = (at: number): string => pad(at + 1, TIME_WIDTH)
 /** The dispatch time encoded in a managed `ready` sort key. */
 export const dispatchTimeOf = (readySk: string): number => Number(readySk.slice(0, TIME_WIDTH));
 
+/** The partition of every schedule item: one query lists them all, in name order. */
+export const SCHEDULES_PK = 'schedules';
+
+export const scheduleKey = (name: string): ItemKey => ({ pk: SCHEDULES_PK, sk: name });
+
+/**
+ * `ready` partition of the schedules waiting for a fire. No claim, stat or dispatch repair reads
+ * it: their partitions start with a shard number or `m#`.
+ */
+export const SCHEDULES_DUE_PK = 'sched#due';
+
+/** `ready` sort key of a schedule: its next fire time, then its name (distinct keys). */
+export const scheduleDueKey = (fireAt: number, name: string): string => `${pad(fireAt, TIME_WIDTH)}#${name}`;
+
 export const deadSortKey = (deadAt: number, seq: string): string => `${pad(deadAt, TIME_WIDTH)}#${seq}`;
 
 export const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');

@@ -168,6 +168,22 @@ export interface ChildJobSpec {
   readonly on_failure?: ChildJobSpec;
 }
 
+/** A job with the jobs its outcomes chain, as far as the kinds go. */
+interface Chaining {
+  readonly type?: string;
+  readonly on_success?: Chaining;
+  readonly on_failure?: Chaining;
+}
+
+/** Whether a job, or any job its outcomes chain, runs a command: then it is the managed routes' to start. */
+export function startsCommands(job: Chaining): boolean {
+  return (
+    job.type === 'SHELL' ||
+    (job.on_success !== undefined && startsCommands(job.on_success)) ||
+    (job.on_failure !== undefined && startsCommands(job.on_failure))
+  );
+}
+
 /** A validated job to enqueue. */
 export interface NewJob {
   readonly queue: string;

@@ -8,7 +8,7 @@
  */
 import { describeError, log } from '../core/log.ts';
 import type { Job, JobKind, NewJob } from './model.ts';
-import type { JobStore, RunOutcome } from './store.ts';
+import type { FireReport, JobStore, RunOutcome } from './store.ts';
 
 /** Where hints go: the SQS dispatch queue (functions/dispatch/queue.ts) in production. */
 export interface HintSender {
@@ -43,6 +43,18 @@ export class JobService {
   /** Requeues up to `limit` dead jobs of `kind`, hinting each managed one as it is requeued. */
   requeueAllDead(queue: string, opts: { limit?: number; kind: JobKind }) {
     return this.store.requeueAllDead(queue, { ...opts, onRequeued: (job) => this.hint(job) });
+  }
+
+  /** Triggers a schedule of `kind` now; a managed job is hinted. */
+  async triggerSchedule(name: string, kind: JobKind): Promise<Job> {
+    return this.hinted(await this.store.triggerSchedule(name, kind));
+  }
+
+  /** Fires the schedules due at `now`, then hints each managed job fired. */
+  async fireDueSchedules(now: number): Promise<FireReport> {
+    const report = await this.store.fireDueSchedules(now);
+    for (const job of report.fired) await this.hint(job);
+    return report;
   }
 
   /**

@@ -32,6 +32,9 @@ import type { SweepResult } from './rescuer.ts';
 import * as rescuer from './rescuer.ts';
 import type { RunOutcome } from './runs.ts';
 import * as runs from './runs.ts';
+import type { NewSchedule, Schedule } from './schedule-model.ts';
+import type { FireReport } from './schedules.ts';
+import * as schedules from './schedules.ts';
 
 export type { EnqueueMode, EnqueueResult } from './enqueue.ts';
 export type { AppendLogsResult } from './logs.ts';
@@ -39,6 +42,8 @@ export type { QueueInfo } from './queues.ts';
 export type { Page, QueueStats } from './reads.ts';
 export type { SweepResult } from './rescuer.ts';
 export type { RunOutcome } from './runs.ts';
+export type { NewSchedule, Schedule } from './schedule-model.ts';
+export type { FireReport } from './schedules.ts';
 
 /**
  * What a facade method takes: its module function's parameters after the store context. Methods
@@ -256,6 +261,48 @@ export class JobStore {
   /** A job's log entries in order, one run's or every run's, from a cursor. */
   readLogs(...args: Args<typeof logs.readLogs>): Promise<Page<LogEntry>> {
     return logs.readLogs(this.ctx, ...args);
+  }
+
+  // Schedules (schedules.ts)
+
+  /** Creates a schedule whose name is free. */
+  createSchedule(schedule: NewSchedule): Promise<Schedule> {
+    return schedules.createSchedule(this.ctx, schedule);
+  }
+
+  /** Creates or redefines a schedule, as a route of `route`'s kind may. */
+  putSchedule(schedule: NewSchedule, route: JobKind): Promise<Schedule> {
+    return schedules.putSchedule(this.ctx, schedule, route);
+  }
+
+  getSchedule(name: string): Promise<Schedule | undefined> {
+    return schedules.getSchedule(this.ctx, name);
+  }
+
+  listSchedules(): Promise<Schedule[]> {
+    return schedules.listSchedules(this.ctx);
+  }
+
+  deleteSchedule(name: string): Promise<void> {
+    return schedules.deleteSchedule(this.ctx, name);
+  }
+
+  pauseSchedule(name: string): Promise<Schedule> {
+    return schedules.pauseSchedule(this.ctx, name);
+  }
+
+  resumeSchedule(name: string, route: JobKind): Promise<Schedule> {
+    return schedules.resumeSchedule(this.ctx, name, route);
+  }
+
+  /** Enqueues a schedule's job now, outside its fire times. */
+  triggerSchedule(name: string, route: JobKind): Promise<Job> {
+    return schedules.triggerSchedule(this.ctx, name, route);
+  }
+
+  /** Fires the schedules due at `now`, each fire time once. */
+  fireDueSchedules(now: number): Promise<FireReport> {
+    return schedules.fireDueSchedules(this.ctx, now);
   }
 
   // Maintenance (rescuer.ts)

@@ -24,6 +24,8 @@ import type {
   LogPage,
   QueueStats,
   QueueSummary,
+  Schedule,
+  ScheduleInput,
 } from './types.ts';
 
 export * from './errors.ts';
@@ -92,9 +94,15 @@ const startsCommands = (job: JobInput | ChildJobInput): boolean =>
   (job.on_success !== undefined && startsCommands(job.on_success)) ||
   (job.on_failure !== undefined && startsCommands(job.on_failure));
 
-/** The API's answer when a route for pull jobs was asked to start a managed job's command again. */
+/**
+ * The API's answer when a route for pull jobs was asked to start a command again: a managed job
+ * retried or requeued, a managed schedule resumed or triggered.
+ */
 const isManagedJob = (error: unknown) =>
-  error instanceof RelayApiError && error.status === 403 && error.code === 'wrong_job_kind';
+  error instanceof RelayApiError &&
+  error.status === 403 &&
+  (error.code === 'wrong_job_kind' || error.code === 'use_managed_route');
+const schedulePath = (name: string) => `/v1/schedules/${segment(name)}`;
 const runPath = (queue: string, id: string, runId: string) =>
   `/v2/queues/${segment(queue)}/jobs/${segment(id)}/run-id/${segment(runId)}`;
 
@@ -218,6 +226,48 @@ export class RelayClient {
     return (await this.call('GET', '/v1/queues', { idempotent: true })).body as { queues: QueueSummary[] };
   }
 
+  // ---- cron schedules -------------------------------------------------------------------------
+
+  /** Creates a schedule; one whose job runs a command on the managed route. */
+  async createSchedule(name: string, schedule: ScheduleInput): Promise<Schedule> {
+    const path = startsCommands(schedule.job) ? `${MANAGED}/schedules` : '/v1/schedules';
+    return (await this.call('POST', path, { body: { name, ...schedule } })).body as Schedule;
+  }
+
+  /** Creates or redefines a schedule; one whose job runs a command on the managed route. */
+  async putSchedule(name: string, schedule: ScheduleInput): Promise<Schedule> {
+    const path = startsCommands(schedule.job) ? managedTwin(schedulePath(name)) : schedulePath(name);
+    return (await this.call('PUT', path, { body: schedule })).body as Schedule;
+  }
+
+  /** Every schedule, by name. */
+  async schedules(): Promise<{ schedules: Schedule[] }> {
+    return (await this.call('GET', '/v1/schedules', { idempotent: true })).body as { schedules: Schedule[] };
+  }
+
+  async schedule(name: string): Promise<Schedule> {
+    return (await this.call('GET', schedulePath(name), { idempotent: true })).body as Schedule;
+  }
+
+  /** Deletes a schedule; the jobs it enqueued stay. */
+  async deleteSchedule(name: string): Promise<void> {
+    await this.call('DELETE', schedulePath(name));
+  }
+
+  async pauseSchedule(name: string): Promise<Schedule> {
+    return (await this.call('POST', `${schedulePath(name)}/pause`)).body as Schedule;
+  }
+
+  /** Resumes a paused schedule from its next fire time (a managed one on the managed route). */
+  async resumeSchedule(name: string): Promise<Schedule> {
+    return this.pullOrManaged<Schedule>(`${schedulePath(name)}/resume`);
+  }
+
+  /** Enqueues a schedule's job now (a managed one on the managed route); resolves to the job. */
+  async triggerSchedule(name: string): Promise<Job> {
+    return this.pullOrManaged<Job>(`${schedulePath(name)}/trigger`);
+  }
+
   /** Resolves when Relay answers its health check. */
   async health(): Promise<void> {
     await this.call('GET', '/health', { idempotent: true });
@@ -260,17 +310,17 @@ export class RelayClient {
 
   // ---- transport ------------------------------------------------------------------------------
 
-  /** Sends a request, retrying busy answers (and network failures of idempotent reads). */
   /** POSTs to a route for pull jobs, or to its managed twin when the job turns out to be managed. */
-  private async pullOrManaged(path: string): Promise<Job> {
+  private async pullOrManaged<T = Job>(path: string): Promise<T> {
     try {
-      return (await this.call('POST', path)).body as Job;
+      return (await this.call('POST', path)).body as T;
     } catch (error) {
       if (!isManagedJob(error)) throw error;
-      return (await this.call('POST', managedTwin(path))).body as Job;
+      return (await this.call('POST', managedTwin(path))).body as T;
     }
   }
 
+  /** Sends a request, retrying busy answers (and network failures of idempotent reads). */
   private async call(method: string, path: string, options: RequestOptions = {}): Promise<Answer> {
     const url = new URL(`${this.endpoint}${path}`);
     const query: Record<string, string> = {};

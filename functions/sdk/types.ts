@@ -186,3 +186,39 @@ export interface ClaimedJob {
   readonly updated_at: string | null;
   readonly created_at: string | null;
 }
+
+/** The job a schedule enqueues at each fire: a `JobInput` without what each fire decides. */
+export type ScheduledJobInput = Omit<JobInput, 'id' | 'run_at' | 'delay' | 'idempotency_key'>;
+
+/** A cron schedule to create or redefine. */
+export interface ScheduleInput {
+  /** 5 fields, or 6 with seconds first. */
+  readonly cron: string;
+  /** An IANA time zone. @default 'UTC' */
+  readonly timezone?: string;
+  readonly job: ScheduledJobInput;
+  /** @default false */
+  readonly paused?: boolean;
+  /** `skip`: no fire while the previous fire's job is live. @default 'allow' */
+  readonly overlap?: 'allow' | 'skip';
+}
+
+/** A schedule as the API shows it (the server's `scheduleView`). Times are RFC 3339 strings. */
+export interface Schedule {
+  readonly name: string;
+  readonly cron: string;
+  readonly timezone: string;
+  readonly overlap: 'allow' | 'skip';
+  readonly paused: boolean;
+  /** `managed` when its job runs a command. */
+  readonly kind: 'pull' | 'managed';
+  readonly job: ScheduledJobInput;
+  /** `null` while paused. */
+  readonly next_fire_at: string | null;
+  /** The next five fire times; none while paused. */
+  readonly next_fire_times: readonly string[];
+  readonly last_fire_at: string | null;
+  readonly last_job: { readonly queue: string; readonly id: string } | null;
+  readonly created_at: string;
+  readonly updated_at: string;
+}

@@ -219,11 +219,27 @@ export const ROUTE_EXAMPLES: Readonly<Record<string, RouteExample>> = {
   'POST /v1/managed/queues/{queue}/jobs/{id}/retry': {},
   'POST /v1/managed/queues/{queue}/dlq/requeue': { body: { limit: 10 } },
   'POST /v1/managed/queues/{queue}/dlq/{id}/requeue': {},
+  'POST /v1/schedules': { body: { name: 'x', cron: '* * * * *', job: { queue: 'q', payload: { n: 1 } } } },
+  'GET /v1/schedules': {},
+  'GET /v1/schedules/{name}': {},
+  'PUT /v1/schedules/{name}': { body: { cron: '* * * * *', job: { queue: 'q', payload: { n: 1 } } } },
+  'DELETE /v1/schedules/{name}': {},
+  'POST /v1/schedules/{name}/pause': {},
+  'POST /v1/schedules/{name}/resume': {},
+  'POST /v1/schedules/{name}/trigger': {},
+  'POST /v1/managed/schedules': {
+    body: { name: 'x', cron: '* * * * *', job: { queue: 'q', payload: { command: 'echo' } } },
+  },
+  'PUT /v1/managed/schedules/{name}': {
+    body: { cron: '* * * * *', job: { queue: 'q', payload: { command: 'echo' } } },
+  },
+  'POST /v1/managed/schedules/{name}/resume': {},
+  'POST /v1/managed/schedules/{name}/trigger': {},
 };
 
 /** A route's path with its parameters filled in (`q`, `x`, `SOME_RUN_ID` unless given). */
 export function examplePath(path: string, params: Record<string, string> = {}): string {
-  const values: Record<string, string> = { queue: 'q', id: 'x', run_id: SOME_RUN_ID, ...params };
+  const values: Record<string, string> = { queue: 'q', id: 'x', name: 'x', run_id: SOME_RUN_ID, ...params };
   return path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(values[name] ?? name));
 }
 

@@ -8,12 +8,18 @@
  */
 import { describeError, log } from '../core/log.ts';
 import type { Job, JobKind, NewJob } from './model.ts';
-import type { JobStore, RunOutcome } from './store.ts';
+import type { JobStore, QueueState, RunOutcome } from './store.ts';
 
 /** Where hints go: the SQS dispatch queue (functions/dispatch/queue.ts) in production. */
 export interface HintSender {
   dispatch(job: Pick<Job, 'queue' | 'id' | 'run_at'>, now?: number): Promise<void>;
 }
+
+/**
+ * Hints a resume sends at once. More due managed jobs than this are overdue for the lost-dispatch
+ * repair after its grace, which re-sends 100 per maintenance pass.
+ */
+const RESUME_HINTS = 1_000;
 
 export class JobService {
   constructor(
@@ -43,6 +49,21 @@ export class JobService {
   /** Requeues up to `limit` dead jobs of `kind`, hinting each managed one as it is requeued. */
   requeueAllDead(queue: string, opts: { limit?: number; kind: JobKind }) {
     return this.store.requeueAllDead(queue, { ...opts, onRequeued: (job) => this.hint(job) });
+  }
+
+  /**
+   * Resumes a paused queue, then re-sends the hints of its due managed jobs: a hint that came
+   * while it was paused was dropped by the dispatcher. Each is marked first, as the repair does,
+   * so a send that fails is retried by the repair after its grace.
+   */
+  async resumeQueue(queue: string): Promise<QueueState> {
+    const resumed = await this.store.resumeQueue(queue);
+    if (!this.hints) return resumed;
+    const now = this.now();
+    for (const job of await this.store.dueUndispatched(now, 0, RESUME_HINTS, queue)) {
+      if (await this.store.markRedispatched(job.queue, job.id, now)) await this.hint(job);
+    }
+    return resumed;
   }
 
   /**

@@ -22,6 +22,7 @@ import type {
   JobPage,
   JobStatus,
   LogPage,
+  QueueState,
   QueueStats,
   QueueSummary,
 } from './types.ts';
@@ -216,6 +217,27 @@ export class RelayClient {
 
   async queues(): Promise<{ queues: QueueSummary[] }> {
     return (await this.call('GET', '/v1/queues', { idempotent: true })).body as { queues: QueueSummary[] };
+  }
+
+  /** Pauses a queue: it takes jobs and hands none out until resumed. Pausing twice is harmless. */
+  async pause(queue: string): Promise<QueueState> {
+    return (await this.call('POST', `/v1/queues/${segment(queue)}/pause`, { idempotent: true }))
+      .body as QueueState;
+  }
+
+  /** Resumes a paused queue. Resuming a running queue is harmless. */
+  async resume(queue: string): Promise<QueueState> {
+    return (await this.call('POST', `/v1/queues/${segment(queue)}/resume`, { idempotent: true }))
+      .body as QueueState;
+  }
+
+  /** Sets a queue's priority aging: seconds of waiting worth one level, or `null` for strict order. */
+  async setQueueSettings(
+    queue: string,
+    settings: { aging_seconds_per_level: number | null },
+  ): Promise<QueueState> {
+    const path = `/v1/queues/${segment(queue)}/settings`;
+    return (await this.call('PUT', path, { body: settings, idempotent: true })).body as QueueState;
   }
 
   /** Resolves when Relay answers its health check. */

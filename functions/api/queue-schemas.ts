@@ -24,7 +24,7 @@ export const priority = z.union([
     .transform((level) => PRIORITY_LEVELS[level]),
 ]);
 
-/** `PUT /v1/queues/{queue}/settings`: what is present changes; `null` turns aging off. */
+/** `PUT /v1/queues/{queue}/settings`: the aging rate in seconds per level, or `null` to turn aging off. */
 export const queueSettingsBody = z.strictObject({
   aging_seconds_per_level: z
     .number()

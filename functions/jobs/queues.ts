@@ -11,7 +11,7 @@
 import type { StoreConfig } from '../core/config.ts';
 import { queueNotPaused, queuePaused, queueRegistered, queueUnregistered } from './conditions.ts';
 import type { Dynamo } from './dynamo.ts';
-import type { Change } from './expressions.ts';
+import type { Change, Condition } from './expressions.ts';
 import { type ItemKey, QUEUES_PK, queueKey } from './keys.ts';
 
 /** How a queue's indexes are laid out; fixed when the queue is first used. */
@@ -167,7 +167,7 @@ export class QueueRegistry {
   }
 
   /** One conditional write of a queue's settings. A refused one found the queue already as asked. */
-  private async change(queue: string, when: typeof queueRegistered, change: Change<QueueItem>) {
+  private async change(queue: string, when: Condition, change: Change<QueueItem>): Promise<QueueState> {
     const written = await this.db.update<QueueItem>(queueKey(queue), when, change);
     const item = written.ok ? written.item : written.old;
     if (!item) throw new Error(`queue ${queue} vanished from the registry`);

@@ -94,7 +94,7 @@ export async function claimById(ctx: StoreContext, queue: string, id: string): P
   const key = jobKey(queue, id);
   const item = await ctx.db.get<JobItem>(key);
   if (!item || !isManaged(item) || !WAITING.includes(item.status) || item.run_at > now) return undefined;
-  if (await pausedNow(ctx, queue)) return undefined; // resume re-sends the hint (JobService.resume)
+  if (await pausedNow(ctx, queue)) return undefined; // resume re-sends the hint (JobService.resumeQueue)
   const started = await begin(
     ctx,
     key,

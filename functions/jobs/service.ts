@@ -6,6 +6,7 @@
  * The write is the truth; the hint only hastens the dispatch. A hint that cannot be sent is logged
  * and left to the maintenance pass's lost-dispatch repair, never surfaced as a failure of the write.
  */
+import { mapLimit } from '../core/concurrency.ts';
 import { describeError, log } from '../core/log.ts';
 import type { Job, JobKind, NewJob } from './model.ts';
 import type { JobStore, QueueState, RunOutcome } from './store.ts';
@@ -16,10 +17,11 @@ export interface HintSender {
 }
 
 /**
- * Hints a resume sends at once. More due managed jobs than this are overdue for the lost-dispatch
- * repair after its grace, which re-sends 100 per maintenance pass.
+ * Hints a resume sends at once, 16 at a time, so the request stays well within API Gateway's 30 s.
+ * More due managed jobs than this are overdue for the lost-dispatch repair after its grace, which
+ * re-sends as many per maintenance pass.
  */
-const RESUME_HINTS = 1_000;
+const RESUME_HINTS = 100;
 
 export class JobService {
   constructor(
@@ -60,9 +62,10 @@ export class JobService {
     const resumed = await this.store.resumeQueue(queue);
     if (!this.hints) return resumed;
     const now = this.now();
-    for (const job of await this.store.dueUndispatched(now, 0, RESUME_HINTS, queue)) {
+    const owed = await this.store.dueUndispatched(now, 0, RESUME_HINTS, queue);
+    await mapLimit(owed, 16, async (job) => {
       if (await this.store.markRedispatched(job.queue, job.id, now)) await this.hint(job);
-    }
+    });
     return resumed;
   }
 

@@ -4,6 +4,9 @@
  * `Δp × A` (plus the wait of the backlog it found), and without aging the bands stay strict.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { orderKey, runAtOf } from '../functions/jobs/keys.ts';
+import { LIMITS } from '../functions/jobs/model.ts';
+import { MAX_AGING_SECONDS } from '../functions/jobs/queues.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
 import { pullJob } from './support/jobs.ts';
 import { freshStore, TestClock, type TestStore } from './support/store.ts';
@@ -76,6 +79,21 @@ describe('priority aging', () => {
     await store.enqueue(pullJob('b', { priority: LOW }));
     clock.advance(3_600_000);
     expect((await store.claim('q', 2)).map((job) => job.id)).toEqual(['b', 'a']);
+  });
+
+  it('keeps aged keys fixed-width and in effective-time order across every i32 priority and the widest rate', () => {
+    const widest = MAX_AGING_SECONDS * 1000;
+    const keys = [
+      orderKey(LIMITS.maxPriority, 0, 'x', widest),
+      orderKey(1, 10 ** 15 - 1, 'x', widest),
+      orderKey(0, 10 ** 15 - 1, 'x', widest),
+      orderKey(LIMITS.minPriority, 0, 'x', widest),
+      orderKey(LIMITS.minPriority, 10 ** 15 - 1, 'x', widest),
+    ];
+
+    expect(new Set(keys.map((key) => key.length)).size).toBe(1);
+    expect([...keys].sort()).toEqual(keys);
+    expect(keys.map(runAtOf)).toEqual([0, 10 ** 15 - 1, 10 ** 15 - 1, 0, 10 ** 15 - 1]);
   });
 
   it('shows the setting on the queue', async () => {

@@ -4,7 +4,8 @@
  * dispatched after resume.
  */
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { addClientHook } from '../functions/core/clients.ts';
 import { dispatchOne } from '../functions/dispatch/dispatcher.ts';
 import type { DispatchQueue } from '../functions/dispatch/queue.ts';
 import { SETTINGS_MAX_AGE_MS } from '../functions/jobs/queues.ts';
@@ -90,6 +91,23 @@ describe('pause and resume (store)', () => {
     const ids = [...after.flat(), ...(await store.claim('q', 100))].map((job) => job.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toHaveLength(45);
+  });
+
+  it('reads the queue item once for 16 concurrent claims of one process, once its copy is stale', async () => {
+    await store.enqueue(pullJob('a'));
+    await pastStaleness();
+    const queueReads: string[] = [];
+    onTestFinished(
+      addClientHook(async (call, next) => {
+        const key = call.input.Key as { pk?: string } | undefined;
+        if (call.operation === 'GetItem' && key?.pk === 'queues') queueReads.push(call.operation);
+        return next();
+      }),
+    );
+
+    await Promise.all(Array.from({ length: 16 }, () => store.claim('q', 1)));
+
+    expect(queueReads).toHaveLength(1);
   });
 
   it('reaches a claimer that saw the queue running within the staleness bound', async () => {

@@ -75,6 +75,7 @@ export const agingMsOf = (settings: QueueSettings): number | undefined =>
 export class QueueRegistry {
   private readonly known = new Map<string, QueueInfo>();
   private readonly read = new Map<string, { readonly settings: QueueSettings; readonly at: number }>();
+  private readonly reading = new Map<string, Promise<QueueSettings>>();
 
   constructor(
     private readonly db: Dynamo,
@@ -125,10 +126,19 @@ export class QueueRegistry {
   async settings(queue: string, maxAgeMs = SETTINGS_MAX_AGE_MS): Promise<QueueSettings> {
     const cached = this.read.get(queue);
     if (cached && this.elapsed() - cached.at < maxAgeMs) return cached.settings;
-    const found = await this.db.get<QueueItem>(queueKey(queue));
-    if (!found) return settingsOf(undefined);
-    this.remember(found);
-    return settingsOf(found);
+    // Concurrent callers (a batch's jobs, parallel claims) share one read; a caller that asks for
+    // a fresh one (`maxAgeMs` 0) must not get a read that began before it asked.
+    const inFlight = this.reading.get(queue);
+    if (inFlight && maxAgeMs > 0) return inFlight;
+    const reading = this.db
+      .get<QueueItem>(queueKey(queue))
+      .then((found) => {
+        if (found) this.remember(found);
+        return settingsOf(found);
+      })
+      .finally(() => this.reading.delete(queue));
+    this.reading.set(queue, reading);
+    return reading;
   }
 
   /**

@@ -127,8 +127,8 @@ for (const family of [v1, seed(''), seed('/v1')]) {
         expect(status).toMatchObject({ id: 'urgent', priority: 9 });
       });
 
-      it('answers 422 to a priority that is not an int32, writing nothing', async () => {
-        const res = await enqueue(job('a', { priority: 'high' }));
+      it('answers 422 to a priority that is neither an int32 nor a named level, writing nothing', async () => {
+        const res = await enqueue(job('a', { priority: 'urgent' }));
         const huge = await enqueue(job('b', { priority: 2 ** 31 }));
 
         expect([res.status, huge.status]).toEqual([422, 422]);

@@ -77,6 +77,7 @@ const BASELINE: Readonly<Record<string, number>> = {
   'GET /v1/jobs': 200,
   'GET /v1/queues': 200,
   'GET /v1/queues/{queue}/stats': 200,
+  'GET /v1/queues/{queue}/settings': 200,
   'GET /v1/queues/{queue}/jobs/{id}/status': 404,
   'GET /v1/queues/{queue}/jobs/{id}/logs': 404,
   'POST /v1/queues/{queue}/jobs/{id}/fail': 404,
@@ -492,6 +493,10 @@ it('knows how every route that does not enqueue answers on an empty table', () =
     'PUT /v1/schedules/{name}',
     'POST /v1/managed/schedules',
     'PUT /v1/managed/schedules/{name}',
+    // Queue control registers the queue it names, so a queue can be paused before its first job.
+    'POST /v1/queues/{queue}/pause',
+    'POST /v1/queues/{queue}/resume',
+    'PUT /v1/queues/{queue}/settings',
   ];
 
   const unknown = ROUTES.map(routeKey).filter((key) => !(key in BASELINE) && !enqueues.includes(key));

@@ -407,8 +407,8 @@ describe.concurrent('relay stats and queues', () => {
     const result = await relay(['stats', queue]);
 
     const [header, row] = result.stdout.trimEnd().split('\n');
-    expect(header).toMatch(/^QUEUE\s+PENDING\s+SCHEDULED\s+RUNNING\s+FAILED\s+DEAD$/);
-    expect(row?.split(/\s+/)).toEqual([queue, '1', '0', '0', '0', '0']);
+    expect(header).toMatch(/^QUEUE\s+STATE\s+AGING\s+PENDING\s+SCHEDULED\s+RUNNING\s+FAILED\s+DEAD$/);
+    expect(row?.split(/\s+/)).toEqual([queue, 'running', 'off', '1', '0', '0', '0', '0']);
   });
 
   it('exits 1 saying so for a queue that does not exist', async () => {
@@ -429,6 +429,9 @@ describe.concurrent('relay stats and queues', () => {
 
     expect(JSON.parse(result.stdout)).toEqual({
       queue,
+      paused: false,
+      paused_at: null,
+      aging_seconds_per_level: null,
       pending: 1,
       scheduled: 0,
       running: 0,
@@ -445,6 +448,53 @@ describe.concurrent('relay stats and queues', () => {
 
     const { queues } = JSON.parse(result.stdout) as { queues: { name: string }[] };
     expect(queues.map((q) => q.name)).toContain(queue);
+  });
+});
+
+describe.concurrent('relay pause, resume and aging', () => {
+  it('pauses a queue: claims get nothing, and queues and stats show it paused', async () => {
+    const queue = newQueue();
+    await client.submit({ queue, id: 'a', payload: null });
+
+    const result = await relay(['pause', queue]);
+
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toMatch(new RegExp(`^${queue} paused \\(since .+\\), aging off$`, 'm'));
+    expect(await client.claim(queue)).toEqual([]);
+    const listed = await relay(['queues']);
+    expect(listed.stdout).toMatch(new RegExp(`^${queue}\\s+paused\\s+priority\\s+4\\s+off\\s+1\\s`, 'm'));
+    const stats = await relay(['--json', 'stats', queue]);
+    expect(JSON.parse(stats.stdout)).toMatchObject({ queue, paused: true, pending: 1 });
+  });
+
+  it('resumes a paused queue, whose job is claimed again', async () => {
+    const queue = newQueue();
+    await client.submit({ queue, id: 'a', payload: null });
+    await relay(['pause', queue]);
+
+    const result = await relay(['--json', 'resume', queue]);
+
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ name: queue, paused: false, paused_at: null });
+    expect((await client.claim(queue)).map((job) => job.id)).toEqual(['a']);
+  });
+
+  it('sets and clears a queue’s aging rate', async () => {
+    const queue = newQueue();
+
+    const set = await relay(['aging', queue, '30']);
+    expect(set.stdout).toMatch(new RegExp(`^${queue} running, aging 30s/level$`, 'm'));
+    expect(await client.stats(queue)).toMatchObject({ aging_seconds_per_level: 30 });
+
+    const off = await relay(['aging', queue, 'off']);
+    expect(off.stdout).toMatch(/aging off$/m);
+  });
+
+  it('exits 2 on an aging rate that is not a positive number or off', async () => {
+    const result = await relay(['aging', newQueue(), 'soon']);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('aging must be a positive number of seconds or `off`');
   });
 });
 

@@ -205,12 +205,37 @@ const CLI_BLOCK: readonly { readonly command: string; readonly code: number; che
       command: 'npx relay stats scripts',
       code: 0,
       check: (r) =>
-        expect(r.stdout.trimEnd().split('\n')[1]?.split(/\s+/)).toEqual(['scripts', '0', '0', '0', '0', '0']),
+        expect(r.stdout.trimEnd().split('\n')[1]?.split(/\s+/)).toEqual([
+          'scripts',
+          'running',
+          'off',
+          '0',
+          '0',
+          '0',
+          '0',
+          '0',
+        ]),
     },
     {
       command: 'npx relay queues',
       code: 0,
-      check: (r) => expect(r.stdout).toMatch(/^scripts\s+priority\s+/m),
+      check: (r) => expect(r.stdout).toMatch(/^scripts\s+running\s+priority\s+/m),
+    },
+    {
+      command: 'npx relay pause scripts                # takes jobs, hands none out; running jobs finish',
+      code: 0,
+      check: (r) => expect(r.stdout).toMatch(/^scripts paused \(since .+\), aging off$/m),
+    },
+    {
+      command: 'npx relay resume scripts               # its waiting managed jobs are dispatched again',
+      code: 0,
+      check: (r) => expect(r.stdout).toBe('scripts running, aging off\n'),
+    },
+    {
+      command:
+        'npx relay aging scripts 60             # a waiting job gains a priority level a minute; `off`: strict order',
+      code: 0,
+      check: (r) => expect(r.stdout).toBe('scripts running, aging 60s/level\n'),
     },
   ];
 

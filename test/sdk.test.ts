@@ -125,6 +125,9 @@ describe('RelayClient producer calls', () => {
     await client.submit({ queue, id: 'b', payload: null });
     expect(await client.stats(queue)).toEqual({
       queue,
+      paused: false,
+      paused_at: null,
+      aging_seconds_per_level: null,
       pending: 1,
       scheduled: 0,
       running: 0,
@@ -240,6 +243,34 @@ describe('RelayClient worker calls', () => {
     await client.heartbeat(queue, id, job?.run_id ?? '');
     await client.complete(queue, id, job?.run_id ?? '');
     expect(await client.status(queue, id)).toMatchObject({ status: 'completed' });
+  });
+});
+
+describe('RelayClient queue control', () => {
+  it('pauses a queue, whose claims then get nothing, and resumes it', async () => {
+    const queue = newQueue();
+    await client.submit({ queue, id: 'a', payload: null, priority: 'high' });
+
+    expect(await client.pause(queue)).toMatchObject({ name: queue, paused: true });
+    expect(await client.claim(queue, 1)).toEqual([]);
+    expect(await client.stats(queue)).toMatchObject({ paused: true, pending: 1 });
+
+    expect(await client.resume(queue)).toMatchObject({ name: queue, paused: false, paused_at: null });
+    expect((await client.claim(queue, 1)).map((job) => job.id)).toEqual(['a']);
+    expect((await client.status(queue, 'a')).priority).toBe(1);
+  });
+
+  it('sets and clears the aging rate', async () => {
+    const queue = newQueue();
+
+    expect(await client.setQueueSettings(queue, { aging_seconds_per_level: 5 })).toMatchObject({
+      aging_seconds_per_level: 5,
+    });
+    const { queues } = await client.queues();
+    expect(queues.find((q) => q.name === queue)).toMatchObject({ aging_seconds_per_level: 5, paused: false });
+    expect(await client.setQueueSettings(queue, { aging_seconds_per_level: null })).toMatchObject({
+      aging_seconds_per_level: null,
+    });
   });
 });
 

@@ -13,6 +13,7 @@ import { errorResponse, isExpected } from './errors.ts';
 import { HttpError, type HttpRequest, type HttpResponse } from './http.ts';
 import { managedOperations } from './managed-operations.ts';
 import { nativeOperations } from './native-operations.ts';
+import { queueOperations } from './queue-operations.ts';
 import { relayOperations } from './relay-operations.ts';
 import { type ErrorStyle, matchRoute, type Route, type RouteGroup, routeKey } from './routes.ts';
 import { managedScheduleOperations, scheduleOperations } from './schedule-operations.ts';
@@ -24,7 +25,7 @@ export type ApiHandler = middy.MiddyfiedHandler<ApiEvent, ApiResult>;
 
 export const OPERATIONS: Record<RouteGroup, Operations> = {
   relay: relayOperations,
-  jobs: { ...nativeOperations, ...scheduleOperations },
+  jobs: { ...nativeOperations, ...queueOperations, ...scheduleOperations },
   managed: { ...managedOperations, ...managedScheduleOperations },
 };
 

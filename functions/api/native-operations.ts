@@ -4,7 +4,7 @@
 import { describeError, log } from '../core/log.ts';
 import { JobNotFoundError } from '../jobs/errors.ts';
 import type { Job, JobKind } from '../jobs/model.ts';
-import type { Page, QueueInfo } from '../jobs/store.ts';
+import type { Page } from '../jobs/store.ts';
 import { refuseCommands } from './commands.ts';
 import type { ApiContext, Operations } from './context.ts';
 import {
@@ -58,15 +58,6 @@ export function requeueAllDead(req: HttpRequest, ctx: ApiContext, kind: JobKind)
   return ctx.jobs.requeueAllDead(req.params.queue ?? '', { limit: body.limit, kind });
 }
 
-async function queueSummary(info: QueueInfo, ctx: ApiContext) {
-  return {
-    name: info.queue,
-    ordering: info.ordering,
-    shards: info.shards,
-    ...(await ctx.store.stats(info.queue)),
-  };
-}
-
 export const nativeOperations: Operations = {
   'POST /v1/jobs': async (req, ctx) => {
     const input = validBody(nativeJob, readJson(req));
@@ -100,16 +91,6 @@ export const nativeOperations: Operations = {
       cursor: decodeCursor(q.cursor),
     });
     return page(result, ctx);
-  },
-
-  'GET /v1/queues': async (_req, ctx) => {
-    const queues = await ctx.store.listQueues();
-    return json(200, { queues: await Promise.all(queues.map((info) => queueSummary(info, ctx))) });
-  },
-
-  'GET /v1/queues/{queue}/stats': async (req, ctx) => {
-    const queue = req.params.queue ?? '';
-    return json(200, { queue, ...(await ctx.store.stats(queue)) });
   },
 
   'GET /v1/queues/{queue}/jobs/{id}/status': async (req, ctx) => {

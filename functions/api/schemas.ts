@@ -23,6 +23,7 @@ import {
   viewStatus,
 } from '../jobs/model.ts';
 import { commandSpecSchema } from '../runner/command.ts';
+import { int32, priority } from './queue-schemas.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Pieces
@@ -54,8 +55,6 @@ export const name = (what: string) =>
 /** Present but any JSON: serde's required `payload: P`. */
 const requiredJson = (what: string) =>
   z.custom<unknown>((v) => v !== undefined, { error: `missing field \`${what}\`` });
-
-const int32 = z.number().int().min(-2_147_483_648).max(2_147_483_647);
 
 const rfc3339 = z.iso.datetime({ offset: true, error: 'must be an RFC 3339 date-time' });
 
@@ -167,7 +166,7 @@ export const relayV1Job = z
     max_retries: int32.optional(),
     payload: requiredJson('payload'),
     state: z.unknown().optional(),
-    priority: int32.nullish(),
+    priority: priority.nullish(),
     run_at: anyDate.nullish(),
   })
   .superRefine(sizeCheck)
@@ -199,7 +198,7 @@ export const relayV2Job = z
       .nullish(),
     payload: requiredJson('payload'),
     state: z.unknown().optional(),
-    priority: int32.nullish(),
+    priority: priority.nullish(),
     run_at: rfc3339.nullish(),
   })
   .superRefine(sizeCheck)
@@ -282,7 +281,7 @@ export const childJob: z.ZodType<ChildJobSpec> = z
     timeout: jobTimeout.optional(),
     max_retries: z.number().int().nullable().optional(),
     backoff: backoff.optional(),
-    priority: int32.optional(),
+    priority: priority.optional(),
     get on_success() {
       return childJob.optional();
     },
@@ -300,7 +299,7 @@ export const nativeJob = z
     state: z.unknown().optional(),
     timeout: jobTimeout.default(DEFAULTS.timeoutSeconds),
     max_retries: z.number().int().nullable().default(DEFAULTS.maxRetries),
-    priority: int32.default(DEFAULTS.priority),
+    priority: priority.default(DEFAULTS.priority),
     run_at: rfc3339.optional(),
     delay: z
       .number()

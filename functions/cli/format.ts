@@ -2,7 +2,15 @@
  * Plain-text output for people: aligned columns, one job per row, `-` for nothing. Scripts should
  * use `--json`, which prints the API's JSON instead.
  */
-import type { Job, JobPage, QueueStats, QueueSummary, Schedule } from '../sdk/client.ts';
+import type {
+  Job,
+  JobPage,
+  QueueSettings,
+  QueueState,
+  QueueStats,
+  QueueSummary,
+  Schedule,
+} from '../sdk/client.ts';
 
 /**
  * One line of text for a value: strings as they are, anything else as compact JSON, cut to `max`
@@ -95,14 +103,35 @@ export function jobPage(page: JobPage, empty: string, now = Date.now()): string 
 const COUNTS = ['pending', 'scheduled', 'running', 'failed', 'dead'] as const;
 const COUNT_HEADER = COUNTS.map((c) => c.toUpperCase());
 
+/** `paused` or `running`: what a claim on the queue gets. */
+const stateOf = (settings: QueueSettings): string => (settings.paused ? 'paused' : 'running');
+
+/** `off`, or the aging rate: `30s/level`. */
+const agingOf = (settings: QueueSettings): string =>
+  settings.aging_seconds_per_level === null ? 'off' : `${settings.aging_seconds_per_level}s/level`;
+
 export const queueStats = (stats: QueueStats): string =>
-  table(['QUEUE', ...COUNT_HEADER], [[cell(stats.queue), ...COUNTS.map((c) => String(stats[c]))]]);
+  table(
+    ['QUEUE', 'STATE', 'AGING', ...COUNT_HEADER],
+    [[cell(stats.queue), stateOf(stats), agingOf(stats), ...COUNTS.map((c) => String(stats[c]))]],
+  );
+
+/** A queue after pause, resume or a settings change: `q paused (since …), aging off`. */
+export const queueState = (state: QueueState): string =>
+  `${state.name} ${stateOf(state)}${state.paused_at ? ` (since ${state.paused_at})` : ''}, aging ${agingOf(state)}`;
 
 export function queueList(queues: readonly QueueSummary[]): string {
   if (!queues.length) return 'no queues yet';
   return table(
-    ['QUEUE', 'ORDERING', 'SHARDS', ...COUNT_HEADER],
-    queues.map((q) => [cell(q.name), q.ordering, String(q.shards), ...COUNTS.map((c) => String(q[c]))]),
+    ['QUEUE', 'STATE', 'ORDERING', 'SHARDS', 'AGING', ...COUNT_HEADER],
+    queues.map((q) => [
+      cell(q.name),
+      stateOf(q),
+      q.ordering,
+      String(q.shards),
+      agingOf(q),
+      ...COUNTS.map((c) => String(q[c])),
+    ]),
   );
 }
 

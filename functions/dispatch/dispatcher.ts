@@ -4,7 +4,8 @@
  *
  * For each message it claims the job by id with the store's conditional write. A message whose
  * job is not claimable (already running, finished, unknown) is a stale or duplicate hint: it is
- * acknowledged and dropped; one that came before its job is due is sent on. A hint an operator
+ * acknowledged and dropped; so is the hint of a job whose queue is paused, which resuming the queue
+ * sends again. One that came before its job is due is sent on. A hint an operator
  * redrove from the dead-letter queue (`StartMessageMoveTask` or the console) runs its job again
  * with a fresh retry budget when the job is dead because its dispatch was dead-lettered
  * (`dead_reason: 'dispatch_failed'`). A hint for a job dead for another reason (its runs failed) is only late, and

@@ -117,7 +117,7 @@ export const expiredToWaiting = (item: JobItem, now: number, lastError: string):
 /** A failed run with a retry left: `failed`, due again after `delaySeconds`. */
 export function toFailed(item: JobItem, now: number, delaySeconds: number, lastError: string): JobChange {
   const runAt = now + Math.round(delaySeconds * 1000);
-  const order = orderKey(item.priority, runAt, item.seq);
+  const order = orderKey(item.priority, runAt, item.seq, item.aging_ms);
   return withSet(toWaiting(item, now, 'failed', order, spendRetry(item), lastError), {
     run_at: runAt,
     run_at_text: undefined,

@@ -8,7 +8,7 @@ import type { StoreContext } from './context.ts';
 import type { Stored } from './dynamo.ts';
 import { and, type Condition } from './expressions.ts';
 import { isManaged, type JobItem, keyOf, type LeaseEntry, type ReadyEntry, toJob } from './item.ts';
-import { type ItemKey, jobKey, nextBand, runAtOf, runIdOfLeaseKey, shardPk } from './keys.ts';
+import { type ItemKey, isAged, jobKey, nextBand, runAtOf, runIdOfLeaseKey, shardPk } from './keys.ts';
 import { type Job, WAITING } from './model.ts';
 import { type QueueInfo, shardsOf } from './queues.ts';
 import { expiredLeases, expireRun } from './rescuer.ts';
@@ -38,7 +38,8 @@ type Candidate =
  */
 export async function claim(ctx: StoreContext, queue: string, count: number): Promise<Job[]> {
   const info = await ctx.queues.find(queue);
-  if (!info) return [];
+  // A paused queue answers as an empty one. The flag is at most `SETTINGS_MAX_AGE_MS` old.
+  if (!info || (await ctx.queues.settings(queue)).paused) return [];
   const now = ctx.clock();
   let window = count * 2 + 8;
   const claimed: JobItem[] = [];
@@ -93,6 +94,7 @@ export async function claimById(ctx: StoreContext, queue: string, id: string): P
   const key = jobKey(queue, id);
   const item = await ctx.db.get<JobItem>(key);
   if (!item || !isManaged(item) || !WAITING.includes(item.status) || item.run_at > now) return undefined;
+  if (await pausedNow(ctx, queue)) return undefined; // resume re-sends the hint (JobService.resumeQueue)
   const started = await begin(
     ctx,
     key,
@@ -101,6 +103,15 @@ export async function claimById(ctx: StoreContext, queue: string, id: string): P
     now,
   );
   return started && toJob(started); // `undefined`: another dispatcher won, or the job changed
+}
+
+/**
+ * Whether a queue is paused, for a dispatch hint. A cached "paused" is confirmed by a fresh read:
+ * a hint dropped on a stale pause would wait for the repair, while a hint that meets a real pause
+ * is rare (resume re-sends every one it owes), so the read costs little.
+ */
+async function pausedNow(ctx: StoreContext, queue: string): Promise<boolean> {
+  return (await ctx.queues.settings(queue)).paused && (await ctx.queues.settings(queue, 0)).paused;
 }
 
 /** The first `limit` claimable jobs of a queue, merged over its shards in claim order. */
@@ -125,6 +136,8 @@ async function candidates(
 /**
  * Due waiting jobs of one shard in order. Jobs not yet due sort after the due ones of their
  * priority band, so on meeting one the query skips to the next band instead of reading them all.
+ * Aged keys have no bands: a job due soon with a head start sorts among due ones, and is passed
+ * over (only jobs due within `priority × aging` of now can sort there).
  */
 async function readyHeads(ctx: StoreContext, pk: string, now: number, limit: number): Promise<Candidate[]> {
   const due: Candidate[] = [];
@@ -141,6 +154,7 @@ async function readyHeads(ctx: StoreContext, pk: string, now: number, limit: num
     let skipped = false;
     for (const entry of page.items) {
       const order = entry.ready_sk;
+      if (runAtOf(order) > now && isAged(order)) continue;
       if (runAtOf(order) > now) {
         from = nextBand(order);
         skipped = true;

@@ -33,6 +33,21 @@ export const exists = condition('attribute_exists(#pk)', ['pk']);
 /** No item under the key: the first writer of a queue's layout wins, and everyone else reads it. */
 export const queueUnregistered = condition('attribute_not_exists(#pk)', ['pk']);
 
+/** The queue is registered and not paused: a pause must find the layout it pauses, and takes effect once. */
+export const queueNotPaused = and(
+  condition('attribute_exists(#pk)', ['pk']),
+  or(
+    condition('attribute_not_exists(#paused)', ['paused']),
+    condition('#paused = :no', ['paused'], { ':no': false }),
+  ),
+);
+
+/** The queue is paused: a resume takes effect once, and never creates a queue item without a layout. */
+export const queuePaused = condition('#paused = :yes', ['paused'], { ':yes': true });
+
+/** The queue is registered: a settings write never creates a queue item without a layout. */
+export const queueRegistered = condition('attribute_exists(#pk)', ['pk']);
+
 /** No item, or one whose id is free again: terminal jobs and items past retention free the id. */
 export const idFree = (nowSeconds: number): Condition =>
   or(

@@ -16,16 +16,22 @@ import { shardsOf } from './queues.ts';
  * the last `markRedispatched`) is more than `graceMs` before `now`: their dispatch message may
  * have been lost. One range query per managed `ready` shard finds them (no scan), so the cost is
  * the overdue backlog, not the table. Oldest dispatch time first within a queue.
+ *
+ * Paused queues are left out: their dispatcher would drop the hint. Resuming a queue re-sends the
+ * hints of its due jobs (`queue` names it), and what that misses is overdue here after the grace.
  */
 export async function dueUndispatched(
   ctx: StoreContext,
   now: number,
   graceMs: number,
   limit: number,
+  queue?: string,
 ): Promise<Job[]> {
   const before = dispatchDueBefore(now - graceMs);
   const found: Job[] = [];
-  for (const info of await ctx.queues.list()) {
+  const queues = queue === undefined ? await ctx.queues.list() : [await ctx.queues.state(queue)];
+  for (const info of queues) {
+    if (!info || info.paused) continue;
     const want = limit - found.length;
     if (want <= 0) break;
     const perShard = await Promise.all(

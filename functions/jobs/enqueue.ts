@@ -11,6 +11,7 @@ import { DuplicateIdempotencyKeyError, InvalidArgumentError, JobExistsError } fr
 import { type JobItem, keyOf, refOf, seconds, toJob, type WaitingItem } from './item.ts';
 import { type ItemKey, idempotencyKey, jobKey, orderKey, shardOf, shardPk } from './keys.ts';
 import type { Job, NewJob } from './model.ts';
+import { agingMsOf } from './queues.ts';
 
 /** What to do when an enqueued id is already held by a live job. */
 export type EnqueueMode = 'unique' | 'ignore' | 'replace';
@@ -153,10 +154,11 @@ export async function newItem(ctx: StoreContext, job: NewJob, now: number): Prom
   // Taken before the first await, so jobs built concurrently (a batch) keep their call order.
   const seq = ctx.nextSeq(now);
   const info = await ctx.queues.register(job.queue);
+  const agingMs = agingMsOf(await ctx.queues.settings(job.queue));
   const shard = shardOf(job.queue, job.id, info.shards);
   const runAt = Math.max(0, Math.trunc(job.run_at ?? now));
   const priority = job.priority ?? 0;
-  const order = orderKey(priority, runAt, seq);
+  const order = orderKey(priority, runAt, seq, agingMs);
   const key = jobKey(job.queue, job.id);
   const createdPk = shardPk(shard, job.queue);
   return {
@@ -185,6 +187,7 @@ export async function newItem(ctx: StoreContext, job: NewJob, now: number): Prom
     seq,
     shard,
     order_key: order,
+    aging_ms: agingMs,
     ...readyEntry({ ...key, type: job.type, shard, queue: job.queue, created_pk: createdPk }, order),
     created_pk: createdPk,
     created_sk: seq,

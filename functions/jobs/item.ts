@@ -54,6 +54,8 @@ export interface JobItem extends ItemKey, JobFields, JobFieldsWhenSet {
   readonly shard: number;
   /** The claim order key (`orderKey`). Kept while running, so an expired run returns to its place. */
   readonly order_key: string;
+  /** The queue's aging rate (ms per priority level) when the job was enqueued; absent: strict bands. */
+  readonly aging_ms?: number;
   readonly created_pk: string;
   readonly created_sk: string;
   // Each group below is present only in one state, so each index holds only jobs in that state.
@@ -122,6 +124,7 @@ const everyClearable = <const L extends readonly Clearable[]>(
 ): L => list;
 
 export const JOB_ATTRIBUTES = everyClearable([
+  'aging_ms',
   'state',
   'run_at_text',
   'idempotency_key',

@@ -75,10 +75,33 @@ const TIME_WIDTH = 15;
 /**
  * Claim order key: priority descending, then `run_at`, then enqueue order (`seq`, a ULID).
  * Priority is inverted so an ascending query returns the highest priority first.
+ *
+ * With aging (`agingMs`, the queue's `aging_seconds_per_level` in ms) the key leads with an
+ * effective time instead, `run_at − priority × agingMs`: one level more is worth a head start of
+ * `agingMs`, so a job that has waited `Δpriority × agingMs` longer sorts before a higher one
+ * enqueued later, and nothing waits forever behind a flood. Aged keys start with `a`, after every
+ * digit, so a queue whose setting changed claims its older, strictly ordered jobs first.
  */
-export function orderKey(priority: number, runAt: number, seq: string): string {
+export function orderKey(priority: number, runAt: number, seq: string, agingMs?: number): string {
+  if (agingMs) return `${AGED}${effectiveTime(priority, runAt, agingMs)}#${pad(runAt, TIME_WIDTH)}#${seq}`;
   return `${priorityBand(priority)}#${pad(runAt, TIME_WIDTH)}#${seq}`;
 }
+
+/** Prefix of an aged order key. */
+const AGED = 'a#';
+/**
+ * `run_at − priority × agingMs`, shifted to stay positive, in fixed width. |priority| < 2³¹ and
+ * agingMs ≤ 86,400,000, so the head start is below 1.9 × 10¹⁷ ms: BigInt, 18 digits, offset 2 × 10¹⁷.
+ */
+const EFFECTIVE_WIDTH = 18;
+const EFFECTIVE_OFFSET = 2n * 10n ** 17n;
+const effectiveTime = (priority: number, runAt: number, agingMs: number): string =>
+  (BigInt(runAt) - BigInt(priority) * BigInt(agingMs) + EFFECTIVE_OFFSET)
+    .toString()
+    .padStart(EFFECTIVE_WIDTH, '0');
+
+/** Whether an order key is aged: not-yet-due jobs are then spread among due ones, not at a band's end. */
+export const isAged = (order: string): boolean => order.startsWith(AGED);
 
 /** The leading part of an order key that all jobs of one priority share. */
 export const priorityBand = (priority: number): string => pad(LIMITS.maxPriority - priority, 10);
@@ -89,7 +112,10 @@ export function nextBand(order: string): string {
 }
 
 /** `run_at` encoded in an order key. */
-export const runAtOf = (order: string): number => Number(order.slice(11, 11 + TIME_WIDTH));
+export const runAtOf = (order: string): number => {
+  const at = isAged(order) ? AGED.length + EFFECTIVE_WIDTH + 1 : 11;
+  return Number(order.slice(at, at + TIME_WIDTH));
+};
 
 export const leaseSortKey = (leaseExpiresAt: number, runId: string): string =>
   `${pad(leaseExpiresAt, TIME_WIDTH)}#${runId}`;

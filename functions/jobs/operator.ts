@@ -122,7 +122,7 @@ async function revive(
   // The write below requires `updated_at` unchanged, so the kind read here holds when it lands.
   if (kindOf(item) !== kind) throw new JobKindError(queue, id, kindOf(item), action);
   if (!from.includes(item.status)) throw new InvalidTransitionError(action, item.status);
-  const order = orderKey(item.priority, now, ctx.nextSeq(now));
+  const order = orderKey(item.priority, now, ctx.nextSeq(now), item.aging_ms);
   const when = and(statusIn(from), unchangedSince(item.updated_at));
   const written = await ctx.db.update<JobItem>(key, when, revived(item, now, order));
   if (!written.ok) throw transitionFailure(written.old, { queue, id }, action, ctx.clock());

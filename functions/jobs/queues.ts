@@ -1,12 +1,17 @@
 /**
- * The queue registry: each queue's index layout, fixed the first time the queue is used.
+ * The queue registry: each queue's index layout, fixed the first time the queue is used, and the
+ * operator's settings for it (paused, priority aging), which change by conditional writes.
  *
  * A job's shard is part of its index keys, so a layout never changes once written: the first
- * enqueue that names a queue registers it, and every process caches what it read forever.
+ * enqueue that names a queue registers it, and every process caches what it read forever. The
+ * settings are cached for at most `SETTINGS_MAX_AGE_MS`: a pause reaches every claimer within that
+ * bound, at a cost of at most one consistent read of the queue's item per process and queue per
+ * bound (1 RRU), never one per claim.
  */
 import type { StoreConfig } from '../core/config.ts';
-import { queueUnregistered } from './conditions.ts';
+import { queueNotPaused, queuePaused, queueRegistered, queueUnregistered } from './conditions.ts';
 import type { Dynamo } from './dynamo.ts';
+import type { Change, Condition } from './expressions.ts';
 import { type ItemKey, QUEUES_PK, queueKey } from './keys.ts';
 
 /** How a queue's indexes are laid out; fixed when the queue is first used. */
@@ -18,8 +23,30 @@ export interface QueueInfo {
   readonly created_at: number;
 }
 
+/** What an operator sets on a queue. */
+export interface QueueSettings {
+  /** A paused queue accepts enqueues but hands out nothing: claims answer as an empty queue. */
+  readonly paused: boolean;
+  /** When the queue was paused (epoch ms); absent while it runs. */
+  readonly paused_at?: number;
+  /**
+   * Priority aging: a job waiting this many seconds longer than another is worth one priority
+   * level more (`keys.ts`, `orderKey`). Absent: strict priority bands, as relay-rs orders.
+   */
+  readonly aging_seconds_per_level?: number;
+}
+
+/** A queue as the API shows it: its layout and its settings. */
+export type QueueState = QueueInfo & QueueSettings;
+
+/** How long a process trusts the settings it read: the staleness bound of a pause or resume. */
+export const SETTINGS_MAX_AGE_MS = 1_000;
+
+/** The largest aging rate: keeps `priority × aging` within the order key's digits (keys.ts). */
+export const MAX_AGING_SECONDS = 86_400;
+
 /** A queue's item in the `queues` partition. */
-type QueueItem = ItemKey & QueueInfo;
+type QueueItem = ItemKey & QueueInfo & Partial<QueueSettings>;
 
 const infoOf = ({ queue, shards, ordering, created_at }: QueueInfo): QueueInfo => ({
   queue,
@@ -28,16 +55,34 @@ const infoOf = ({ queue, shards, ordering, created_at }: QueueInfo): QueueInfo =
   created_at,
 });
 
+const settingsOf = (item: Partial<QueueSettings> | undefined): QueueSettings => ({
+  paused: item?.paused === true,
+  ...(item?.paused && item.paused_at !== undefined ? { paused_at: item.paused_at } : {}),
+  ...(item?.aging_seconds_per_level ? { aging_seconds_per_level: item.aging_seconds_per_level } : {}),
+});
+
+const stateOf = (item: QueueItem): QueueState => ({ ...infoOf(item), ...settingsOf(item) });
+
 /** The shard numbers of a queue: `0 … shards − 1`. */
 export const shardsOf = (info: QueueInfo): number[] => Array.from({ length: info.shards }, (_, i) => i);
 
+/** The aging rate in milliseconds per level, or `undefined` for strict priority bands. */
+export const agingMsOf = (settings: QueueSettings): number | undefined =>
+  settings.aging_seconds_per_level
+    ? Math.max(1, Math.round(settings.aging_seconds_per_level * 1000))
+    : undefined;
+
 export class QueueRegistry {
   private readonly known = new Map<string, QueueInfo>();
+  private readonly read = new Map<string, { readonly settings: QueueSettings; readonly at: number }>();
+  private readonly reading = new Map<string, Promise<QueueSettings>>();
 
   constructor(
     private readonly db: Dynamo,
     private readonly config: StoreConfig,
     private readonly clock: () => number,
+    /** Wall time for the settings cache: a test clock standing still must not freeze a pause. */
+    private readonly elapsed: () => number = () => performance.now(),
   ) {}
 
   /** The queue's layout, registering the queue on first use when `create` is set. */
@@ -51,9 +96,8 @@ export class QueueRegistry {
     if (cached) return cached;
     const found = await this.db.get<QueueItem>(queueKey(queue));
     if (!found) return undefined;
-    const info = infoOf(found);
-    this.known.set(queue, info);
-    return info;
+    this.remember(found);
+    return infoOf(found);
   }
 
   /** The queue's layout, registering the queue if this is its first use. */
@@ -69,15 +113,80 @@ export class QueueRegistry {
     };
     // First writer wins; everyone else takes the layout it chose: the item its own write was refused on.
     const written = await this.db.put<QueueItem>({ ...queueKey(queue), ...fresh }, queueUnregistered);
-    const info = written.ok ? fresh : written.old && infoOf(written.old);
-    if (!info) return this.register(queue);
-    this.known.set(queue, info);
-    return info;
+    const item = written.ok ? { ...queueKey(queue), ...fresh } : written.old;
+    if (!item) return this.register(queue);
+    this.remember(item);
+    return infoOf(item);
   }
 
-  /** Every registered queue, by name. */
-  async list(): Promise<QueueInfo[]> {
+  /**
+   * The queue's settings, read again when the copy this process holds is older than `maxAgeMs`.
+   * An unregistered queue has the defaults (running, no aging).
+   */
+  async settings(queue: string, maxAgeMs = SETTINGS_MAX_AGE_MS): Promise<QueueSettings> {
+    const cached = this.read.get(queue);
+    if (cached && this.elapsed() - cached.at < maxAgeMs) return cached.settings;
+    // Concurrent callers (a batch's jobs, parallel claims) share one read; a caller that asks for
+    // a fresh one (`maxAgeMs` 0) must not get a read that began before it asked.
+    const inFlight = this.reading.get(queue);
+    if (inFlight && maxAgeMs > 0) return inFlight;
+    const reading = this.db
+      .get<QueueItem>(queueKey(queue))
+      .then((found) => {
+        if (found) this.remember(found);
+        return settingsOf(found);
+      })
+      .finally(() => this.reading.delete(queue));
+    this.reading.set(queue, reading);
+    return reading;
+  }
+
+  /**
+   * Pauses or resumes a queue (registering it first, so a queue can be paused before its first
+   * job). Pausing a paused queue, or resuming a running one, changes nothing and is not an error.
+   */
+  async setPaused(queue: string, paused: boolean): Promise<QueueState> {
+    await this.register(queue);
+    const change: Change<QueueItem> = paused
+      ? { set: { paused: true, paused_at: this.clock() } }
+      : { set: { paused: false }, remove: ['paused_at'] };
+    return this.change(queue, paused ? queueNotPaused : queuePaused, change);
+  }
+
+  /** Sets the queue's aging rate; `null` turns aging off (strict priority bands). */
+  async setAging(queue: string, agingSecondsPerLevel: number | null): Promise<QueueState> {
+    await this.register(queue);
+    const change: Change<QueueItem> = agingSecondsPerLevel
+      ? { set: { aging_seconds_per_level: agingSecondsPerLevel } }
+      : { remove: ['aging_seconds_per_level'] };
+    return this.change(queue, queueRegistered, change);
+  }
+
+  /** The queue with its settings as stored; `undefined` for a queue never used. */
+  async state(queue: string): Promise<QueueState | undefined> {
+    const found = await this.db.get<QueueItem>(queueKey(queue));
+    if (!found) return undefined;
+    this.remember(found);
+    return stateOf(found);
+  }
+
+  /** Every registered queue with its settings, by name. */
+  async list(): Promise<QueueState[]> {
     const items = await this.db.queryAll<QueueItem>({ partition: QUEUES_PK });
-    return items.map(infoOf).sort((a, b) => a.queue.localeCompare(b.queue));
+    return items.map(stateOf).sort((a, b) => a.queue.localeCompare(b.queue));
+  }
+
+  /** One conditional write of a queue's settings. A refused one found the queue already as asked. */
+  private async change(queue: string, when: Condition, change: Change<QueueItem>): Promise<QueueState> {
+    const written = await this.db.update<QueueItem>(queueKey(queue), when, change);
+    const item = written.ok ? written.item : written.old;
+    if (!item) throw new Error(`queue ${queue} vanished from the registry`);
+    this.remember(item);
+    return stateOf(item);
+  }
+
+  private remember(item: QueueItem): void {
+    this.known.set(item.queue, infoOf(item));
+    this.read.set(item.queue, { settings: settingsOf(item), at: this.elapsed() });
   }
 }

@@ -6,14 +6,22 @@
  * The write is the truth; the hint only hastens the dispatch. A hint that cannot be sent is logged
  * and left to the maintenance pass's lost-dispatch repair, never surfaced as a failure of the write.
  */
+import { mapLimit } from '../core/concurrency.ts';
 import { describeError, log } from '../core/log.ts';
 import type { Job, JobKind, NewJob } from './model.ts';
-import type { FireReport, JobStore, RunOutcome } from './store.ts';
+import type { FireReport, JobStore, QueueState, RunOutcome } from './store.ts';
 
 /** Where hints go: the SQS dispatch queue (functions/dispatch/queue.ts) in production. */
 export interface HintSender {
   dispatch(job: Pick<Job, 'queue' | 'id' | 'run_at'>, now?: number): Promise<void>;
 }
+
+/**
+ * Hints a resume sends at once, 16 at a time, so the request stays well within API Gateway's 30 s.
+ * More due managed jobs than this are overdue for the lost-dispatch repair after its grace, which
+ * re-sends as many per maintenance pass.
+ */
+const RESUME_HINTS = 100;
 
 export class JobService {
   constructor(
@@ -55,6 +63,22 @@ export class JobService {
     const report = await this.store.fireDueSchedules(now);
     for (const job of report.fired) await this.hint(job);
     return report;
+  }
+
+  /**
+   * Resumes a paused queue, then re-sends the hints of its due managed jobs: a hint that came
+   * while it was paused was dropped by the dispatcher. Each is marked first, as the repair does,
+   * so a send that fails is retried by the repair after its grace.
+   */
+  async resumeQueue(queue: string): Promise<QueueState> {
+    const resumed = await this.store.resumeQueue(queue);
+    if (!this.hints) return resumed;
+    const now = this.now();
+    const owed = await this.store.dueUndispatched(now, 0, RESUME_HINTS, queue);
+    await mapLimit(owed, 16, async (job) => {
+      if (await this.store.markRedispatched(job.queue, job.id, now)) await this.hint(job);
+    });
+    return resumed;
   }
 
   /**

@@ -24,7 +24,7 @@ import type { AppendLogsResult } from './logs.ts';
 import * as logs from './logs.ts';
 import type { Job, JobKind, LogEntry, NewJob } from './model.ts';
 import * as operator from './operator.ts';
-import type { QueueInfo } from './queues.ts';
+import type { QueueInfo, QueueState } from './queues.ts';
 import type { Page, QueueStats } from './reads.ts';
 import * as reads from './reads.ts';
 import * as relayCompat from './relay-compat.ts';
@@ -38,7 +38,7 @@ import * as schedules from './schedules.ts';
 
 export type { EnqueueMode, EnqueueResult } from './enqueue.ts';
 export type { AppendLogsResult } from './logs.ts';
-export type { QueueInfo } from './queues.ts';
+export type { QueueInfo, QueueSettings, QueueState } from './queues.ts';
 export type { Page, QueueStats } from './reads.ts';
 export type { SweepResult } from './rescuer.ts';
 export type { RunOutcome } from './runs.ts';
@@ -70,8 +70,29 @@ export class JobStore {
     return this.ctx.queues.info(queue, create);
   }
 
-  listQueues(): Promise<QueueInfo[]> {
+  /** Every registered queue with its settings. */
+  listQueues(): Promise<QueueState[]> {
     return this.ctx.queues.list();
+  }
+
+  /** A queue with its settings as stored; `undefined` for a queue never used. */
+  queueState(queue: string): Promise<QueueState | undefined> {
+    return this.ctx.queues.state(queue);
+  }
+
+  /** Pauses a queue: claims answer as if it were empty until it is resumed. Idempotent. */
+  pauseQueue(queue: string): Promise<QueueState> {
+    return this.ctx.queues.setPaused(queue, true);
+  }
+
+  /** Resumes a paused queue. Idempotent. Managed jobs owe hints: see `JobService.resumeQueue`. */
+  resumeQueue(queue: string): Promise<QueueState> {
+    return this.ctx.queues.setPaused(queue, false);
+  }
+
+  /** Sets the queue's priority aging rate; `null` keeps strict priority bands. */
+  setQueueAging(queue: string, agingSecondsPerLevel: number | null): Promise<QueueState> {
+    return this.ctx.queues.setAging(queue, agingSecondsPerLevel);
   }
 
   // Enqueue (enqueue.ts)
@@ -138,8 +159,8 @@ export class JobStore {
   }
 
   /** Waiting, due managed jobs whose dispatch may have been lost. */
-  dueUndispatched(now: number, graceMs: number, limit: number): Promise<Job[]> {
-    return dispatchRepair.dueUndispatched(this.ctx, now, graceMs, limit);
+  dueUndispatched(...args: Args<typeof dispatchRepair.dueUndispatched>): Promise<Job[]> {
+    return dispatchRepair.dueUndispatched(this.ctx, ...args);
   }
 
   /** Records a re-sent dispatch message, so the job waits a grace before the next. */

@@ -22,6 +22,7 @@ import type {
   JobPage,
   JobStatus,
   LogPage,
+  QueueState,
   QueueStats,
   QueueSummary,
   Schedule,
@@ -266,6 +267,27 @@ export class RelayClient {
   /** Enqueues a schedule's job now (a managed one on the managed route); resolves to the job. */
   async triggerSchedule(name: string): Promise<Job> {
     return this.pullOrManaged<Job>(`${schedulePath(name)}/trigger`);
+  }
+
+  /** Pauses a queue: it takes jobs and hands none out until resumed. Pausing twice is harmless. */
+  async pause(queue: string): Promise<QueueState> {
+    return (await this.call('POST', `/v1/queues/${segment(queue)}/pause`, { idempotent: true }))
+      .body as QueueState;
+  }
+
+  /** Resumes a paused queue. Resuming a running queue is harmless. */
+  async resume(queue: string): Promise<QueueState> {
+    return (await this.call('POST', `/v1/queues/${segment(queue)}/resume`, { idempotent: true }))
+      .body as QueueState;
+  }
+
+  /** Sets a queue's priority aging: seconds of waiting worth one level, or `null` for strict order. */
+  async setQueueSettings(
+    queue: string,
+    settings: { aging_seconds_per_level: number | null },
+  ): Promise<QueueState> {
+    const path = `/v1/queues/${segment(queue)}/settings`;
+    return (await this.call('PUT', path, { body: settings, idempotent: true })).body as QueueState;
   }
 
   /** Resolves when Relay answers its health check. */

@@ -26,8 +26,8 @@ export interface JobInput {
   readonly timeout?: number;
   /** `null` or a negative number means unlimited. @default 3 */
   readonly max_retries?: number | null;
-  /** Higher runs first. @default 0 */
-  readonly priority?: number;
+  /** Higher runs first; a named level is its number (`PriorityLevel`). @default 0 (`medium`) */
+  readonly priority?: number | PriorityLevel;
   /** RFC 3339 date-time; give this or `delay`, not both. */
   readonly run_at?: string;
   /** Seconds from now. */
@@ -52,7 +52,7 @@ export interface ChildJobInput {
   readonly timeout?: number;
   readonly max_retries?: number | null;
   readonly backoff?: Backoff['strategy'] | Partial<Backoff>;
-  readonly priority?: number;
+  readonly priority?: number | PriorityLevel;
   readonly on_success?: ChildJobInput;
   readonly on_failure?: ChildJobInput;
 }
@@ -138,15 +138,31 @@ export interface QueueCounts {
   readonly dead: number;
 }
 
-export interface QueueStats extends QueueCounts {
+/** The named priorities: `critical` 2, `high` 1, `medium` 0, `low` -1. */
+export type PriorityLevel = 'critical' | 'high' | 'medium' | 'low';
+
+/** What an operator sets on a queue. */
+export interface QueueSettings {
+  /** A paused queue accepts jobs and hands out none; its running jobs finish. */
+  readonly paused: boolean;
+  /** RFC 3339; `null` while the queue runs. */
+  readonly paused_at: string | null;
+  /** Seconds of waiting worth one priority level; `null`: strict priority order. */
+  readonly aging_seconds_per_level: number | null;
+}
+
+export interface QueueStats extends QueueCounts, QueueSettings {
   readonly queue: string;
 }
 
-export interface QueueSummary extends QueueCounts {
+/** A queue's layout and settings, as pause, resume and the settings calls answer. */
+export interface QueueState extends QueueSettings {
   readonly name: string;
   readonly ordering: 'strict' | 'priority';
   readonly shards: number;
 }
+
+export interface QueueSummary extends QueueCounts, QueueState {}
 
 /** One chunk of a managed run's output, as the command wrote it. */
 export interface LogEntry {

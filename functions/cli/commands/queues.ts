@@ -1,8 +1,8 @@
-/** The commands about queues: stats and queues. */
+/** The commands about queues: stats, queues, pause, resume and aging. */
 import type { Command } from 'commander';
 import { context, examples, print } from '../context.ts';
-import { NotFoundError } from '../exit.ts';
-import { queueList, queueStats } from '../format.ts';
+import { NotFoundError, UsageError } from '../exit.ts';
+import { queueList, queueState, queueStats } from '../format.ts';
 
 export function addQueueCommands(cli: Command): void {
   examples(
@@ -36,4 +36,55 @@ export function addQueueCommands(cli: Command): void {
       }),
     'relay queues --json',
   );
+
+  examples(
+    cli
+      .command('pause')
+      .description('stop handing out jobs of a queue: it still takes jobs, and running jobs finish')
+      .argument('<queue>')
+      .action(async (queue: string, _opts: unknown, command: Command) => {
+        const { globals, client } = await context(command);
+        const state = await client.pause(queue);
+        print(globals, state, queueState(state));
+      }),
+    'relay pause emails',
+  );
+
+  examples(
+    cli
+      .command('resume')
+      .description('hand out the jobs of a paused queue again')
+      .argument('<queue>')
+      .action(async (queue: string, _opts: unknown, command: Command) => {
+        const { globals, client } = await context(command);
+        const state = await client.resume(queue);
+        print(globals, state, queueState(state));
+      }),
+    'relay resume emails',
+  );
+
+  examples(
+    cli
+      .command('aging')
+      .description('let waiting jobs gain one priority level per <seconds>, or keep strict order (off)')
+      .argument('<queue>')
+      .argument('<seconds|off>')
+      .action(async (queue: string, rate: string, _opts: unknown, command: Command) => {
+        const { globals, client } = await context(command);
+        const state = await client.setQueueSettings(queue, { aging_seconds_per_level: agingRate(rate) });
+        print(globals, state, queueState(state));
+      }),
+    'relay aging reports 60',
+    'relay aging payments off',
+  );
+}
+
+/** `off`, or a positive number of seconds. */
+function agingRate(rate: string): number | null {
+  if (rate === 'off') return null;
+  const seconds = Number(rate);
+  if (!rate.trim() || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new UsageError(`aging must be a positive number of seconds or \`off\`, not \`${rate}\``);
+  }
+  return seconds;
 }

@@ -1,0 +1,44 @@
+/**
+ * Wire shapes of queue control (pause, resume, settings) and of priorities, which every route
+ * that takes a job accepts as a number or as one of the named levels.
+ */
+import { z } from 'zod';
+import { MAX_AGING_SECONDS } from '../jobs/queues.ts';
+import type { QueueState } from '../jobs/store.ts';
+
+/**
+ * The named priority levels (job-queue's `critical|high|medium|low`), as the numbers they stand
+ * for. `medium` is 0, the default, so a job without a priority is a `medium` one; one level is one
+ * unit of priority, which is what a queue's aging rate is counted in.
+ */
+export const PRIORITY_LEVELS = { critical: 2, high: 1, medium: 0, low: -1 } as const;
+
+/** A relay-rs `i32`. */
+export const int32 = z.number().int().min(-2_147_483_648).max(2_147_483_647);
+
+/** A priority: an `i32`, or a named level, which is stored and shown as its number. */
+export const priority = z.union([
+  int32,
+  z
+    .enum(Object.keys(PRIORITY_LEVELS) as [keyof typeof PRIORITY_LEVELS])
+    .transform((level) => PRIORITY_LEVELS[level]),
+]);
+
+/** `PUT /v1/queues/{queue}/settings`: the aging rate in seconds per level, or `null` to turn aging off. */
+export const queueSettingsBody = z.strictObject({
+  aging_seconds_per_level: z
+    .number()
+    .positive('aging_seconds_per_level must be positive (null turns aging off)')
+    .max(MAX_AGING_SECONDS, `aging_seconds_per_level must be at most ${MAX_AGING_SECONDS}`)
+    .nullable(),
+});
+
+/** A queue as the native API shows it: its layout and settings, times as RFC 3339. */
+export const queueView = (state: QueueState) => ({
+  name: state.queue,
+  ordering: state.ordering,
+  shards: state.shards,
+  paused: state.paused,
+  paused_at: state.paused_at === undefined ? null : new Date(state.paused_at).toISOString(),
+  aging_seconds_per_level: state.aging_seconds_per_level ?? null,
+});

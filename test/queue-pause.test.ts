@@ -1,0 +1,184 @@
+/**
+ * Pausing a queue, over DynamoDB Local (and fauxqs for managed jobs): a paused queue accepts
+ * enqueues and hands out nothing, its running jobs finish, and everything waiting is claimed or
+ * dispatched after resume.
+ */
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { addClientHook } from '../functions/core/clients.ts';
+import { dispatchOne } from '../functions/dispatch/dispatcher.ts';
+import type { DispatchQueue } from '../functions/dispatch/queue.ts';
+import { SETTINGS_MAX_AGE_MS } from '../functions/jobs/queues.ts';
+import { JobService } from '../functions/jobs/service.ts';
+import type { JobStore } from '../functions/jobs/store.ts';
+import { toRecord } from '../functions/local/sqs-poller.ts';
+import { completes, recordingExecutor } from './support/dispatch.ts';
+import { pullJob, shellJob } from './support/jobs.ts';
+import { sqsForFile } from './support/sqs.ts';
+import { freshStore, TestClock, type TestStore } from './support/store.ts';
+
+const sqs = sqsForFile();
+let clock: TestClock;
+let fresh: TestStore;
+let store: JobStore;
+
+beforeEach(async () => {
+  clock = new TestClock(Math.floor(Date.now() / 1000) * 1000);
+  fresh = await freshStore({ clock: clock.read });
+  store = fresh.store;
+});
+
+afterEach(async () => {
+  await fresh.dispose();
+});
+
+/** Waits out the staleness bound of the settings other processes hold. */
+const pastStaleness = () => new Promise((resolve) => setTimeout(resolve, SETTINGS_MAX_AGE_MS + 100));
+
+describe('pause and resume (store)', () => {
+  it('pauses a queue once: a second pause keeps the first pause time', async () => {
+    const first = await store.pauseQueue('q');
+    clock.advance(5_000);
+    const second = await store.pauseQueue('q');
+    expect(first).toMatchObject({ queue: 'q', paused: true, paused_at: clock.now - 5_000 });
+    expect(second).toEqual(first);
+  });
+
+  it('registers a queue paused before its first job, and resuming a running queue changes nothing', async () => {
+    expect(await store.resumeQueue('new')).toMatchObject({ queue: 'new', paused: false });
+    await store.pauseQueue('new');
+    expect(await store.queueState('new')).toMatchObject({ paused: true, shards: 4 });
+    const resumed = await store.resumeQueue('new');
+    expect(resumed.paused).toBe(false);
+    expect(resumed.paused_at).toBeUndefined();
+  });
+
+  it('accepts enqueues while paused and counts them as pending', async () => {
+    await store.pauseQueue('q');
+    await store.enqueue(pullJob('a'));
+    expect(await store.stats('q')).toMatchObject({ pending: 1 });
+    expect(await store.claim('q', 1)).toEqual([]);
+  });
+
+  it('hands out nothing to 16 concurrent claimers while paused; running jobs finish; all is claimed after resume', async () => {
+    await store.enqueueMany(
+      Array.from({ length: 40 }, (_, i) => pullJob(`j${i}`)),
+      'unique',
+    );
+    const running = await store.claim('q', 5);
+    expect(running).toHaveLength(5);
+    await store.pauseQueue('q');
+    const claimers = Array.from({ length: 16 }, () => fresh.another());
+
+    // Claims race enqueues that keep coming while paused: neither old nor new jobs are handed out.
+    const [whilePaused] = await Promise.all([
+      Promise.all(
+        claimers.map(async (claimer) => [
+          ...(await claimer.claim('q', 10)),
+          ...(await claimer.claim('q', 10)),
+        ]),
+      ),
+      Promise.all(Array.from({ length: 10 }, (_, i) => fresh.another().enqueue(pullJob(`new${i}`)))),
+    ]);
+    for (const job of running) await store.complete('q', job.id, job.run_id ?? undefined);
+
+    expect(whilePaused.flat()).toEqual([]);
+    for (const job of running) expect((await store.get('q', job.id))?.status).toBe('completed');
+    await store.resumeQueue('q');
+    await pastStaleness();
+    const after = await Promise.all(claimers.map((claimer) => claimer.claim('q', 5)));
+    // Claimers that lost races may leave a few behind: one more claim takes whatever is left.
+    const ids = [...after.flat(), ...(await store.claim('q', 100))].map((job) => job.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toHaveLength(45);
+  });
+
+  it('reads the queue item once for 16 concurrent claims of one process, once its copy is stale', async () => {
+    await store.enqueue(pullJob('a'));
+    await pastStaleness();
+    const queueReads: string[] = [];
+    onTestFinished(
+      addClientHook(async (call, next) => {
+        const key = call.input.Key as { pk?: string } | undefined;
+        if (call.operation === 'GetItem' && key?.pk === 'queues') queueReads.push(call.operation);
+        return next();
+      }),
+    );
+
+    await Promise.all(Array.from({ length: 16 }, () => store.claim('q', 1)));
+
+    expect(queueReads).toHaveLength(1);
+  });
+
+  it('reaches a claimer that saw the queue running within the staleness bound', async () => {
+    await store.enqueue(pullJob('a'));
+    await store.enqueue(pullJob('b'));
+    const other = fresh.another();
+    expect(await other.claim('q', 1)).toHaveLength(1);
+    await store.pauseQueue('q');
+    await pastStaleness();
+    expect(await other.claim('q', 1)).toEqual([]);
+  });
+});
+
+describe('pause and resume (managed dispatch)', () => {
+  let dispatch: DispatchQueue;
+  beforeEach(async () => {
+    dispatch = await sqs.dispatchQueue();
+  });
+
+  let received = 0;
+  /** The next hint on the dispatch queue, as the SQS event source would hand it over. */
+  async function nextHint() {
+    const { Messages = [] } = await sqs.client.send(
+      new ReceiveMessageCommand({ QueueUrl: dispatch.queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 2 }),
+    );
+    const message = Messages[0];
+    if (!message) throw new Error('expected a dispatch hint');
+    received++;
+    return toRecord(
+      {
+        MessageId: message.MessageId ?? `m${received}`,
+        ReceiptHandle: `r${received}`,
+        Body: message.Body ?? '',
+      },
+      'arn:aws:sqs:us-east-1:000000000000:dispatch',
+      'us-east-1',
+    );
+  }
+
+  it('keeps a managed job waiting while paused and dispatches it from the hint resume sends', async () => {
+    const jobs = new JobService(store, dispatch, clock.read);
+    const executor = recordingExecutor(completes(store));
+    const deps = { store, execute: executor.execute, dispatch, now: clock.read };
+    await store.pauseQueue('q');
+    await jobs.submitManaged(shellJob('m'));
+
+    expect(await dispatchOne(await nextHint(), deps)).toBe('stale');
+    expect(await store.get('q', 'm')).toMatchObject({ status: 'pending', attempts: 0 });
+    clock.advance(60_000);
+    expect(await store.dueUndispatched(clock.now, 30_000, 10)).toEqual([]);
+
+    await jobs.resumeQueue('q');
+    expect(await dispatchOne(await nextHint(), deps)).toBe('started');
+    expect(executor.runs).toMatchObject([{ id: 'm', attempt: 1 }]);
+    expect((await store.get('q', 'm'))?.status).toBe('completed');
+  });
+
+  it('lets a job running when the queue is paused finish', async () => {
+    await store.enqueue(shellJob('m'));
+    const run = await store.claimById('q', 'm');
+    await store.pauseQueue('q');
+    await store.completeRun('q', 'm', run?.run_id ?? '', { exit_code: 0, duration_ms: 1 });
+    expect((await store.get('q', 'm'))?.status).toBe('completed');
+  });
+
+  it('leaves a paused queue to resume: the lost-dispatch repair finds its jobs only after it', async () => {
+    await store.enqueue(shellJob('m'));
+    await store.pauseQueue('q');
+    clock.advance(60_000);
+    expect(await store.dueUndispatched(clock.now, 30_000, 10)).toEqual([]);
+    await store.resumeQueue('q');
+    expect((await store.dueUndispatched(clock.now, 30_000, 10)).map((job) => job.id)).toEqual(['m']);
+  });
+});

@@ -144,7 +144,10 @@ describe('managed shell jobs on the local stack', () => {
     });
     expect(requeued.status).toBe(200);
     const done = await until(job.queue, job.id, 'completed');
-    expect(done).toMatchObject({ attempts: 2, result: { exit_code: 0 } });
+    expect(done).toMatchObject({ result: { exit_code: 0 } });
+    // The second run at least; a loaded machine may start a runner so slowly that a 2 s lease runs
+    // out first, and the run after it completes.
+    expect(done.attempts).toBeGreaterThanOrEqual(2);
     rmSync(marker, { force: true });
   });
 
@@ -203,7 +206,10 @@ describe('managed shell jobs on the local stack', () => {
     await expect.poll(sleeping, { timeout: 5_000, interval: 50 }).toBe(0);
     const goneBy = Date.now();
     const done = await until(job.queue, job.id, 'completed');
-    expect(done).toMatchObject({ attempts: 2, result: { exit_code: 0 } });
+    expect(done).toMatchObject({ result: { exit_code: 0 } });
+    // The second run at least; a loaded machine may start a runner so slowly that a 2 s lease runs
+    // out first, and the run after it completes.
+    expect(done.attempts).toBeGreaterThanOrEqual(2);
     // ...before the second run (after the lease expired and the sweep re-dispatched) printed.
     const second = (await logs(job.queue, job.id)).find((e) => e.text === 'second run\n') as unknown as {
       at: number;

@@ -106,9 +106,12 @@ const COUNT_HEADER = COUNTS.map((c) => c.toUpperCase());
 /** `paused` or `running`: what a claim on the queue gets. */
 const stateOf = (settings: QueueSettings): string => (settings.paused ? 'paused' : 'running');
 
-/** `off`, or the aging rate: `30s/level`. */
-const agingOf = (settings: QueueSettings): string =>
-  settings.aging_seconds_per_level === null ? 'off' : `${settings.aging_seconds_per_level}s/level`;
+/** `off`, or the aging rate: `30s/level`; `-` from a Relay that does not report it. */
+const agingOf = (settings: QueueSettings): string => {
+  const rate = settings.aging_seconds_per_level;
+  if (rate === null) return 'off';
+  return typeof rate === 'number' ? `${rate}s/level` : '-';
+};
 
 export const queueStats = (stats: QueueStats): string =>
   table(

@@ -8,6 +8,7 @@
  * match the filter, so it is skipped and counted, never overwritten. A dry run only lists.
  */
 import { mapLimit } from '../core/concurrency.ts';
+import { BULK_ACTION_STATUSES } from '../core/statuses.ts';
 import type { StoreContext } from './context.ts';
 import type { JobFilter } from './filters.ts';
 import type { JobItem } from './item.ts';
@@ -33,9 +34,9 @@ export const BULK_FROM: Readonly<Record<BulkAction, readonly StoredStatus[]>> = 
   delete: NOT_RUNNING,
 };
 
-/** Whether a job shown as `status` is one `action` can change (`scheduled` is a pending job). */
+/** Whether a job shown as `status` is one `action` can change. */
 export const bulkApplies = (action: BulkAction, status: ViewStatus): boolean =>
-  BULK_FROM[action].includes(status === 'scheduled' ? 'pending' : status);
+  (BULK_ACTION_STATUSES[action] as readonly ViewStatus[]).includes(status);
 
 /** Most ids a report names: enough to check a filter, small enough for any answer. */
 export const SAMPLE_IDS = 20;

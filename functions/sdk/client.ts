@@ -23,7 +23,6 @@ import type {
   JobFilter,
   JobInput,
   JobPage,
-  JobStatus,
   LogPage,
   QueueState,
   QueueStats,

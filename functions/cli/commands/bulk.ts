@@ -90,6 +90,7 @@ function describe(totals: Totals, queue: string): string {
   const ids = totals.sample_ids.length
     ? `: ${totals.sample_ids.join(', ')}${totals.matched > 20 ? ', …' : ''}`
     : '';
+  if (totals.matched === 0) return `no job in ${queue} matches`;
   if (totals.dry_run) return `would ${totals.action} ${totals.matched} job(s) in ${queue}${ids}`;
   const skipped = totals.skipped_changed
     ? ` (${totals.skipped_changed} changed meanwhile, left as they were)`

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../functions/jobs/model.ts';
+import { RelayClient } from '../functions/sdk/client.ts';
 import { apiPerTest, jsonOf } from './support/api.ts';
 import { pullJob, shellJob } from './support/jobs.ts';
 
@@ -156,5 +157,20 @@ describe('POST /v1/managed/queues/{queue}/jobs/bulk', () => {
   it('refuses to cancel or delete with 422: those belong to the jobs route', async () => {
     const { status } = await bulk({ action: 'cancel' }, '/v1/managed/queues/q/jobs/bulk');
     expect(status).toBe(422);
+  });
+});
+
+describe('RelayClient.bulk', () => {
+  it('retries the pull jobs of a page, then its managed jobs on the managed route', async () => {
+    await deadJob('pull');
+    await deadJob('shell', 'boom', true);
+    const client = new RelayClient({ endpoint: t.api.url, retries: 0 });
+
+    const result = await client.bulk('q', 'retry', { filter: { status: 'dead' } });
+
+    expect(result).toMatchObject({ matched: 2, changed: 2, skipped_changed: 0, more: false });
+    expect(result).not.toHaveProperty('skipped_managed');
+    expect((await t.api.store.get('q', 'pull'))?.status).toBe('pending');
+    expect((await t.api.store.get('q', 'shell'))?.status).toBe('pending');
   });
 });

@@ -237,6 +237,23 @@ const CLI_BLOCK: readonly { readonly command: string; readonly code: number; che
       code: 0,
       check: (r) => expect(r.stdout).toBe('scripts running, aging 60s/level\n'),
     },
+    {
+      command:
+        'npx relay bulk retry --queue scripts --status dead --dry-run     # counts, names up to 20, changes nothing',
+      code: 0,
+      check: (r) =>
+        expect(r.stdout).toMatch(/^(would retry \d+ job\(s\) in scripts: |no job in scripts matches)/),
+    },
+    {
+      command: 'npx relay bulk cancel --queue newsletters --created-after 2020-01-01T00:00:00Z --yes',
+      code: 0,
+      check: (r) => expect(r.stdout).toBe('no job in newsletters matches\n'),
+    },
+    {
+      command: 'npx relay bulk delete --queue default --status completed --error-contains timeout --yes',
+      code: 0,
+      check: (r) => expect(r.stdout).toBe('no job in default matches\n'),
+    },
   ];
 
 describe('README: the relay CLI', () => {

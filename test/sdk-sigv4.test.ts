@@ -181,7 +181,7 @@ describe('RelayClient with SigV4 (a local server verifies each signature)', () =
 
     const request = only();
     await expectSignedFor(request, REGION);
-    expect(request.url).toBe('/v1/jobs?queue=mail%20out%2Bnow&status=dead&cursor=a%2Fb%3Dc%2A&limit=5');
+    expect(request.url).toBe('/v1/jobs?queue=mail%20out%2Bnow&status=dead&limit=5&cursor=a%2Fb%3Dc%2A');
   });
 
   it('signs a POST over its JSON body and content type', async () => {

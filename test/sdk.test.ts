@@ -187,6 +187,46 @@ describe('RelayClient dead-letter calls', () => {
   });
 });
 
+describe('RelayClient bulk calls', () => {
+  it('lists by error text and creation window', async () => {
+    const queue = newQueue();
+    await deadJob(queue, 'a');
+    const cut = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await client.submit({ queue, id: 'later', payload: null });
+
+    expect((await client.list({ queue, errorContains: 'boo' })).jobs.map((j) => j.id)).toEqual(['a']);
+    expect((await client.list({ queue, createdAfter: cut })).jobs.map((j) => j.id)).toEqual(['later']);
+    expect((await client.list({ queue, createdBefore: cut })).jobs.map((j) => j.id)).toEqual(['a']);
+  });
+
+  it('sends only the list parameters the API knows', async () => {
+    const queue = newQueue();
+    await client.submit({ queue, id: 'a', payload: null });
+    const options = { queue, colour: 'red' } as Parameters<RelayClient['list']>[0];
+    expect((await client.list(options)).jobs.map((j) => j.id)).toEqual(['a']);
+  });
+
+  it('counts on a dry run, then retries page by page with the cursor', async () => {
+    const queue = newQueue();
+    for (const id of ['a', 'b', 'c']) await deadJob(queue, id);
+
+    const dry = await client.bulk(queue, 'retry', { filter: { status: 'dead' }, dryRun: true });
+    expect(dry).toMatchObject({ matched: 3, changed: 0, more: false });
+    expect(dry.sample_ids).toEqual(['c', 'b', 'a']);
+
+    const first = await client.bulk(queue, 'retry', { filter: { status: 'dead' }, limit: 2 });
+    expect(first).toMatchObject({ matched: 2, changed: 2, more: true });
+    const rest = await client.bulk(queue, 'retry', {
+      filter: { status: 'dead' },
+      limit: 2,
+      cursor: first.next_cursor ?? undefined,
+    });
+    expect(rest).toMatchObject({ matched: 1, changed: 1, more: false });
+    expect((await client.dlqList(queue)).jobs).toEqual([]);
+  });
+});
+
 describe('RelayClient worker calls', () => {
   it('claims due jobs, each running under a run id', async () => {
     const queue = newQueue();

@@ -8,6 +8,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { describeError, log } from '../core/log.ts';
+import { bulkOperations, managedBulkOperations } from './bulk-operations.ts';
 import type { ApiContext, Operations } from './context.ts';
 import { errorResponse, isExpected } from './errors.ts';
 import { HttpError, type HttpRequest, type HttpResponse } from './http.ts';
@@ -25,8 +26,8 @@ export type ApiHandler = middy.MiddyfiedHandler<ApiEvent, ApiResult>;
 
 export const OPERATIONS: Record<RouteGroup, Operations> = {
   relay: relayOperations,
-  jobs: { ...nativeOperations, ...queueOperations, ...scheduleOperations },
-  managed: { ...managedOperations, ...managedScheduleOperations },
+  jobs: { ...nativeOperations, ...bulkOperations, ...queueOperations, ...scheduleOperations },
+  managed: { ...managedOperations, ...managedBulkOperations, ...managedScheduleOperations },
 };
 
 /** Whether a path segment percent-decodes to UTF-8 (`%ED%A0%80`, `%FF` and `%ZZ` do not). */

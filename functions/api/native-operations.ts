@@ -7,6 +7,7 @@ import type { Job, JobKind } from '../jobs/model.ts';
 import type { Page } from '../jobs/store.ts';
 import { refuseCommands } from './commands.ts';
 import type { ApiContext, Operations } from './context.ts';
+import { listQuery, toJobFilter } from './filter-schemas.ts';
 import {
   empty,
   HttpError,
@@ -20,7 +21,6 @@ import {
 import {
   failBody,
   fromNative,
-  listQuery,
   logsQuery,
   nativeJob,
   nativeView,
@@ -31,10 +31,10 @@ import {
 export const jobParams = (req: HttpRequest) => ({ queue: req.params.queue ?? '', id: req.params.id ?? '' });
 
 /** Cursors are the store's boundary keys, made opaque and URL-safe. */
-const encodeCursor = (boundary: string | null) =>
+export const encodeCursor = (boundary: string | null) =>
   boundary === null ? null : Buffer.from(boundary, 'utf8').toString('base64url');
 
-function decodeCursor(cursor: string | undefined): string | undefined {
+export function decodeCursor(cursor: string | undefined): string | undefined {
   if (cursor === undefined) return undefined;
   const boundary = Buffer.from(cursor, 'base64url').toString('utf8');
   // Every cursor this API hands out is a key of at most 1 KB (DynamoDB's limit on a sort key).
@@ -56,6 +56,21 @@ export const view = (status: number, job: Job, ctx: ApiContext) => json(status, 
 export function requeueAllDead(req: HttpRequest, ctx: ApiContext, kind: JobKind) {
   const body = hasBody(req) ? validBody(requeueAllBody, readJson(req)) : {};
   return ctx.jobs.requeueAllDead(req.params.queue ?? '', { limit: body.limit, kind });
+}
+
+/**
+ * Stops the Fargate task of a job just cancelled, if it has one. The cancel is durable; stopping
+ * the task only hastens what the runner's next failed heartbeat does, so a failure is only logged.
+ */
+export async function stopCancelledTask(job: Job, ctx: ApiContext): Promise<void> {
+  if (!job.task_arn || !ctx.stopTask) return;
+  await ctx.stopTask(job.task_arn, `job ${job.queue}/${job.id} was cancelled`).catch((error: unknown) => {
+    log('warn', 'could not stop the task of a cancelled job', {
+      queue: job.queue,
+      job_id: job.id,
+      ...describeError(error),
+    });
+  });
 }
 
 export const nativeOperations: Operations = {
@@ -85,8 +100,8 @@ export const nativeOperations: Operations = {
   'GET /v1/jobs': async (req, ctx) => {
     const q = validQuery(listQuery, req);
     const result = await ctx.store.list({
+      ...toJobFilter(q),
       queue: q.queue,
-      status: q.status,
       limit: q.limit,
       cursor: decodeCursor(q.cursor),
     });
@@ -110,16 +125,7 @@ export const nativeOperations: Operations = {
   'POST /v1/queues/{queue}/jobs/{id}/cancel': async (req, ctx) => {
     const { queue, id } = jobParams(req);
     const job = await ctx.store.cancel(queue, id);
-    // The cancel is durable; stopping the task only hastens what the runner's next failed heartbeat does.
-    if (job.task_arn && ctx.stopTask) {
-      await ctx.stopTask(job.task_arn, `job ${queue}/${id} was cancelled`).catch((error: unknown) => {
-        log('warn', 'could not stop the task of a cancelled job', {
-          queue,
-          job_id: id,
-          ...describeError(error),
-        });
-      });
-    }
+    await stopCancelledTask(job, ctx);
     return view(200, job, ctx);
   },
 

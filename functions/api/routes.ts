@@ -10,7 +10,7 @@ export type Method = (typeof METHODS)[number];
 /**
  * Route groups, one Lambda function each: `relay` serves workers and producers speaking relay-rs's
  * contract, `jobs` serves Relay's native API, and `managed` the native routes that start commands
- * (submit, retry and requeue managed jobs; define, resume and trigger schedules of managed jobs).
+ * (submit, retry and requeue managed jobs, one by one or in bulk; define, resume and trigger schedules of managed jobs).
  * Starting a command is a permission of its own: on AWS
  * the managed routes are distinct IAM resources, granted apart from the others.
  */
@@ -96,6 +96,7 @@ export const ROUTES: readonly Route[] = [
   native('POST', '/v1/queues/{queue}/jobs/{id}/fail'),
   native('POST', '/v1/queues/{queue}/jobs/{id}/cancel'),
   native('POST', '/v1/queues/{queue}/jobs/{id}/retry'),
+  native('POST', '/v1/queues/{queue}/jobs/bulk'),
   native('GET', '/v1/queues/{queue}/dlq'),
   native('POST', '/v1/queues/{queue}/dlq/requeue'),
   native('POST', '/v1/queues/{queue}/dlq/{id}/requeue'),
@@ -112,6 +113,7 @@ export const ROUTES: readonly Route[] = [
   // Relay native, starting commands: managed jobs are submitted, retried and requeued only here.
   managed('POST', '/v1/managed/jobs'),
   managed('POST', '/v1/managed/queues/{queue}/jobs/{id}/retry'),
+  managed('POST', '/v1/managed/queues/{queue}/jobs/bulk'),
   managed('POST', '/v1/managed/queues/{queue}/dlq/requeue'),
   managed('POST', '/v1/managed/queues/{queue}/dlq/{id}/requeue'),
   // Schedules whose job runs a command: created, redefined, resumed and triggered only here.

@@ -19,7 +19,6 @@ import {
   LIMITS,
   type NewJob,
   normalizeMaxRetries,
-  VIEW_STATUSES,
   viewStatus,
 } from '../jobs/model.ts';
 import { commandSpecSchema } from '../runner/command.ts';
@@ -350,7 +349,7 @@ export function fromNative(input: NativeJobInput, now: number, newId: () => stri
 // Query strings
 // ---------------------------------------------------------------------------------------------
 
-const digits = (what: string) =>
+export const digits = (what: string) =>
   z.string().regex(/^\d+$/, `${what} must be a non-negative integer`).transform(Number);
 
 /**
@@ -376,13 +375,6 @@ export const claimQueryV2 = z.object({
 /** Seed routes name the job with `queue` and `job_id` query parameters. */
 export const seedJobQuery = z.object({ queue: name('queue'), job_id: name('job_id') });
 export const seedNextQuery = z.object({ queue: name('queue') }).extend(claimQueryV1.shape);
-
-export const listQuery = z.object({
-  queue: name('queue').optional(),
-  status: z.enum(VIEW_STATUSES).optional(),
-  limit: digits('limit').pipe(z.number().min(1).max(100)).default(20),
-  cursor: z.string().optional(),
-});
 
 export const logsQuery = z.object({
   // Run ids are UUIDs; a log item's sort key holds one, and DynamoDB caps sort keys at 1 KB.

@@ -4,10 +4,11 @@
  * Commands talk to `--endpoint`, else `RELAY_URL`, else the Relay `relay config --from-stack` saved,
  * else the local default; the SDK signs requests with SigV4 when that is a deployed Relay.
  */
+import { createInterface } from 'node:readline/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_ENDPOINT, RelayClient } from '../sdk/client.ts';
+import { DEFAULT_ENDPOINT, JOB_STATUSES, type JobFilter, RelayClient } from '../sdk/client.ts';
 import { configPath, readConfig } from './config.ts';
-import { UsageError } from './exit.ts';
+import { EXIT, Exit, UsageError } from './exit.ts';
 
 /** Options every command accepts, before or after its name. */
 export interface Globals {
@@ -41,6 +42,40 @@ export function positiveSeconds(value: string): number {
 
 export const limitOption = (description = 'at most this many jobs') =>
   new Option('--limit <n>', description).argParser(positiveInt);
+
+/** Adds the options that select jobs (`GET /v1/jobs`'s filters); the API checks their values. */
+export const filterOptions = (command: Command, statuses: readonly string[] = JOB_STATUSES): Command =>
+  command
+    .addOption(new Option('--status <status>', 'only jobs with this status').choices(statuses))
+    .option('--error-contains <text>', 'only jobs whose last error contains this text')
+    .option('--created-before <iso>', 'only jobs created before this instant (ISO 8601, with offset)')
+    .option('--created-after <iso>', 'only jobs created at or after this instant (ISO 8601, with offset)');
+
+/** The filter `filterOptions` read. */
+export const filterOf = (opts: JobFilter): JobFilter => ({
+  status: opts.status,
+  errorContains: opts.errorContains,
+  createdBefore: opts.createdBefore,
+  createdAfter: opts.createdAfter,
+});
+
+/**
+ * Asks `question` on the terminal and stops (exit 1, `refused` on stderr) unless the answer is
+ * yes. Without a terminal there is no one to ask: a usage error naming `--yes`.
+ */
+export async function confirm(question: string, refused: string, command: string): Promise<void> {
+  if (!process.stdin.isTTY) usage(`${command} asks first and there is no terminal to ask on: pass --yes`);
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await prompt.question(`${question} [y/N] `);
+    if (!/^y(es)?$/i.test(answer.trim())) {
+      process.stderr.write(`${refused}\n`);
+      throw new Exit(EXIT.error);
+    }
+  } finally {
+    prompt.close();
+  }
+}
 
 /** Adds usage examples to a command's help. */
 export const examples = (command: Command, ...lines: string[]): Command =>

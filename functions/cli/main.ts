@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { DEFAULT_ENDPOINT, RelayCredentialsError } from '../sdk/client.ts';
+import { addBulkCommands } from './commands/bulk.ts';
 import { addCompletionCommand } from './commands/completion.ts';
 import { addConfigCommand } from './commands/config.ts';
 import { addDevCommand } from './commands/dev.ts';
@@ -40,6 +41,7 @@ function program(json: boolean): Command {
   addDevCommand(cli);
   addJobCommands(cli);
   addDlqCommands(cli);
+  addBulkCommands(cli);
   addQueueCommands(cli);
   addScheduleCommands(cli);
   addConfigCommand(cli);

@@ -18,3 +18,14 @@ export const VIEW_STATUSES = [
   'cancelled',
 ] as const;
 export type ViewStatus = (typeof VIEW_STATUSES)[number];
+
+/**
+ * The statuses, as a caller sees them, that each bulk action changes a job from: those of its
+ * single-job transition (retry: ended without success or waiting to retry; cancel: live; delete:
+ * anything but running, which is cancelled first).
+ */
+export const BULK_ACTION_STATUSES = {
+  retry: ['dead', 'cancelled', 'failed'],
+  cancel: ['pending', 'scheduled', 'failed', 'running'],
+  delete: ['pending', 'scheduled', 'failed', 'completed', 'dead', 'cancelled'],
+} as const satisfies Record<string, readonly ViewStatus[]>;

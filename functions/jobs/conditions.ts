@@ -9,7 +9,7 @@
 import { InvalidTransitionError, JobNotFoundError, LeaseLostError } from './errors.ts';
 import { and, type Condition, condition, or } from './expressions.ts';
 import { type JobItem, type JobRef, pastRetention } from './item.ts';
-import { type JobKind, LIMITS, LIVE, type StoredStatus, WAITING } from './model.ts';
+import { type JobKind, LIMITS, LIVE, NOT_RUNNING, type StoredStatus, WAITING } from './model.ts';
 
 /** A write that needs no condition, and why: the reason is part of the call, for the reader. */
 export interface Unconditional {
@@ -119,6 +119,12 @@ export const live = and(exists, statusIn(LIVE));
  * managed job: the relay-rs routes are the workers' and act on pull jobs only.
  */
 export const waitingPullJob = and(statusIn(WAITING), pullJob);
+
+/**
+ * The job is not running: a bulk delete never takes a job from under its worker, whose run would
+ * then end in errors; a running job is cancelled first.
+ */
+export const notRunning = and(exists, statusIn(NOT_RUNNING));
 
 /** The job is dead: only a dead job leaves the dead-letter listing by deletion. */
 export const dead = and(exists, statusIn(['dead']));

@@ -13,6 +13,8 @@ export { STORED_STATUSES, type StoredStatus, VIEW_STATUSES, type ViewStatus } fr
 export const WAITING: readonly StoredStatus[] = ['pending', 'failed'];
 /** Live jobs hold their id: a second enqueue of the same id conflicts. */
 export const LIVE: readonly StoredStatus[] = ['pending', 'failed', 'running'];
+/** Every status but `running`: what a bulk delete may remove. */
+export const NOT_RUNNING: readonly StoredStatus[] = ['pending', 'failed', 'completed', 'dead', 'cancelled'];
 /** Terminal jobs keep their item until retention ends but free their id. */
 export const TERMINAL: readonly StoredStatus[] = ['completed', 'dead', 'cancelled'];
 

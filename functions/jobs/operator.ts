@@ -7,26 +7,49 @@
  */
 import { mapLimit } from '../core/concurrency.ts';
 import { revived, toCancelled } from './changes.ts';
-import { dead, live, statusIn, transitionFailure, unchangedSince, unconditional } from './conditions.ts';
+import {
+  dead,
+  live,
+  notRunning,
+  statusIn,
+  transitionFailure,
+  unchangedSince,
+  unconditional,
+} from './conditions.ts';
 import { retainUntil, type StoreContext } from './context.ts';
 import { InvalidTransitionError, JobKindError, JobNotFoundError } from './errors.ts';
-import { and } from './expressions.ts';
+import { and, type Condition } from './expressions.ts';
 import { type JobItem, pastRetention, toJob } from './item.ts';
 import { jobKey, orderKey } from './keys.ts';
 import { type Job, type JobKind, kindOf, type StoredStatus } from './model.ts';
 import { deadLetters } from './reads.ts';
 
+/** What a retry revives: a job that ended without success, or waits for the retry of a failed run. */
+export const RETRYABLE: readonly StoredStatus[] = ['dead', 'cancelled', 'failed'];
+
 /** Cancels a live job. A cancelled run's heartbeat and complete then fail. */
 export async function cancel(ctx: StoreContext, queue: string, id: string): Promise<Job> {
+  const written = await cancelIf(ctx, queue, id, live);
+  if (!written.ok) throw transitionFailure(written.old, { queue, id }, 'cancel', ctx.clock());
+  return toJob(written.item);
+}
+
+/** Cancels a job listed as `item` if it is live and unchanged since; `undefined` if it changed. */
+export async function cancelUnchanged(ctx: StoreContext, item: JobItem): Promise<Job | undefined> {
+  const written = await cancelIf(ctx, item.queue, item.id, and(live, unchangedSince(item.updated_at)));
+  return written.ok ? toJob(written.item) : undefined;
+}
+
+/** The one cancel write, under `when` (at least `live`). */
+async function cancelIf(ctx: StoreContext, queue: string, id: string, when: Condition) {
   const now = ctx.clock();
   const written = await ctx.db.update<JobItem>(
     jobKey(queue, id),
-    live,
+    when,
     toCancelled(now, retainUntil(ctx, now)),
   );
-  if (!written.ok) throw transitionFailure(written.old, { queue, id }, 'cancel', ctx.clock());
-  ctx.metrics.cancelled({ queue, id });
-  return toJob(written.item);
+  if (written.ok) ctx.metrics.cancelled({ queue, id });
+  return written;
 }
 
 /**
@@ -34,7 +57,12 @@ export async function cancel(ctx: StoreContext, queue: string, id: string): Prom
  * the other kind is refused (`JobKindError`): retrying a managed job runs its command.
  */
 export function retry(ctx: StoreContext, queue: string, id: string, kind: JobKind): Promise<Job> {
-  return revive(ctx, queue, id, ['dead', 'cancelled', 'failed'], 'retry', kind);
+  return revive(ctx, queue, id, RETRYABLE, 'retry', kind);
+}
+
+/** Retries a job of `kind` listed as `item` if it is unchanged since; `undefined` if it changed. */
+export function retryUnchanged(ctx: StoreContext, item: JobItem, kind: JobKind): Promise<Job | undefined> {
+  return unlessGone(reviveAsRead(ctx, item, RETRYABLE, 'retry', kind));
 }
 
 /** Puts a dead job of `kind` back in its queue with a fresh retry budget. */
@@ -67,18 +95,8 @@ export async function requeueAllDead(
         skipped++;
         return 0;
       }
-      let requeuedJob: Job;
-      try {
-        requeuedJob = await requeueDead(ctx, queue, job.id, kind);
-      } catch (error) {
-        // Revived, deleted or changed since the page was read: not this pass's to requeue.
-        const gone =
-          error instanceof JobNotFoundError ||
-          error instanceof InvalidTransitionError ||
-          error instanceof JobKindError;
-        if (gone) return 0;
-        throw error;
-      }
+      const requeuedJob = await unlessGone(requeueDead(ctx, queue, job.id, kind));
+      if (!requeuedJob) return 0;
       await onRequeued?.(requeuedJob);
       return 1;
     });
@@ -94,6 +112,18 @@ export async function deleteDead(ctx: StoreContext, queue: string, id: string): 
   if (!deleted.ok) {
     throw transitionFailure(deleted.old, { queue, id }, 'delete from the dead-letter queue', ctx.clock());
   }
+}
+
+/**
+ * Deletes a job listed as `item` if it is not running and unchanged since: false if it changed. A
+ * running job is left to its worker (cancel it first), so no run loses its job mid-flight.
+ */
+export async function deleteUnchanged(ctx: StoreContext, item: JobItem): Promise<boolean> {
+  const deleted = await ctx.db.delete<JobItem>(
+    jobKey(item.queue, item.id),
+    and(notRunning, unchangedSince(item.updated_at)),
+  );
+  return deleted.ok;
 }
 
 /**
@@ -115,16 +145,44 @@ async function revive(
   action: string,
   kind: JobKind,
 ): Promise<Job> {
-  const now = ctx.clock();
-  const key = jobKey(queue, id);
-  const item = await ctx.db.get<JobItem>(key);
+  const item = await ctx.db.get<JobItem>(jobKey(queue, id));
   if (!item || pastRetention(item, ctx.clock())) throw new JobNotFoundError(queue, id);
+  return reviveAsRead(ctx, item, from, action, kind);
+}
+
+/** Revives `item` as read: refused if of another kind or status, skipped if changed since. */
+async function reviveAsRead(
+  ctx: StoreContext,
+  item: JobItem,
+  from: readonly StoredStatus[],
+  action: string,
+  kind: JobKind,
+): Promise<Job> {
+  const { queue, id } = item;
+  const now = ctx.clock();
   // The write below requires `updated_at` unchanged, so the kind read here holds when it lands.
   if (kindOf(item) !== kind) throw new JobKindError(queue, id, kindOf(item), action);
   if (!from.includes(item.status)) throw new InvalidTransitionError(action, item.status);
   const order = orderKey(item.priority, now, ctx.nextSeq(now), item.aging_ms);
   const when = and(statusIn(from), unchangedSince(item.updated_at));
-  const written = await ctx.db.update<JobItem>(key, when, revived(item, now, order));
+  const written = await ctx.db.update<JobItem>(jobKey(queue, id), when, revived(item, now, order));
   if (!written.ok) throw transitionFailure(written.old, { queue, id }, action, ctx.clock());
   return toJob(written.item);
+}
+
+/**
+ * The job, or `undefined` if it was revived, deleted or changed since it was read: not this
+ * pass's to change. Any other failure is thrown.
+ */
+async function unlessGone(change: Promise<Job>): Promise<Job | undefined> {
+  try {
+    return await change;
+  } catch (error) {
+    const gone =
+      error instanceof JobNotFoundError ||
+      error instanceof InvalidTransitionError ||
+      error instanceof JobKindError;
+    if (gone) return undefined;
+    throw error;
+  }
 }

@@ -6,9 +6,10 @@
  */
 import type { StoreContext } from './context.ts';
 import type { KeyQuery } from './dynamo.ts';
+import { type JobFilter, matchesFilter } from './filters.ts';
 import { type JobItem, type KeysEntry, keyOf, pastRetention, type ReadyEntry, toJob } from './item.ts';
 import { deadSortKey, dispatchTimeOf, INDEX, jobKey, managedShardPk, runAtOf, shardPk } from './keys.ts';
-import { type Job, LIVE, type ViewStatus, viewStatus } from './model.ts';
+import { type Job, LIVE } from './model.ts';
 import { type QueueInfo, shardsOf } from './queues.ts';
 
 export interface Page<T> {
@@ -38,20 +39,28 @@ export async function getLive(ctx: StoreContext, queue: string, id: string): Pro
 }
 
 /**
- * Jobs newest first, optionally filtered by view status. Pages may hold fewer than `limit` jobs
- * when a status filter skips many; `cursor` is null once there is nothing older.
+ * Jobs newest first, optionally of one queue and matching `filter`. Pages may hold fewer than
+ * `limit` jobs when the filter skips many; `cursor` is null once there is nothing older.
  */
 export async function list(
   ctx: StoreContext,
-  opts: { queue?: string; status?: ViewStatus; limit: number; cursor?: string },
+  opts: JobFilter & { queue?: string; limit: number; cursor?: string },
 ): Promise<Page<Job>> {
+  const page = await listItems(ctx, opts);
+  return { items: page.items.map(toJob), cursor: page.cursor };
+}
+
+/** `list`, as the stored items: what a bulk action conditions its writes on. */
+export async function listItems(
+  ctx: StoreContext,
+  opts: JobFilter & { queue?: string; limit: number; cursor?: string },
+): Promise<Page<JobItem>> {
   const queues = opts.queue
     ? [await ctx.queues.info(opts.queue)].filter((q): q is QueueInfo => q !== undefined)
     : await ctx.queues.list();
   const now = ctx.clock();
-  const matches = (job: Job) => !opts.status || viewStatus(job, now) === opts.status;
   const index = opts.status === 'dead' ? 'dead' : 'created';
-  return listByIndex(ctx, index, queues, opts.limit, opts.cursor, matches);
+  return listByIndex(ctx, index, queues, opts.limit, opts.cursor, (job) => matchesFilter(job, opts, now));
 }
 
 /** Dead jobs of a queue, most recently dead first. */
@@ -62,7 +71,8 @@ export async function deadLetters(
   cursor?: string,
 ): Promise<Page<Job>> {
   const info = await ctx.queues.info(queue);
-  return listByIndex(ctx, 'dead', info ? [info] : [], limit, cursor, (j) => j.status === 'dead');
+  const page = await listByIndex(ctx, 'dead', info ? [info] : [], limit, cursor, (j) => j.status === 'dead');
+  return { items: page.items.map(toJob), cursor: page.cursor };
 }
 
 /**
@@ -76,11 +86,11 @@ async function listByIndex(
   limit: number,
   cursor: string | undefined,
   keep: (job: Job) => boolean,
-): Promise<Page<Job>> {
+): Promise<Page<JobItem>> {
   const sortKey = INDEX[index].sk;
   const sortKeyOf = (entry: KeysEntry | JobItem): string => entry[sortKey] ?? '';
   let boundary = cursor;
-  const found: Job[] = [];
+  const found: JobItem[] = [];
   // Bounded: a status filter over a long history returns a short page and a cursor rather than
   // reading the whole index in one request.
   for (let round = 0; round < 10 && found.length < limit; round++) {
@@ -108,8 +118,7 @@ async function listByIndex(
       const item = items.get(entry.pk);
       // The index lags the table: skip entries whose item has moved on (or is past retention).
       if (item && sortKeyOf(item) === sortKeyOf(entry) && !pastRetention(item, ctx.clock())) {
-        const job = toJob(item);
-        if (keep(job)) found.push(job);
+        if (keep(toJob(item))) found.push(item);
       }
       boundary = sortKeyOf(entry);
       if (found.length === limit) break;

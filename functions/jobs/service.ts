@@ -8,6 +8,7 @@
  */
 import { mapLimit } from '../core/concurrency.ts';
 import { describeError, log } from '../core/log.ts';
+import type { BulkReport, BulkRequest } from './bulk.ts';
 import type { Job, JobKind, NewJob } from './model.ts';
 import type { FireReport, JobStore, QueueState, RunOutcome } from './store.ts';
 
@@ -51,6 +52,16 @@ export class JobService {
   /** Requeues up to `limit` dead jobs of `kind`, hinting each managed one as it is requeued. */
   requeueAllDead(queue: string, opts: { limit?: number; kind: JobKind }) {
     return this.store.requeueAllDead(queue, { ...opts, onRequeued: (job) => this.hint(job) });
+  }
+
+  /** A bulk action's page; each managed job it retries is hinted as it is retried. */
+  bulk(request: BulkRequest): Promise<BulkReport> {
+    if (request.action !== 'retry') return this.store.bulk(request);
+    const onChanged = async (job: Job) => {
+      await request.onChanged?.(job);
+      await this.hint(job);
+    };
+    return this.store.bulk({ ...request, onChanged });
   }
 
   /** Triggers a schedule of `kind` now; a managed job is hinted. */

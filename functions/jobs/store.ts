@@ -15,6 +15,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { StoreConfig } from '../core/config.ts';
 import { type JobMetrics, noMetrics } from '../core/metrics.ts';
+import * as bulks from './bulk.ts';
 import * as claims from './claim.ts';
 import { type StoreContext, storeContext } from './context.ts';
 import * as dispatchRepair from './dispatch-repair.ts';
@@ -255,6 +256,11 @@ export class JobStore {
     opts: { limit?: number; kind?: JobKind; onRequeued?: (job: Job) => Promise<void> } = {},
   ): Promise<{ requeued: number; skipped: number }> {
     return operator.requeueAllDead(this.ctx, queue, opts);
+  }
+
+  /** Lists a page of the jobs a filter selects and, unless a dry run, retries, cancels or deletes each. */
+  bulk(...args: Args<typeof bulks.bulk>): Promise<bulks.BulkReport> {
+    return bulks.bulk(this.ctx, ...args);
   }
 
   /** Deletes a dead job for good. */

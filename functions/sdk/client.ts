@@ -15,12 +15,14 @@ import { retryDelayMs } from '../core/backoff.ts';
 import { apiError, LeaseLostError, RelayApiError, RelayConnectionError } from './errors.ts';
 import { loadSigner, type SigV4Options, signingRegion, uriEscape } from './sigv4.ts';
 import type {
+  BulkAction,
+  BulkResult,
   ChildJobInput,
   ClaimedJob,
   Job,
+  JobFilter,
   JobInput,
   JobPage,
-  JobStatus,
   LogPage,
   QueueState,
   QueueStats,
@@ -87,6 +89,14 @@ const jobPath = (queue: string, id: string) => `/v1/queues/${segment(queue)}/job
 /** Where the routes that start commands live (the server's `MANAGED_PREFIX`). */
 const MANAGED = '/v1/managed';
 /** The managed twin of a `/v1/…` route: `/v1/queues/q/…` → `/v1/managed/queues/q/…`. */
+/** A filter as the API names its fields. */
+const filterFields = (f: JobFilter) => ({
+  status: f.status,
+  error_contains: f.errorContains,
+  created_before: f.createdBefore,
+  created_after: f.createdAfter,
+});
+
 const managedTwin = (path: string) => `${MANAGED}${path.slice('/v1'.length)}`;
 
 /** Whether a job, or any job its outcomes chain, runs a command: then only the managed route takes it. */
@@ -140,11 +150,50 @@ export class RelayClient {
     return (await this.call('GET', `${jobPath(queue, id)}/status`, { idempotent: true })).body as Job;
   }
 
-  /** Jobs, newest first, optionally of one queue and/or status. */
+  /** Jobs, newest first, optionally of one queue and selected by `filter`'s fields. */
   async list(
-    options: { queue?: string; status?: JobStatus; limit?: number; cursor?: string } = {},
+    options: JobFilter & { queue?: string; limit?: number; cursor?: string } = {},
   ): Promise<JobPage> {
-    return (await this.call('GET', '/v1/jobs', { query: options, idempotent: true })).body as JobPage;
+    // Named one by one: the API answers 400 to a parameter it does not know.
+    const query = {
+      queue: options.queue,
+      ...filterFields(options),
+      limit: options.limit,
+      cursor: options.cursor,
+    };
+    return (await this.call('GET', '/v1/jobs', { query, idempotent: true })).body as JobPage;
+  }
+
+  /**
+   * Retries, cancels or deletes one page (at most `limit`, ≤ 1,000) of `queue`'s jobs that `filter`
+   * selects; with `dryRun`, only counts them. Repeat with `next_cursor` while `more`. A retry that
+   * met managed jobs retries them on the managed route, over the same page.
+   */
+  async bulk(
+    queue: string,
+    action: BulkAction,
+    options: { filter?: JobFilter; dryRun?: boolean; limit?: number; cursor?: string } = {},
+  ): Promise<BulkResult> {
+    const path = `/v1/queues/${segment(queue)}/jobs/bulk`;
+    const body = {
+      action,
+      filter: filterFields(options.filter ?? {}),
+      dry_run: options.dryRun,
+      limit: options.limit,
+      cursor: options.cursor,
+    };
+    const pull = (await this.call('POST', path, { body })).body as BulkResult & { skipped_managed: number };
+    const { skipped_managed, ...result } = pull;
+    if (!skipped_managed) return result;
+    const managed = (await this.call('POST', managedTwin(path), { body })).body as BulkResult;
+    // The pull route's cursor: the managed page may reach further, and repeating a read skips nothing.
+    return {
+      ...result,
+      matched: result.matched + managed.matched,
+      changed: result.changed + managed.changed,
+      skipped_changed: result.skipped_changed + managed.skipped_changed,
+      sample_ids: [...result.sample_ids, ...managed.sample_ids].slice(0, 20),
+    };
   }
 
   /** A managed job's log entries: every run's, or with `runId` one run's. */

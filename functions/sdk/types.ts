@@ -123,6 +123,34 @@ export interface Job {
   readonly updated_at: string | null;
 }
 
+/** Which jobs a listing or a bulk action selects. Times are ISO 8601 with an offset. */
+export interface JobFilter {
+  readonly status?: JobStatus;
+  /** Text the job's `last_error` contains (case-sensitive). */
+  readonly errorContains?: string;
+  /** Created strictly before this instant. */
+  readonly createdBefore?: string;
+  /** Created at or after this instant. */
+  readonly createdAfter?: string;
+}
+
+export type BulkAction = 'retry' | 'cancel' | 'delete';
+
+/** One bulk call's report; while `more`, pass `next_cursor` back as `cursor` for the next page. */
+export interface BulkResult {
+  readonly action: BulkAction;
+  readonly dry_run: boolean;
+  /** Jobs of this page the action applies to (on a dry run: would apply to). */
+  readonly matched: number;
+  readonly changed: number;
+  /** Matched jobs that changed between the listing and the write: left as they were. */
+  readonly skipped_changed: number;
+  /** Up to 20 ids of the matched jobs, newest first. */
+  readonly sample_ids: string[];
+  readonly next_cursor: string | null;
+  readonly more: boolean;
+}
+
 /** A page of jobs; pass `next_cursor` back as `cursor` for the next page. */
 export interface JobPage {
   readonly jobs: Job[];

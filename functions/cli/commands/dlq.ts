@@ -1,10 +1,8 @@
 /** `relay dlq`: a queue's dead jobs, listed, requeued or deleted. */
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { context, examples, limitOption, type PageOptions, print, usage } from '../context.ts';
-import { EXIT, Exit } from '../exit.ts';
+import { confirm, context, examples, limitOption, type PageOptions, print, usage } from '../context.ts';
 import { jobDetail, jobPage } from '../format.ts';
-import { type JobRef, resolveJobRef } from '../job-ref.ts';
+import { resolveJobRef } from '../job-ref.ts';
 
 export function addDlqCommands(cli: Command): void {
   const dlq = cli
@@ -74,7 +72,9 @@ export function addDlqCommands(cli: Command): void {
         async (first: string, second: string | undefined, opts: { yes?: boolean }, command: Command) => {
           const { globals, client } = await context(command);
           const ref = await resolveJobRef(client, first, second);
-          if (!opts.yes) await confirmDelete(ref);
+          if (!opts.yes) {
+            await confirm(`delete dead job ${ref.queue}/${ref.id} for good?`, 'not deleted', 'dlq delete');
+          }
           await client.dlqDelete(ref.queue, ref.id);
           print(globals, undefined, `deleted ${ref.id} from the dead-letter queue of ${ref.queue}`);
         },
@@ -82,20 +82,4 @@ export function addDlqCommands(cli: Command): void {
     'relay dlq delete default/report-1',
     'relay dlq delete default report-1 --yes',
   );
-}
-
-/** Asks on the terminal; without one, deleting needs `--yes` (a usage error otherwise). */
-async function confirmDelete(ref: JobRef): Promise<void> {
-  if (!process.stdin.isTTY)
-    usage('dlq delete asks before deleting and there is no terminal to ask on: pass --yes');
-  const prompt = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await prompt.question(`delete dead job ${ref.queue}/${ref.id} for good? [y/N] `);
-    if (!/^y(es)?$/i.test(answer.trim())) {
-      process.stderr.write('not deleted\n');
-      throw new Exit(EXIT.error);
-    }
-  } finally {
-    prompt.close();
-  }
 }

@@ -1,9 +1,11 @@
 /** The commands about one job, or a page of them: submit, logs, status, list, retry, cancel. */
 import { type Command, Option } from 'commander';
-import { JOB_STATUSES, type JobInput, type JobStatus, RelayApiError } from '../../sdk/client.ts';
+import { type JobFilter, type JobInput, RelayApiError } from '../../sdk/client.ts';
 import {
   context,
   examples,
+  filterOf,
+  filterOptions,
   limitOption,
   type PageOptions,
   positiveSeconds,
@@ -111,19 +113,23 @@ export function addJobCommands(cli: Command): void {
   );
 
   examples(
-    cli
-      .command('list')
-      .description('list jobs, newest first')
-      .option('--queue <queue>', 'only this queue')
-      .addOption(new Option('--status <status>', 'only jobs with this status').choices(JOB_STATUSES))
+    filterOptions(
+      cli.command('list').description('list jobs, newest first').option('--queue <queue>', 'only this queue'),
+    )
       .addOption(limitOption())
       .option('--cursor <cursor>', 'continue from a previous page')
-      .action(async (opts: PageOptions & { queue?: string; status?: JobStatus }, command: Command) => {
+      .action(async (opts: PageOptions & JobFilter & { queue?: string }, command: Command) => {
         const { globals, client } = await context(command);
-        const page = await client.list(opts);
+        const page = await client.list({
+          ...filterOf(opts),
+          queue: opts.queue,
+          limit: opts.limit,
+          cursor: opts.cursor,
+        });
         print(globals, page, jobPage(page, 'no jobs'));
       }),
     'relay list --queue default --status dead',
+    'relay list --queue default --error-contains timeout --created-after 2026-01-01T00:00:00Z',
   );
 
   for (const [name, description] of [

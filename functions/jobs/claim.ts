@@ -9,9 +9,19 @@ import type { Stored } from './dynamo.ts';
 import { and, type Condition } from './expressions.ts';
 import { isManaged, type JobItem, keyOf, type LeaseEntry, type ReadyEntry, toJob } from './item.ts';
 import { type ItemKey, isAged, jobKey, nextBand, runAtOf, runIdOfLeaseKey, shardPk } from './keys.ts';
+import { takeTokens } from './limits.ts';
 import { type Job, WAITING } from './model.ts';
 import { type QueueInfo, shardsOf } from './queues.ts';
 import { expiredLeases, expireRun } from './rescuer.ts';
+
+/**
+ * What a claim got: its jobs, and when it got none because the queue is over its rate limit, how
+ * long until a token is free (a claim answers as an empty queue with `Retry-After`).
+ */
+export interface Claimed {
+  readonly jobs: Job[];
+  readonly retryAfterMs?: number;
+}
 
 /** Rounds of claim writes one `claim` call makes before it answers with what it has. */
 const CLAIM_ROUNDS = 12;
@@ -36,15 +46,21 @@ type Candidate =
  * A running job whose lease has expired is a candidate too (lazy expiry): taking it consumes a
  * retry, and one with no retry left becomes dead instead of being returned.
  */
-export async function claim(ctx: StoreContext, queue: string, count: number): Promise<Job[]> {
+export async function claim(ctx: StoreContext, queue: string, wanted: number): Promise<Claimed> {
   const info = await ctx.queues.find(queue);
+  const settings = await ctx.queues.settings(queue);
   // A paused queue answers as an empty one. The flag is at most `SETTINGS_MAX_AGE_MS` old.
-  if (!info || (await ctx.queues.settings(queue)).paused) return [];
+  if (!info || settings.paused) return { jobs: [] };
   const now = ctx.clock();
-  let window = count * 2 + 8;
+  let window = wanted * 2 + 8;
   const claimed: JobItem[] = [];
   const tried = new Set<string>();
   let fetched = await candidates(ctx, info, now, window);
+  // Tokens only for jobs there are: an empty queue spends none. A token of a lost race is spent.
+  const taken = await takeTokens(ctx, queue, settings, Math.min(wanted, fetched.length));
+  if (!taken.granted)
+    return { jobs: [], ...(taken.retryAfterMs ? { retryAfterMs: taken.retryAfterMs } : {}) };
+  const count = taken.granted;
   for (let round = 0; round < CLAIM_ROUNDS && claimed.length < count; round++) {
     let pool = fetched.filter((c) => !tried.has(c.key.pk));
     if (!pool.length) {
@@ -76,25 +92,28 @@ export async function claim(ctx: StoreContext, queue: string, count: number): Pr
       fetched = await candidates(ctx, info, now, window + tried.size);
     }
   }
-  return claimed.sort((a, b) => a.order_key.localeCompare(b.order_key)).map(toJob);
+  return { jobs: claimed.sort((a, b) => a.order_key.localeCompare(b.order_key)).map(toJob) };
 }
 
 /**
  * Starts a run of a managed job named by a dispatch message, if it is waiting and due: the same
- * change as a pull claim, fenced by `dispatchable`. Returns `undefined` when it is not claimable
+ * change as a pull claim, fenced by `dispatchable`. Returns no job when it is not claimable
  * (running, ended, not due, unknown, or a pull job): the message was a duplicate or stale, and the
- * dispatcher drops it.
+ * dispatcher drops it. A queue over its rate limit returns the wait instead: the dispatcher sends
+ * the hint again with that delay, and the job stays pending.
  *
  * It reads the job first: the lease index key holds the deadline, built from the job's timeout,
  * and a stale message then costs a read instead of a failed write. The write is conditioned on the
  * timeout it read, so it cannot start a run with the wrong deadline.
  */
-export async function claimById(ctx: StoreContext, queue: string, id: string): Promise<Job | undefined> {
+export async function claimById(ctx: StoreContext, queue: string, id: string): Promise<ById> {
   const now = ctx.clock();
   const key = jobKey(queue, id);
   const item = await ctx.db.get<JobItem>(key);
-  if (!item || !isManaged(item) || !WAITING.includes(item.status) || item.run_at > now) return undefined;
-  if (await pausedNow(ctx, queue)) return undefined; // resume re-sends the hint (JobService.resumeQueue)
+  if (!item || !isManaged(item) || !WAITING.includes(item.status) || item.run_at > now) return {};
+  if (await pausedNow(ctx, queue)) return {}; // resume re-sends the hint (JobService.resumeQueue)
+  const taken = await takeTokens(ctx, queue, await ctx.queues.settings(queue), 1);
+  if (!taken.granted) return { retryAfterMs: taken.retryAfterMs };
   const started = await begin(
     ctx,
     key,
@@ -102,7 +121,13 @@ export async function claimById(ctx: StoreContext, queue: string, id: string): P
     startRun(now, item.timeout_ms, item.created_pk),
     now,
   );
-  return started && toJob(started); // `undefined`: another dispatcher won, or the job changed
+  return started ? { job: toJob(started) } : {}; // none: another dispatcher won, or the job changed
+}
+
+/** What a claim by id got: the run it started, or none, and when over the rate limit, the wait. */
+export interface ById {
+  readonly job?: Job;
+  readonly retryAfterMs?: number;
 }
 
 /**

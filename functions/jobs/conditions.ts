@@ -286,3 +286,26 @@ export function transitionFailure(
   if (!old || pastRetention(old, now)) return new JobNotFoundError(job.queue, job.id);
   return new InvalidTransitionError(action, old.status);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rate limits (limits.ts)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The token bucket is full at `now`: its theoretical arrival time (`tat`) is not in the future, or
+ * it was never written. Taking n tokens from a full bucket starts `tat` afresh at `now + n·I`:
+ * idle time past a full bucket earns nothing, which is what caps a burst.
+ */
+export const bucketFull = (now: number): Condition =>
+  or(condition('attribute_not_exists(#tat)', ['tat']), condition('#tat <= :now', ['tat'], { ':now': now }));
+
+/**
+ * The bucket is not full, and holds at least the tokens asked for: `tat + n·I − now ≤ capacity`,
+ * written as `tat ≤ latest` with `latest = now + capacity − n·I`. This is the limit itself: a
+ * refusal with `tat > latest` means the queue is over its rate.
+ */
+export const bucketHasRoom = (now: number, latest: number): Condition =>
+  and(
+    condition('#tat > :now', ['tat'], { ':now': now }),
+    condition('#tat <= :latest', ['tat'], { ':latest': latest }),
+  );

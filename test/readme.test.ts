@@ -209,6 +209,7 @@ const CLI_BLOCK: readonly { readonly command: string; readonly code: number; che
           'scripts',
           'running',
           'off',
+          'off',
           '0',
           '0',
           '0',
@@ -236,6 +237,17 @@ const CLI_BLOCK: readonly { readonly command: string; readonly code: number; che
         'npx relay aging scripts 60             # a waiting job gains a priority level a minute; `off`: strict order',
       code: 0,
       check: (r) => expect(r.stdout).toBe('scripts running, aging 60s/level\n'),
+    },
+    {
+      command:
+        'npx relay limits scripts --rate 5 --burst 10  # at most 5 runs start per second, across every worker',
+      code: 0,
+      check: (r) => expect(r.stdout).toBe('scripts rate 5/s, burst 10\n'),
+    },
+    {
+      command: 'npx relay limits scripts --clear',
+      code: 0,
+      check: (r) => expect(r.stdout).toBe('scripts rate off\n'),
     },
   ];
 

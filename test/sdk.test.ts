@@ -128,6 +128,8 @@ describe('RelayClient producer calls', () => {
       paused: false,
       paused_at: null,
       aging_seconds_per_level: null,
+      rate_per_second: null,
+      burst: null,
       pending: 1,
       scheduled: 0,
       running: 0,
@@ -271,6 +273,28 @@ describe('RelayClient queue control', () => {
     expect(await client.setQueueSettings(queue, { aging_seconds_per_level: null })).toMatchObject({
       aging_seconds_per_level: null,
     });
+  });
+
+  it('sets, reads and clears a rate limit, over which a claim gets nothing', async () => {
+    const queue = newQueue();
+    for (const id of ['a', 'b']) await client.submit({ queue, id, payload: null });
+
+    expect(await client.setLimits(queue, { rate_per_second: 0.1, burst: 1 })).toEqual({
+      queue,
+      rate_per_second: 0.1,
+      burst: 1,
+    });
+    expect(await client.limits(queue)).toEqual({ queue, rate_per_second: 0.1, burst: 1 });
+    expect(await client.claim(queue, 2)).toHaveLength(1);
+    expect(await client.claim(queue, 2)).toEqual([]);
+    expect(await client.stats(queue)).toMatchObject({ rate_per_second: 0.1, burst: 1, pending: 1 });
+
+    expect(await client.setLimits(queue, { rate_per_second: null })).toEqual({
+      queue,
+      rate_per_second: null,
+      burst: null,
+    });
+    expect(await client.claim(queue, 2)).toHaveLength(1);
   });
 });
 

@@ -5,6 +5,8 @@
 import type {
   Job,
   JobPage,
+  QueueLimits,
+  QueueLimitsView,
   QueueSettings,
   QueueState,
   QueueStats,
@@ -110,10 +112,28 @@ const stateOf = (settings: QueueSettings): string => (settings.paused ? 'paused'
 const agingOf = (settings: QueueSettings): string =>
   settings.aging_seconds_per_level === null ? 'off' : `${settings.aging_seconds_per_level}s/level`;
 
+/** A queue's rate limit in a cell, rate and burst: `5/s:10`, or `off`. */
+const rateOf = (limits: QueueLimits): string =>
+  limits.rate_per_second === null ? 'off' : `${limits.rate_per_second}/s:${limits.burst}`;
+
+/** A queue's limits after `relay limits`: `emails rate 5/s, burst 10`, or `emails rate off`. */
+export const queueLimits = (view: QueueLimitsView): string =>
+  view.rate_per_second === null
+    ? `${view.queue} rate off`
+    : `${view.queue} rate ${view.rate_per_second}/s, burst ${view.burst}`;
+
 export const queueStats = (stats: QueueStats): string =>
   table(
-    ['QUEUE', 'STATE', 'AGING', ...COUNT_HEADER],
-    [[cell(stats.queue), stateOf(stats), agingOf(stats), ...COUNTS.map((c) => String(stats[c]))]],
+    ['QUEUE', 'STATE', 'AGING', 'RATE:BURST', ...COUNT_HEADER],
+    [
+      [
+        cell(stats.queue),
+        stateOf(stats),
+        agingOf(stats),
+        rateOf(stats),
+        ...COUNTS.map((c) => String(stats[c])),
+      ],
+    ],
   );
 
 /** A queue after pause, resume or a settings change: `q paused (since …), aging off`. */
@@ -123,13 +143,14 @@ export const queueState = (state: QueueState): string =>
 export function queueList(queues: readonly QueueSummary[]): string {
   if (!queues.length) return 'no queues yet';
   return table(
-    ['QUEUE', 'STATE', 'ORDERING', 'SHARDS', 'AGING', ...COUNT_HEADER],
+    ['QUEUE', 'STATE', 'ORDERING', 'SHARDS', 'AGING', 'RATE:BURST', ...COUNT_HEADER],
     queues.map((q) => [
       cell(q.name),
       stateOf(q),
       q.ordering,
       String(q.shards),
       agingOf(q),
+      rateOf(q),
       ...COUNTS.map((c) => String(q[c])),
     ]),
   );

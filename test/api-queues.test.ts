@@ -108,11 +108,12 @@ describe('PUT /v1/queues/{queue}/limits', () => {
   it('sets, shows and clears the rate limit, here and in the queue list and stats', async () => {
     const set = await t.api.send('PUT', '/v1/queues/q/limits', { rate_per_second: 5, burst: 10 });
     expect(set.status).toBe(200);
-    expect(await jsonOf(set)).toEqual({ queue: 'q', rate_per_second: 5, burst: 10 });
+    expect(await jsonOf(set)).toEqual({ queue: 'q', rate_per_second: 5, burst: 10, max_running: null });
     expect(await jsonOf(t.api.fetch('/v1/queues/q/limits'))).toEqual({
       queue: 'q',
       rate_per_second: 5,
       burst: 10,
+      max_running: null,
     });
     expect(await jsonOf(t.api.fetch('/v1/queues/q/stats'))).toMatchObject({ rate_per_second: 5, burst: 10 });
     expect((await jsonOf(t.api.fetch('/v1/queues'))).queues).toMatchObject([
@@ -124,7 +125,12 @@ describe('PUT /v1/queues/{queue}/limits', () => {
       burst: 5,
     });
     const cleared = await t.api.send('PUT', '/v1/queues/q/limits', { rate_per_second: null });
-    expect(await jsonOf(cleared)).toEqual({ queue: 'q', rate_per_second: null, burst: null });
+    expect(await jsonOf(cleared)).toEqual({
+      queue: 'q',
+      rate_per_second: null,
+      burst: null,
+      max_running: null,
+    });
   });
 
   it('shows no limit on a queue never used', async () => {
@@ -132,7 +138,23 @@ describe('PUT /v1/queues/{queue}/limits', () => {
       queue: 'new',
       rate_per_second: null,
       burst: null,
+      max_running: null,
     });
+  });
+
+  it('sets max_running, and a claim with every slot taken answers 204 with Retry-After', async () => {
+    for (const id of ['a', 'b']) await create({ queue: 'q', id, payload: 1 });
+    const set = await t.api.send('PUT', '/v1/queues/q/limits', { max_running: 1 });
+    expect(await jsonOf(set)).toEqual({ queue: 'q', rate_per_second: null, burst: null, max_running: 1 });
+
+    const [first] = await jsonOf(t.api.fetch('/v2/queues/q/jobs?num_jobs=2'));
+    const full = await t.api.fetch('/v2/queues/q/jobs?num_jobs=2');
+    expect(full.status).toBe(204);
+    expect(full.headers.get('retry-after')).toBe('1');
+
+    await t.api.fetch(`/v2/queues/q/jobs/${first.id}/run-id/${first.run_id}`, { method: 'DELETE' });
+    expect((await t.api.fetch('/v2/queues/q/jobs?num_jobs=2')).status).toBe(200);
+    expect(await jsonOf(t.api.fetch('/v1/queues/q/stats'))).toMatchObject({ max_running: 1, running: 1 });
   });
 
   it.each([
@@ -144,6 +166,9 @@ describe('PUT /v1/queues/{queue}/limits', () => {
     { burst: 0 },
     { burst: 1.5 },
     { rate_per_second: 1, concurrency: 2 },
+    { max_running: 0 },
+    { max_running: 2.5 },
+    { max_running: 1001 },
   ])('answers 422 to %j', async (body) => {
     const res = await t.api.send('PUT', '/v1/queues/q/limits', body);
     expect(res.status).toBe(422);

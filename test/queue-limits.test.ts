@@ -107,6 +107,96 @@ describe('rate limit (store)', () => {
   });
 });
 
+describe('max_running (store)', () => {
+  /** Ends the run of `job` one way; each way must free its slot. */
+  const ENDS: Record<string, (job: Job) => Promise<unknown>> = {
+    complete: (job) => store.complete('q', job.id, job.run_id ?? ''),
+    'fail with a retry left': (job) => store.fail('q', job.id, { error: 'x', runId: job.run_id ?? '' }),
+    'fail for good': (job) => store.fail('q', job.id, { error: 'x', runId: job.run_id ?? '', retry: false }),
+    cancel: (job) => store.cancel('q', job.id),
+    delete: (job) => store.delete('q', job.id),
+    'lease expiry (the sweep)': async () => {
+      clock.advance(120_000);
+      await store.sweep();
+    },
+  };
+
+  it.each(Object.keys(ENDS))('holds a slot until the run ends by %s', async (end) => {
+    await store.enqueueMany([pullJob('a'), pullJob('b'), pullJob('c')], 'unique');
+    await store.setQueueLimits('q', { max_running: 1 });
+    const [first] = (await store.claimLimited('q', 2)).jobs;
+    expect(first).toBeDefined();
+
+    expect(await store.claimLimited('q', 1)).toEqual({ jobs: [], retryAfterMs: 1_000 });
+    await ENDS[end]?.(first as Job);
+    expect((await store.claimLimited('q', 1)).jobs).toHaveLength(1);
+    expect(await store.claimLimited('q', 1)).toEqual({ jobs: [], retryAfterMs: 1_000 });
+  });
+
+  it('frees the slot of a released managed run, and refuses a managed job over the limit', async () => {
+    await store.enqueue(shellJob('a'));
+    await store.enqueue(shellJob('b'));
+    await store.setQueueLimits('q', { max_running: 1 });
+    const run = await store.claimByIdLimited('q', 'a');
+    expect(run.job?.id).toBe('a');
+
+    expect(await store.claimByIdLimited('q', 'b')).toEqual({ retryAfterMs: 1_000 });
+    await store.releaseRun('q', 'a', run.job?.run_id ?? '', 'could not start');
+    expect((await store.claimByIdLimited('q', 'b')).job?.id).toBe('b');
+  });
+
+  it('never has more than max_running runs at once under 16 concurrent claimers, counted from the runs themselves', async () => {
+    const max = 3;
+    const real = await freshStore({ clock: Date.now });
+    try {
+      await real.store.enqueueMany(
+        Array.from({ length: 48 }, (_, i) => pullJob(`j${i}`)),
+        'unique',
+      );
+      await real.store.setQueueLimits('q', { max_running: max });
+      const runs: { start: number; end: number }[] = [];
+      const deadline = Date.now() + 30_000;
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          const claimer = real.another(Date.now);
+          while (runs.length < 48 && Date.now() < deadline) {
+            const { jobs } = await claimer.claimLimited('q', 2);
+            if (!jobs.length) await sleep(20);
+            await Promise.all(
+              jobs.map(async (job) => {
+                await sleep(30);
+                // Runs end both ways: by completion, and by failing for good.
+                const ended =
+                  Number(job.id.slice(1)) % 2
+                    ? await claimer.fail('q', job.id, { error: 'no', runId: job.run_id ?? '', retry: false })
+                    : await claimer.complete('q', job.id, job.run_id ?? '');
+                runs.push({ start: job.updated_at, end: ended.updated_at });
+              }),
+            );
+          }
+        }),
+      );
+
+      // Each run lasted from its claim's write to its end's write (the jobs' own `updated_at`).
+      const edges = runs.flatMap((r) => [
+        [r.start, 1],
+        [r.end, -1],
+      ]);
+      edges.sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0) || (a[1] ?? 0) - (b[1] ?? 0));
+      let running = 0;
+      let most = 0;
+      for (const [, step] of edges) {
+        running += step ?? 0;
+        most = Math.max(most, running);
+      }
+      expect(most).toBe(max);
+      expect(runs).toHaveLength(48);
+    } finally {
+      await real.dispose();
+    }
+  });
+});
+
 describe('rate limit (managed dispatch)', () => {
   let dispatch: DispatchQueue;
   beforeEach(async () => {

@@ -210,6 +210,7 @@ const CLI_BLOCK: readonly { readonly command: string; readonly code: number; che
           'running',
           'off',
           'off',
+          'off',
           '0',
           '0',
           '0',
@@ -240,14 +241,14 @@ const CLI_BLOCK: readonly { readonly command: string; readonly code: number; che
     },
     {
       command:
-        'npx relay limits scripts --rate 5 --burst 10  # at most 5 runs start per second, across every worker',
+        'npx relay limits scripts --rate 5 --burst 10 --max-running 4  # 5 runs start per second, 4 at once',
       code: 0,
-      check: (r) => expect(r.stdout).toBe('scripts rate 5/s, burst 10\n'),
+      check: (r) => expect(r.stdout).toBe('scripts rate 5/s, burst 10, max running 4\n'),
     },
     {
       command: 'npx relay limits scripts --clear',
       code: 0,
-      check: (r) => expect(r.stdout).toBe('scripts rate off\n'),
+      check: (r) => expect(r.stdout).toBe('scripts rate off, max running off\n'),
     },
   ];
 

@@ -27,10 +27,8 @@ export const queueOperations: Operations = {
 
   'GET /v1/queues/{queue}/stats': async (req, ctx) => {
     const queue = queueOf(req.params);
-    const { paused, paused_at, aging_seconds_per_level, rate_per_second, burst } = await settingsView(
-      queue,
-      ctx,
-    );
+    const { paused, paused_at, aging_seconds_per_level, rate_per_second, burst, max_running } =
+      await settingsView(queue, ctx);
     return json(200, {
       queue,
       paused,
@@ -38,6 +36,7 @@ export const queueOperations: Operations = {
       aging_seconds_per_level,
       rate_per_second,
       burst,
+      max_running,
       ...(await ctx.store.stats(queue)),
     });
   },

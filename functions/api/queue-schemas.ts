@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { defaultBurst, MAX_BURST, MAX_RATE_PER_SECOND } from '../jobs/limits.ts';
 import { MAX_AGING_SECONDS } from '../jobs/queues.ts';
+import { MAX_RUNNING } from '../jobs/running.ts';
 import type { QueueState } from '../jobs/store.ts';
 
 /**
@@ -36,7 +37,8 @@ export const queueSettingsBody = z.strictObject({
 
 /**
  * `PUT /v1/queues/{queue}/limits`: runs started per second across every claimer and dispatcher,
- * and the burst after a quiet spell. A field left out keeps its value; `null` clears it.
+ * the burst after a quiet spell, and runs running at once. A field left out keeps its value;
+ * `null` clears it.
  */
 export const queueLimitsBody = z
   .strictObject({
@@ -53,13 +55,21 @@ export const queueLimitsBody = z
       .max(MAX_BURST, `burst must be at most ${MAX_BURST}`)
       .nullable()
       .optional(),
+    max_running: z
+      .number()
+      .int('max_running must be a whole number of runs')
+      .min(1, 'max_running must be at least 1 (null clears the limit)')
+      .max(MAX_RUNNING, `max_running must be at most ${MAX_RUNNING}`)
+      .nullable()
+      .optional(),
   })
-  .refine((body) => Object.keys(body).length > 0, 'give rate_per_second, burst, or both');
+  .refine((body) => Object.keys(body).length > 0, 'give rate_per_second, burst or max_running');
 
 /** A queue's limits as the API shows them: the burst in force, `null` when there is no rate. */
-export const limitsView = (state: Pick<QueueState, 'rate_per_second' | 'burst'>) => ({
+export const limitsView = (state: Pick<QueueState, 'rate_per_second' | 'burst' | 'max_running'>) => ({
   rate_per_second: state.rate_per_second ?? null,
   burst: state.rate_per_second ? (state.burst ?? defaultBurst(state.rate_per_second)) : null,
+  max_running: state.max_running ?? null,
 });
 
 /** A queue as the native API shows it: its layout and settings, times as RFC 3339. */

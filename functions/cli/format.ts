@@ -116,21 +116,21 @@ const agingOf = (settings: QueueSettings): string =>
 const rateOf = (limits: QueueLimits): string =>
   limits.rate_per_second === null ? 'off' : `${limits.rate_per_second}/s:${limits.burst}`;
 
-/** A queue's limits after `relay limits`: `emails rate 5/s, burst 10`, or `emails rate off`. */
+/** A queue's limits after `relay limits`: `emails rate 5/s, burst 10, max running 4`. */
 export const queueLimits = (view: QueueLimitsView): string =>
-  view.rate_per_second === null
-    ? `${view.queue} rate off`
-    : `${view.queue} rate ${view.rate_per_second}/s, burst ${view.burst}`;
+  `${view.queue} rate ${view.rate_per_second === null ? 'off' : `${view.rate_per_second}/s, burst ${view.burst}`}` +
+  `, max running ${view.max_running ?? 'off'}`;
 
 export const queueStats = (stats: QueueStats): string =>
   table(
-    ['QUEUE', 'STATE', 'AGING', 'RATE:BURST', ...COUNT_HEADER],
+    ['QUEUE', 'STATE', 'AGING', 'RATE:BURST', 'MAX', ...COUNT_HEADER],
     [
       [
         cell(stats.queue),
         stateOf(stats),
         agingOf(stats),
         rateOf(stats),
+        String(stats.max_running ?? 'off'),
         ...COUNTS.map((c) => String(stats[c])),
       ],
     ],
@@ -143,7 +143,7 @@ export const queueState = (state: QueueState): string =>
 export function queueList(queues: readonly QueueSummary[]): string {
   if (!queues.length) return 'no queues yet';
   return table(
-    ['QUEUE', 'STATE', 'ORDERING', 'SHARDS', 'AGING', 'RATE:BURST', ...COUNT_HEADER],
+    ['QUEUE', 'STATE', 'ORDERING', 'SHARDS', 'AGING', 'RATE:BURST', 'MAX', ...COUNT_HEADER],
     queues.map((q) => [
       cell(q.name),
       stateOf(q),
@@ -151,6 +151,7 @@ export function queueList(queues: readonly QueueSummary[]): string {
       String(q.shards),
       agingOf(q),
       rateOf(q),
+      String(q.max_running ?? 'off'),
       ...COUNTS.map((c) => String(q[c])),
     ]),
   );

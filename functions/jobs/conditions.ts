@@ -309,3 +309,28 @@ export const bucketHasRoom = (now: number, latest: number): Condition =>
     condition('#tat > :now', ['tat'], { ':now': now }),
     condition('#tat <= :latest', ['tat'], { ':latest': latest }),
   );
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency limits (running.ts)
+// ---------------------------------------------------------------------------------------------
+
+/** The run slot was never held, or was given up: a claim may take it. */
+export const slotUnheld = condition('attribute_not_exists(#run_id)', ['run_id']);
+
+/**
+ * The slot is still held by the ended run the claimer found in it: of two claimers taking over
+ * the same stale slot, one wins.
+ */
+export const slotHeldBy = (runId: string): Condition =>
+  condition('#run_id = :slot_run', ['run_id'], { ':slot_run': runId });
+
+/**
+ * The run a slot names is over: its job is gone, runs another run, or is not running. Checked in
+ * the same transaction that takes the slot over, so a slot is never taken from a live run.
+ */
+export const runOver = (runId: string): Condition =>
+  or(
+    condition('attribute_not_exists(#pk)', ['pk']),
+    condition('#run_id <> :held_run', ['run_id'], { ':held_run': runId }),
+    condition('#status <> :running', ['status'], { ':running': 'running' }),
+  );

@@ -211,3 +211,9 @@ export const bucketKey = (queue: string, shard: number): ItemKey => ({
   pk: `bucket#${digest(queue, String(shard))}`,
   sk: 'bucket',
 });
+
+/** The partition of a queue's run slots (`running.ts`): one query reads them all. */
+export const slotsPk = (queue: string): string => `slots#${digest(queue)}`;
+
+/** Slot `index` of a queue's `max_running` slots. */
+export const slotKey = (queue: string, index: number): ItemKey => ({ pk: slotsPk(queue), sk: pad(index, 5) });

@@ -38,12 +38,15 @@ export interface QueueSettings {
   readonly rate_per_second?: number;
   /** Runs the queue may start at once after a quiet spell; only with a rate. Absent: `defaultBurst`. */
   readonly burst?: number;
+  /** Runs of the queue that may be running at once, across every claimer (`running.ts`). Absent: no limit. */
+  readonly max_running?: number;
 }
 
-/** A queue's rate limit as an operator sets it: `null` clears a field. */
+/** A queue's limits as an operator sets them: a field left out is kept, `null` clears it. */
 export interface RateLimitChange {
   readonly rate_per_second?: number | null;
   readonly burst?: number | null;
+  readonly max_running?: number | null;
 }
 
 /** A queue as the API shows it: its layout and its settings. */
@@ -71,6 +74,7 @@ const settingsOf = (item: Partial<QueueSettings> | undefined): QueueSettings => 
   ...(item?.aging_seconds_per_level ? { aging_seconds_per_level: item.aging_seconds_per_level } : {}),
   ...(item?.rate_per_second ? { rate_per_second: item.rate_per_second } : {}),
   ...(item?.rate_per_second && item.burst ? { burst: item.burst } : {}),
+  ...(item?.max_running ? { max_running: item.max_running } : {}),
 });
 
 const stateOf = (item: QueueItem): QueueState => ({ ...infoOf(item), ...settingsOf(item) });
@@ -175,8 +179,8 @@ export class QueueRegistry {
   }
 
   /**
-   * Sets or clears the queue's rate limit: a field left out keeps its value, `null` removes it.
-   * The token buckets (`limits.ts`) read the new rate within `SETTINGS_MAX_AGE_MS`.
+   * Sets or clears the queue's limits: a field left out keeps its value, `null` removes it.
+   * Claims and dispatches read them within `SETTINGS_MAX_AGE_MS`.
    */
   async setRateLimit(queue: string, limit: RateLimitChange): Promise<QueueState> {
     await this.register(queue);
@@ -187,6 +191,7 @@ export class QueueRegistry {
           ? { rate_per_second: limit.rate_per_second ?? undefined }
           : {}),
         ...(limit.burst !== undefined ? { burst: limit.burst ?? undefined } : {}),
+        ...(limit.max_running !== undefined ? { max_running: limit.max_running ?? undefined } : {}),
       },
     };
     return this.change(queue, queueRegistered, change);

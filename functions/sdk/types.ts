@@ -148,6 +148,8 @@ export interface QueueLimits {
   readonly rate_per_second: number | null;
   /** Runs that may start at once after a quiet spell; `null` without a rate. */
   readonly burst: number | null;
+  /** Runs that may be running at once; `null`: no limit. */
+  readonly max_running: number | null;
 }
 
 /** A queue's limits, as `GET` and `PUT /v1/queues/{queue}/limits` answer. */
@@ -159,6 +161,7 @@ export interface QueueLimitsView extends QueueLimits {
 export interface QueueLimitsChange {
   readonly rate_per_second?: number | null;
   readonly burst?: number | null;
+  readonly max_running?: number | null;
 }
 
 export interface QueueSettings extends QueueLimits {

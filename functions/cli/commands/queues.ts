@@ -82,14 +82,15 @@ export function addQueueCommands(cli: Command): void {
   examples(
     cli
       .command('limits')
-      .description('show or set how many runs of a queue may start per second, across every worker')
+      .description('show or set how many runs of a queue may start per second, and run at once')
       .argument('<queue>')
       .option('--rate <n>', 'runs started per second (a fraction is fine: 0.5 is one every 2 s)')
       .option(
         '--burst <n>',
         'runs that may start at once after a quiet spell (default: one second of the rate)',
       )
-      .option('--clear', 'remove the rate limit')
+      .option('--max-running <n>', 'runs that may be running at once, across every worker')
+      .option('--clear', 'remove every limit')
       .action(async (queue: string, opts: LimitsOptions, command: Command) => {
         const { globals, client } = await context(command);
         const change = limitsChange(opts);
@@ -97,6 +98,7 @@ export function addQueueCommands(cli: Command): void {
         print(globals, view, queueLimits(view));
       }),
     'relay limits emails --rate 5 --burst 10',
+    'relay limits emails --max-running 4',
     'relay limits emails',
     'relay limits emails --clear',
   );
@@ -105,22 +107,24 @@ export function addQueueCommands(cli: Command): void {
 interface LimitsOptions {
   readonly rate?: string;
   readonly burst?: string;
+  readonly maxRunning?: string;
   readonly clear?: boolean;
 }
 
 /** The change the options ask for; `undefined` when they ask for none (show the limits). */
 function limitsChange(opts: LimitsOptions): QueueLimitsChange | undefined {
   if (opts.clear) {
-    if (opts.rate !== undefined || opts.burst !== undefined) {
-      throw new UsageError('--clear removes the limit: give it without --rate or --burst');
+    if (opts.rate !== undefined || opts.burst !== undefined || opts.maxRunning !== undefined) {
+      throw new UsageError('--clear removes every limit: give it without --rate, --burst or --max-running');
     }
-    return { rate_per_second: null, burst: null };
+    return { rate_per_second: null, burst: null, max_running: null };
   }
-  if (opts.rate === undefined && opts.burst === undefined) return undefined;
-  return {
+  const change = {
     ...(opts.rate !== undefined ? { rate_per_second: positive('--rate', opts.rate) } : {}),
     ...(opts.burst !== undefined ? { burst: positive('--burst', opts.burst) } : {}),
+    ...(opts.maxRunning !== undefined ? { max_running: positive('--max-running', opts.maxRunning) } : {}),
   };
+  return Object.keys(change).length ? change : undefined;
 }
 
 /** A positive number from an option; the API checks the rest (a whole burst, the maximums). */

@@ -31,6 +31,8 @@ export interface PathSpec {
   readonly batch?: number;
   /** A one-shard queue with strict order instead of the default sharded one. */
   readonly strict?: boolean;
+  /** A rate limit high enough never to refuse: what the token bucket costs per job. */
+  readonly rateLimited?: boolean;
 }
 
 /** A job of the measured path, found by its item's `pk`. */
@@ -159,8 +161,13 @@ export async function measurePath(ctx: BenchContext, spec: PathSpec): Promise<Me
   const queue = `bench-${spec.kind}${spec.strict ? '-strict' : ''}-${Date.now().toString(36)}`;
   // Registered by a store of our own, so a strict queue gets its one shard as RELAY_STRICT_QUEUES would.
   const db = documentClient(stack.dynamodbEndpoint);
-  const info = await new JobStore(db, { ...config, strictQueues: new Set(spec.strict ? [queue] : []) })
+  const store = new JobStore(db, { ...config, strictQueues: new Set(spec.strict ? [queue] : []) });
+  const info = await store
     .queueInfo(queue, true)
+    .then(async (found) => {
+      if (spec.rateLimited) await store.setQueueLimits(queue, { rate_per_second: 10_000 });
+      return found;
+    })
     .finally(() => db.destroy());
   const shards = info?.shards ?? config.defaultShards;
   const managed = spec.kind === 'lambda' || spec.kind === 'fargate';
@@ -453,6 +460,7 @@ export function specs(quick: boolean): PathSpec[] {
   const managed = quick ? 3 : 50;
   return [
     { kind: 'single', label: '(a) pull, one job per call', jobs: pull },
+    { kind: 'single', label: '(a′) pull, one job per call, rate-limited', jobs: pull, rateLimited: true },
     { kind: 'batched', label: `(b) pull, ${batch} per call (\`ignore\`)`, jobs: pull, batch },
     { kind: 'batched-unique', label: `(b′) pull, ${batch} per call (\`unique\`)`, jobs: pull, batch },
     { kind: 'lambda', label: '(c) managed, Lambda inline', jobs: managed },

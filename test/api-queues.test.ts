@@ -1,7 +1,7 @@
 /**
  * Queue control over real HTTP: pause and resume on every claim route (relay-rs v1, seed, v2),
- * the queue list and stats, the aging setting, and the named priority levels on every route that
- * takes a job.
+ * the queue list and stats, the aging setting, rate limits on every claim route, and the named
+ * priority levels on every route that takes a job.
  */
 import { describe, expect, it } from 'vitest';
 import { apiPerTest, jsonOf } from './support/api.ts';
@@ -101,6 +101,102 @@ describe('PUT /v1/queues/{queue}/settings', () => {
       paused: true,
     });
     expect(res.status).toBe(422);
+  });
+});
+
+describe('PUT /v1/queues/{queue}/limits', () => {
+  it('sets, shows and clears the rate limit, here and in the queue list and stats', async () => {
+    const set = await t.api.send('PUT', '/v1/queues/q/limits', { rate_per_second: 5, burst: 10 });
+    expect(set.status).toBe(200);
+    expect(await jsonOf(set)).toEqual({ queue: 'q', rate_per_second: 5, burst: 10, max_running: null });
+    expect(await jsonOf(t.api.fetch('/v1/queues/q/limits'))).toEqual({
+      queue: 'q',
+      rate_per_second: 5,
+      burst: 10,
+      max_running: null,
+    });
+    expect(await jsonOf(t.api.fetch('/v1/queues/q/stats'))).toMatchObject({ rate_per_second: 5, burst: 10 });
+    expect((await jsonOf(t.api.fetch('/v1/queues'))).queues).toMatchObject([
+      { name: 'q', rate_per_second: 5 },
+    ]);
+
+    // A burst cleared falls back to one second of the rate; a rate cleared lifts the limit.
+    expect(await jsonOf(t.api.send('PUT', '/v1/queues/q/limits', { burst: null }))).toMatchObject({
+      burst: 5,
+    });
+    const cleared = await t.api.send('PUT', '/v1/queues/q/limits', { rate_per_second: null });
+    expect(await jsonOf(cleared)).toEqual({
+      queue: 'q',
+      rate_per_second: null,
+      burst: null,
+      max_running: null,
+    });
+  });
+
+  it('shows no limit on a queue never used', async () => {
+    expect(await jsonOf(t.api.fetch('/v1/queues/new/limits'))).toEqual({
+      queue: 'new',
+      rate_per_second: null,
+      burst: null,
+      max_running: null,
+    });
+  });
+
+  it('sets max_running, and a claim with every slot taken answers 204 with Retry-After', async () => {
+    for (const id of ['a', 'b']) await create({ queue: 'q', id, payload: 1 });
+    const set = await t.api.send('PUT', '/v1/queues/q/limits', { max_running: 1 });
+    expect(await jsonOf(set)).toEqual({ queue: 'q', rate_per_second: null, burst: null, max_running: 1 });
+
+    const [first] = await jsonOf(t.api.fetch('/v2/queues/q/jobs?num_jobs=2'));
+    const full = await t.api.fetch('/v2/queues/q/jobs?num_jobs=2');
+    expect(full.status).toBe(204);
+    expect(full.headers.get('retry-after')).toBe('1');
+
+    await t.api.fetch(`/v2/queues/q/jobs/${first.id}/run-id/${first.run_id}`, { method: 'DELETE' });
+    expect((await t.api.fetch('/v2/queues/q/jobs?num_jobs=2')).status).toBe(200);
+    expect(await jsonOf(t.api.fetch('/v1/queues/q/stats'))).toMatchObject({ max_running: 1, running: 1 });
+  });
+
+  it.each([
+    {},
+    { rate_per_second: 0 },
+    { rate_per_second: -1 },
+    { rate_per_second: 10_001 },
+    { rate_per_second: 'fast' },
+    { burst: 0 },
+    { burst: 1.5 },
+    { rate_per_second: 1, concurrency: 2 },
+    { max_running: 0 },
+    { max_running: 2.5 },
+    { max_running: 1001 },
+  ])('answers 422 to %j', async (body) => {
+    const res = await t.api.send('PUT', '/v1/queues/q/limits', body);
+    expect(res.status).toBe(422);
+  });
+
+  it.each(Object.keys(CLAIMS))(
+    'answers the %s claim over the rate as an empty queue with Retry-After',
+    async (route) => {
+      const path = CLAIMS[route] ?? '';
+      for (const id of ['a', 'b']) await create({ queue: 'q', id, payload: 1 });
+      await t.api.send('PUT', '/v1/queues/q/limits', { rate_per_second: 0.5, burst: 1 });
+
+      expect((await t.api.fetch(path)).status).toBe(200);
+      const limited = await t.api.fetch(path);
+      expect(limited.status).toBe(204);
+      expect(limited.headers.get('retry-after')).toBe('2');
+      expect(await limited.text()).toBe('');
+
+      t.clock.advance(2_000);
+      expect((await t.api.fetch(path)).status).toBe(200);
+    },
+  );
+
+  it('answers an empty queue with no Retry-After', async () => {
+    await t.api.send('PUT', '/v1/queues/q/limits', { rate_per_second: 1 });
+    const res = await t.api.fetch(CLAIMS['relay v2'] ?? '');
+    expect(res.status).toBe(204);
+    expect(res.headers.get('retry-after')).toBeNull();
   });
 });
 

@@ -80,6 +80,7 @@ const BASELINE: Readonly<Record<string, number>> = {
   'GET /v1/queues': 200,
   'GET /v1/queues/{queue}/stats': 200,
   'GET /v1/queues/{queue}/settings': 200,
+  'GET /v1/queues/{queue}/limits': 200,
   'GET /v1/queues/{queue}/jobs/{id}/status': 404,
   'GET /v1/queues/{queue}/jobs/{id}/logs': 404,
   'POST /v1/queues/{queue}/jobs/{id}/fail': 404,
@@ -539,6 +540,7 @@ it('knows how every route that does not enqueue answers on an empty table', () =
     'POST /v1/queues/{queue}/pause',
     'POST /v1/queues/{queue}/resume',
     'PUT /v1/queues/{queue}/settings',
+    'PUT /v1/queues/{queue}/limits',
   ];
 
   const unknown = ROUTES.map(routeKey).filter((key) => !(key in BASELINE) && !enqueues.includes(key));

@@ -407,8 +407,10 @@ describe.concurrent('relay stats and queues', () => {
     const result = await relay(['stats', queue]);
 
     const [header, row] = result.stdout.trimEnd().split('\n');
-    expect(header).toMatch(/^QUEUE\s+STATE\s+AGING\s+PENDING\s+SCHEDULED\s+RUNNING\s+FAILED\s+DEAD$/);
-    expect(row?.split(/\s+/)).toEqual([queue, 'running', 'off', '1', '0', '0', '0', '0']);
+    expect(header).toMatch(
+      /^QUEUE\s+STATE\s+AGING\s+RATE:BURST\s+MAX\s+PENDING\s+SCHEDULED\s+RUNNING\s+FAILED\s+DEAD$/,
+    );
+    expect(row?.split(/\s+/)).toEqual([queue, 'running', 'off', 'off', 'off', '1', '0', '0', '0', '0']);
   });
 
   it('exits 1 saying so for a queue that does not exist', async () => {
@@ -432,6 +434,9 @@ describe.concurrent('relay stats and queues', () => {
       paused: false,
       paused_at: null,
       aging_seconds_per_level: null,
+      rate_per_second: null,
+      burst: null,
+      max_running: null,
       pending: 1,
       scheduled: 0,
       running: 0,
@@ -451,7 +456,7 @@ describe.concurrent('relay stats and queues', () => {
   });
 });
 
-describe.concurrent('relay pause, resume and aging', () => {
+describe.concurrent('relay pause, resume, aging and limits', () => {
   it('pauses a queue: claims get nothing, and queues and stats show it paused', async () => {
     const queue = newQueue();
     await client.submit({ queue, id: 'a', payload: null });
@@ -462,7 +467,9 @@ describe.concurrent('relay pause, resume and aging', () => {
     expect(result.stdout).toMatch(new RegExp(`^${queue} paused \\(since .+\\), aging off$`, 'm'));
     expect(await client.claim(queue)).toEqual([]);
     const listed = await relay(['queues']);
-    expect(listed.stdout).toMatch(new RegExp(`^${queue}\\s+paused\\s+priority\\s+4\\s+off\\s+1\\s`, 'm'));
+    expect(listed.stdout).toMatch(
+      new RegExp(`^${queue}\\s+paused\\s+priority\\s+4\\s+off\\s+off\\s+off\\s+1\\s`, 'm'),
+    );
     const stats = await relay(['--json', 'stats', queue]);
     expect(JSON.parse(stats.stdout)).toMatchObject({ queue, paused: true, pending: 1 });
   });
@@ -488,6 +495,56 @@ describe.concurrent('relay pause, resume and aging', () => {
 
     const off = await relay(['aging', queue, 'off']);
     expect(off.stdout).toMatch(/aging off$/m);
+  });
+
+  it('sets, shows and clears a queue’s rate limit, which claims then meet', async () => {
+    const queue = newQueue();
+    for (const id of ['a', 'b']) await client.submit({ queue, id, payload: null });
+
+    const set = await relay(['limits', queue, '--rate', '0.1', '--burst', '1']);
+    expect(set).toMatchObject({ code: 0, stdout: `${queue} rate 0.1/s, burst 1, max running off\n` });
+    expect(await client.claim(queue, 2)).toHaveLength(1);
+    expect(await client.claim(queue, 2)).toEqual([]);
+    expect((await relay(['limits', queue])).stdout).toBe(`${queue} rate 0.1/s, burst 1, max running off\n`);
+    const listed = await relay(['stats', queue]);
+    expect(listed.stdout).toMatch(new RegExp(`^${queue}\\s+running\\s+off\\s+0.1/s:1\\s+off\\s`, 'm'));
+
+    const cleared = await relay(['--json', 'limits', queue, '--clear']);
+    expect(JSON.parse(cleared.stdout)).toEqual({
+      queue,
+      rate_per_second: null,
+      burst: null,
+      max_running: null,
+    });
+  });
+
+  it('sets a queue’s max running, which claims then meet', async () => {
+    const queue = newQueue();
+    for (const id of ['a', 'b']) await client.submit({ queue, id, payload: null });
+
+    const set = await relay(['limits', queue, '--max-running', '1']);
+    expect(set).toMatchObject({ code: 0, stdout: `${queue} rate off, max running 1\n` });
+    expect(await client.claim(queue, 2)).toHaveLength(1);
+    expect(await client.claim(queue, 2)).toEqual([]);
+  });
+
+  it.each([
+    [['--rate', 'fast'], '--rate must be a positive number'],
+    [['--burst', '0'], '--burst must be a positive number'],
+    [['--clear', '--rate', '1'], '--clear removes every limit'],
+    [['--max-running', 'many'], '--max-running must be a positive number'],
+  ])('exits 2 on limits %j', async (args, message) => {
+    const result = await relay(['limits', newQueue(), ...args]);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+  });
+
+  it('exits 1 with the API’s reason on a burst that is not whole', async () => {
+    const result = await relay(['limits', newQueue(), '--rate', '1', '--burst', '1.5']);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('burst must be a whole number');
   });
 
   it('exits 2 on an aging rate that is not a positive number or off', async () => {

@@ -209,6 +209,8 @@ const CLI_BLOCK: readonly { readonly command: string; readonly code: number; che
           'scripts',
           'running',
           'off',
+          'off',
+          'off',
           '0',
           '0',
           '0',
@@ -253,6 +255,17 @@ const CLI_BLOCK: readonly { readonly command: string; readonly code: number; che
       command: 'npx relay bulk delete --queue default --status completed --error-contains timeout --yes',
       code: 0,
       check: (r) => expect(r.stdout).toBe('no job in default matches\n'),
+    },
+    {
+      command:
+        'npx relay limits scripts --rate 5 --burst 10 --max-running 4  # 5 runs start per second, 4 at once',
+      code: 0,
+      check: (r) => expect(r.stdout).toBe('scripts rate 5/s, burst 10, max running 4\n'),
+    },
+    {
+      command: 'npx relay limits scripts --clear',
+      code: 0,
+      check: (r) => expect(r.stdout).toBe('scripts rate off, max running off\n'),
     },
   ];
 

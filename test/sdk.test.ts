@@ -128,6 +128,9 @@ describe('RelayClient producer calls', () => {
       paused: false,
       paused_at: null,
       aging_seconds_per_level: null,
+      rate_per_second: null,
+      burst: null,
+      max_running: null,
       pending: 1,
       scheduled: 0,
       running: 0,
@@ -311,6 +314,41 @@ describe('RelayClient queue control', () => {
     expect(await client.setQueueSettings(queue, { aging_seconds_per_level: null })).toMatchObject({
       aging_seconds_per_level: null,
     });
+  });
+
+  it('sets, reads and clears a rate limit, over which a claim gets nothing', async () => {
+    const queue = newQueue();
+    for (const id of ['a', 'b']) await client.submit({ queue, id, payload: null });
+
+    expect(await client.setLimits(queue, { rate_per_second: 0.1, burst: 1 })).toEqual({
+      queue,
+      rate_per_second: 0.1,
+      burst: 1,
+      max_running: null,
+    });
+    expect(await client.limits(queue)).toMatchObject({ queue, rate_per_second: 0.1, burst: 1 });
+    expect(await client.claim(queue, 2)).toHaveLength(1);
+    expect(await client.claim(queue, 2)).toEqual([]);
+    expect(await client.stats(queue)).toMatchObject({ rate_per_second: 0.1, burst: 1, pending: 1 });
+
+    expect(await client.setLimits(queue, { rate_per_second: null })).toEqual({
+      queue,
+      rate_per_second: null,
+      burst: null,
+      max_running: null,
+    });
+    expect(await client.claim(queue, 2)).toHaveLength(1);
+  });
+
+  it('sets max_running, with which a claim gets nothing while every slot is taken', async () => {
+    const queue = newQueue();
+    for (const id of ['a', 'b']) await client.submit({ queue, id, payload: null });
+
+    expect(await client.setLimits(queue, { max_running: 1 })).toMatchObject({ max_running: 1 });
+    const [first] = await client.claim(queue, 2);
+    expect(await client.claim(queue, 2)).toEqual([]);
+    await client.complete(queue, first?.id ?? '', first?.run_id ?? '');
+    expect(await client.claim(queue, 2)).toHaveLength(1);
   });
 });
 

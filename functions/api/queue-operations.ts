@@ -1,10 +1,10 @@
 /**
- * Queue control on the native API: list queues, their stats, pause, resume and settings. A paused
+ * Queue control on the native API: list queues, their stats, pause, resume, settings and limits. A paused
  * queue accepts enqueues and hands out nothing; its running jobs finish.
  */
 import type { ApiContext, Operations } from './context.ts';
 import { json, readJson, validBody } from './http.ts';
-import { queueSettingsBody, queueView } from './queue-schemas.ts';
+import { limitsView, queueLimitsBody, queueSettingsBody, queueView } from './queue-schemas.ts';
 
 const queueOf = (params: Record<string, string>) => params.queue ?? '';
 
@@ -13,7 +13,7 @@ async function settingsView(queue: string, ctx: ApiContext) {
   const state = await ctx.store.queueState(queue);
   return state
     ? queueView(state)
-    : { name: queue, paused: false, paused_at: null, aging_seconds_per_level: null };
+    : { name: queue, paused: false, paused_at: null, aging_seconds_per_level: null, ...limitsView({}) };
 }
 
 export const queueOperations: Operations = {
@@ -27,12 +27,16 @@ export const queueOperations: Operations = {
 
   'GET /v1/queues/{queue}/stats': async (req, ctx) => {
     const queue = queueOf(req.params);
-    const { paused, paused_at, aging_seconds_per_level } = await settingsView(queue, ctx);
+    const { paused, paused_at, aging_seconds_per_level, rate_per_second, burst, max_running } =
+      await settingsView(queue, ctx);
     return json(200, {
       queue,
       paused,
       paused_at,
       aging_seconds_per_level,
+      rate_per_second,
+      burst,
+      max_running,
       ...(await ctx.store.stats(queue)),
     });
   },
@@ -52,5 +56,16 @@ export const queueOperations: Operations = {
       200,
       queueView(await ctx.store.setQueueAging(queueOf(req.params), body.aging_seconds_per_level)),
     );
+  },
+
+  'GET /v1/queues/{queue}/limits': async (req, ctx) => {
+    const queue = queueOf(req.params);
+    return json(200, { queue, ...limitsView((await ctx.store.queueState(queue)) ?? {}) });
+  },
+
+  'PUT /v1/queues/{queue}/limits': async (req, ctx) => {
+    const queue = queueOf(req.params);
+    const state = await ctx.store.setQueueLimits(queue, validBody(queueLimitsBody, readJson(req)));
+    return json(200, { queue, ...limitsView(state) });
   },
 };

@@ -5,6 +5,7 @@
  */
 import { JobNotFoundError, LeaseLostError } from '../jobs/errors.ts';
 import type { Job } from '../jobs/model.ts';
+import type { Claimed } from '../jobs/store.ts';
 import type { ApiContext, Operations } from './context.ts';
 import {
   empty,
@@ -46,9 +47,18 @@ const stateOf = (req: HttpRequest): unknown => validBody(heartbeatState, readOpt
 
 const jobParams = (req: HttpRequest) => ({ queue: req.params.queue ?? '', id: req.params.id ?? '' });
 
-/** Claimed jobs as a JSON array, or 204 when there are none. */
-function claimed(jobs: Job[], view: (job: Job) => unknown) {
-  return jobs.length ? json(200, jobs.map(view)) : empty(204);
+/** Claimed jobs as a JSON array, or 204 when there are none (with `Retry-After` when rate-limited). */
+function claimed({ jobs, retryAfterMs }: Claimed, view: (job: Job) => unknown) {
+  return jobs.length ? json(200, jobs.map(view)) : noJobs(retryAfterMs);
+}
+
+/**
+ * The answer of a claim that got nothing: 204, as for an empty queue. A queue over its rate limit
+ * answers the same, and says in `Retry-After` when a token is free (whole seconds, at least 1).
+ */
+function noJobs(retryAfterMs: number | undefined) {
+  if (retryAfterMs === undefined) return empty(204);
+  return { statusCode: 204, headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) } };
 }
 
 async function enqueueV1(jobs: ReturnType<typeof relayV1Batch.parse>, ctx: ApiContext) {
@@ -99,7 +109,7 @@ export const relayOperations: Operations = {
   'GET /v1/queues/{queue}/jobs': async (req, ctx) => {
     const { num_jobs = 1 } = validQuery(claimQueryV1, req);
     if (num_jobs === 0) return empty(204);
-    return claimed(await ctx.store.claim(req.params.queue ?? '', num_jobs), relayV1View);
+    return claimed(await ctx.store.claimLimited(req.params.queue ?? '', num_jobs), relayV1View);
   },
 
   ...jobReads('/v1', relayV1View),
@@ -129,7 +139,7 @@ export const relayOperations: Operations = {
 
   'GET /v2/queues/{queue}/jobs': async (req, ctx) => {
     const { num_jobs = 1 } = validQuery(claimQueryV2, req);
-    return claimed(await ctx.store.claim(req.params.queue ?? '', num_jobs), relayV2View);
+    return claimed(await ctx.store.claimLimited(req.params.queue ?? '', num_jobs), relayV2View);
   },
 
   ...jobReads('/v2', relayV2View),
@@ -188,10 +198,12 @@ function seedRoutes(prefix: '' | '/v1'): Operations {
     [`GET ${prefix}/next`]: async (req, ctx) => {
       const { queue, num_jobs } = validQuery(seedNextQuery, req);
       if (num_jobs === 0) return empty(204);
-      const jobs = await ctx.store.claim(queue, num_jobs ?? 1);
+      const got = await ctx.store.claimLimited(queue, num_jobs ?? 1);
       // Without num_jobs the seed README returns one job object; with it, an array.
-      if (num_jobs === undefined) return jobs[0] ? json(200, relayV1View(jobs[0])) : empty(204);
-      return claimed(jobs, relayV1View);
+      if (num_jobs === undefined) {
+        return got.jobs[0] ? json(200, relayV1View(got.jobs[0])) : noJobs(got.retryAfterMs);
+      }
+      return claimed(got, relayV1View);
     },
 
     [`PATCH ${prefix}/heartbeat`]: async (req, ctx) => {

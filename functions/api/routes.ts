@@ -91,6 +91,8 @@ export const ROUTES: readonly Route[] = [
   native('POST', '/v1/queues/{queue}/resume'),
   native('GET', '/v1/queues/{queue}/settings'),
   native('PUT', '/v1/queues/{queue}/settings'),
+  native('GET', '/v1/queues/{queue}/limits'),
+  native('PUT', '/v1/queues/{queue}/limits'),
   native('GET', '/v1/queues/{queue}/jobs/{id}/status'),
   native('GET', '/v1/queues/{queue}/jobs/{id}/logs'),
   native('POST', '/v1/queues/{queue}/jobs/{id}/fail'),

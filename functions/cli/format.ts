@@ -5,6 +5,8 @@
 import type {
   Job,
   JobPage,
+  QueueLimits,
+  QueueLimitsView,
   QueueSettings,
   QueueState,
   QueueStats,
@@ -113,10 +115,28 @@ const agingOf = (settings: QueueSettings): string => {
   return typeof rate === 'number' ? `${rate}s/level` : '-';
 };
 
+/** A queue's rate limit in a cell, rate and burst: `5/s:10`, or `off`. */
+const rateOf = (limits: QueueLimits): string =>
+  limits.rate_per_second === null ? 'off' : `${limits.rate_per_second}/s:${limits.burst}`;
+
+/** A queue's limits after `relay limits`: `emails rate 5/s, burst 10, max running 4`. */
+export const queueLimits = (view: QueueLimitsView): string =>
+  `${view.queue} rate ${view.rate_per_second === null ? 'off' : `${view.rate_per_second}/s, burst ${view.burst}`}` +
+  `, max running ${view.max_running ?? 'off'}`;
+
 export const queueStats = (stats: QueueStats): string =>
   table(
-    ['QUEUE', 'STATE', 'AGING', ...COUNT_HEADER],
-    [[cell(stats.queue), stateOf(stats), agingOf(stats), ...COUNTS.map((c) => String(stats[c]))]],
+    ['QUEUE', 'STATE', 'AGING', 'RATE:BURST', 'MAX', ...COUNT_HEADER],
+    [
+      [
+        cell(stats.queue),
+        stateOf(stats),
+        agingOf(stats),
+        rateOf(stats),
+        String(stats.max_running ?? 'off'),
+        ...COUNTS.map((c) => String(stats[c])),
+      ],
+    ],
   );
 
 /** A queue after pause, resume or a settings change: `q paused (since …), aging off`. */
@@ -126,13 +146,15 @@ export const queueState = (state: QueueState): string =>
 export function queueList(queues: readonly QueueSummary[]): string {
   if (!queues.length) return 'no queues yet';
   return table(
-    ['QUEUE', 'STATE', 'ORDERING', 'SHARDS', 'AGING', ...COUNT_HEADER],
+    ['QUEUE', 'STATE', 'ORDERING', 'SHARDS', 'AGING', 'RATE:BURST', 'MAX', ...COUNT_HEADER],
     queues.map((q) => [
       cell(q.name),
       stateOf(q),
       q.ordering,
       String(q.shards),
       agingOf(q),
+      rateOf(q),
+      String(q.max_running ?? 'off'),
       ...COUNTS.map((c) => String(q[c])),
     ]),
   );

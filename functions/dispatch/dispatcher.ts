@@ -5,7 +5,8 @@
  * For each message it claims the job by id with the store's conditional write. A message whose
  * job is not claimable (already running, finished, unknown) is a stale or duplicate hint: it is
  * acknowledged and dropped; so is the hint of a job whose queue is paused, which resuming the queue
- * sends again. One that came before its job is due is sent on. A hint an operator
+ * sends again. One that came before its job is due is sent on; so is one whose queue is over its
+ * rate limit, delayed until a token is free. A hint an operator
  * redrove from the dead-letter queue (`StartMessageMoveTask` or the console) runs its job again
  * with a fresh retry budget when the job is dead because its dispatch was dead-lettered
  * (`dead_reason: 'dispatch_failed'`). A hint for a job dead for another reason (its runs failed) is only late, and
@@ -29,16 +30,23 @@ export interface DispatcherDeps {
   readonly now?: () => number;
 }
 
-export type DispatchOutcome = 'started' | 'stale' | 'requeued' | 'not-due';
+export type DispatchOutcome = 'started' | 'stale' | 'requeued' | 'not-due' | 'limited';
 
 /** Handles one dispatch message; throws only for faults worth a redelivery. */
 export async function dispatchOne(record: SQSRecord, deps: DispatcherDeps): Promise<DispatchOutcome> {
   const ref = dispatchMessage.parse(JSON.parse(record.body));
-  let job = await deps.store.claimById(ref.queue, ref.id);
+  const first = await deps.store.claimByIdLimited(ref.queue, ref.id);
+  const now = (deps.now ?? Date.now)();
+  if (first.retryAfterMs !== undefined) {
+    // Over the queue's rate limit: the job stays pending and its hint comes back when a token is
+    // free. Without a queue to send it on, the lost-dispatch repair sends it.
+    await deps.dispatch?.dispatch({ queue: ref.queue, id: ref.id, run_at: now + first.retryAfterMs }, now);
+    return 'limited';
+  }
+  let job = first.job;
   let outcome: DispatchOutcome = 'started';
   if (!job) {
     const current = await deps.store.get(ref.queue, ref.id);
-    const now = (deps.now ?? Date.now)();
     if (current && (current.status === 'pending' || current.status === 'failed') && current.run_at > now) {
       // Due later than SQS could delay the hint: send it on for the rest of the wait.
       await deps.dispatch?.dispatch(current, now);

@@ -5,13 +5,24 @@
 import { applied, type JobChange, startRun } from './changes.ts';
 import { dispatchable, pullJob, stillWaitingAs, timeoutAsRead } from './conditions.ts';
 import type { StoreContext } from './context.ts';
-import type { Stored } from './dynamo.ts';
+import { type Stored, updateOf } from './dynamo.ts';
 import { and, type Condition } from './expressions.ts';
 import { isManaged, type JobItem, keyOf, type LeaseEntry, type ReadyEntry, toJob } from './item.ts';
 import { type ItemKey, isAged, jobKey, nextBand, runAtOf, runIdOfLeaseKey, shardPk } from './keys.ts';
+import { takeTokens } from './limits.ts';
 import { type Job, WAITING } from './model.ts';
 import { type QueueInfo, shardsOf } from './queues.ts';
 import { expiredLeases, expireRun } from './rescuer.ts';
+import { type OpenSlot, openSlots, SLOT_RETRY_MS, takeSlot } from './running.ts';
+
+/**
+ * What a claim got: its jobs, and when it got none because the queue is over its rate limit, how
+ * long until a token is free (a claim answers as an empty queue with `Retry-After`).
+ */
+export interface Claimed {
+  readonly jobs: Job[];
+  readonly retryAfterMs?: number;
+}
 
 /** Rounds of claim writes one `claim` call makes before it answers with what it has. */
 const CLAIM_ROUNDS = 12;
@@ -36,25 +47,43 @@ type Candidate =
  * A running job whose lease has expired is a candidate too (lazy expiry): taking it consumes a
  * retry, and one with no retry left becomes dead instead of being returned.
  */
-export async function claim(ctx: StoreContext, queue: string, count: number): Promise<Job[]> {
+export async function claim(ctx: StoreContext, queue: string, wanted: number): Promise<Claimed> {
   const info = await ctx.queues.find(queue);
+  const settings = await ctx.queues.settings(queue);
   // A paused queue answers as an empty one. The flag is at most `SETTINGS_MAX_AGE_MS` old.
-  if (!info || (await ctx.queues.settings(queue)).paused) return [];
+  if (!info || settings.paused) return { jobs: [] };
   const now = ctx.clock();
-  let window = count * 2 + 8;
+  let window = wanted * 2 + 8;
   const claimed: JobItem[] = [];
   const tried = new Set<string>();
   let fetched = await candidates(ctx, info, now, window);
+  // With `max_running`, a run starts only in a slot; an expired run is left to the sweep, which
+  // frees its slot by sending the job back to waiting.
+  const slots =
+    settings.max_running && fetched.length ? await openSlots(ctx, queue, settings.max_running) : undefined;
+  if (slots && !slots.length) return { jobs: [], retryAfterMs: SLOT_RETRY_MS };
+  const open = (c: Candidate) => !tried.has(c.key.pk) && (!slots || c.kind === 'ready');
+  // Tokens only for jobs there are: an empty queue spends none. A token of a lost race is spent.
+  const taken = await takeTokens(
+    ctx,
+    queue,
+    settings,
+    Math.min(wanted, fetched.length, slots?.length ?? wanted),
+  );
+  if (!taken.granted)
+    return { jobs: [], ...(taken.retryAfterMs ? { retryAfterMs: taken.retryAfterMs } : {}) };
+  const count = taken.granted;
   for (let round = 0; round < CLAIM_ROUNDS && claimed.length < count; round++) {
-    let pool = fetched.filter((c) => !tried.has(c.key.pk));
+    let pool = fetched.filter(open);
     if (!pool.length) {
       // Read again only if the last read was full: there may be more past what was tried.
       if (fetched.length < window + (round ? tried.size : 0)) break;
       fetched = await candidates(ctx, info, now, window + tried.size);
-      pool = fetched.filter((c) => !tried.has(c.key.pk));
+      pool = fetched.filter(open);
       if (!pool.length) break;
     }
-    const want = count - claimed.length;
+    const want = Math.min(count - claimed.length, slots?.length ?? count);
+    if (want < 1) break;
     // First round in order: sequential claimers see exact order. After a lost race, a `priority`
     // queue spreads the retry over the pool so concurrent claimers stop colliding on the head.
     const picks = round === 0 || info.ordering === 'strict' ? pool.slice(0, want) : sample(pool, want);
@@ -62,11 +91,18 @@ export async function claim(ctx: StoreContext, queue: string, count: number): Pr
     // The lease starts at the write, not at the call: a contended call may take many rounds, and
     // a lease dated from its start could end before the worker even hears of its job.
     const claimedAt = ctx.clock();
-    const results = await Promise.all(picks.map((c) => claimOne(ctx, c, claimedAt)));
+    const results = await Promise.all(
+      picks.map((c) => {
+        const slot = slots && slotFor(slots, c);
+        // No slot fits this candidate: it is tried again another time, never claimed without one.
+        return slots && !slot ? Promise.resolve<Started>({}) : claimOne(ctx, c, claimedAt, slot);
+      }),
+    );
     let lost = 0;
-    for (const item of results) {
+    for (const { item, keepSlot } of results) {
       if (item) claimed.push(item);
       else lost++;
+      if (keepSlot) slots?.push(keepSlot);
     }
     if (lost && info.ordering !== 'strict' && claimed.length < count) {
       // Others are claiming the same heads. The pool read before this round is going stale as
@@ -76,33 +112,45 @@ export async function claim(ctx: StoreContext, queue: string, count: number): Pr
       fetched = await candidates(ctx, info, now, window + tried.size);
     }
   }
-  return claimed.sort((a, b) => a.order_key.localeCompare(b.order_key)).map(toJob);
+  return { jobs: claimed.sort((a, b) => a.order_key.localeCompare(b.order_key)).map(toJob) };
 }
 
 /**
  * Starts a run of a managed job named by a dispatch message, if it is waiting and due: the same
- * change as a pull claim, fenced by `dispatchable`. Returns `undefined` when it is not claimable
+ * change as a pull claim, fenced by `dispatchable`. Returns no job when it is not claimable
  * (running, ended, not due, unknown, or a pull job): the message was a duplicate or stale, and the
- * dispatcher drops it.
+ * dispatcher drops it. A queue over its rate limit returns the wait instead: the dispatcher sends
+ * the hint again with that delay, and the job stays pending.
  *
  * It reads the job first: the lease index key holds the deadline, built from the job's timeout,
  * and a stale message then costs a read instead of a failed write. The write is conditioned on the
  * timeout it read, so it cannot start a run with the wrong deadline.
  */
-export async function claimById(ctx: StoreContext, queue: string, id: string): Promise<Job | undefined> {
+export async function claimById(ctx: StoreContext, queue: string, id: string): Promise<ById> {
   const now = ctx.clock();
   const key = jobKey(queue, id);
   const item = await ctx.db.get<JobItem>(key);
-  if (!item || !isManaged(item) || !WAITING.includes(item.status) || item.run_at > now) return undefined;
-  if (await pausedNow(ctx, queue)) return undefined; // resume re-sends the hint (JobService.resumeQueue)
-  const started = await begin(
-    ctx,
-    key,
-    and(dispatchable(now), timeoutAsRead(item.timeout_ms)),
-    startRun(now, item.timeout_ms, item.created_pk),
-    now,
-  );
-  return started && toJob(started); // `undefined`: another dispatcher won, or the job changed
+  if (!item || !isManaged(item) || !WAITING.includes(item.status) || item.run_at > now) return {};
+  if (await pausedNow(ctx, queue)) return {}; // resume re-sends the hint (JobService.resumeQueue)
+  const settings = await ctx.queues.settings(queue);
+  const slot = settings.max_running
+    ? (await openSlots(ctx, queue, settings.max_running, key.pk))[0]
+    : undefined;
+  if (settings.max_running && !slot) return { retryAfterMs: SLOT_RETRY_MS };
+  const taken = await takeTokens(ctx, queue, settings, 1);
+  if (!taken.granted) return { retryAfterMs: taken.retryAfterMs };
+  const when = and(dispatchable(now), timeoutAsRead(item.timeout_ms));
+  const change = startRun(now, item.timeout_ms, item.created_pk);
+  const { item: started } = slot
+    ? await beginInSlot(ctx, key, item, when, change, slot, now)
+    : { item: await begin(ctx, key, when, change, now) };
+  return started ? { job: toJob(started) } : {}; // none: another dispatcher won, or the job changed
+}
+
+/** What a claim by id got: the run it started, or none, and when over the rate limit, the wait. */
+export interface ById {
+  readonly job?: Job;
+  readonly retryAfterMs?: number;
 }
 
 /**
@@ -191,16 +239,63 @@ async function expiredHeads(ctx: StoreContext, pk: string, now: number, limit: n
   }));
 }
 
-/** The run a candidate started, or `undefined` when another claimer won or the job changed. */
-async function claimOne(ctx: StoreContext, candidate: Candidate, now: number): Promise<JobItem | undefined> {
-  if (candidate.kind === 'expired') return expireRun(ctx, candidate.key, candidate.runId, now, true);
-  return begin(
-    ctx,
-    candidate.key,
-    and(stillWaitingAs(candidate.readySk, candidate.timeoutMs), pullJob),
-    startRun(now, candidate.timeoutMs, candidate.shardKey),
-    now,
-  );
+/** What one claim write got: the run it started, and a slot it did not use that is still open. */
+interface Started {
+  readonly item?: JobItem;
+  readonly keepSlot?: OpenSlot;
+}
+
+/** The run a candidate started; none when another claimer won or the job changed. */
+async function claimOne(
+  ctx: StoreContext,
+  candidate: Candidate,
+  now: number,
+  slot: OpenSlot | undefined,
+): Promise<Started> {
+  if (candidate.kind === 'expired')
+    return { item: await expireRun(ctx, candidate.key, candidate.runId, now, true) };
+  const when = and(stillWaitingAs(candidate.readySk, candidate.timeoutMs), pullJob);
+  const change = startRun(now, candidate.timeoutMs, candidate.shardKey);
+  if (!slot) return { item: await begin(ctx, candidate.key, when, change, now) };
+  const before = await ctx.db.get<JobItem>(candidate.key);
+  if (!before) return { keepSlot: slot };
+  return beginInSlot(ctx, candidate.key, before, when, change, slot, now);
+}
+
+/**
+ * Takes an open slot for a candidate, out of `slots`. A slot still held by an ended run of the
+ * candidate itself is not for it (one transaction cannot both claim and check the job).
+ */
+function slotFor(slots: OpenSlot[], candidate: Candidate): OpenSlot | undefined {
+  const i = slots.findIndex((slot) => slot.stale?.job.pk !== candidate.key.pk);
+  return i < 0 ? undefined : slots.splice(i, 1)[0];
+}
+
+/**
+ * Starts a run in a slot: the claim's write and the slot's in one transaction, so the run holds
+ * the slot from its first instant. `before` is the job as the claim's condition requires it to be
+ * (a consistent read): the metrics need the time it started waiting.
+ */
+async function beginInSlot(
+  ctx: StoreContext,
+  key: ItemKey,
+  before: JobItem,
+  when: Condition,
+  change: JobChange,
+  slot: OpenSlot,
+  now: number,
+): Promise<Started> {
+  const runId = change.set?.run_id;
+  if (typeof runId !== 'string') throw new Error('a run start names its run');
+  const done = await ctx.db.transact([updateOf(key, when, change), ...takeSlot(slot, runId, key, now)]);
+  if (done.ok) {
+    const started = applied(before, change);
+    ctx.metrics.claimed(before, started, now);
+    return { item: started };
+  }
+  // Only the job's condition failed: another claimer won the job, and the slot is still open.
+  const [job, ...slotParts] = done.refusals;
+  return job && !slotParts.some(Boolean) ? { keepSlot: slot } : {};
 }
 
 /**

@@ -292,3 +292,51 @@ export function transitionFailure(
   if (!old || pastRetention(old, now)) return new JobNotFoundError(job.queue, job.id);
   return new InvalidTransitionError(action, old.status);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rate limits (limits.ts)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The token bucket is full at `now`: its theoretical arrival time (`tat`) is not in the future, or
+ * it was never written. Taking n tokens from a full bucket starts `tat` afresh at `now + n·I`:
+ * idle time past a full bucket earns nothing, which is what caps a burst.
+ */
+export const bucketFull = (now: number): Condition =>
+  or(condition('attribute_not_exists(#tat)', ['tat']), condition('#tat <= :now', ['tat'], { ':now': now }));
+
+/**
+ * The bucket is not full, and holds at least the tokens asked for: `tat + n·I − now ≤ capacity`,
+ * written as `tat ≤ latest` with `latest = now + capacity − n·I`. This is the limit itself: a
+ * refusal with `tat > latest` means the queue is over its rate.
+ */
+export const bucketHasRoom = (now: number, latest: number): Condition =>
+  and(
+    condition('#tat > :now', ['tat'], { ':now': now }),
+    condition('#tat <= :latest', ['tat'], { ':latest': latest }),
+  );
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency limits (running.ts)
+// ---------------------------------------------------------------------------------------------
+
+/** The run slot was never held, or was given up: a claim may take it. */
+export const slotUnheld = condition('attribute_not_exists(#run_id)', ['run_id']);
+
+/**
+ * The slot is still held by the ended run the claimer found in it: of two claimers taking over
+ * the same stale slot, one wins.
+ */
+export const slotHeldBy = (runId: string): Condition =>
+  condition('#run_id = :slot_run', ['run_id'], { ':slot_run': runId });
+
+/**
+ * The run a slot names is over: its job is gone, runs another run, or is not running. Checked in
+ * the same transaction that takes the slot over, so a slot is never taken from a live run.
+ */
+export const runOver = (runId: string): Condition =>
+  or(
+    condition('attribute_not_exists(#pk)', ['pk']),
+    condition('#run_id <> :held_run', ['run_id'], { ':held_run': runId }),
+    condition('#status <> :running', ['status'], { ':running': 'running' }),
+  );

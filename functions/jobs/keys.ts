@@ -205,3 +205,15 @@ export const logRunKey = (queue: string, id: string, runId: string): ItemKey => 
 
 /** Largest log sequence number a key can hold. */
 export const MAX_LOG_SEQ = 10 ** SEQ_WIDTH - 1;
+
+/** One shard of a queue's token bucket (`limits.ts`): a partition of its own, so shards spread the writes. */
+export const bucketKey = (queue: string, shard: number): ItemKey => ({
+  pk: `bucket#${digest(queue, String(shard))}`,
+  sk: 'bucket',
+});
+
+/** The partition of a queue's run slots (`running.ts`): one query reads them all. */
+export const slotsPk = (queue: string): string => `slots#${digest(queue)}`;
+
+/** Slot `index` of a queue's `max_running` slots. */
+export const slotKey = (queue: string, index: number): ItemKey => ({ pk: slotsPk(queue), sk: pad(index, 5) });

@@ -34,6 +34,19 @@ export interface QueueSettings {
    * level more (`keys.ts`, `orderKey`). Absent: strict priority bands, as relay-rs orders.
    */
   readonly aging_seconds_per_level?: number;
+  /** Runs the queue may start per second, across every claimer and dispatcher (`limits.ts`). Absent: no limit. */
+  readonly rate_per_second?: number;
+  /** Runs the queue may start at once after a quiet spell; only with a rate. Absent: `defaultBurst`. */
+  readonly burst?: number;
+  /** Runs of the queue that may be running at once, across every claimer (`running.ts`). Absent: no limit. */
+  readonly max_running?: number;
+}
+
+/** A queue's limits as an operator sets them: a field left out is kept, `null` clears it. */
+export interface RateLimitChange {
+  readonly rate_per_second?: number | null;
+  readonly burst?: number | null;
+  readonly max_running?: number | null;
 }
 
 /** A queue as the API shows it: its layout and its settings. */
@@ -59,6 +72,9 @@ const settingsOf = (item: Partial<QueueSettings> | undefined): QueueSettings => 
   paused: item?.paused === true,
   ...(item?.paused && item.paused_at !== undefined ? { paused_at: item.paused_at } : {}),
   ...(item?.aging_seconds_per_level ? { aging_seconds_per_level: item.aging_seconds_per_level } : {}),
+  ...(item?.rate_per_second ? { rate_per_second: item.rate_per_second } : {}),
+  ...(item?.rate_per_second && item.burst ? { burst: item.burst } : {}),
+  ...(item?.max_running ? { max_running: item.max_running } : {}),
 });
 
 const stateOf = (item: QueueItem): QueueState => ({ ...infoOf(item), ...settingsOf(item) });
@@ -159,6 +175,25 @@ export class QueueRegistry {
     const change: Change<QueueItem> = agingSecondsPerLevel
       ? { set: { aging_seconds_per_level: agingSecondsPerLevel } }
       : { remove: ['aging_seconds_per_level'] };
+    return this.change(queue, queueRegistered, change);
+  }
+
+  /**
+   * Sets or clears the queue's limits: a field left out keeps its value, `null` removes it.
+   * Claims and dispatches read them within `SETTINGS_MAX_AGE_MS`.
+   */
+  async setRateLimit(queue: string, limit: RateLimitChange): Promise<QueueState> {
+    await this.register(queue);
+    // An undefined value in `set` removes the attribute: that is what `null` asks for.
+    const change: Change<QueueItem> = {
+      set: {
+        ...(limit.rate_per_second !== undefined
+          ? { rate_per_second: limit.rate_per_second ?? undefined }
+          : {}),
+        ...(limit.burst !== undefined ? { burst: limit.burst ?? undefined } : {}),
+        ...(limit.max_running !== undefined ? { max_running: limit.max_running ?? undefined } : {}),
+      },
+    };
     return this.change(queue, queueRegistered, change);
   }
 

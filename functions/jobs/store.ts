@@ -25,7 +25,7 @@ import type { AppendLogsResult } from './logs.ts';
 import * as logs from './logs.ts';
 import type { Job, JobKind, LogEntry, NewJob } from './model.ts';
 import * as operator from './operator.ts';
-import type { QueueInfo, QueueState } from './queues.ts';
+import type { QueueInfo, QueueState, RateLimitChange } from './queues.ts';
 import type { Page, QueueStats } from './reads.ts';
 import * as reads from './reads.ts';
 import * as relayCompat from './relay-compat.ts';
@@ -37,9 +37,10 @@ import type { NewSchedule, Schedule } from './schedule-model.ts';
 import type { FireReport } from './schedules.ts';
 import * as schedules from './schedules.ts';
 
+export type { ById, Claimed } from './claim.ts';
 export type { EnqueueMode, EnqueueResult } from './enqueue.ts';
 export type { AppendLogsResult } from './logs.ts';
-export type { QueueInfo, QueueSettings, QueueState } from './queues.ts';
+export type { QueueInfo, QueueSettings, QueueState, RateLimitChange } from './queues.ts';
 export type { Page, QueueStats } from './reads.ts';
 export type { SweepResult } from './rescuer.ts';
 export type { RunOutcome } from './runs.ts';
@@ -96,6 +97,11 @@ export class JobStore {
     return this.ctx.queues.setAging(queue, agingSecondsPerLevel);
   }
 
+  /** Sets or clears the queue's rate limit (`null` clears a field; one left out is kept). */
+  setQueueLimits(queue: string, limit: RateLimitChange): Promise<QueueState> {
+    return this.ctx.queues.setRateLimit(queue, limit);
+  }
+
   // Enqueue (enqueue.ts)
 
   /** Enqueues one job; `mode` says what a live job holding the id means. */
@@ -143,12 +149,22 @@ export class JobStore {
   // Claims (claim.ts)
 
   /** Claims up to `count` waiting (or expired) pull jobs, in claim order. */
-  claim(queue: string, count: number): Promise<Job[]> {
+  async claim(queue: string, count: number): Promise<Job[]> {
+    return (await claims.claim(this.ctx, queue, count)).jobs;
+  }
+
+  /** `claim`, with the wait a claimer is told when the queue is over its rate limit. */
+  claimLimited(queue: string, count: number): Promise<claims.Claimed> {
     return claims.claim(this.ctx, queue, count);
   }
 
   /** Starts a run of a waiting, due managed job named by a dispatch message. */
-  claimById(queue: string, id: string): Promise<Job | undefined> {
+  async claimById(queue: string, id: string): Promise<Job | undefined> {
+    return (await claims.claimById(this.ctx, queue, id)).job;
+  }
+
+  /** `claimById`, with the wait when the queue is over its rate limit (the job stays pending). */
+  claimByIdLimited(queue: string, id: string): Promise<claims.ById> {
     return claims.claimById(this.ctx, queue, id);
   }
 

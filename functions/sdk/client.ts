@@ -24,6 +24,8 @@ import type {
   JobInput,
   JobPage,
   LogPage,
+  QueueLimitsChange,
+  QueueLimitsView,
   QueueState,
   QueueStats,
   QueueSummary,
@@ -337,6 +339,21 @@ export class RelayClient {
   ): Promise<QueueState> {
     const path = `/v1/queues/${segment(queue)}/settings`;
     return (await this.call('PUT', path, { body: settings, idempotent: true })).body as QueueState;
+  }
+
+  /** A queue's rate limit (`null` fields: none). */
+  async limits(queue: string): Promise<QueueLimitsView> {
+    return (await this.call('GET', `/v1/queues/${segment(queue)}/limits`, { idempotent: true }))
+      .body as QueueLimitsView;
+  }
+
+  /**
+   * Sets or clears a queue's rate limit, enforced across every worker and dispatcher: a claim over
+   * it answers as an empty queue. A field left out is kept; `null` clears it.
+   */
+  async setLimits(queue: string, limits: QueueLimitsChange): Promise<QueueLimitsView> {
+    const path = `/v1/queues/${segment(queue)}/limits`;
+    return (await this.call('PUT', path, { body: limits, idempotent: true })).body as QueueLimitsView;
   }
 
   /** Resolves when Relay answers its health check. */

@@ -170,7 +170,29 @@ export interface QueueCounts {
 export type PriorityLevel = 'critical' | 'high' | 'medium' | 'low';
 
 /** What an operator sets on a queue. */
-export interface QueueSettings {
+/** A queue's rate limit: runs started per second across every worker and dispatcher. */
+export interface QueueLimits {
+  /** `null`: no limit. */
+  readonly rate_per_second: number | null;
+  /** Runs that may start at once after a quiet spell; `null` without a rate. */
+  readonly burst: number | null;
+  /** Runs that may be running at once; `null`: no limit. */
+  readonly max_running: number | null;
+}
+
+/** A queue's limits, as `GET` and `PUT /v1/queues/{queue}/limits` answer. */
+export interface QueueLimitsView extends QueueLimits {
+  readonly queue: string;
+}
+
+/** A change of a queue's limits: a field left out is kept, `null` clears it. */
+export interface QueueLimitsChange {
+  readonly rate_per_second?: number | null;
+  readonly burst?: number | null;
+  readonly max_running?: number | null;
+}
+
+export interface QueueSettings extends QueueLimits {
   /** A paused queue accepts jobs and hands out none; its running jobs finish. */
   readonly paused: boolean;
   /** RFC 3339; `null` while the queue runs. */

@@ -210,6 +210,8 @@ export const ROUTE_EXAMPLES: Readonly<Record<string, RouteExample>> = {
   'POST /v1/queues/{queue}/resume': {},
   'GET /v1/queues/{queue}/settings': {},
   'PUT /v1/queues/{queue}/settings': { body: { aging_seconds_per_level: 60 } },
+  'GET /v1/queues/{queue}/limits': {},
+  'PUT /v1/queues/{queue}/limits': { body: { rate_per_second: 5, burst: 10 } },
   'GET /v1/queues/{queue}/jobs/{id}/status': {},
   'GET /v1/queues/{queue}/jobs/{id}/logs': { query: '?limit=10' },
   'POST /v1/queues/{queue}/jobs/{id}/fail': { body: { error: 'boom' } },

@@ -1,8 +1,9 @@
-/** The commands about queues: stats, queues, pause, resume and aging. */
+/** The commands about queues: stats, queues, pause, resume, aging and limits. */
 import type { Command } from 'commander';
+import type { QueueLimitsChange } from '../../sdk/client.ts';
 import { context, examples, print } from '../context.ts';
 import { NotFoundError, UsageError } from '../exit.ts';
-import { queueList, queueState, queueStats } from '../format.ts';
+import { queueLimits, queueList, queueState, queueStats } from '../format.ts';
 
 export function addQueueCommands(cli: Command): void {
   examples(
@@ -77,6 +78,62 @@ export function addQueueCommands(cli: Command): void {
     'relay aging reports 60',
     'relay aging payments off',
   );
+
+  examples(
+    cli
+      .command('limits')
+      .description('show or set how many runs of a queue may start per second, and run at once')
+      .argument('<queue>')
+      .option('--rate <n>', 'runs started per second (a fraction is fine: 0.5 is one every 2 s)')
+      .option(
+        '--burst <n>',
+        'runs that may start at once after a quiet spell (default: one second of the rate)',
+      )
+      .option('--max-running <n>', 'runs that may be running at once, across every worker')
+      .option('--clear', 'remove every limit')
+      .action(async (queue: string, opts: LimitsOptions, command: Command) => {
+        const { globals, client } = await context(command);
+        const change = limitsChange(opts);
+        const view = change ? await client.setLimits(queue, change) : await client.limits(queue);
+        print(globals, view, queueLimits(view));
+      }),
+    'relay limits emails --rate 5 --burst 10',
+    'relay limits emails --max-running 4',
+    'relay limits emails',
+    'relay limits emails --clear',
+  );
+}
+
+interface LimitsOptions {
+  readonly rate?: string;
+  readonly burst?: string;
+  readonly maxRunning?: string;
+  readonly clear?: boolean;
+}
+
+/** The change the options ask for; `undefined` when they ask for none (show the limits). */
+function limitsChange(opts: LimitsOptions): QueueLimitsChange | undefined {
+  if (opts.clear) {
+    if (opts.rate !== undefined || opts.burst !== undefined || opts.maxRunning !== undefined) {
+      throw new UsageError('--clear removes every limit: give it without --rate, --burst or --max-running');
+    }
+    return { rate_per_second: null, burst: null, max_running: null };
+  }
+  const change = {
+    ...(opts.rate !== undefined ? { rate_per_second: positive('--rate', opts.rate) } : {}),
+    ...(opts.burst !== undefined ? { burst: positive('--burst', opts.burst) } : {}),
+    ...(opts.maxRunning !== undefined ? { max_running: positive('--max-running', opts.maxRunning) } : {}),
+  };
+  return Object.keys(change).length ? change : undefined;
+}
+
+/** A positive number from an option; the API checks the rest (a whole burst, the maximums). */
+function positive(option: string, value: string): number {
+  const n = Number(value);
+  if (!value.trim() || !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`${option} must be a positive number, not \`${value}\``);
+  }
+  return n;
 }
 
 /** `off`, or a positive number of seconds. */

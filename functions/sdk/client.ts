@@ -13,11 +13,21 @@
 import type { SignatureV4 } from '@smithy/signature-v4';
 import { retryDelayMs } from '../core/backoff.ts';
 import { apiError, LeaseLostError, RelayApiError, RelayConnectionError } from './errors.ts';
+import {
+  filterFields,
+  isManagedJob,
+  jobPath,
+  MANAGED,
+  managedTwin,
+  runPath,
+  schedulePath,
+  segment,
+  startsCommands,
+} from './paths.ts';
 import { loadSigner, type SigV4Options, signingRegion, uriEscape } from './sigv4.ts';
 import type {
   BulkAction,
   BulkResult,
-  ChildJobInput,
   ClaimedJob,
   Job,
   JobFilter,
@@ -84,40 +94,6 @@ const BASE_DELAY_MS = 200;
 const MAX_DELAY_MS = 5_000;
 /** A server asking for a longer pause than this is waited for only this long per attempt. */
 const MAX_RETRY_AFTER_MS = 30_000;
-
-const segment = encodeURIComponent;
-const jobPath = (queue: string, id: string) => `/v1/queues/${segment(queue)}/jobs/${segment(id)}`;
-
-/** Where the routes that start commands live (the server's `MANAGED_PREFIX`). */
-const MANAGED = '/v1/managed';
-/** The managed twin of a `/v1/…` route: `/v1/queues/q/…` → `/v1/managed/queues/q/…`. */
-/** A filter as the API names its fields. */
-const filterFields = (f: JobFilter) => ({
-  status: f.status,
-  error_contains: f.errorContains,
-  created_before: f.createdBefore,
-  created_after: f.createdAfter,
-});
-
-const managedTwin = (path: string) => `${MANAGED}${path.slice('/v1'.length)}`;
-
-/** Whether a job, or any job its outcomes chain, runs a command: then only the managed route takes it. */
-const startsCommands = (job: JobInput | ChildJobInput): boolean =>
-  job.type === 'SHELL' ||
-  (job.on_success !== undefined && startsCommands(job.on_success)) ||
-  (job.on_failure !== undefined && startsCommands(job.on_failure));
-
-/**
- * The API's answer when a route for pull jobs was asked to start a command again: a managed job
- * retried or requeued, a managed schedule resumed or triggered.
- */
-const isManagedJob = (error: unknown) =>
-  error instanceof RelayApiError &&
-  error.status === 403 &&
-  (error.code === 'wrong_job_kind' || error.code === 'use_managed_route');
-const schedulePath = (name: string) => `/v1/schedules/${segment(name)}`;
-const runPath = (queue: string, id: string, runId: string) =>
-  `/v2/queues/${segment(queue)}/jobs/${segment(id)}/run-id/${segment(runId)}`;
 
 export class RelayClient {
   readonly endpoint: string;

@@ -38,31 +38,24 @@ export function addQueueCommands(cli: Command): void {
     'relay queues --json',
   );
 
-  examples(
-    cli
-      .command('pause')
-      .description('stop handing out jobs of a queue: it still takes jobs, and running jobs finish')
-      .argument('<queue>')
-      .action(async (queue: string, _opts: unknown, command: Command) => {
-        const { globals, client } = await context(command);
-        const state = await client.pause(queue);
-        print(globals, state, queueState(state));
-      }),
-    'relay pause emails',
-  );
-
-  examples(
-    cli
-      .command('resume')
-      .description('hand out the jobs of a paused queue again')
-      .argument('<queue>')
-      .action(async (queue: string, _opts: unknown, command: Command) => {
-        const { globals, client } = await context(command);
-        const state = await client.resume(queue);
-        print(globals, state, queueState(state));
-      }),
-    'relay resume emails',
-  );
+  const queueControls = [
+    ['pause', 'stop handing out jobs of a queue: it still takes jobs, and running jobs finish'],
+    ['resume', 'hand out the jobs of a paused queue again'],
+  ] as const;
+  for (const [name, description] of queueControls) {
+    examples(
+      cli
+        .command(name)
+        .description(description)
+        .argument('<queue>')
+        .action(async (queue: string, _opts: unknown, command: Command) => {
+          const { globals, client } = await context(command);
+          const state = await client[name](queue);
+          print(globals, state, queueState(state));
+        }),
+      `relay ${name} emails`,
+    );
+  }
 
   examples(
     cli

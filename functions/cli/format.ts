@@ -108,16 +108,23 @@ const COUNT_HEADER = COUNTS.map((c) => c.toUpperCase());
 /** `paused` or `running`: what a claim on the queue gets. */
 const stateOf = (settings: QueueSettings): string => (settings.paused ? 'paused' : 'running');
 
-/** `off`, or the aging rate: `30s/level`; `-` from a Relay that does not report it. */
-const agingOf = (settings: QueueSettings): string => {
-  const rate = settings.aging_seconds_per_level;
-  if (rate === null) return 'off';
-  return typeof rate === 'number' ? `${rate}s/level` : '-';
-};
+/**
+ * A queue setting in a cell: `off` when cleared (`null`), `-` when the Relay answering does not
+ * report it (an older one), else the value as `show` writes it.
+ */
+const setting = <T>(value: T | null | undefined, show: (value: T) => string): string =>
+  value === null ? 'off' : value === undefined ? '-' : show(value);
+
+/** `off`, or the aging rate: `30s/level`. */
+const agingOf = (settings: QueueSettings): string =>
+  setting(settings.aging_seconds_per_level, (rate) => `${rate}s/level`);
 
 /** A queue's rate limit in a cell, rate and burst: `5/s:10`, or `off`. */
 const rateOf = (limits: QueueLimits): string =>
-  limits.rate_per_second === null ? 'off' : `${limits.rate_per_second}/s:${limits.burst}`;
+  setting(limits.rate_per_second, (rate) => `${rate}/s:${limits.burst}`);
+
+/** A queue's concurrency limit in a cell: `4`, or `off`. */
+const maxOf = (limits: QueueLimits): string => setting(limits.max_running, String);
 
 /** A queue's limits after `relay limits`: `emails rate 5/s, burst 10, max running 4`. */
 export const queueLimits = (view: QueueLimitsView): string =>
@@ -133,7 +140,7 @@ export const queueStats = (stats: QueueStats): string =>
         stateOf(stats),
         agingOf(stats),
         rateOf(stats),
-        String(stats.max_running ?? 'off'),
+        maxOf(stats),
         ...COUNTS.map((c) => String(stats[c])),
       ],
     ],
@@ -154,7 +161,7 @@ export function queueList(queues: readonly QueueSummary[]): string {
       String(q.shards),
       agingOf(q),
       rateOf(q),
-      String(q.max_running ?? 'off'),
+      maxOf(q),
       ...COUNTS.map((c) => String(q[c])),
     ]),
   );

@@ -364,7 +364,7 @@ export function billedWru(c: CallRecord): number {
 }
 
 /** Memory of the functions as lib/ deploys them (RelayFunction's default; the executor's). */
-const MEMORY_GB = { api: 0.5, dispatcher: 0.5, executor: 1, taskEvents: 0.5 } as const;
+export const MEMORY_GB = { api: 0.5, dispatcher: 0.5, executor: 1, taskEvents: 0.5 } as const;
 
 /**
  * Billed Lambda time per invocation or job, in-region. The local emulators are several times slower
@@ -374,7 +374,7 @@ const MEMORY_GB = { api: 0.5, dispatcher: 0.5, executor: 1, taskEvents: 0.5 } as
  * the wait for the executor, complete; on the executor: spawn `/bin/true` and stream its end back.
  * Fargate dispatch: claim, `RunTask` (hundreds of ms), `recordTask`. TaskEvents: one read.
  */
-const ASSUMED_MS = {
+export const ASSUMED_MS = {
   api: 30,
   inlineRun: 100,
   inlineCommand: 50,

@@ -17,6 +17,7 @@ import { bench as ceiling } from './ceiling.ts';
 import { bench as coldStart } from './cold-start.ts';
 import { bench as contention } from './contention.ts';
 import { bench as economy } from './economy.ts';
+import { bench as idle } from './idle.ts';
 import { tapHandlerLogs } from './log-bytes.ts';
 import type { Bench, BenchSection } from './section.ts';
 import { bench as throughput } from './throughput.ts';
@@ -25,6 +26,7 @@ import { bench as throughput } from './throughput.ts';
 const BENCHES: readonly [string, string, Bench][] = [
   ['throughput', 'throughput and latency', throughput],
   ['economy', 'request economy and cost', economy],
+  ['idle', 'idle workers', idle],
   ['contention', 'claim contention', contention],
   ['ceiling', 'per-queue ceiling', ceiling],
   ['cold-start', 'cold start proxy', coldStart],

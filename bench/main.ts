@@ -13,6 +13,7 @@ import { cpus, freemem, loadavg, platform, release, tmpdir, totalmem } from 'nod
 import { join } from 'node:path';
 import { readConfig } from '../functions/core/config.ts';
 import { startLocalStack } from '../functions/local/stack.ts';
+import { bench as baseline } from './baseline.ts';
 import { bench as ceiling } from './ceiling.ts';
 import { bench as coldStart } from './cold-start.ts';
 import { bench as contention } from './contention.ts';
@@ -25,6 +26,7 @@ import { bench as throughput } from './throughput.ts';
 /** The measurements by key, in the order they run and appear in BENCHMARKS.md. */
 const BENCHES: readonly [string, string, Bench][] = [
   ['throughput', 'throughput and latency', throughput],
+  ['baseline', 'against the baseline', baseline],
   ['economy', 'request economy and cost', economy],
   ['idle', 'idle workers', idle],
   ['contention', 'claim contention', contention],

@@ -18,7 +18,7 @@ import { countRequests, type LatencySummary, latency, num, rate, round, table, t
 // Parameters
 // ---------------------------------------------------------------------------------------------
 
-interface PullParameters {
+export interface PullParameters {
   /** Jobs enqueued up front and then drained. */
   readonly jobs: number;
   /** Concurrent workers, each claiming, then completing what it claimed. */
@@ -52,7 +52,7 @@ interface ManagedParameters {
  * Sized so the whole section takes about a minute here: DynamoDB Local drains a few hundred pull
  * jobs a second, and each managed run starts a Node.js process on a 2-core machine.
  */
-const FULL = {
+export const FULL = {
   pull: {
     jobs: 2_000,
     workers: 8,
@@ -66,7 +66,7 @@ const FULL = {
   managed: { jobs: 100, submit_concurrency: 4, poll_ms: 500, deadline_ms: 120_000 },
 } satisfies { pull: PullParameters; managed: ManagedParameters };
 
-const QUICK = {
+export const QUICK = {
   pull: { ...FULL.pull, jobs: 100, workers: 4, paced_seconds: 2 },
   managed: { ...FULL.managed, jobs: 3, deadline_ms: 30_000 },
 } satisfies typeof FULL;
@@ -89,7 +89,7 @@ interface Claimed {
  * `mode=unique` is one transaction per 100 jobs (v1 batches are one put per job, slower here), and
  * its claim returns the `run_id` that makes the completion fenced and idempotent.
  */
-function relayV2(baseUrl: string) {
+export function relayV2(baseUrl: string) {
   return {
     async enqueue(jobs: readonly object[]): Promise<void> {
       await expectStatus(
@@ -242,7 +242,7 @@ async function loadBacklog(
   });
 }
 
-interface DrainResult {
+export interface DrainResult {
   readonly enqueue_jobs_per_s: number;
   readonly drain_jobs_per_s: number;
   readonly claim_requests: number;
@@ -259,7 +259,7 @@ interface DrainResult {
  * the time from the first claim to the last completion. Latencies here would only measure each job's
  * place in the backlog, so the paced run reports them instead.
  */
-async function drain(client: RelayV2, p: PullParameters, tableName: string): Promise<DrainResult> {
+export async function drain(client: RelayV2, p: PullParameters, tableName: string): Promise<DrainResult> {
   const queue = freshQueue('drain');
   const timeline = new Timeline();
   const load = await timed(() => loadBacklog(client, queue, p.jobs, p, timeline));

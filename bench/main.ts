@@ -19,6 +19,7 @@ import { bench as coldStart } from './cold-start.ts';
 import { bench as contention } from './contention.ts';
 import { bench as economy } from './economy.ts';
 import { bench as idle } from './idle.ts';
+import { bench as latency } from './latency.ts';
 import { tapHandlerLogs } from './log-bytes.ts';
 import type { Bench, BenchSection } from './section.ts';
 import { bench as throughput } from './throughput.ts';
@@ -26,6 +27,7 @@ import { bench as throughput } from './throughput.ts';
 /** The measurements by key, in the order they run and appear in BENCHMARKS.md. */
 const BENCHES: readonly [string, string, Bench][] = [
   ['throughput', 'throughput and latency', throughput],
+  ['latency', 'latency of one job', latency],
   ['baseline', 'against the baseline', baseline],
   ['economy', 'request economy and cost', economy],
   ['idle', 'idle workers', idle],
@@ -69,8 +71,6 @@ async function main(): Promise<void> {
       `--only: no measurement ${unknown.join(', ')}; one of ${BENCHES.map(([k]) => k).join(', ')}`,
     );
   process.env.RELAY_LOG_LEVEL ??= 'silent';
-  // Metrics as on Lambda, so the handlers do the work they do there and the economy can count the lines.
-  process.env.RELAY_METRICS ??= 'emf';
   const print = tapHandlerLogs();
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const started = Date.now();
@@ -80,7 +80,14 @@ async function main(): Promise<void> {
   const commit = `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' (with uncommitted changes)' : ''}`;
 
   const loadAtStart = machine().load_1m;
-  const stack = await startLocalStack({ port: 0 });
+  // Metrics as on Lambda, so the handlers do the work they do there and the economy can count their
+  // lines. Only the stack's own handlers: runner processes, which print to the terminal, get it
+  // from the economy's preload alone.
+  const metrics = process.env.RELAY_METRICS;
+  process.env.RELAY_METRICS ??= 'emf';
+  const stack = await startLocalStack({ port: 0 }).finally(() => {
+    if (metrics === undefined) delete process.env.RELAY_METRICS;
+  });
   const config = readConfig({ ...process.env, ...stack.environment });
   const sections: BenchSection[] = [];
   const timings: Record<string, number> = {};

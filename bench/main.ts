@@ -13,7 +13,7 @@ import { cpus, freemem, loadavg, platform, release, tmpdir, totalmem } from 'nod
 import { join } from 'node:path';
 import { readConfig } from '../functions/core/config.ts';
 import { startLocalStack } from '../functions/local/stack.ts';
-import { bench as baseline } from './baseline.ts';
+import { BASELINE_REV, bench as baseline } from './baseline.ts';
 import { bench as ceiling } from './ceiling.ts';
 import { bench as coldStart } from './cold-start.ts';
 import { bench as contention } from './contention.ts';
@@ -22,6 +22,7 @@ import { bench as idle } from './idle.ts';
 import { bench as latency } from './latency.ts';
 import { tapHandlerLogs } from './log-bytes.ts';
 import type { Bench, BenchSection } from './section.ts';
+import { targets } from './targets.ts';
 import { bench as throughput } from './throughput.ts';
 
 /** The measurements by key, in the order they run and appear in BENCHMARKS.md. */
@@ -105,6 +106,8 @@ async function main(): Promise<void> {
     rmSync(workDir, { recursive: true, force: true });
   }
 
+  // The targets read the other sections' figures, and come first in BENCHMARKS.md.
+  sections.unshift(targets(sections));
   const report = {
     date: new Date().toISOString(),
     commit,
@@ -144,6 +147,10 @@ real Lambda handlers behind the local HTTP adapter, managed runs as child proces
 latency are this machine's, not AWS's; request counts, capacity units and the costs derived from
 them are what the same code asks of AWS. Regenerate with \`npm ci && npm run bench\` (about
 ${Math.max(1, Math.round(report.duration_s / 60))} minutes; raw figures in \`bench/results.json\`).
+\`npm run bench -- --quick\` is a smoke run with tiny parameters and \`npm run bench -- --only=economy,idle\`
+runs the named sections; neither writes this file. "Against the baseline" builds a baseline revision
+(\`${BASELINE_REV}\` unless \`RELAY_BENCH_BASELINE=<rev>\` names another; \`none\` skips it) in a temporary
+git worktree and drains the same backlog from it and from this checkout, alternately.
 
 | | |
 | --- | --- |

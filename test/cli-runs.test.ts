@@ -1,34 +1,20 @@
 /** `relay runs <job>`: a job's run history, by `<queue>/<id>`, `<queue> <id>` or a bare id. */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RelayClient } from '../functions/sdk/client.ts';
-import { startTestApi, type TestApi } from './support/api.ts';
-import { runCli } from './support/cli.ts';
+import { describe, expect, it } from 'vitest';
+import { cliAgainstApi } from './support/cli.ts';
 
-let api: TestApi;
-let client: RelayClient;
-
-beforeAll(async () => {
-  api = await startTestApi();
-  client = new RelayClient({ endpoint: api.url });
-});
-
-afterAll(async () => {
-  await api.close();
-});
-
+const cli = cliAgainstApi();
 const newQueue = () => `q-${randomUUID()}`;
-
-const relay = (args: readonly string[]) => runCli(['--endpoint', api.url, ...args]);
+const relay = (args: readonly string[]) => cli.relay(args);
 
 /** A job whose first run failed and whose second completed, claimed by `worker-a` then anonymously. */
 async function twoRuns(queue: string, id: string): Promise<string[]> {
-  await client.submit({ queue, id, payload: null });
-  const [first] = await client.claim(queue, 1, { worker: 'worker-a' });
-  await client.fail(queue, id, { error: 'disk full', runId: first?.run_id });
-  await client.retry(queue, id);
-  const [second] = await client.claim(queue);
-  await client.complete(queue, id, second?.run_id ?? '');
+  await cli.client.submit({ queue, id, payload: null });
+  const [first] = await cli.client.claim(queue, 1, { worker: 'worker-a' });
+  await cli.client.fail(queue, id, { error: 'disk full', runId: first?.run_id });
+  await cli.client.retry(queue, id);
+  const [second] = await cli.client.claim(queue);
+  await cli.client.complete(queue, id, second?.run_id ?? '');
   return [first?.run_id ?? '', second?.run_id ?? ''];
 }
 
@@ -63,7 +49,7 @@ describe.concurrent('relay runs', () => {
 
   it('says so for a job that never ran', async () => {
     const [queue, id] = [newQueue(), randomUUID()];
-    await client.submit({ queue, id, payload: null });
+    await cli.client.submit({ queue, id, payload: null });
 
     const result = await relay(['runs', queue, id]);
 

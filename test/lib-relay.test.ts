@@ -725,6 +725,16 @@ describe('Relay with managed jobs', () => {
       expect(s.relay.metricsName).toBe('Test/Relay');
     });
 
+    it('names the Relay in the runner task, which writes EMF through its log driver', () => {
+      s.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+        ContainerDefinitions: [
+          Match.objectLike({
+            Environment: Match.arrayWith([{ Name: Env.NAME, Value: 'Test/Relay' }]),
+          }),
+        ],
+      });
+    });
+
     it('gives every queue a series of its own unless metricQueues says which', () => {
       expect(s.envOf('jobRoutes')[Env.METRIC_QUEUES]).toBeUndefined();
       expect(synth({ metricQueues: ['emails', 'reports'] }).envOf('jobRoutes')).toMatchObject({

@@ -90,6 +90,17 @@ describe('the maintenance pass backlog gauges', () => {
     expect(line).toMatchObject({ relay: 'Test/Relay', queue: 'q' });
     expect(line._aws.CloudWatchMetrics[0].Dimensions).toEqual([['relay', 'queue'], ['relay']]);
   });
+  it('are skipped when the metrics go nowhere (the local stack, every second): only dead jobs are counted', async () => {
+    await store.enqueue(job('doomed', { max_retries: 0 }));
+    await store.enqueue(job('a'));
+    const [doomed] = await store.claim('q', 1);
+    await store.fail('q', doomed?.id ?? '', { error: 'boom' });
+
+    const result = await maintain({ store, now: clock.read });
+
+    expect(result).toMatchObject({ deadJobs: 1 });
+    expect(result).not.toHaveProperty('pendingJobs');
+  });
 });
 
 describe('JobStore backlog', () => {

@@ -6,6 +6,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { monotonicFactory } from 'ulid';
 import type { StoreConfig } from '../core/config.ts';
 import type { JobMetrics } from '../core/metrics.ts';
+import { ClaimMemory } from './claim-memory.ts';
 import { Dynamo } from './dynamo.ts';
 import { seconds } from './item.ts';
 import { JobMetricsRecorder } from './job-metrics.ts';
@@ -17,6 +18,8 @@ export interface StoreContext {
   readonly clock: () => number;
   readonly metrics: JobMetricsRecorder;
   readonly queues: QueueRegistry;
+  /** This store's recent claims per queue: when it last looked for expired leases, how spread it claims. */
+  readonly claims: ClaimMemory;
   /** The next enqueue sequence number: a ULID, monotonic within the process. */
   readonly nextSeq: (now: number) => string;
 }
@@ -34,6 +37,7 @@ export function storeContext(
     clock,
     metrics: new JobMetricsRecorder(metrics),
     queues: new QueueRegistry(db, config, clock),
+    claims: new ClaimMemory(),
     nextSeq: monotonicFactory(),
   };
 }

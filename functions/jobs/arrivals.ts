@@ -7,18 +7,30 @@
  * claim waiting in another process finds the job at its next re-query (`long-poll.ts`).
  */
 
-type Wake = () => void;
+/** A waiting claim: how many jobs it asks for, and how to wake it. */
+interface Waiter {
+  readonly wanted: number;
+  readonly wake: () => void;
+}
 
-const waiters = new Map<string, Wake[]>();
+const waiters = new Map<string, Waiter[]>();
 
 const keyOf = (table: string, queue: string): string => `${table}\u0000${queue}`;
 
-/** Wakes up to `count` claims waiting on the queue, the longest waiting first. */
+/**
+ * Wakes the claims waiting on the queue, the longest waiting first, until together they ask for
+ * `count` jobs: a batch of 10 wakes one claim of 10, not ten claims that would race for it.
+ */
 export function announce(table: string, queue: string, count: number): void {
   const key = keyOf(table, queue);
   const queued = waiters.get(key);
   if (!queued) return;
-  for (const wake of queued.splice(0, count)) wake();
+  let left = count;
+  while (left > 0 && queued.length) {
+    const waiter = queued.shift() as Waiter;
+    left -= waiter.wanted;
+    waiter.wake();
+  }
   if (!queued.length) waiters.delete(key);
 }
 
@@ -30,21 +42,25 @@ export interface Arrival {
   cancel(): void;
 }
 
-export function nextArrival(table: string, queue: string): Arrival {
+/** Registers a claim of up to `wanted` jobs waiting on a queue. */
+export function nextArrival(table: string, queue: string, wanted: number): Arrival {
   const key = keyOf(table, queue);
   let woken = false;
   let resolve: (() => void) | undefined;
-  const wake: Wake = () => {
-    woken = true;
-    resolve?.();
+  const waiter: Waiter = {
+    wanted,
+    wake: () => {
+      woken = true;
+      resolve?.();
+    },
   };
   const cancel = () => {
     const queued = waiters.get(key);
-    const i = queued?.indexOf(wake) ?? -1;
+    const i = queued?.indexOf(waiter) ?? -1;
     if (queued && i >= 0) queued.splice(i, 1);
     if (queued && !queued.length) waiters.delete(key);
   };
-  waiters.set(key, [...(waiters.get(key) ?? []), wake]);
+  waiters.set(key, [...(waiters.get(key) ?? []), waiter]);
   return {
     until(ms) {
       if (woken) return Promise.resolve();

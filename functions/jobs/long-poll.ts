@@ -32,7 +32,7 @@ export async function claimWaiting(
   let recheckMs = FIRST_RECHECK_MS;
   for (;;) {
     // Registered before the claim reads, so an enqueue between that read and the wait still wakes it.
-    const arrival = nextArrival(ctx.config.tableName, queue);
+    const arrival = nextArrival(ctx.config.tableName, queue, wanted);
     const got = await claim(ctx, queue, wanted, worker);
     const left = deadline - performance.now();
     if (got.jobs.length || left <= 0 || (got.retryAfterMs ?? 0) >= left) {

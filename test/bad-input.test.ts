@@ -10,6 +10,7 @@ import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contextFor } from '../functions/api/context.ts';
 import { type ApiEvent, createApiHandler } from '../functions/api/handler.ts';
+import { jobOperations } from '../functions/api/operations.ts';
 import { METHODS, ROUTES, type Route, routeKey } from '../functions/api/routes.ts';
 import {
   examplePath,
@@ -616,7 +617,7 @@ describe('names that are not well-formed Unicode', () => {
   });
 
   it('refuses a path parameter that holds a lone surrogate however the event carries it', async () => {
-    const handler = createApiHandler('fallback', () => contextFor(named.store));
+    const handler = createApiHandler('jobs', jobOperations(), () => contextFor(named.store));
     const event = {
       version: '2.0',
       routeKey: '$default',

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { contextFor } from '../functions/api/context.ts';
 import { createApiHandler } from '../functions/api/handler.ts';
+import { relayOperations } from '../functions/api/relay-operations.ts';
 import { withMetricBatch } from '../functions/core/metric-batch.ts';
 import {
   emfMetrics,
@@ -152,7 +153,7 @@ describe('API handlers and EMF', () => {
   it('writes one EMF line for a claim of several jobs, with every claim and its wait as samples', async () => {
     for (const id of ['a', 'b', 'c']) await fresh.store.enqueue(job(id));
     lines.length = 0;
-    const handler = createApiHandler('relay', () => contextFor(fresh.store));
+    const handler = createApiHandler('relay', relayOperations, () => contextFor(fresh.store));
 
     const result = await handler(claimEvent(3), {} as never);
 

@@ -2,8 +2,13 @@
  * The route table: every route has an operation and every operation a route, and `matchRoute`
  * resolves paths the way API Gateway does.
  */
+import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { OPERATIONS } from '../functions/api/handler.ts';
+import { allOperations } from '../functions/api/all-operations.ts';
+import { type ApiEvent, createApiHandler } from '../functions/api/handler.ts';
+
+const OPERATIONS = allOperations();
+
 import { GROUPS, MANAGED_PREFIX, matchRoute, ROUTES, routeKey } from '../functions/api/routes.ts';
 
 describe('ROUTES', () => {
@@ -120,5 +125,40 @@ describe('matchRoute', () => {
     ['an extra segment', '/health/x'],
   ])('matches nothing for %s', (_what, path) => {
     expect(matchRoute('GET', path)).toBeUndefined();
+  });
+});
+
+describe('the fallback function ($default)', () => {
+  const fallback = createApiHandler('fallback', {}, () => {
+    throw new Error('the fallback reached for a store');
+  });
+  const call = (method: string, path: string) =>
+    fallback(
+      {
+        version: '2.0',
+        routeKey: '$default',
+        rawPath: path,
+        rawQueryString: '',
+        headers: {},
+        requestContext: { http: { method, path } },
+        isBase64Encoded: false,
+      } as unknown as ApiEvent,
+      {} as Context,
+    );
+
+  it('runs no operation: a route API Gateway did not send to its own function is a 404', async () => {
+    const submit = await call('POST', '/v1/managed/jobs');
+    const claim = await call('GET', '/v2/queues/q/jobs');
+
+    expect([submit.statusCode, claim.statusCode]).toEqual([404, 404]);
+  });
+
+  it('answers 405 with Allow for a known path and another method, and 404 for an unknown path', async () => {
+    const wrongMethod = await call('DELETE', '/v1/jobs');
+    const unknown = await call('GET', '/v1/nowhere');
+
+    expect(wrongMethod.statusCode).toBe(405);
+    expect(wrongMethod.headers?.allow).toMatch(/GET/);
+    expect(unknown.statusCode).toBe(404);
   });
 });

@@ -9,27 +9,15 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { describeError, log } from '../core/log.ts';
 import { withMetricBatch } from '../core/metric-batch.ts';
-import { bulkOperations, managedBulkOperations } from './bulk-operations.ts';
 import type { ApiContext, Operations } from './context.ts';
 import { errorResponse, isExpected } from './errors.ts';
 import { HttpError, type HttpRequest, type HttpResponse } from './http.ts';
-import { managedOperations } from './managed-operations.ts';
-import { nativeOperations } from './native-operations.ts';
-import { queueOperations } from './queue-operations.ts';
-import { relayOperations } from './relay-operations.ts';
 import { type ErrorStyle, matchRoute, type Route, type RouteGroup, routeKey } from './routes.ts';
-import { managedScheduleOperations, scheduleOperations } from './schedule-operations.ts';
 import { name } from './schemas.ts';
 
 export type ApiEvent = APIGatewayProxyEventV2;
 export type ApiResult = APIGatewayProxyStructuredResultV2;
 export type ApiHandler = middy.MiddyfiedHandler<ApiEvent, ApiResult>;
-
-export const OPERATIONS: Record<RouteGroup, Operations> = {
-  relay: relayOperations,
-  jobs: { ...nativeOperations, ...bulkOperations, ...queueOperations, ...scheduleOperations },
-  managed: { ...managedOperations, ...managedBulkOperations, ...managedScheduleOperations },
-};
 
 /** Whether a path segment percent-decodes to UTF-8 (`%ED%A0%80`, `%FF` and `%ZZ` do not). */
 function decodes(segment: string): boolean {
@@ -168,10 +156,16 @@ const httpErrors = (): middy.MiddlewareObj<ApiEvent, ApiResult> => ({
 });
 
 /**
- * The handler for one route group (or `fallback`, API Gateway's `$default` route: 404 for unknown
- * paths, 405 with `Allow` for a known path and wrong method).
+ * The handler for one route group, running its `operations`, or `fallback`: API Gateway's
+ * `$default` route, which runs none. It answers 404 for unknown paths and 405 with `Allow` for a
+ * known path and wrong method; a request for a route that reaches it (API Gateway did not route it
+ * to the route's own function) is a 404 too, so the route's IAM resource is the only way in.
  */
-export function createApiHandler(group: RouteGroup | 'fallback', context: () => ApiContext): ApiHandler {
+export function createApiHandler(
+  group: RouteGroup | 'fallback',
+  operations: Operations,
+  context: () => ApiContext,
+): ApiHandler {
   return middy<ApiEvent, ApiResult>()
     .use(httpErrors())
     .handler(async (event) => {
@@ -185,14 +179,15 @@ export function createApiHandler(group: RouteGroup | 'fallback', context: () => 
           allow: match.allowed.join(', '),
         });
       }
-      if (group !== 'fallback' && match.route.group !== group) throw new HttpError(404, 'not found');
-      const operation = OPERATIONS[match.route.group][routeKey(match.route)];
-      if (!operation) throw new Error(`no operation for ${routeKey(match.route)}`);
+      // A path parameter no route could take is the caller's mistake wherever the request landed.
       const [unreadable] = paramsAt(match.route, undecodable);
       if (unreadable !== undefined) {
         throw new HttpError(400, `Invalid URL: \`${unreadable}\` is not percent-encoded UTF-8`);
       }
       checkParams(match.params);
+      if (match.route.group !== group) throw new HttpError(404, 'not found');
+      const operation = operations[routeKey(match.route)];
+      if (!operation) throw new Error(`no operation for ${routeKey(match.route)}`);
       // One EMF document per queue for the whole request: a claim of 100 jobs is one line, not 100.
       const response = await withMetricBatch(() => operation(toRequest(event, match.params), context()));
       return toResult(response, method);

@@ -1,5 +1,9 @@
-/** Lambda entry: API Gateway's `$default` route, answering 404 or 405 like the local server. */
+/**
+ * Lambda entry: API Gateway's `$default` route, answering 404 or 405 like the local server. It runs
+ * no operation, so it has no store to reach.
+ */
 import { createApiHandler } from '../api/handler.ts';
-import { apiContextFromEnv } from './services.ts';
 
-export const handler = createApiHandler('fallback', apiContextFromEnv);
+export const handler = createApiHandler('fallback', {}, () => {
+  throw new Error('the fallback runs no operation');
+});

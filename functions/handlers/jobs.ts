@@ -1,5 +1,6 @@
 /** Lambda entry: Relay's native job API. */
 import { createApiHandler } from '../api/handler.ts';
+import { jobOperations } from '../api/operations.ts';
 import { apiContextFromEnv } from './services.ts';
 
-export const handler = createApiHandler('jobs', apiContextFromEnv);
+export const handler = createApiHandler('jobs', jobOperations(), apiContextFromEnv);

@@ -13,9 +13,9 @@
  * starts, and a start that fails later stops what it had started.
  */
 import { mkdirSync } from 'node:fs';
+import { apiHandlers } from '../api/all-operations.ts';
 import { commandSettingsFromEnv } from '../api/commands.ts';
 import { contextFor } from '../api/context.ts';
-import { createApiHandler } from '../api/handler.ts';
 import { documentClient, dynamoClient, sqsClient } from '../core/clients.ts';
 import { readConfig } from '../core/config.ts';
 import { Env } from '../core/env.ts';
@@ -177,12 +177,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port,
       token: options.token,
       allowedHosts,
-      handlers: {
-        relay: createApiHandler('relay', () => context),
-        jobs: createApiHandler('jobs', () => context),
-        managed: createApiHandler('managed', () => context),
-        fallback: createApiHandler('fallback', () => context),
-      },
+      handlers: apiHandlers(() => context),
     }).catch((error: unknown) => {
       throw listenError(error, host, port);
     });

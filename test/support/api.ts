@@ -1,9 +1,9 @@
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach } from 'vitest';
+import { apiHandlers } from '../../functions/api/all-operations.ts';
 import type { CommandSettings } from '../../functions/api/commands.ts';
 import { contextFor } from '../../functions/api/context.ts';
-import { createApiHandler } from '../../functions/api/handler.ts';
 import { awsClientConfig, type ClientHook, documentClient } from '../../functions/core/clients.ts';
 import type { TaskStopper } from '../../functions/dispatch/executors.ts';
 import type { DispatchQueue } from '../../functions/dispatch/queue.ts';
@@ -78,12 +78,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     port: 0,
     token: options.token,
     allowedHosts: options.allowedHosts ?? [],
-    handlers: {
-      relay: createApiHandler('relay', context),
-      jobs: createApiHandler('jobs', context),
-      managed: createApiHandler('managed', context),
-      fallback: createApiHandler('fallback', context),
-    },
+    handlers: apiHandlers(context),
   });
   const doFetch = (path: string, init?: RequestInit) => fetch(`${adapter.url}${path}`, init);
   let disposed = false;

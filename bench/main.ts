@@ -2,9 +2,11 @@
  * `npm run bench`: Relay's figures, reproducibly, from one command on the local stack.
  *
  * Starts the whole local stack once (DynamoDB Local, fauxqs, the real handlers on a free port,
- * runner child processes), runs each measurement in turn, and writes bench/results.json and
+ * managed runs in its process), runs each measurement in turn, and writes bench/results.json and
  * BENCHMARKS.md (machine, date, commit, parameters, figures, how to reproduce).
- * `npm run bench -- --quick` runs every measurement with tiny parameters, as a smoke test.
+ * `npm run bench -- --quick` runs every measurement with tiny parameters, as a smoke test;
+ * `npm run bench -- --only <id>` runs one measurement (`throughput`, `managed`, `economy`,
+ * `contention`, `ceiling`, `cold-start`) and prints its figures without writing them.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,16 +18,18 @@ import { bench as ceiling } from './ceiling.ts';
 import { bench as coldStart } from './cold-start.ts';
 import { bench as contention } from './contention.ts';
 import { bench as economy } from './economy.ts';
+import { bench as managed } from './managed.ts';
 import type { Bench, BenchSection } from './section.ts';
 import { bench as throughput } from './throughput.ts';
 
-/** The measurements, in the order they run and appear in BENCHMARKS.md. */
-const BENCHES: readonly [string, Bench][] = [
-  ['throughput and latency', throughput],
-  ['request economy and cost', economy],
-  ['claim contention', contention],
-  ['per-queue ceiling', ceiling],
-  ['cold start proxy', coldStart],
+/** The measurements (id, name), in the order they run and appear in BENCHMARKS.md. */
+const BENCHES: readonly [string, string, Bench][] = [
+  ['throughput', 'throughput and latency', throughput],
+  ['managed', 'managed runs', managed],
+  ['economy', 'request economy and cost', economy],
+  ['contention', 'claim contention', contention],
+  ['ceiling', 'per-queue ceiling', ceiling],
+  ['cold-start', 'cold start proxy', coldStart],
 ];
 
 const root = new URL('..', import.meta.url);
@@ -53,6 +57,10 @@ function machine() {
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
+  const chosen = BENCHES.filter(([id]) => only === undefined || id === only);
+  if (!chosen.length) throw new Error(`--only takes one of ${BENCHES.map(([id]) => id).join(', ')}`);
   process.env.RELAY_LOG_LEVEL ??= 'silent';
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const started = Date.now();
@@ -67,7 +75,7 @@ async function main(): Promise<void> {
   const sections: BenchSection[] = [];
   const timings: Record<string, number> = {};
   try {
-    for (const [name, run] of BENCHES) {
+    for (const [, name, run] of chosen) {
       log(`\n== ${name}${quick ? ' (quick)' : ''}`);
       const at = Date.now();
       sections.push(...(await run({ stack, config, quick, log, workDir })));
@@ -90,8 +98,8 @@ async function main(): Promise<void> {
       sections.map((s) => [s.id, { parameters: s.parameters, results: s.results }]),
     ),
   };
-  if (quick) {
-    log(`\nquick run: ${report.duration_s} s; results not written`);
+  if (quick || only) {
+    log(`\n${quick ? 'quick' : only} run: ${report.duration_s} s; results not written`);
     return;
   }
   writeFileSync(new URL('bench/results.json', root), `${JSON.stringify(report, null, 2)}\n`);
@@ -107,7 +115,7 @@ function markdown(
   return `# Relay benchmarks
 
 Figures from \`npm run bench\` on the local stack: DynamoDB Local and fauxqs (SQS) embedded, the
-real Lambda handlers behind the local HTTP adapter, managed runs as child processes. Throughput and
+real Lambda handlers behind the local HTTP adapter, managed runs in its process. Throughput and
 latency are this machine's, not AWS's; request counts, capacity units and the costs derived from
 them are what the same code asks of AWS. Regenerate with \`npm ci && npm run bench\` (about
 ${Math.max(1, Math.round(report.duration_s / 60))} minutes; raw figures in \`bench/results.json\`).

@@ -16,10 +16,10 @@ import {
   type ChaosContext,
   chaosContext,
   clockSkew,
+  commandKills,
   formatResult,
   injectedErrors,
   messageMisdelivery,
-  runnerKills,
   type Scenario,
   type ScenarioResult,
   SHORT,
@@ -101,8 +101,8 @@ describe('Relay under faults', { timeout: SCENARIO_BOUND_MS }, () => {
     expectNothingLostOrOverlapping(result);
   });
 
-  it('runs a managed job again, never alongside, after its runner process is SIGKILLed mid-run', async () => {
-    const result = await run(runnerKills);
+  it('runs a managed job again, never alongside, after its command is SIGKILLed mid-run', async () => {
+    const result = await run(commandKills);
 
     expect(result.faults).toBeGreaterThan(0);
     expectNothingLostOrOverlapping(result);
@@ -129,7 +129,7 @@ describe('Relay under faults', { timeout: SCENARIO_BOUND_MS }, () => {
     expectNothingLostOrOverlapping(result);
   });
 
-  it('tolerates worker and runner clocks 2 s ahead of or behind the API', async () => {
+  it('tolerates worker clocks 2 s ahead of or behind the API', async () => {
     const result = await run(clockSkew);
 
     expect(result.faults).toBeGreaterThan(0);

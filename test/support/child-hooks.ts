@@ -1,10 +1,9 @@
 /**
  * What a child process of a test or benchmark installs in itself: the body of the preload that
- * preload.ts builds. Runner processes (dist/runner.mjs) and the reliability suite's workers are
+ * preload.ts builds. The reliability suite's workers and the runner program (dist/runner.mjs) are
  * programs of their own, whose clients this process cannot hook.
  */
 import { addClientHook } from '../../functions/core/clients.ts';
-import { callLogHook } from './call-log.ts';
 import { errorFaults, type MessageFaults, messageFaults } from './faults.ts';
 
 /** Hooks for a child process; each is off when absent. */
@@ -13,8 +12,6 @@ export interface ChildHooks {
   readonly errorRate?: number;
   /** Shares of SQS messages dropped, sent twice and delayed (`messageFaults`). */
   readonly messages?: MessageFaults;
-  /** A file the process appends one JSON line per AWS call to (`callLogHook`). */
-  readonly callLog?: string;
   /**
    * Milliseconds the process's `Date.now` is off the real time: one is picked at random per
    * process. Only `Date.now` moves: Relay's store stamps leases, heartbeats and backoffs with it,
@@ -28,7 +25,6 @@ export function installChildHooks(hooks: ChildHooks): void {
   if (hooks.errorRate) addClientHook(errorFaults(hooks.errorRate));
   const { drop, duplicate, delay } = hooks.messages ?? {};
   if (drop || duplicate || delay) addClientHook(messageFaults({ drop, duplicate, delay }));
-  if (hooks.callLog) addClientHook(callLogHook(hooks.callLog));
   const skews = hooks.clockSkewMs ?? [];
   if (skews.length) {
     const skew = skews[Math.floor(Math.random() * skews.length)] ?? 0;

@@ -327,13 +327,17 @@ describe.runIf(root)(
 describe('a command of the local stack, started by the stack itself', () => {
   let fresh: TestStore;
   const planted = { RELAY_TOKEN: CANARY, AWS_SECRET_ACCESS_KEY: CANARY, AWS_PROFILE: CANARY };
+  const before = Object.fromEntries(Object.keys(planted).map((name) => [name, process.env[name]]));
   beforeAll(async () => {
     fresh = await freshStore();
     // As if the stack had been started with them: the command must see none.
     Object.assign(process.env, planted);
   });
   afterAll(async () => {
-    for (const name of Object.keys(planted)) delete process.env[name];
+    for (const [name, value] of Object.entries(before)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
     await fresh?.dispose();
   });
 

@@ -16,9 +16,9 @@
  *   (or that are missing). Dead is allowed: a job may spend its retries on crashes.
  *
  * The scenarios share one in-process local stack (`startLocalStack`), each with its own queue, so
- * hooks installed here reach the API, the dispatcher and the sweep. Runs of managed jobs are runner
- * processes, and the pull workers are processes too: they get their faults and clocks from a preload
- * in the `NODE_OPTIONS` they inherit (test/support/preload.ts).
+ * hooks installed here reach the API, the dispatcher, the runs of managed jobs (which the stack
+ * runs in its process) and the sweep. The pull workers are processes of their own: they get their
+ * faults and clocks from a preload in the `NODE_OPTIONS` they inherit (test/support/preload.ts).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -50,7 +50,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** How big each scenario is: `FULL` for `npm run chaos`, `SHORT` for `npm test`. */
 export interface ChaosSizes {
   readonly workerKills: { readonly jobs: number; readonly workers: number; readonly kills: number };
-  readonly runnerKills: { readonly jobs: number; readonly kills: number };
+  readonly commandKills: { readonly jobs: number; readonly kills: number };
   readonly errors: { readonly pullJobs: number; readonly managedJobs: number };
   /** `drop`: share of messages dropped (as many again are duplicated, and delayed). */
   readonly messages: { readonly jobs: number; readonly drop: number };
@@ -87,7 +87,7 @@ export interface ChaosSizes {
  */
 export const FULL: ChaosSizes = {
   workerKills: { jobs: 300, workers: 4, kills: 12 },
-  runnerKills: { jobs: 30, kills: 10 },
+  commandKills: { jobs: 30, kills: 10 },
   errors: { pullJobs: 200, managedJobs: 30 },
   messages: { jobs: 40, drop: 0.1 },
   restart: { pullJobs: 150, managedJobs: 20 },
@@ -100,7 +100,7 @@ export const FULL: ChaosSizes = {
 /** For `npm test`: a few of each fault, and the 2 s repair grace. */
 export const SHORT: ChaosSizes = {
   workerKills: { jobs: 60, workers: 3, kills: 4 },
-  runnerKills: { jobs: 8, kills: 3 },
+  commandKills: { jobs: 8, kills: 3 },
   errors: { pullJobs: 40, managedJobs: 6 },
   messages: { jobs: 12, drop: 0.2 },
   restart: { pullJobs: 30, managedJobs: 6 },
@@ -162,7 +162,7 @@ export interface ChaosContext {
   readonly log: (line: string) => void;
 }
 
-/** Bundles the worker program into `workDir`; dist/runner.mjs must be built (`npm run build`). */
+/** Bundles the worker program into `workDir`; dist/relay.mjs must be built (`npm run build`). */
 export async function chaosContext(
   stack: LocalStack,
   workDir: string,
@@ -192,9 +192,8 @@ export type Scenario = (ctx: ChaosContext, sizes: ChaosSizes) => Promise<Scenari
 /** Pull jobs hold a 4 s lease: short for quick recovery, long beside a heartbeat every 1.3 s. */
 const PULL_TIMEOUT_S = 4;
 /**
- * Managed runs hold 10 s. The lease starts at the claim, but a runner heartbeats only a third of
- * the timeout after its command started, so a runner's start-up (several seconds on a loaded
- * machine) must fit in the other two thirds.
+ * Managed runs hold 10 s. The lease starts at the claim and is renewed before the command starts,
+ * then every third of the timeout: on a loaded machine a store call can take a second or more.
  */
 const MANAGED_TIMEOUT_S = 10;
 /** Retries for a crash-prone job; a job that crashes more often than this is dead, which is allowed. */
@@ -224,10 +223,13 @@ export const workerKills: Scenario = async (ctx, sizes) => {
   }
 };
 
-/** 1b. Runner child processes of managed jobs are SIGKILLed mid-run; the sweep expires their leases and dispatches the jobs again. */
-export const runnerKills: Scenario = async (ctx, sizes) => {
-  const { jobs, kills } = sizes.runnerKills;
-  const run = newRun(ctx, 'runner-kills');
+/**
+ * 1b. The commands of managed jobs are SIGKILLed mid-run, with everything they started: each such
+ * run fails, and its job runs again after its backoff, never beside the run that was killed.
+ */
+export const commandKills: Scenario = async (ctx, sizes) => {
+  const { jobs, kills } = sizes.commandKills;
+  const run = newRun(ctx, 'command-kills');
   const ids = await submitAll(
     run.client,
     range(jobs, (i) => shellJob(run, `job-${i}`, { seconds: between(1, 3) })),
@@ -236,17 +238,18 @@ export const runnerKills: Scenario = async (ctx, sizes) => {
   const deadline = Date.now() + sizes.drainTimeoutMs;
   while (killed < kills && Date.now() < deadline && (await live(run))) {
     await pause(between(200, 1_000));
-    const runners = await runnerProcesses(run.queue);
-    const victim = runners[Math.floor(Math.random() * runners.length)];
+    const commands = await commandProcesses(run);
+    const victim = commands[Math.floor(Math.random() * commands.length)];
     if (!victim) continue;
     try {
-      process.kill(victim.pid, 'SIGKILL');
+      // The command leads its process group: its `sleep` goes too, and with it the record's lock.
+      process.kill(-victim.pid, 'SIGKILL');
       killed++;
     } catch {
       // It ended on its own just now.
     }
   }
-  return finish(run, ids, sizes, { faults: killed, detail: `${killed} runner processes SIGKILLed` });
+  return finish(run, ids, sizes, { faults: killed, detail: `${killed} commands SIGKILLed mid-run` });
 };
 
 /** 2. 10% of DynamoDB and SQS calls fail: throttled, or a 500 before or after the call took effect. */
@@ -260,8 +263,6 @@ export const injectedErrors: Scenario = async (ctx, sizes) => {
         tally.set(`${call.service} ${kind}`, (tally.get(`${call.service} ${kind}`) ?? 0) + 1),
     }),
   );
-  // The runners of managed jobs are processes of their own: they inject their own faults.
-  const restoreEnv = setEnv({ NODE_OPTIONS: await childHooksPreload({ errorRate: 0.1 }, ctx.workDir) });
   const fleet = new WorkerFleet(ctx, run, { concurrency: 4 });
   const repair = repairLoop(sizes.repairGraceMs, () => inProcessRepair(ctx.stack));
   try {
@@ -272,11 +273,10 @@ export const injectedErrors: Scenario = async (ctx, sizes) => {
     fleet.start(3);
     await drain(run, sizes.drainTimeoutMs);
     remove();
-    const detail = `faults injected in the stack's process: ${describeTally(tally)}; runners inject their own`;
+    const detail = `faults injected in the stack's process, managed runs included: ${describeTally(tally)}`;
     return await finish(run, ids, sizes, { fleet, faults: total(tally), detail });
   } finally {
     remove();
-    restoreEnv();
     await repair();
     await fleet.stop();
   }
@@ -291,8 +291,7 @@ export const messageMisdelivery: Scenario = async (ctx, sizes) => {
   const remove = addClientHook(
     messageFaults(shares, { onFault: (_call, kind) => tally.set(kind, (tally.get(kind) ?? 0) + 1) }),
   );
-  // Runners send the hints of retries: half of the jobs fail their first run, so runners misdeliver too.
-  const restoreEnv = setEnv({ NODE_OPTIONS: await childHooksPreload({ messages: shares }, ctx.workDir) });
+  // Runs send the hints of retries: half of the jobs fail their first run, so retries are misdelivered too.
   const repair = repairLoop(sizes.repairGraceMs, () => inProcessRepair(ctx.stack));
   try {
     const ids = await submitAll(
@@ -301,11 +300,10 @@ export const messageMisdelivery: Scenario = async (ctx, sizes) => {
     );
     await drain(run, sizes.drainTimeoutMs);
     remove();
-    const detail = `SendMessage in the stack's process: ${describeTally(tally)}; runners misdeliver their own`;
+    const detail = `SendMessage in the stack's process, managed runs included: ${describeTally(tally)}`;
     return await finish(run, ids, sizes, { faults: total(tally), detail });
   } finally {
     remove();
-    restoreEnv();
     await repair();
   }
 };
@@ -353,17 +351,15 @@ export const stackRestart: Scenario = async (ctx, sizes) => {
 };
 
 /**
- * 5. Workers' clocks run 2 s ahead of or behind the API's. Pull workers never send a time (the API
- * stamps every lease), so their skew must be harmless; runners of managed jobs write their
- * heartbeats and backoffs with their own clock, so a slow one shortens its own lease.
+ * 5. Pull workers' clocks run 2 s ahead of or behind the API's. Workers never send a time (the API
+ * stamps every lease), so their skew must be harmless. Managed jobs run beside them, with the
+ * stack's clock: the stack keeps their books, as the dispatcher does on AWS.
  */
 export const clockSkew: Scenario = async (ctx, sizes) => {
   const { pullJobs, managedJobs } = sizes.skew;
   const run = newRun(ctx, 'clock-skew');
   const skewed = (clockSkewMs: number[]) => childHooksPreload({ clockSkewMs }, ctx.workDir);
   const [ahead, behind] = [await skewed([2_000]), await skewed([-2_000])];
-  // Runner processes inherit this environment: each picks +2 s or -2 s.
-  const restoreEnv = setEnv({ NODE_OPTIONS: await skewed([-2_000, 2_000]) });
   const fleet = new WorkerFleet(ctx, run, {
     concurrency: 4,
     env: (i) => ({ NODE_OPTIONS: i % 2 ? behind : ahead }),
@@ -378,22 +374,15 @@ export const clockSkew: Scenario = async (ctx, sizes) => {
     fleet.start(4);
     await drain(run, sizes.drainTimeoutMs);
     const workers = new Map(fleet.records().map((r) => [r.pid, r.skew_ms]));
-    const runners = await runnerSkews(
-      run,
-      ids.filter((id) => id.startsWith('shell-')),
-    );
-    const skews = [...workers.values(), ...runners];
+    const skews = [...workers.values()];
     const seen = [...countBy(skews.map((ms) => `${ms > 0 ? '+' : ''}${ms} ms`))];
-    const detail =
-      `clocks off by ${seen.map(([skew, n]) => `${skew} (${n}×)`).join(', ')} ` +
-      `in ${workers.size} worker and ${runners.length} runner processes`;
+    const detail = `clocks off by ${seen.map(([skew, n]) => `${skew} (${n}×)`).join(', ')} in ${workers.size} worker processes`;
     return await finish(run, ids, sizes, {
       fleet,
       faults: skews.filter((ms) => Math.abs(ms) >= 1_000).length,
       detail,
     });
   } finally {
-    restoreEnv();
     await fleet.stop();
   }
 };
@@ -507,7 +496,7 @@ async function loadThenKill(
 /** Every scenario, by the name `npm run chaos -- <name>` takes, in the order they run. */
 export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   'worker-kills': workerKills,
-  'runner-kills': runnerKills,
+  'command-kills': commandKills,
   'injected-errors': injectedErrors,
   'sqs-misdelivery': messageMisdelivery,
   'stack-restart': stackRestart,
@@ -555,14 +544,13 @@ function pullJob(queue: string, id: string, sleepMs: number): JobInput {
 /**
  * The command every managed job runs: lock the job's record file (a second live run of the job
  * cannot, and says so), record the start, sleep, optionally fail the first run, record the end.
- * Times are the command's own (`date`), so a runner's skewed clock cannot move them.
+ * Times are the command's own (`date`).
  */
 const COMMAND = `
 exec 9>>"$1"
 if flock -n 9; then overlap=false; else overlap=true; fi
 started=$(date +%s%3N)
 printf '{"event":"start","at":%s,"overlap":%s}\\n' "$started" "$overlap" >&9
-echo "started $started"
 sleep "$2"
 if [ -n "$3" ] && [ ! -e "$3" ]; then
   : > "$3"
@@ -829,29 +817,13 @@ class WorkerFleet {
   }
 }
 
-/** Runner processes of the in-process stack that run jobs of `queue` (`runner.mjs --job <queue> <id> <run_id>`). */
-async function runnerProcesses(queue: string): Promise<{ pid: number; id: string }[]> {
+/** Commands of the in-process stack's managed runs of `run`'s jobs: its children that name a record file of the run. */
+async function commandProcesses(run: ScenarioRun): Promise<{ pid: number }[]> {
   const { stdout } = await promisify(execFile)('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)]);
   return stdout.split('\n').flatMap((line) => {
-    const match = /^\s*(\d+)\s+.*runner\.mjs --job (\S+) (\S+) \S+$/.exec(line);
-    return match && match[2] === queue ? [{ pid: Number(match[1]), id: match[3] as string }] : [];
+    const match = /^\s*(\d+)\s+(.*)$/.exec(line);
+    return match?.[2]?.includes(`${run.shellRecords}/`) ? [{ pid: Number(match[1]) }] : [];
   });
-}
-
-/**
- * How far off the clocks of the runners of `ids` were, one figure per run to the nearest second:
- * each command prints the real time it started, and its runner stamps that output with its own clock.
- */
-async function runnerSkews(run: ScenarioRun, ids: readonly string[]): Promise<number[]> {
-  const skews: number[] = [];
-  for (const id of ids) {
-    const { entries } = await run.client.logs(run.queue, id, { limit: 1000 }).catch(() => ({ entries: [] }));
-    for (const entry of entries) {
-      const started = /^started (\d+)/.exec(entry.text)?.[1];
-      if (started) skews.push(Math.round((entry.at - Number(started)) / 1_000) * 1_000);
-    }
-  }
-  return skews;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -864,7 +836,7 @@ interface DevProcess {
   readonly sqsEndpoint: string;
   /** Ends it gracefully (SIGINT), as Ctrl-C does. */
   stop(): Promise<void>;
-  /** SIGKILLs its whole process group (node, the JVM, runners) at once, as a power cut would. */
+  /** SIGKILLs its whole process group (node and the JVM; commands die with node) at once, as a power cut would. */
   kill(): Promise<void>;
 }
 
@@ -975,18 +947,6 @@ function repairLoop(graceMs: number | undefined, target: () => Promise<RepairTar
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------------------------
-
-/** Sets environment variables that child processes started from now on inherit; returns how to put them back. */
-function setEnv(values: Record<string, string>): () => void {
-  const before = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
-  Object.assign(process.env, values);
-  return () => {
-    for (const [name, value] of Object.entries(before)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  };
-}
 
 function countBy(keys: readonly string[]): Map<string, number> {
   const counts = new Map<string, number>();

@@ -1,12 +1,12 @@
 /**
  * `npm run chaos`: Relay's reliability suite at full size, on the local stack. Every scenario in
- * bench/chaos-scenarios.ts submits jobs, applies one fault (killed workers and runners, failing AWS
+ * bench/chaos-scenarios.ts submits jobs, applies one fault (killed workers and commands, failing AWS
  * calls, misdelivered SQS messages, a restarted stack, skewed clocks, a burst of producers), drains,
  * and prints one line. Exits 1 when any job was lost or ran twice at once.
  *
  * `npm run chaos -- --short` runs the sizes `npm test` uses; naming scenarios runs only those
- * (`npm run chaos -- burst clock-skew`). Runs execute dist/runner.mjs, which `npm run chaos` builds
- * first; run with `tsx bench/chaos.ts` directly, build it yourself.
+ * (`npm run chaos -- burst clock-skew`). The restarts and kills of the stack run dist/relay.mjs,
+ * which `npm run chaos` builds first; run with `tsx bench/chaos.ts` directly, build it yourself.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

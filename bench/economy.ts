@@ -4,20 +4,16 @@
  * and the managed paths (Lambda inline, Fargate).
  *
  * Calls are counted at the SDK client boundary (`addClientHook`), not estimated: this process
- * holds the API handlers, the dispatcher (fed by the local SQS poller) and the sweep; managed runs
- * runner processes, which a preload (test/support/preload.ts) makes append their calls to a file.
- * DynamoDB is asked for `ConsumedCapacity` per index on every call.
+ * holds the API handlers, the dispatcher (fed by the local SQS poller), the managed runs (which
+ * the local stack runs in its process) and the sweep. DynamoDB is asked for `ConsumedCapacity` per
+ * index on every call.
  */
-import { appendFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { addClientHook, awsClientConfig, documentClient } from '../functions/core/clients.ts';
 import { jobKey, QUEUES_PK, shardOf } from '../functions/jobs/keys.ts';
 import { JobStore } from '../functions/jobs/store.ts';
-import { type CallRecord, capacityHook, type LoggedCall, readCallLog } from '../test/support/call-log.ts';
-import type { LoggedLine } from '../test/support/child-hooks.ts';
-import { childHooksPreload } from '../test/support/preload.ts';
+import { type CallRecord, capacityHook } from '../test/support/call-log.ts';
 import {
   type ApiRequest,
   accessLogs,
@@ -61,7 +57,7 @@ export interface Measurement {
   readonly queue: string;
   readonly shards: number;
   readonly refs: ReadonlyMap<string, JobRef>;
-  /** Every AWS call the path made, in this process and in runner children. */
+  /** Every AWS call the path made: the stack runs in this process, managed runs included. */
   readonly calls: readonly CallRecord[];
   /** HTTP requests the client sent, and their total wall time. */
   readonly http: { readonly requests: number; readonly ms: number; readonly sent: readonly ApiRequest[] };
@@ -216,16 +212,6 @@ export async function measurePath(ctx: BenchContext, spec: PathSpec): Promise<Me
     ids.map((id) => [jobKey(queue, id).pk, { queue, id, shard: shardOf(queue, id, shards), managed }]),
   );
 
-  const callLog = join(ctx.workDir, `${queue}.jsonl`);
-  const logLines = join(ctx.workDir, `${queue}.logs.jsonl`);
-  const nodeOptions = process.env.NODE_OPTIONS;
-  if (managed) {
-    appendFileSync(callLog, '');
-    appendFileSync(logLines, '');
-    // The local executor starts runners with this process's NODE_OPTIONS.
-    process.env.NODE_OPTIONS = await childHooksPreload({ callLog, logLines }, ctx.workDir);
-  }
-
   const calls: CallRecord[] = [];
   const excluded = { sweep: 0, idleReceives: 0, queueLookups: 0 };
   let handlerLogs: CapturedLogs | undefined;
@@ -265,48 +251,31 @@ export async function measurePath(ctx: BenchContext, spec: PathSpec): Promise<Me
       const completed = await awaitEnded(stack.dynamodbEndpoint, config.tableName, [...refs.values()]);
       if (completed < ids.length)
         throw new Error(`only ${completed} of ${ids.length} managed jobs completed`);
-      await sleep(300); // the last runners' final log lines
+      await sleep(300); // the last runs' final log writes
     }
   } finally {
     removeHook();
     handlerLogs = logs.stop();
     Error.stackTraceLimit = stackDepth;
-    if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = nodeOptions;
   }
   const seconds = (performance.now() - started) / 1000;
 
-  const children = managed ? readCallLog(callLog) : [];
-  if (managed && !children.length) {
-    throw new Error('runners logged no AWS calls: is dist/runner.mjs current? run `npm run build`');
-  }
   return {
     spec,
     queue,
     shards,
     refs,
-    calls: [...calls, ...children],
+    calls,
     http: { requests: api.requests, ms: api.ms, sent: api.sent },
-    logs: { handlers: handlerLogs as CapturedLogs, runners: managed ? runnerLogs(logLines) : noLogs() },
-    dispatch: { ...dispatcherTime(calls), runMs: runTime(children) },
+    // Managed runs execute in this process: their lines are among the handlers'.
+    logs: { handlers: handlerLogs as CapturedLogs, runners: noLogs() },
+    dispatch: { ...dispatcherTime(calls), runMs: managed ? runTime(calls, refs) : 0 },
     excluded,
     seconds,
   };
 }
 
 const noLogs = (): CapturedLogs => ({ emf: { lines: 0, bytes: 0 }, app: { lines: 0, bytes: 0 } });
-
-/** The log lines runner processes counted (`logLines`): on AWS the dispatcher's (inline) or the task's. */
-function runnerLogs(file: string): CapturedLogs {
-  const logs = noLogs();
-  for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
-    const logged = JSON.parse(line) as LoggedLine;
-    const volume = logged.emf ? logs.emf : logs.app;
-    volume.lines++;
-    volume.bytes += logged.bytes;
-  }
-  return logs;
-}
 
 /**
  * Dispatcher invocations and their handler time. The poller receives a batch, calls the handler,
@@ -323,12 +292,20 @@ function dispatcherTime(calls: readonly CallRecord[]): { batches: number; handle
   return { batches: received.length, handlerMs };
 }
 
-/** Time each runner spent on its run, first AWS call to last: what an inline run bills on Lambda. */
-function runTime(children: readonly LoggedCall[]): number {
-  const spans = new Map<number, { from: number; to: number }>();
-  for (const c of children) {
-    const span = spans.get(c.pid) ?? { from: c.at, to: c.at + c.ms };
-    spans.set(c.pid, { from: Math.min(span.from, c.at), to: Math.max(span.to, c.at + c.ms) });
+/**
+ * Time the runs spent after their claim, each from its claim (the first `UpdateItem` of its job) to
+ * the end of its last call: what an inline run bills on the dispatcher's Lambda, beyond the handler.
+ * The handler's time per batch overlaps the start of each run (the dispatcher waits for the command
+ * to start), so the two together count that start twice: a small share of a run.
+ */
+function runTime(calls: readonly CallRecord[], refs: ReadonlyMap<string, JobRef>): number {
+  const spans = new Map<string, { from: number; to: number }>();
+  for (const c of calls) {
+    const pk = c.pks?.length === 1 ? c.pks[0] : undefined;
+    if (pk === undefined || !refs.has(pk)) continue;
+    const span = spans.get(pk);
+    if (span) span.to = Math.max(span.to, c.at + c.ms);
+    else if (c.operation === 'UpdateItem') spans.set(pk, { from: c.at, to: c.at + c.ms });
   }
   return [...spans.values()].reduce((sum, s) => sum + s.to - s.from, 0);
 }
@@ -389,7 +366,7 @@ const SFN_TRANSITIONS_PER_JOB = 5;
 
 /** Calls per job the local stack cannot make, added by reasoning (marked † in the report). */
 function analyticalCalls(kind: PathKind): Record<string, number> {
-  // Locally the runner starts the command; on AWS the dispatcher invokes the executor for it.
+  // Locally the stack starts the command; on AWS the dispatcher invokes the executor for it.
   if (kind === 'lambda') return { 'Lambda.InvokeWithResponseStream': 1 };
   if (kind !== 'fargate') return {};
   return {
@@ -744,21 +721,21 @@ export const bench: Bench = async (ctx) => {
     `with ${CLAIMERS} workers at once (as a fleet does; each asks only for jobs no claim in flight has asked`,
     'for, so a failed write is a race lost to another worker, never an empty queue). Every AWS call of',
     'Relay’s clients passes a client hook (`addClientHook`)',
-    'that asks DynamoDB for `ConsumedCapacity` per index; managed runs execute in runner child',
-    'processes, which a preloaded hook makes append their calls to a file. Left out, as they are not per',
+    'that asks DynamoDB for `ConsumedCapacity` per index; managed runs execute in the stack’s process,',
+    'so their calls pass it too. Left out, as they are not per',
     'job: the maintenance sweep (told apart by its async stack; on AWS it runs once a minute), empty SQS',
     'long polls, and queue-layout reads (once per queue and process). A read that finds nothing is billed',
     'at DynamoDB’s minimum (0.5 RRU, 1 consistent), which DynamoDB Local reports as 0. A write refused by',
     'its condition is billed 1 WRU (“lost races”). HTTP API requests',
     'are the client’s requests. Lambda invocations are those plus one dispatcher invocation per SQS',
     'receive that returned messages (the local poller takes up to 10, as the event source does), and',
-    'for inline runs one executor invocation per job (†: locally the runner starts the command itself).',
+    'for inline runs one executor invocation per job (†: locally the stack starts the command itself).',
     `Lambda GB-s use assumed in-region times (API ${ASSUMED_MS.api} ms at ${MEMORY_GB.api * 1024} MB; dispatcher`,
     `${ASSUMED_MS.inlineRun} ms per inline run, ${ASSUMED_MS.fargateDispatch} ms per Fargate start, at`,
     `${MEMORY_GB.dispatcher * 1024} MB; executor ${ASSUMED_MS.inlineCommand} ms per inline command at`,
     `${MEMORY_GB.executor * 1024} MB), not the local times above: the emulators (and, on managed paths,`,
-    'runner processes sharing the CPU) are far slower than DynamoDB. † Counted, not measured: locally',
-    'every run is a child process, so for Fargate the dispatcher’s `RunTask` (free; ECS bills only the',
+    'commands sharing the CPU) are far slower than DynamoDB. † Counted, not measured: locally every',
+    'run executes in the stack’s process, so for Fargate the dispatcher’s `RunTask` (free; ECS bills only the',
     'task) and `recordTask` write (1 WRU), and the TaskEvents invocation on the STOPPED event',
     `(${ASSUMED_MS.taskEvent} ms, one consistent read) are added per job; the runner task is ${FARGATE.vcpu} vCPU`,
     `and ${FARGATE.gb} GB for the one-minute minimum. Transactions are counted as ${TRANSACT_ENQUEUE_WRU} WRU per`,

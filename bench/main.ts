@@ -2,7 +2,7 @@
  * `npm run bench`: Relay's figures, reproducibly, from one command on the local stack.
  *
  * Starts the whole local stack once (DynamoDB Local, fauxqs, the real handlers on a free port,
- * runner child processes), runs each measurement in turn, and writes bench/results.json and
+ * managed runs in its process), runs each measurement in turn, and writes bench/results.json and
  * BENCHMARKS.md (machine, date, commit, parameters, figures, how to reproduce).
  * `npm run bench -- --quick` runs every measurement with tiny parameters, as a smoke test;
  * `--only=economy,idle` runs only the named measurements (by their key below), and writes nothing.
@@ -21,6 +21,7 @@ import { bench as economy } from './economy.ts';
 import { bench as idle } from './idle.ts';
 import { bench as latency } from './latency.ts';
 import { tapHandlerLogs } from './log-bytes.ts';
+import { bench as managed } from './managed.ts';
 import type { Bench, BenchSection } from './section.ts';
 import { targets } from './targets.ts';
 import { bench as throughput } from './throughput.ts';
@@ -28,6 +29,7 @@ import { bench as throughput } from './throughput.ts';
 /** The measurements by key, in the order they run and appear in BENCHMARKS.md. */
 const BENCHES: readonly [string, string, Bench][] = [
   ['throughput', 'throughput and latency', throughput],
+  ['managed', 'managed runs', managed],
   ['latency', 'latency of one job', latency],
   ['baseline', 'against the baseline', baseline],
   ['economy', 'request economy and cost', economy],
@@ -143,7 +145,7 @@ function markdown(
   return `# Relay benchmarks
 
 Figures from \`npm run bench\` on the local stack: DynamoDB Local and fauxqs (SQS) embedded, the
-real Lambda handlers behind the local HTTP adapter, managed runs as child processes. Throughput and
+real Lambda handlers behind the local HTTP adapter, managed runs in its process. Throughput and
 latency are this machine's, not AWS's; request counts, capacity units and the costs derived from
 them are what the same code asks of AWS. Regenerate with \`npm ci && npm run bench\` (about
 ${Math.max(1, Math.round(report.duration_s / 60))} minutes; raw figures in \`bench/results.json\`).

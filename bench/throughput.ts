@@ -1,17 +1,13 @@
 /**
- * Throughput and latency of the two ways a job runs: pull jobs driven over the HTTP API the way a
- * fast relay v2 client drives them, and managed shell jobs from submit to completion.
+ * Throughput and latency of pull jobs driven over the HTTP API the way a fast relay v2 client
+ * drives them (managed jobs: bench/managed.ts).
  *
  * Everything goes through the local stack's real handlers (`ctx.stack.url`), so the figures include
  * HTTP, validation, the store and DynamoDB Local. They are this machine's, not AWS's: DynamoDB Local
  * answers a few hundred requests per second, which is the bottleneck here and never on AWS.
  */
-import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
-import { documentClient } from '../functions/core/clients.ts';
 import { mapLimit } from '../functions/core/concurrency.ts';
-import type { StoreConfig } from '../functions/core/config.ts';
-import { jobKey } from '../functions/jobs/keys.ts';
-import type { Bench, BenchContext, BenchSection } from './section.ts';
+import type { Bench, BenchSection } from './section.ts';
 import { countRequests, type LatencySummary, latency, num, rate, round, table, timed } from './stats.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -41,21 +37,7 @@ export interface PullParameters {
   readonly long_poll_wait?: number;
 }
 
-export interface ManagedParameters {
-  /** Managed shell jobs (`/bin/true`), each one runner child process. */
-  readonly jobs: number;
-  /** Submit requests in flight. */
-  readonly submit_concurrency: number;
-  /** How often the job items are read to see whether every run has ended. */
-  readonly poll_ms: number;
-  /** Give up waiting for runs after this long; the jobs not ended by then are reported. */
-  readonly deadline_ms: number;
-}
-
-/**
- * Sized so the whole section takes about a minute here: DynamoDB Local drains a few hundred pull
- * jobs a second, and each managed run starts a Node.js process on a 2-core machine.
- */
+/** Sized so the whole section takes about a minute here: DynamoDB Local drains a few hundred pull jobs a second. */
 export const FULL = {
   pull: {
     jobs: 2_000,
@@ -68,13 +50,10 @@ export const FULL = {
     paced_seconds: 10,
     paced_batch: 10,
   },
-  // 100 at once: the issue's burst target (submit → completed p50 ≤ 3 s for 100 at once).
-  managed: { jobs: 100, submit_concurrency: 100, poll_ms: 500, deadline_ms: 120_000 },
-} satisfies { pull: PullParameters; managed: ManagedParameters };
+} satisfies { pull: PullParameters };
 
 export const QUICK = {
   pull: { ...FULL.pull, jobs: 100, workers: 4, paced_seconds: 2 },
-  managed: { ...FULL.managed, jobs: 3, deadline_ms: 30_000 },
 } satisfies typeof FULL;
 
 /** Workers give up on a run that makes no progress for this long (a lost job would hang it). */
@@ -132,7 +111,7 @@ export type RelayV2 = ReturnType<typeof relayV2>;
  * reset there means the server closed the connection without reading the request, so sending it
  * again is safe.
  */
-async function send(url: string, init?: RequestInit): Promise<Response> {
+export async function send(url: string, init?: RequestInit): Promise<Response> {
   try {
     return await fetch(url, init);
   } catch (error) {
@@ -143,7 +122,7 @@ async function send(url: string, init?: RequestInit): Promise<Response> {
 }
 
 /** Throws with the body on an unexpected status; otherwise drains the body so the socket is reused. */
-async function expectStatus(response: Response, status: number, drain = true): Promise<void> {
+export async function expectStatus(response: Response, status: number, drain = true): Promise<void> {
   if (response.status !== status) {
     throw new Error(`${response.url}: expected ${status}, got ${response.status}: ${await response.text()}`);
   }
@@ -153,7 +132,7 @@ async function expectStatus(response: Response, status: number, drain = true): P
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A queue name no other run (or bench module) has used, so each run starts empty. */
-const freshQueue = (what: string) => `bench-${what}-${Date.now().toString(36)}`;
+export const freshQueue = (what: string) => `bench-${what}-${Date.now().toString(36)}`;
 
 const pullJob = (queue: string, id: string) => ({ queue, id, payload: null, timeout: 300 });
 
@@ -354,127 +333,12 @@ export const roundLatency = (l: LatencySummary): LatencySummary => ({
 });
 
 // ---------------------------------------------------------------------------------------------
-// Managed path
-// ---------------------------------------------------------------------------------------------
-
-/** The fields of a job item this bench reads: the store's own timestamps of claim and end. */
-export interface RunTimes {
-  readonly id: string;
-  readonly status: string;
-  readonly attempts: number;
-  readonly claimed_at?: number;
-  readonly completed_at?: number;
-}
-
-const ENDED = new Set(['completed', 'dead', 'cancelled']);
-
-/** Submits one `/bin/true` job through the native API and returns when it was sent (epoch ms). */
-export async function submitShell(baseUrl: string, queue: string, id: string): Promise<number> {
-  const sentAt = Date.now();
-  const response = await send(`${baseUrl}/v1/managed/jobs`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ queue, id, type: 'SHELL', payload: { command: '/bin/true' } }),
-  });
-  await expectStatus(response, 201);
-  return sentAt;
-}
-
-/**
- * Reads the job items until every run has ended or the deadline passes. It reads DynamoDB directly
- * (strongly consistent `BatchGetItem`, 100 keys a call) rather than polling a status route per job:
- * the items carry the store's own `claimed_at` and `completed_at`, so how often this polls changes
- * only when it notices the end, not the figures.
- */
-export async function awaitRunEnds(
-  queue: string,
-  ids: readonly string[],
-  p: ManagedParameters,
-  config: StoreConfig,
-): Promise<Map<string, RunTimes>> {
-  const db = documentClient(config.dynamodbEndpoint);
-  const { tableName } = config;
-  const ended = new Map<string, RunTimes>();
-  const deadline = Date.now() + p.deadline_ms;
-  try {
-    while (ended.size < ids.length && Date.now() < deadline) {
-      await sleep(p.poll_ms);
-      const waiting = ids.filter((id) => !ended.has(id));
-      for (let at = 0; at < waiting.length; at += 100) {
-        const keys = waiting.slice(at, at + 100).map((id) => jobKey(queue, id));
-        const out = await db.send(
-          new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
-        );
-        // Unprocessed keys are simply read again on the next poll.
-        for (const item of (out.Responses?.[tableName] ?? []) as unknown as RunTimes[]) {
-          if (ENDED.has(item.status)) ended.set(item.id, item);
-        }
-      }
-    }
-  } finally {
-    db.destroy();
-  }
-  return ended;
-}
-
-export interface ManagedResult {
-  readonly jobs: number;
-  readonly completed: number;
-  /** Jobs that were dead, cancelled or still not ended at the deadline. */
-  readonly not_completed: number;
-  /** Jobs that needed more than one run. */
-  readonly retried: number;
-  readonly jobs_per_s: number;
-  readonly enqueue_to_claim_ms: LatencySummary;
-  readonly enqueue_to_completed_ms: LatencySummary;
-  readonly claim_to_completed_ms: LatencySummary;
-}
-
-/**
- * Managed: N shell jobs submitted through `POST /v1/managed/jobs`, each dispatched over (fauxqs) SQS,
- * claimed by id by the dispatcher and run as a runner child process. Jobs/s is N over the time from
- * the first submit to the last completion.
- */
-export async function managed(ctx: BenchContext, p: ManagedParameters): Promise<ManagedResult> {
-  const queue = freshQueue('shell');
-  const ids = Array.from({ length: p.jobs }, (_, i) => `m${i}`);
-  const sentAt = new Map<string, number>();
-  await mapLimit(ids, p.submit_concurrency, async (id) => {
-    sentAt.set(id, await submitShell(ctx.stack.url, queue, id));
-  });
-  const ended = await awaitRunEnds(queue, ids, p, ctx.config);
-  const done = [...ended.values()].filter((job) => job.status === 'completed');
-  const from = (job: RunTimes) => sentAt.get(job.id) as number;
-  const firstSent = Math.min(...sentAt.values());
-  const lastCompleted = Math.max(...done.map((job) => job.completed_at as number));
-  return {
-    jobs: p.jobs,
-    completed: done.length,
-    not_completed: p.jobs - done.length,
-    retried: done.filter((job) => job.attempts > 1).length,
-    jobs_per_s: round(rate(done.length, lastCompleted - firstSent), 1),
-    enqueue_to_claim_ms: roundLatency(latency(done.map((job) => (job.claimed_at as number) - from(job)))),
-    enqueue_to_completed_ms: roundLatency(
-      latency(done.map((job) => (job.completed_at as number) - from(job))),
-    ),
-    claim_to_completed_ms: roundLatency(
-      latency(done.map((job) => (job.completed_at as number) - (job.claimed_at as number))),
-    ),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------------
 
-const latencyCells = (l: LatencySummary) => [num(l.p50), num(l.p95), num(l.p99)];
+export const latencyCells = (l: LatencySummary) => [num(l.p50), num(l.p95), num(l.p99)];
 
-function markdown(
-  params: typeof FULL,
-  drained: DrainResult,
-  steady: PacedResult,
-  shell: ManagedResult,
-): string {
+function markdown(params: typeof FULL, drained: DrainResult, steady: PacedResult): string {
   const pull = params.pull;
   return `${table(
     ['path', 'jobs', 'jobs/s'],
@@ -490,7 +354,6 @@ function markdown(
         steady.jobs,
         num(steady.completed_jobs_per_s),
       ],
-      ['managed: submit → completed (`/bin/true`)', shell.jobs, num(shell.jobs_per_s, 1)],
     ],
   )}
 
@@ -504,21 +367,18 @@ ${table(
       ...latencyCells(steady.enqueue_to_claim_ms),
       ...latencyCells(steady.enqueue_to_completed_ms),
     ],
-    ['managed', ...latencyCells(shell.enqueue_to_claim_ms), ...latencyCells(shell.enqueue_to_completed_ms)],
   ],
 )}
 
-Duplicate deliveries: ${drained.duplicates + steady.duplicates}. While draining, each job cost ${num(drained.dynamodb_requests_per_job, 1)} DynamoDB requests, ${num(drained.conditional_failures_per_job, 2)} of them claim writes that lost a race to another worker (see "Claim contention"). Managed jobs not completed: ${shell.not_completed}; needing a retry: ${shell.retried}. A managed run (claim → completed: runner process start, command, \`completeRun\`) took p50 ${num(shell.claim_to_completed_ms.p50)} ms.
+Duplicate deliveries: ${drained.duplicates + steady.duplicates}. While draining, each job cost ${num(drained.dynamodb_requests_per_job, 1)} DynamoDB requests, ${num(drained.conditional_failures_per_job, 2)} of them claim writes that lost a race to another worker (see "Claim contention").
 
 How measured: everything over HTTP against the local stack's real handlers, with a relay v2 client (\`fetch\`, keep-alive).
 - **Drain**: ${num(pull.jobs)} no-op pull jobs enqueued first with \`POST /v2/queues/jobs?mode=unique\` (batches of ${pull.enqueue_batch}, ${pull.enqueue_concurrency} in flight); then ${pull.workers} workers loop \`GET /v2/queues/{q}/jobs?num_jobs=${pull.claim_batch}&wait=${pull.long_poll_s}\` (a long poll) → \`DELETE …/jobs/{id}/run-id/{run_id}\` for every claimed job at once, waiting ${pull.idle_poll_ms} ms after an empty claim. Jobs/s = jobs ÷ (first claim → last completion).
 - **Paced**: the same workers while an open-loop producer enqueues batches of ${pull.paced_batch} at half the drain rate for ${pull.paced_seconds} s. Latencies are client-side per job: from sending its enqueue request to receiving the claim response, and to the completion's response.
-- **Managed**: ${shell.jobs} \`{"type":"SHELL","payload":{"command":"/bin/true"}}\` jobs submitted with \`POST /v1/managed/jobs\` (${params.managed.submit_concurrency} in flight); each is dispatched over SQS (fauxqs), claimed by id and run as a runner child process. Claim and completion times are the store's \`claimed_at\` / \`completed_at\` read from the job items; the start is the client's send time. Jobs/s = jobs ÷ (first submit → last completion). The runs overlap, so up to ${shell.jobs} runner processes (Node.js) start at once on this machine's cores: claim → completed is mostly their start-up competing for the CPU. Enqueue → claim includes the local dispatcher taking one SQS batch of 10 at a time, where the Lambda event source runs up to 20 batches at once.
-- DynamoDB Local serves a few hundred requests/s on this machine and is the pull path's bottleneck: a claim call is a query per shard (and now and then one more per shard for expired leases) plus one write per job, and every claim write that loses a race to another worker is one more. On AWS the limits are the per-shard ceilings in docs/design.md.`;
+- DynamoDB Local serves a few hundred requests/s on this machine and is the pull path's bottleneck: a claim call is 2 queries per shard plus one write per job, and every claim write that loses a race to another worker is one more. On AWS the limits are the per-shard ceilings in docs/design.md.`;
 }
 
-/** The pull half of the section on its own: drain, then paced (`npm run bench` runs both halves). */
-export async function measurePull(ctx: BenchContext): Promise<{ drained: DrainResult; steady: PacedResult }> {
+export const bench: Bench = async (ctx): Promise<BenchSection[]> => {
   const params = ctx.quick ? QUICK : FULL;
   const client = relayV2(ctx.stack.url);
   const drained = await drain(client, params.pull, ctx.config.tableName);
@@ -534,26 +394,13 @@ export async function measurePull(ctx: BenchContext): Promise<{ drained: DrainRe
       `${latencyCells(steady.enqueue_to_claim_ms).join('/')} ms, enqueue→completed ` +
       `${latencyCells(steady.enqueue_to_completed_ms).join('/')} ms`,
   );
-  return { drained, steady };
-}
-
-export const bench: Bench = async (ctx): Promise<BenchSection[]> => {
-  const params = ctx.quick ? QUICK : FULL;
-  const { drained, steady } = await measurePull(ctx);
-  const shell = await managed(ctx, params.managed);
-  ctx.log(
-    `   managed: ${shell.completed}/${shell.jobs} completed, ${num(shell.jobs_per_s, 1)} jobs/s, ` +
-      `enqueue→claim p50/p95/p99 ${latencyCells(shell.enqueue_to_claim_ms).join('/')} ms, ` +
-      `enqueue→completed ${latencyCells(shell.enqueue_to_completed_ms).join('/')} ms`,
-  );
-
   return [
     {
       id: 'throughput',
       title: 'Throughput and latency',
       parameters: params,
-      results: { pull: { drain: drained, paced: steady }, managed: shell },
-      markdown: markdown(params, drained, steady, shell),
+      results: { pull: { drain: drained, paced: steady } },
+      markdown: markdown(params, drained, steady),
     },
   ];
 };

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
+import { DISPATCH_BATCH_SIZE, DISPATCH_MAX_CONCURRENCY } from '../functions/core/dispatch-source.ts';
 import { type AllowedCommands, addAllowedCommands } from './allowed-commands.ts';
 import type { ICommandExecutor } from './command-executor.ts';
 import { checkWholeNumber, type IDispatchQueue, type WholeNumberRange } from './dispatch-queue.ts';
@@ -58,8 +59,8 @@ export class Dispatcher extends Construct {
 
   constructor(scope: Construct, id: string, props: DispatcherProps) {
     super(scope, id);
-    const maxConcurrency = props.maxConcurrency ?? 20;
-    checkWholeNumber('Dispatcher maxConcurrency', maxConcurrency, MAX_CONCURRENCY, 20);
+    const maxConcurrency = props.maxConcurrency ?? DISPATCH_MAX_CONCURRENCY;
+    checkWholeNumber('Dispatcher maxConcurrency', maxConcurrency, MAX_CONCURRENCY, DISPATCH_MAX_CONCURRENCY);
     const { table, dispatchQueue, runner, executor } = props;
 
     this.function = new RelayFunction(this, 'Function', {
@@ -78,7 +79,7 @@ export class Dispatcher extends Construct {
 
     this.function.function.addEventSource(
       new SqsEventSource(dispatchQueue.queue, {
-        batchSize: props.batchSize ?? 10,
+        batchSize: props.batchSize ?? DISPATCH_BATCH_SIZE,
         reportBatchItemFailures: true,
         maxConcurrency,
       }),

@@ -70,6 +70,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
 
 /** The runtime modules lib/ may load at synth: dependency-free declarations, nothing that runs. */
 const LIB_MAY_LOAD = [
+  'functions/core/dispatch-source.ts',
   'functions/core/env.ts',
   'functions/core/metric-names.ts',
   'functions/core/runner-task.ts',

@@ -16,10 +16,10 @@ import {
   type ChaosContext,
   chaosContext,
   clockSkew,
+  commandKills,
   formatResult,
   injectedErrors,
   messageMisdelivery,
-  runnerKills,
   type Scenario,
   type ScenarioResult,
   SHORT,
@@ -27,7 +27,6 @@ import {
   stackRestart,
   workerKills,
 } from '../bench/chaos-scenarios.ts';
-import { runnerPath } from '../functions/local/executor.ts';
 import { type LocalStack, startLocalStack } from '../functions/local/stack.ts';
 import { INJECTED } from './support/faults.ts';
 import { childHooksPreload } from './support/preload.ts';
@@ -70,9 +69,13 @@ function expectNothingLostOrOverlapping(result: ScenarioResult) {
 describe('fault injection in runner processes, by a preload in NODE_OPTIONS', () => {
   /** Runs the runner program for a job that does not exist, with the stack's settings and `env`. */
   const runner = (env: Record<string, string>) =>
-    promisify(execFile)(process.execPath, [runnerPath(), '--job', 'no-queue', 'no-job', 'no-run'], {
-      env: { ...process.env, ...stack.environment, ...env },
-    }).then(
+    promisify(execFile)(
+      process.execPath,
+      [path.resolve('dist/runner.mjs'), '--job', 'no-queue', 'no-job', 'no-run'],
+      {
+        env: { ...process.env, ...stack.environment, ...env },
+      },
+    ).then(
       () => ({ code: 0, stderr: '' }),
       (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
     );
@@ -98,8 +101,8 @@ describe('Relay under faults', { timeout: SCENARIO_BOUND_MS }, () => {
     expectNothingLostOrOverlapping(result);
   });
 
-  it('runs a managed job again, never alongside, after its runner process is SIGKILLed mid-run', async () => {
-    const result = await run(runnerKills);
+  it('runs a managed job again, never alongside, after its command is SIGKILLed mid-run', async () => {
+    const result = await run(commandKills);
 
     expect(result.faults).toBeGreaterThan(0);
     expectNothingLostOrOverlapping(result);
@@ -126,7 +129,7 @@ describe('Relay under faults', { timeout: SCENARIO_BOUND_MS }, () => {
     expectNothingLostOrOverlapping(result);
   });
 
-  it('tolerates worker and runner clocks 2 s ahead of or behind the API', async () => {
+  it('tolerates worker clocks 2 s ahead of or behind the API', async () => {
     const result = await run(clockSkew);
 
     expect(result.faults).toBeGreaterThan(0);

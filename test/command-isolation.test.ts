@@ -2,7 +2,7 @@
  * A managed job's command is untrusted: run on every executor shape there is here, a hostile
  * command must find no credential, token or setting of Relay's, and leave nothing behind.
  *
- * - the local stack (`relay dev`): the server, a runner process per run, the command;
+ * - the local stack (`relay dev`): the server keeps each run's books and starts its command;
  * - inline on AWS: the dispatcher keeps the books, the command runs on the executor Lambda (here a
  *   sandbox process behind a stand-in for Lambda's `InvokeWithResponseStream`);
  * - the Fargate runner program (`dist/runner.mjs --job`), which a task runs as root.
@@ -26,7 +26,7 @@ import { inlineExecutor } from '../functions/dispatch/executors.ts';
 import type { Job, LogEntry, NewJob } from '../functions/jobs/model.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
 import { freePort } from '../functions/local/dynamodb-local.ts';
-import { runnerEnv } from '../functions/local/executor.ts';
+import { startLocalExecutor } from '../functions/local/executor.ts';
 import { type LambdaStandIn, startLambdaStandIn } from './support/lambda-service.ts';
 import { freshStore, type TestStore } from './support/store.ts';
 
@@ -192,7 +192,7 @@ describe.runIf(root)(
       expect(await fresh.store.get(job.queue, job.id)).toMatchObject({ status: 'completed' });
     });
 
-    it('in the local stack, reads nothing of the server, its runner or another run', async () => {
+    it('in the local stack, reads nothing of the server that started it or of another run', async () => {
       const port = await freePort();
       const child = spawn(process.execPath, [CLI, 'dev', '--port', String(port)], {
         env: {
@@ -324,44 +324,51 @@ describe.runIf(root)(
   },
 );
 
-describe('the runner of the local stack', () => {
-  it("gets Relay's store and queue settings, never its token or the caller's AWS credentials", () => {
-    const env = runnerEnv({
-      PATH: '/usr/bin',
-      [Env.TABLE_NAME]: 'relay-jobs',
-      [Env.DYNAMODB_ENDPOINT]: 'http://127.0.0.1:8000',
-      [Env.DISPATCH_QUEUE_URL]: 'http://127.0.0.1:9324/q',
-      RELAY_TOKEN: CANARY,
-      AWS_ACCESS_KEY_ID: CANARY,
-      AWS_SECRET_ACCESS_KEY: CANARY,
-      AWS_SESSION_TOKEN: CANARY,
-      AWS_PROFILE: CANARY,
-      HOME: '/home/someone',
-    });
-
-    expect(JSON.stringify(env)).not.toContain(CANARY);
-    expect(env).toMatchObject({
-      PATH: '/usr/bin',
-      [Env.TABLE_NAME]: 'relay-jobs',
-      [Env.DYNAMODB_ENDPOINT]: 'http://127.0.0.1:8000',
-      [Env.DISPATCH_QUEUE_URL]: 'http://127.0.0.1:9324/q',
-    });
-    expect(env.HOME).toBeUndefined();
+describe('a command of the local stack, started by the stack itself', () => {
+  let fresh: TestStore;
+  const planted = { RELAY_TOKEN: CANARY, AWS_SECRET_ACCESS_KEY: CANARY, AWS_PROFILE: CANARY };
+  const before = Object.fromEntries(Object.keys(planted).map((name) => [name, process.env[name]]));
+  beforeAll(async () => {
+    fresh = await freshStore();
+    // As if the stack had been started with them: the command must see none.
+    Object.assign(process.env, planted);
+  });
+  afterAll(async () => {
+    for (const [name, value] of Object.entries(before)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    await fresh?.dispose();
   });
 
-  it('gets the NODE_OPTIONS its caller set, which is how tests preload their hooks into it', () => {
-    const env = runnerEnv({ PATH: '/usr/bin', NODE_OPTIONS: '--import /tmp/hooks.mjs', RELAY_TOKEN: CANARY });
-
-    expect(env).toEqual({
-      PATH: '/usr/bin',
-      NODE_OPTIONS: '--import /tmp/hooks.mjs',
-      AWS_EC2_METADATA_DISABLED: 'true',
+  it("gets PATH, a HOME and its job's env, and nothing of the stack's settings or credentials", async () => {
+    const job: NewJob = {
+      queue: 'env',
+      id: 'printenv',
+      type: 'SHELL',
+      payload: { command: '/usr/bin/env', env: { GREETING: 'hello' } },
+      timeout: 30,
+      max_retries: 0,
+    };
+    await fresh.store.enqueue(job);
+    const claimed = (await fresh.store.claimById(job.queue, job.id)) as Job;
+    // As root, uids no other test hands out.
+    const executor = await startLocalExecutor({
+      store: fresh.store,
+      env: { [Env.COMMAND_USER]: '2000007610-2000007619' },
     });
-  });
 
-  it("keeps the AWS SDK's Node.js version notice off when its caller turned it off, so runs print none", () => {
-    const env = runnerEnv({ PATH: '/usr/bin', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+    await executor.execute(claimed);
+    await expect.poll(async () => (await fresh.store.get(job.queue, job.id))?.status).toBe('completed');
+    const output = await outputOf(fresh.store, job.queue, job.id);
+    await executor.stop();
 
-    expect(env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED).toBe('true');
+    const names = output
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.slice(0, line.indexOf('=')));
+    expect(names.sort()).toEqual(['GREETING', 'HOME', 'PATH']);
+    expect(output).toContain('GREETING=hello');
+    expect(output).not.toContain(CANARY);
   });
 });

@@ -17,6 +17,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The modules of functions/ that lib may load: constants only, importing nothing. */
 const PURE_MODULES = [
   'functions/api/routes.ts',
+  'functions/core/dispatch-source.ts',
   'functions/core/env.ts',
   'functions/core/metric-names.ts',
   'functions/core/runner-task.ts',

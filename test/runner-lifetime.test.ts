@@ -1,7 +1,8 @@
 /**
- * A command's life is bounded by its runner's: it dies when the runner dies, whatever a stack
- * killed at once leaves is swept when the next one starts, and a run the runner is told to stop is
- * given back rather than left `running` until its lease expires.
+ * A command's life is bounded by the process that started it (the runner program, or the local
+ * stack): it dies when that process dies, whatever a stack killed at once leaves is swept when the
+ * next one starts, and a run the runner or the stack is told to stop is given back rather than left
+ * `running` until its lease expires.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
@@ -119,12 +120,13 @@ describe.runIf(isRoot)('local executor start, as root', () => {
   const range = { RELAY_COMMAND_USER: '2000007500-2000007509' };
 
   it('leaves the processes of its uids alone while another live stack hands them out', async () => {
-    const live = await startLocalExecutor({ runner: 'unused', env: range });
+    const { store } = await freshStore();
+    const live = await startLocalExecutor({ store, env: range });
     const run = marker();
     sleepAs(run, 2_000_007_503, false);
     await expect.poll(() => processesWith(run).length, { timeout: 10_000 }).toBe(1);
 
-    const beside = await startLocalExecutor({ runner: 'unused', env: range });
+    const beside = await startLocalExecutor({ store, env: range });
     await beside.stop();
 
     expect(processesWith(run)).toHaveLength(1);
@@ -136,7 +138,8 @@ describe.runIf(isRoot)('local executor start, as root', () => {
     sleepAs(leftover, 2_000_007_504, false);
     await expect.poll(() => processesWith(leftover).length, { timeout: 10_000 }).toBe(1);
 
-    const next = await startLocalExecutor({ runner: 'unused', env: range });
+    const { store } = await freshStore();
+    const next = await startLocalExecutor({ store, env: range });
     await next.stop();
 
     // SIGKILL is sent at once; the process takes a moment to die.
@@ -198,6 +201,40 @@ describe('runner program told to stop (main.ts --job)', () => {
     await ended;
 
     expect(await store.get('q', 'stopped')).toMatchObject({
+      status: 'pending',
+      attempts: 0,
+      retries_remaining: 3,
+      run_id: null,
+      last_error: 'the local stack stopped during the run',
+    });
+  });
+});
+
+describe('local executor told to stop', () => {
+  it('stops the command of each run going on and gives the run back', async () => {
+    const { store } = await freshStore();
+    const mark = marker();
+    await store.enqueue({
+      queue: 'q',
+      id: 'sleeper',
+      payload: { command: 'sleep', args: [mark] },
+      timeout: 30,
+      max_retries: 3,
+      type: 'SHELL',
+    });
+    const claimed = await store.claimById('q', 'sleeper');
+    // As root, uids no other test hands out.
+    const executor = await startLocalExecutor({
+      store,
+      env: { RELAY_COMMAND_USER: '2000007510-2000007519' },
+    });
+    await executor.execute(claimed as NonNullable<typeof claimed>);
+    await expect.poll(() => processesWith(mark).length, { timeout: 10_000 }).toBe(1);
+
+    await executor.stop();
+
+    expect(processesWith(mark)).toEqual([]);
+    expect(await store.get('q', 'sleeper')).toMatchObject({
       status: 'pending',
       attempts: 0,
       retries_remaining: 3,

@@ -52,6 +52,37 @@ describe('SQS poller', () => {
     expect(await drain(queueUrl)).toEqual([]);
   });
 
+  it('hands the handler as many batches at once as its concurrency, as a Lambda event source does', async () => {
+    const { queueUrl } = await queues();
+    let inside = 0;
+    let peak = 0;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const poller = await startSqsPoller({
+      client: sqs.client,
+      queueUrl,
+      batchSize: 1,
+      concurrency: 3,
+      waitTimeSeconds: 1,
+      // Each batch is held until the test lets go: only batches taken at once can all be inside.
+      handler: async () => {
+        peak = Math.max(peak, ++inside);
+        await released;
+        inside--;
+        return undefined;
+      },
+    });
+    pollers.push(poller);
+    for (const body of ['one', 'two', 'three']) await send(queueUrl, body);
+
+    await expect.poll(() => peak, { timeout: 10_000 }).toBe(3);
+    release();
+    await poller.stop();
+    expect(await drain(queueUrl)).toEqual([]);
+  });
+
   it('redelivers only the messages reported as batch item failures', async () => {
     const { queueUrl } = await queues();
     const attempts = new Map<string, number[]>();

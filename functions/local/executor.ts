@@ -1,119 +1,73 @@
 /**
- * The local stand-in for Fargate (and for Lambda's inline runs): each claimed run of a managed
- * job is a child process of the runner program (`dist/runner.mjs --job <queue> <id> <run_id>`).
+ * The local stand-in for the executors of AWS: each claimed run of a managed job runs in the stack's
+ * own process, as the inline executor runs it in the dispatcher on AWS (functions/dispatch/
+ * executors.ts). `runJob` keeps the run's books here (heartbeats, logs, outcome), and the command is
+ * the one process the run starts, straight from here: no program starts between them.
  *
- * The runner gets only what it needs to reach the same DynamoDB and SQS (`runnerEnv`): never the
- * stack's token or the caller's AWS credentials. When the stack runs as root, each run also gets a
- * uid of its own from a pool, which its command runs as: it cannot read the runner, the stack or
- * another run, and everything of that uid is killed when the run ends.
+ * The command gets no setting of Relay's: its environment is `PATH`, a `HOME` and the job's own `env`
+ * (`commandEnv`, functions/runner/run.ts). When the stack runs as root, each run also gets a uid of
+ * its own from a pool, which its command runs as: it cannot read the stack's environment or memory,
+ * nor another run's, and everything of that uid is killed when the run ends.
  *
- * Runs end with the stack. On stop each runner is told to stop (SIGTERM): it stops its command and
- * gives the run back, and the stack waits for that. A runner notices the stack's death by its IPC
- * channel closing, and a command its runner's by the death signal it starts with
- * (functions/runner/sandbox.ts); as root, whatever runs of a dead stack left is killed when the
- * next stack starts.
+ * A run outlives the SQS batch that started it, as a Fargate task does: the dispatcher waits only
+ * until the command has started (the local queue's visibility timeout is a minute, and local runs
+ * include the long ones Fargate takes on AWS).
+ *
+ * Runs end with the stack. On stop each run is told to stop: its command's process group is stopped
+ * and the run given back, and the stack waits for that. A stack that dies without a stop takes its
+ * commands with it (the death signal each starts with, functions/runner/sandbox.ts); as root,
+ * whatever a command detached is killed when the next stack starts.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { Env } from '../core/env.ts';
 import { describeError, log } from '../core/log.ts';
 import type { Executor } from '../dispatch/dispatcher.ts';
+import type { HintSender } from '../jobs/service.ts';
+import type { JobStore } from '../jobs/store.ts';
+import { giveBack, runJob } from '../runner/job.ts';
+import type { CommandPolicy } from '../runner/policy.ts';
+import { runCommand } from '../runner/run.ts';
 import {
   DEFAULT_COMMAND_UIDS,
+  type Identity,
   isRoot,
   parseCommandUsers,
   rangeUser,
-  sweepLeftovers,
+  SELF,
   sweepUidRange,
   UidPool,
 } from '../runner/sandbox.ts';
-
-/** The bundled runner: beside the bundled CLI, or in the repository's dist/ when run from source. */
-export function runnerPath(): string {
-  const candidates = [
-    new URL('./runner.mjs', import.meta.url),
-    new URL('../../dist/runner.mjs', import.meta.url),
-  ];
-  const found = candidates.map((url) => fileURLToPath(url)).find((file) => existsSync(file));
-  if (!found) throw new Error('dist/runner.mjs is missing: run `npm run build`');
-  return found;
-}
 
 export interface LocalExecutor {
   /** Who commands run as, for the banner. */
   readonly runsAs: string;
   readonly execute: Executor;
-  /** Runs still going, by job reference. */
-  readonly running: ReadonlyMap<string, ChildProcess>;
   /**
-   * Stops every run still going and waits for their runners: each stops its command's process group
-   * and gives its run back. A runner still there after `stopTimeoutMs` is killed, with its command.
+   * Stops every run still going and waits for them: each stops its command's process group (SIGTERM,
+   * SIGKILL 5 s later) and gives its run back. It stops waiting after `stopTimeoutMs`.
    */
   stop(): Promise<void>;
 }
 
-export interface LocalExecutorOptions {
-  /** @default dist/runner.mjs */
-  readonly runner?: string;
-  /**
-   * Relay's settings for the runners (table, endpoints, queues), over this process's environment
-   * as it is when each runner starts.
-   */
+export interface LocalExecutorDeps {
+  readonly store: JobStore;
+  /** Where retries, chained jobs and dead jobs send their hints. */
+  readonly dispatch?: HintSender;
+  /** The commands each queue may run. @default any */
+  readonly policy?: CommandPolicy;
+  /** Where `RELAY_COMMAND_USER` is read. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
   /**
-   * How long `stop` waits for runners: a command gets 5 s between SIGTERM and SIGKILL, then its
-   * output pipes 5 s more, and the runner then writes the run back. @default 20000
+   * How long `stop` waits for runs: a command gets 5 s between SIGTERM and SIGKILL, then its output
+   * pipes 5 s more, and the run is then given back. @default 20000
    */
   readonly stopTimeoutMs?: number;
 }
 
-/** Relay's settings a runner needs. */
-const RUNNER_SETTINGS = new Set<string>([
-  Env.TABLE_NAME,
-  Env.DYNAMODB_ENDPOINT,
-  Env.QUEUE_SHARDS,
-  Env.STRICT_QUEUES,
-  Env.RETENTION_DAYS,
-  Env.IDEMPOTENCY_TTL_HOURS,
-  Env.DISPATCH_QUEUE_URL,
-  Env.DISPATCH_DLQ_URL,
-  Env.SQS_ENDPOINT,
-  Env.METRICS,
-  Env.ALLOWED_COMMANDS,
-  'RELAY_LOG_LEVEL',
-]);
-
-/**
- * The system basics a runner keeps. `NODE_OPTIONS` goes on when the stack's caller set it: it is
- * how tests and benchmarks preload their hooks (faults, call logs) into runners. So does the AWS
- * SDK's notice about Node.js versions being turned off (`relay dev` turns it off): otherwise every
- * run on Node.js 20 prints it.
- */
-const SYSTEM = new Set([
-  'PATH',
-  'TMPDIR',
-  'LANG',
-  'TZ',
-  'NODE_OPTIONS',
-  'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
-]);
-
-/**
- * The runner's environment: the system basics and Relay's store and queue settings, nothing else.
- * Not `RELAY_TOKEN`, not the caller's AWS credentials or profile: the local emulators take static
- * ones, and a command must not find anything worth stealing in its runner.
- */
-export function runnerEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const kept: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(env)) {
-    if (SYSTEM.has(name) || RUNNER_SETTINGS.has(name)) kept[name] = value;
-  }
-  kept.AWS_EC2_METADATA_DISABLED = 'true';
-  return kept;
-}
+/** Why the stack's runs end when it stops: their `last_error` once given back. */
+const STOPPED = 'the local stack stopped during the run';
 
 /** The uids runs take when the stack is root: `RELAY_COMMAND_USER` as a range, or the default one. */
 function uidPool(env: NodeJS.ProcessEnv): UidPool | undefined {
@@ -155,8 +109,8 @@ function rangeInUse(first: number, last: number, mine: Server): boolean {
 /**
  * Marks the command uid range as this stack's, when the stack is root, and kills whatever runs of
  * an earlier stack left in it (a stack killed with SIGKILL cannot clean up, and a process a command
- * detached with `setsid` survives its runner). A range another live stack also hands out is not
- * swept: those processes are that stack's runs.
+ * detached with `setsid` survives the death signal). A range another live stack also hands out is
+ * not swept: those processes are that stack's runs.
  */
 async function claimUids(pool: UidPool | undefined): Promise<Server | undefined> {
   if (!pool || process.platform !== 'linux') return undefined;
@@ -172,88 +126,91 @@ async function claimUids(pool: UidPool | undefined): Promise<Server | undefined>
   return mark;
 }
 
-export async function startLocalExecutor(options: LocalExecutorOptions = {}): Promise<LocalExecutor> {
-  const runner = options.runner ?? runnerPath();
-  const env = { ...process.env, ...options.env };
-  const running = new Map<string, ChildProcess>();
-  const pool = uidPool(env);
+export async function startLocalExecutor(deps: LocalExecutorDeps): Promise<LocalExecutor> {
+  const { store, dispatch, policy } = deps;
+  const pool = uidPool(deps.env ?? process.env);
   const mark = await claimUids(pool);
+  /** Runs going on: how to stop each, and when it has ended. */
+  const running = new Map<string, { readonly stop: AbortController; readonly ended: Promise<void> }>();
   let stopping = false;
   return {
     runsAs: pool
       ? `as a uid of their own per run (${pool.describe()}), apart from Relay`
       : 'as you: only submit commands you would run yourself',
-    running,
-    execute: async (job) => {
+    execute: (job) => {
       // The dispatcher gives the run back: the next stack runs it.
-      if (stopping) throw new Error('the local stack is stopping');
-      const key = `${job.queue}/${job.id}/${job.run_id}`;
+      if (stopping) return Promise.reject(new Error('the local stack is stopping'));
       const uid = pool?.take();
       if (pool && uid === undefined) {
-        // Every uid of the range is in use: the executor fails, the run is given back and retried.
-        throw new Error('every command uid is in use; widen RELAY_COMMAND_USER');
+        // Every uid of the range is in use: the run is given back and its hint redelivered.
+        return Promise.reject(new Error('every command uid is in use; widen RELAY_COMMAND_USER'));
       }
-      const child = spawn(process.execPath, [runner, '--job', job.queue, job.id, String(job.run_id)], {
-        env: {
-          // The caller's environment as it is now (a test may set NODE_OPTIONS for a preload), then
-          // the stack's settings.
-          ...runnerEnv({ ...process.env, ...options.env }),
-          ...(uid === undefined || !pool ? {} : { [Env.COMMAND_USER]: `${uid}:${pool.first}` }),
+      const identity: Identity =
+        pool && uid !== undefined ? { kind: 'user', ...rangeUser(uid, pool.first) } : SELF;
+      const ref = { queue: job.queue, id: job.id, runId: String(job.run_id) };
+      const key = `${ref.queue}/${ref.id}/${ref.runId}`;
+      const stop = new AbortController();
+      // Settled once the command starts, or the run ends without one (stale, refused), or fails
+      // before it: then the dispatcher gives the run back, as for any executor that could not start.
+      let commandStarted = false;
+      let started!: { resolve: () => void; reject: (error: unknown) => void };
+      const starting = new Promise<void>((resolve, reject) => {
+        started = { resolve, reject };
+      });
+      const ended = runJob(ref, {
+        store,
+        dispatch,
+        policy,
+        identity,
+        signal: stop.signal,
+        echoOutput: true,
+        run: (spec, runDeps, hooks) => {
+          commandStarted = true;
+          started.resolve();
+          return runCommand(spec, runDeps, hooks);
         },
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      });
-      running.set(key, child);
-      /** The uid goes back to the pool once nothing of its run is left. */
-      const release = () => {
-        if (uid === undefined || !pool) return;
-        sweepLeftovers({ kind: 'user', ...rangeUser(uid, pool.first) });
-        pool?.give(uid);
-      };
-      // The command leads its own process group. If the runner dies without stopping it (killed
-      // by a signal), stop the group here, as a Fargate task's end would: otherwise the command
-      // would go on beside the retry that the expired lease leads to.
-      let commandGroup: number | undefined;
-      child.on('message', (message: { type?: string; pgid?: number }) => {
-        if (message?.type === 'command-started') commandGroup = message.pgid;
-      });
-      child.once('exit', (_code, signal) => {
-        running.delete(key);
-        if (signal && commandGroup) {
-          try {
-            process.kill(-commandGroup, 'SIGKILL');
-          } catch {
-            // Already gone.
+      })
+        .then(async (result) => {
+          if (result.kind === 'stopped' && stop.signal.aborted)
+            await giveBack(store, ref, stop.signal.reason);
+        })
+        .catch((error: unknown) => {
+          if (!commandStarted) {
+            started.reject(error);
+            return;
           }
-        }
-        release();
-      });
-      child.once('error', (error) => {
-        running.delete(key);
-        release();
-        log('error', 'could not start the runner', {
-          queue: job.queue,
-          job_id: job.id,
-          ...describeError(error),
+          // Its outcome was not recorded: the run is retried once its lease expires.
+          log('error', 'a run failed after its command started', {
+            queue: ref.queue,
+            job_id: ref.id,
+            run_id: ref.runId,
+            ...describeError(error),
+          });
+        })
+        .finally(() => {
+          running.delete(key);
+          // The command's uid is free again: whatever the command left was swept when it ended.
+          if (uid !== undefined) pool?.give(uid);
+          started.resolve();
         });
-      });
+      running.set(key, { stop, ended });
+      return starting;
     },
     stop: async () => {
       stopping = true;
-      const children = [...running.values()];
-      const exits = children.map(
-        (child) =>
-          new Promise<void>((resolve) =>
-            child.exitCode !== null || child.signalCode !== null
-              ? resolve()
-              : child.once('exit', () => resolve()),
-          ),
-      );
-      for (const child of children) child.kill('SIGTERM');
-      const force = setTimeout(() => {
-        for (const child of children) child.kill('SIGKILL');
-      }, options.stopTimeoutMs ?? 20_000);
-      await Promise.all(exits);
-      clearTimeout(force);
+      const runs = [...running.values()];
+      for (const run of runs) run.stop.abort(STOPPED);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), deps.stopTimeoutMs ?? 20_000);
+      });
+      const late = await Promise.race([
+        Promise.all(runs.map((run) => run.ended)).then(() => false),
+        timedOut,
+      ]);
+      clearTimeout(timer);
+      // Their commands still die with this process, by their death signal.
+      if (late) log('warn', 'runs still stopping when the local stack stopped', { runs: running.size });
       mark?.close();
     },
   };

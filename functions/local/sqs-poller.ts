@@ -9,6 +9,7 @@
  * that fails is tried again with growing pauses, saying so once per streak; a refused connection
  * ends the poller, since the local emulator it polls has closed for good.
  */
+import { setMaxListeners } from 'node:events';
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
@@ -29,7 +30,7 @@ export interface SqsPollerOptions {
   readonly batchSize?: number;
   /** Long-poll wait per receive; short so `stop()` returns promptly. @default 1 */
   readonly waitTimeSeconds?: number;
-  /** Batches handled at once (Lambda's concurrent invocations). @default 1 */
+  /** Batches handled at once (the event source's maximum concurrency). @default 1 */
   readonly concurrency?: number;
 }
 
@@ -74,6 +75,9 @@ export async function startSqsPoller(options: SqsPollerOptions): Promise<SqsPoll
   const queueArn = Attributes?.QueueArn ?? queueUrl;
   const region = (await client.config.region()) ?? 'us-east-1';
   const stopping = new AbortController();
+  const loops = options.concurrency ?? 1;
+  // Every loop listens for the stop while it receives or pauses: that is no leak.
+  setMaxListeners(Math.max(10, 4 * loops), stopping.signal);
   /** Resolves after `ms`, or at once when the poller stops. */
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -142,11 +146,11 @@ export async function startSqsPoller(options: SqsPollerOptions): Promise<SqsPoll
     }
   };
 
-  const loops = Array.from({ length: options.concurrency ?? 1 }, loop);
+  const running = Array.from({ length: loops }, loop);
   return {
     stop: async () => {
       stopping.abort();
-      await Promise.allSettled(loops);
+      await Promise.allSettled(running);
     },
   };
 }

@@ -1,12 +1,12 @@
 /**
  * The whole of Relay on one machine: DynamoDB Local as a child process, fauxqs (SQS) in-process,
- * the real Lambda handlers behind a node:http adapter, the dispatcher fed by a local SQS poller,
- * runs of managed jobs as child processes of the runner program, and the maintenance sweep on a
- * timer.
+ * the real Lambda handlers behind a node:http adapter, the dispatcher fed by a local SQS poller
+ * as Lambda's event source feeds it, runs of managed jobs in this process (their commands as its
+ * children), and the maintenance sweep on a timer.
  *
  * It wires the same modules the Lambda entry points wire, from explicit settings (the table, the
  * emulators' endpoints and queues, and the caller's environment for the rest); it writes nothing to
- * `process.env`. Runner processes get those settings as their environment.
+ * `process.env`.
  *
  * Everything it starts listens on loopback only (the API too, unless asked otherwise with a token)
  * and ends with it. What can fail for want of setup (the port, Java) is checked before anything
@@ -18,6 +18,7 @@ import { commandSettingsFromEnv } from '../api/commands.ts';
 import { contextFor } from '../api/context.ts';
 import { documentClient, dynamoClient, sqsClient } from '../core/clients.ts';
 import { readConfig } from '../core/config.ts';
+import { DISPATCH_BATCH_SIZE, DISPATCH_MAX_CONCURRENCY } from '../core/dispatch-source.ts';
 import { Env } from '../core/env.ts';
 import { describeError, log } from '../core/log.ts';
 import { metricsFromEnv } from '../core/metrics.ts';
@@ -58,7 +59,7 @@ export interface LocalStack {
   readonly deadLetterQueueUrl: string;
   /**
    * What the Lambda functions get from a deployed stack (the table, the emulators' endpoints, the
-   * dispatch queues), as the runner processes get it: for programs that work beside the stack.
+   * dispatch queues): for programs that work beside the stack.
    */
   readonly environment: Readonly<Record<string, string>>;
   /** The stack's job store and dispatch queue, for tools that work beside it in this process. */
@@ -144,7 +145,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       name: 'relay-dispatch',
       visibilityTimeoutSeconds: 60,
     });
-    // What the Lambda functions get from the stack, here for this process and its runners.
+    // What the Lambda functions get from the stack, here for this process.
     const relay = {
       [Env.TABLE_NAME]: table,
       [Env.DYNAMODB_ENDPOINT]: dynamo.value.endpoint,
@@ -157,14 +158,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const metrics = metricsFromEnv(settings);
     const store = new JobStore(documentClient(config.dynamodbEndpoint), config, Date.now, metrics);
     const dispatch = new DispatchQueue(queueClient, queues.queueUrl, queues.deadLetterUrl);
-    const context = contextFor(store, { dispatch, commands: commandSettingsFromEnv(settings) });
+    const commands = commandSettingsFromEnv(settings);
+    const context = contextFor(store, { dispatch, commands });
 
-    const executor = await startLocalExecutor({ env: relay });
+    const executor = await startLocalExecutor({ store, dispatch, policy: commands.policy, env: settings });
     started.add(executor.stop);
     const poller = await startSqsPoller({
       client: queueClient,
       queueUrl: queues.queueUrl,
       handler: createDispatcher({ store, execute: executor.execute, dispatch }),
+      batchSize: DISPATCH_BATCH_SIZE,
+      concurrency: DISPATCH_MAX_CONCURRENCY,
     });
     started.add(poller.stop);
     // The dispatch queue lives only in memory: after a restart with --data-dir, every managed job

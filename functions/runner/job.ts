@@ -207,9 +207,6 @@ export async function runJob(ref: RunRef, deps: RunJobDeps): Promise<JobRunResul
       { identity: deps.identity ?? SELF },
       {
         signal: deps.signal,
-        // A parent that started this runner with an IPC channel (the local executor) learns the
-        // command's process group, so it can stop the command if the runner itself is killed.
-        onStart: (pgid) => process.send?.({ type: 'command-started', pgid }),
         onOutput: (entry) => {
           logs.add(entry);
           echo?.add(entry);
@@ -264,6 +261,26 @@ export async function runJob(ref: RunRef, deps: RunJobDeps): Promise<JobRunResul
     if (error instanceof JobNotFoundError || error instanceof LeaseLostError)
       return { kind: 'stopped', outcome };
     throw error;
+  }
+}
+
+/**
+ * Gives back a run that was stopped because the process running it was told to stop: the job waits
+ * again without spending a retry or counting the attempt, and `last_error` says why. Fenced by the
+ * run id, so a run that was cancelled or taken over meanwhile is left alone. Without this, a stopped
+ * stack's runs would show `running` until their leases expired, then be retried as if they had failed.
+ */
+export async function giveBack(store: JobStore, ref: RunRef, reason: unknown): Promise<void> {
+  const fields = { queue: ref.queue, job_id: ref.id, run_id: ref.runId };
+  const why = reason instanceof Error ? reason.message : String(reason);
+  try {
+    const released = await store.releaseRun(ref.queue, ref.id, ref.runId, why);
+    if (released) log('info', 'run given back: it will run again', { ...fields, reason: why });
+  } catch (error) {
+    log('warn', 'could not give the run back; it is retried once its lease expires', {
+      ...fields,
+      ...describeError(error),
+    });
   }
 }
 

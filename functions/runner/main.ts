@@ -1,7 +1,7 @@
 /**
  * The shell runner program: runs one command and exits 0 ok, 1 failed, 124 timed out.
  *
- * As the Fargate entrypoint (and the local stack's per-run process) it takes a job reference
+ * As the Fargate entrypoint it takes a job reference
  * (`--job <queue> <id> <run_id>`) and reads the payload from the store: ECS container overrides are
  * limited to 8 KiB in total, too little for a payload
  * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TaskOverride.html). It also runs a
@@ -15,10 +15,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as z from 'zod';
-import { describeError, log } from '../core/log.ts';
-import type { JobStore } from '../jobs/store.ts';
 import { commandSpecSchema } from './command.ts';
-import { type RunJobDeps, type RunRef, runJob } from './job.ts';
+import { giveBack, type RunJobDeps, runJob } from './job.ts';
 import { exitCodeFor, type RunDeps, runCommand } from './run.ts';
 import { type Identity, SELF } from './sandbox.ts';
 
@@ -84,25 +82,6 @@ export async function main(deps: MainDeps): Promise<void> {
   );
   if (outcome.error) stderr.write(`relay-runner: ${outcome.error}\n`);
   exit(exitCodeFor(outcome));
-}
-
-/**
- * Gives back a run this runner was told to stop: the job waits again without spending a retry or
- * counting the attempt, and `last_error` says why. Fenced by the run id, so a run that was cancelled
- * or taken over meanwhile is left alone. Without this, a stopped stack's runs would show `running`
- * until their leases expired, then be retried as if they had failed.
- */
-async function giveBack(store: JobStore, ref: RunRef, reason: unknown): Promise<void> {
-  const fields = { queue: ref.queue, job_id: ref.id, run_id: ref.runId };
-  try {
-    const released = await store.releaseRun(ref.queue, ref.id, ref.runId, reasonOf(reason));
-    if (released) log('info', 'run given back: it will run again', { ...fields, reason: reasonOf(reason) });
-  } catch (error) {
-    log('warn', 'could not give the run back; it is retried once its lease expires', {
-      ...fields,
-      ...describeError(error),
-    });
-  }
 }
 
 /** The validated spec, or what is wrong with the arguments. */

@@ -238,8 +238,6 @@ export function runCommand(
   // Whatever an earlier run of this uid left (a crashed runner, a reused sandbox) ends first.
   sweepLeftovers(identity);
   const home = apart ? makeHome(identity) : undefined;
-  // Runs of one stack share a group, a uid each: what one run writes, the next may change.
-  if (identity.kind === 'user') process.umask(SHARED_UMASK);
   /** After the command: its uid's leftovers are killed and its home removed. */
   const cleanUp = () => {
     sweepLeftovers(identity);
@@ -248,6 +246,10 @@ export function runCommand(
 
   return new Promise((resolve) => {
     let child: ChildLike;
+    // Runs of one stack share a group, a uid each: what one run writes, the next may change. The
+    // mask is this process's while the child forks, which copies it; the process that starts
+    // commands (the local stack itself) keeps its own for everything else.
+    const ownMask = identity.kind === 'user' ? process.umask(SHARED_UMASK) : undefined;
     try {
       child = spawn(spec.command, spec.args, {
         cwd: spec.cwd ?? home,
@@ -261,6 +263,8 @@ export function runCommand(
       cleanUp();
       resolve(finish(startFailure(spec, error)));
       return;
+    } finally {
+      if (ownMask !== undefined) process.umask(ownMask);
     }
     if (child.pid !== undefined) onStart?.(child.pid);
 

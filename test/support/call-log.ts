@@ -2,12 +2,10 @@
  * AWS call accounting for benchmarks: which calls a process makes and the DynamoDB capacity each
  * consumes, read from the `ConsumedCapacity` that DynamoDB returns when asked for it.
  *
- * `capacityHook` reports every call to a callback (the bench counts its own process that way).
- * Managed runs execute in child processes of the runner, whose calls the parent cannot hook: a
- * preload (preload.ts, `callLog`) makes each of them append one JSON line per call to a file.
+ * `capacityHook` reports every call to a callback: the bench's process holds the whole local stack,
+ * managed runs included.
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html
  */
-import { appendFileSync, readFileSync } from 'node:fs';
 import type { ClientCall, ClientHook } from '../../functions/core/clients.ts';
 
 /** One AWS call and what it consumed. */
@@ -116,26 +114,4 @@ export function capacityHook(onCall: (record: CallRecord) => void): ClientHook {
       throw error;
     }
   };
-}
-
-/**
- * A hook that appends every call to `file`, one JSON line each with the process id. The write is
- * synchronous: the runner exits right after its last call. Lines stay whole across processes
- * because each is one small `O_APPEND` write.
- */
-export function callLogHook(file: string): ClientHook {
-  return capacityHook((record) =>
-    appendFileSync(file, `${JSON.stringify({ ...record, pid: process.pid })}\n`),
-  );
-}
-
-/** One line of a call log file. */
-export type LoggedCall = CallRecord & { readonly pid: number };
-
-/** The calls logged to `file`. */
-export function readCallLog(file: string): LoggedCall[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as LoggedCall);
 }

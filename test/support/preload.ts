@@ -1,10 +1,9 @@
 /**
  * Hooks for child processes, from the test's or benchmark's side: a preload module that installs
- * `ChildHooks` (child-hooks.ts) and is loaded with `NODE_OPTIONS=--import <file>`. The local
- * executor passes `NODE_OPTIONS` on to the runners it starts (`runnerEnv`), and nothing else of a
- * test's choosing, so a preload is how a runner gets faults, a call log or a skewed clock.
+ * `ChildHooks` (child-hooks.ts) and is loaded with `NODE_OPTIONS=--import <file>`: how a worker
+ * process, or the runner program, gets faults or a skewed clock.
  *
- * The preload is bundled by esbuild into one plain `.mjs` file (runners are plain node, with no
+ * The preload is bundled by esbuild into one plain `.mjs` file (children are plain node, with no
  * TypeScript loader), with its settings written in. Relay's own client module keeps its hooks on
  * `globalThis`, so hooks the preload adds reach the bundled program's clients.
  */

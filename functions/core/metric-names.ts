@@ -31,6 +31,17 @@ export const JobMetric = {
    * queues. A gauge (read its Maximum): it returns to 0 once every dead job was requeued or deleted.
    */
   DEAD_JOBS: 'DeadJobs',
+  /**
+   * Claim writes that lost their condition: another worker or dispatcher started the job first, or
+   * it changed between the read and the write. Count. A few are the price of concurrent claimers;
+   * many say the claimers of a queue collide on its head.
+   */
+  CLAIM_CONFLICTS: 'ClaimConflicts',
+  /**
+   * From a dispatch hint being sent (or its job being due, if later) to the dispatcher starting
+   * the run. Milliseconds. Managed jobs only.
+   */
+  DISPATCH_LAG: 'DispatchLag',
 } as const;
 
 export type JobMetricName = (typeof JobMetric)[keyof typeof JobMetric];

@@ -121,7 +121,10 @@ export async function expireRun(
       last_error: LEASE_EXPIRED,
     });
     const claimed = await ctx.db.update<JobItem>(key, and(fence, pullJob), again);
-    if (!claimed.ok) return undefined;
+    if (!claimed.ok) {
+      ctx.metrics.claimConflicts(item.queue, 1);
+      return undefined;
+    }
     ctx.metrics.runEnded(item, 'retried', endedAt);
     ctx.metrics.claimed(item, claimed.item, now);
     return claimed.item;

@@ -62,11 +62,25 @@ async function lambdaBundle(entry: string): Promise<Bundle> {
 describe('the Lambda function bundles', () => {
   const entries = readdirSync(HANDLERS).filter((name) => name.endsWith('.ts'));
 
+  const bundles = new Map<string, Promise<Bundle>>();
+  /** Each entry is bundled once for every test that reads its bundle. */
+  const bundleOf = (name: string) => {
+    if (!bundles.has(name)) bundles.set(name, lambdaBundle(path.join(HANDLERS, name)));
+    return bundles.get(name) as Promise<Bundle>;
+  };
+
   it.each(entries)('built from functions/handlers/%s hold no fault injector or call log', async (name) => {
-    const bundle = await lambdaBundle(path.join(HANDLERS, name));
+    const bundle = await bundleOf(name);
 
     expect(toolingInputs(bundle.inputs)).toEqual([]);
     expect(markersIn(bundle.text)).toEqual([]);
+  });
+
+  it.each(entries)('built from functions/handlers/%s leave prom-client to the local server', async (name) => {
+    const bundle = await bundleOf(name);
+
+    // Lambda functions write EMF; only the local server exposes Prometheus metrics.
+    expect(bundle.inputs.filter((input) => input.includes('node_modules/prom-client/'))).toEqual([]);
   });
 
   it('would be caught holding them: a bundle of the preloaded hooks has the markers', async () => {
@@ -74,6 +88,12 @@ describe('the Lambda function bundles', () => {
 
     expect(toolingInputs(bundle.inputs)).not.toEqual([]);
     expect(markersIn(bundle.text)).toContain(INJECTED);
+  });
+
+  it('would be caught holding prom-client: a bundle of the local server has it', async () => {
+    const bundle = await lambdaBundle(path.join(ROOT, 'functions/local/stack.ts'));
+
+    expect(bundle.inputs.some((input) => input.includes('node_modules/prom-client/'))).toBe(true);
   });
 });
 

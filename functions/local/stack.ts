@@ -20,7 +20,7 @@ import { documentClient, dynamoClient, sqsClient } from '../core/clients.ts';
 import { readConfig } from '../core/config.ts';
 import { Env } from '../core/env.ts';
 import { describeError, log } from '../core/log.ts';
-import { metricsFromEnv } from '../core/metrics.ts';
+import { fanOut, metricsFromEnv } from '../core/metrics.ts';
 import { createDispatcher } from '../dispatch/dispatcher.ts';
 import { maintain } from '../dispatch/maintenance.ts';
 import { DispatchQueue, ensureDispatchQueues } from '../dispatch/queue.ts';
@@ -30,7 +30,9 @@ import { ensureTable } from '../jobs/table.ts';
 import { prepareDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { startLocalExecutor } from './executor.ts';
 import { ALLOWED_HOSTS_VARIABLE, parseAllowedHosts, startHttpAdapter } from './http-adapter.ts';
+import { metricsPage } from './metrics-page.ts';
 import { checkPort, LocalSetupError, listenError } from './preflight.ts';
+import { PrometheusMetrics } from './prometheus.ts';
 import { startSqsLocal } from './sqs-local.ts';
 import { startSqsPoller } from './sqs-poller.ts';
 
@@ -154,8 +156,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     const settings: NodeJS.ProcessEnv = { ...process.env, ...relay };
     const config = readConfig(settings);
-    const metrics = metricsFromEnv(settings);
+    // The same records as EMF on AWS, here for `GET /metrics` (and as EMF too, if RELAY_METRICS says).
+    const prometheus = new PrometheusMetrics();
+    const metrics = fanOut(prometheus, metricsFromEnv(settings));
     const store = new JobStore(documentClient(config.dynamodbEndpoint), config, Date.now, metrics);
+    prometheus.countJobs(store);
     const dispatch = new DispatchQueue(queueClient, queues.queueUrl, queues.deadLetterUrl);
     const context = contextFor(store, { dispatch, commands: commandSettingsFromEnv(settings) });
 
@@ -164,7 +169,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const poller = await startSqsPoller({
       client: queueClient,
       queueUrl: queues.queueUrl,
-      handler: createDispatcher({ store, execute: executor.execute, dispatch }),
+      handler: createDispatcher({ store, execute: executor.execute, dispatch, metrics }),
     });
     started.add(poller.stop);
     // The dispatch queue lives only in memory: after a restart with --data-dir, every managed job
@@ -177,6 +182,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port,
       token: options.token,
       allowedHosts,
+      pages: { '/metrics': metricsPage(prometheus) },
       handlers: {
         relay: createApiHandler('relay', () => context),
         jobs: createApiHandler('jobs', () => context),

@@ -10,6 +10,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { describeError, log } from '../core/log.ts';
 import { bulkOperations, managedBulkOperations } from './bulk-operations.ts';
 import type { ApiContext, Operations } from './context.ts';
+import { docsOperations } from './docs-operations.ts';
 import { errorResponse, isExpected } from './errors.ts';
 import { HttpError, type HttpRequest, type HttpResponse } from './http.ts';
 import { managedOperations } from './managed-operations.ts';
@@ -26,7 +27,13 @@ export type ApiHandler = middy.MiddyfiedHandler<ApiEvent, ApiResult>;
 
 export const OPERATIONS: Record<RouteGroup, Operations> = {
   relay: relayOperations,
-  jobs: { ...nativeOperations, ...bulkOperations, ...queueOperations, ...scheduleOperations },
+  jobs: {
+    ...nativeOperations,
+    ...bulkOperations,
+    ...queueOperations,
+    ...scheduleOperations,
+    ...docsOperations,
+  },
   managed: { ...managedOperations, ...managedBulkOperations, ...managedScheduleOperations },
 };
 

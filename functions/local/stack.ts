@@ -16,6 +16,8 @@ import { mkdirSync } from 'node:fs';
 import { commandSettingsFromEnv } from '../api/commands.ts';
 import { contextFor } from '../api/context.ts';
 import { createApiHandler } from '../api/handler.ts';
+import { openApiDocument } from '../api/openapi.ts';
+import { openApiGenerated } from '../api/openapi-source.ts';
 import { documentClient, dynamoClient, sqsClient } from '../core/clients.ts';
 import { readConfig } from '../core/config.ts';
 import { Env } from '../core/env.ts';
@@ -162,7 +164,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const store = new JobStore(documentClient(config.dynamodbEndpoint), config, Date.now, metrics);
     prometheus.countJobs(store);
     const dispatch = new DispatchQueue(queueClient, queues.queueUrl, queues.deadLetterUrl);
-    const context = contextFor(store, { dispatch, commands: commandSettingsFromEnv(settings) });
+    const context = contextFor(store, {
+      dispatch,
+      commands: commandSettingsFromEnv(settings),
+      openapi: openApiGenerated(openApiDocument),
+    });
 
     const executor = await startLocalExecutor({ env: relay });
     started.add(executor.stop);

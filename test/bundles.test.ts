@@ -4,13 +4,22 @@
  * runner, the executor) nor any Lambda function bundle holds them.
  *
  * The Lambda bundles are built here with esbuild as `RelayFunction` builds them at synth (minified
- * ESM for Node 24, the AWS SDK left to the runtime), one per entry in functions/handlers/.
+ * ESM for Node 24), one per entry in functions/handlers/, but for the AWS SDK: `RelayFunction`
+ * bundles it, and it holds neither test tooling nor code counted here, so it is left out to keep
+ * this fast (test/synth.test.ts checks the bundles synthesis writes). What grows with Relay
+ * (its own code and zod) stays under a ceiling: that is what a cold start loads besides the SDK.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
+import {
+  type Metafile,
+  OWN_CODE_CEILING_BYTES,
+  outputBytesByPackage,
+  ownCodeBytes,
+} from '../scripts/bundles.ts';
 import { INJECTED } from './support/faults.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -32,10 +41,22 @@ const markersIn = (text: string) => MARKERS.filter((marker) => text.includes(mar
 interface Bundle {
   readonly text: string;
   readonly inputs: string[];
+  readonly metafile: Metafile;
 }
 
-/** One entry bundled as `RelayFunction` bundles it. */
-async function lambdaBundle(entry: string): Promise<Bundle> {
+const bundles = new Map<string, Promise<Bundle>>();
+
+/** One entry bundled as `RelayFunction` bundles it (once per file). */
+function lambdaBundle(entry: string): Promise<Bundle> {
+  let bundle = bundles.get(entry);
+  if (!bundle) {
+    bundle = buildBundle(entry);
+    bundles.set(entry, bundle);
+  }
+  return bundle;
+}
+
+async function buildBundle(entry: string): Promise<Bundle> {
   const result = await build({
     entryPoints: [entry],
     bundle: true,
@@ -56,31 +77,49 @@ async function lambdaBundle(entry: string): Promise<Bundle> {
   return {
     text: result.outputFiles.map((file) => file.text).join('\n'),
     inputs: Object.keys(result.metafile.inputs),
+    metafile: result.metafile,
   };
 }
 
 describe('the Lambda function bundles', () => {
   const entries = readdirSync(HANDLERS).filter((name) => name.endsWith('.ts'));
 
-  const bundles = new Map<string, Promise<Bundle>>();
-  /** Each entry is bundled once for every test that reads its bundle. */
-  const bundleOf = (name: string) => {
-    if (!bundles.has(name)) bundles.set(name, lambdaBundle(path.join(HANDLERS, name)));
-    return bundles.get(name) as Promise<Bundle>;
-  };
-
   it.each(entries)('built from functions/handlers/%s hold no fault injector or call log', async (name) => {
-    const bundle = await bundleOf(name);
+    const bundle = await lambdaBundle(path.join(HANDLERS, name));
 
     expect(toolingInputs(bundle.inputs)).toEqual([]);
     expect(markersIn(bundle.text)).toEqual([]);
   });
 
+  it.each(entries)(
+    'built from functions/handlers/%s hold at most 200 KiB of Relay’s code and zod',
+    async (name) => {
+      const packages = outputBytesByPackage((await lambdaBundle(path.join(HANDLERS, name))).metafile);
+
+      expect(packages['(relay)']).toBeGreaterThan(0);
+      expect(ownCodeBytes(packages)).toBeLessThanOrEqual(OWN_CODE_CEILING_BYTES);
+    },
+  );
+
   it.each(entries)('built from functions/handlers/%s leave prom-client to the local server', async (name) => {
-    const bundle = await bundleOf(name);
+    const bundle = await lambdaBundle(path.join(HANDLERS, name));
 
     // Lambda functions write EMF; only the local server exposes Prometheus metrics.
     expect(bundle.inputs.filter((input) => input.includes('node_modules/prom-client/'))).toEqual([]);
+  });
+
+  it('would be caught holding prom-client: a bundle of the local server has it', async () => {
+    const bundle = await lambdaBundle(path.join(ROOT, 'functions/local/stack.ts'));
+
+    expect(bundle.inputs.some((input) => input.includes('node_modules/prom-client/'))).toBe(true);
+  });
+
+  it('would be caught holding more: a bundle that imports zod by name keeps all of it', async () => {
+    const packages = outputBytesByPackage(
+      (await lambdaBundle(path.join(ROOT, 'test/support/zod-by-name.ts'))).metafile,
+    );
+
+    expect(ownCodeBytes(packages)).toBeGreaterThan(OWN_CODE_CEILING_BYTES);
   });
 
   it('would be caught holding them: a bundle of the preloaded hooks has the markers', async () => {
@@ -88,12 +127,6 @@ describe('the Lambda function bundles', () => {
 
     expect(toolingInputs(bundle.inputs)).not.toEqual([]);
     expect(markersIn(bundle.text)).toContain(INJECTED);
-  });
-
-  it('would be caught holding prom-client: a bundle of the local server has it', async () => {
-    const bundle = await lambdaBundle(path.join(ROOT, 'functions/local/stack.ts'));
-
-    expect(bundle.inputs.some((input) => input.includes('node_modules/prom-client/'))).toBe(true);
   });
 });
 

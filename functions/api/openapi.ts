@@ -9,7 +9,7 @@
  * 403 are the edge's (a local server's token and Origin checks, IAM on AWS). A route of the table
  * with no entry in route-docs.ts fails the generation, naming it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import packageJson from '../../package.json' with { type: 'json' };
 import { type Answer, type DomainStatus, ROUTE_DOCS, type RouteDoc } from './route-docs.ts';
 import { ROUTES, type Route, routeKey } from './routes.ts';

@@ -4,9 +4,10 @@
  * raise (errors.ts maps them). The errors every route of a kind shares (bad input, auth, a busy
  * store) are added by openapi.ts from the route's shape, so this table holds only what differs.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { bulkBody, listQuery } from './filter-schemas.ts';
 import { queueLimitsBody, queueSettingsBody } from './queue-schemas.ts';
+import { noQuery } from './run-schemas.ts';
 import { scheduleBody, schedulePutBody } from './schedule-schemas.ts';
 import {
   claimQueryV1,
@@ -39,6 +40,7 @@ import {
   relayV1JobView,
   relayV2JobView,
   requeueReportView,
+  runsView,
   scheduleListView,
   scheduleView,
 } from './view-schemas.ts';
@@ -257,6 +259,13 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /v1/queues/{queue}/jobs/{id}/status': {
     summary: 'A job, whatever its state.',
     ok: { 200: job },
+    errors: [404],
+  },
+  'GET /v1/queues/{queue}/jobs/{id}/runs': {
+    summary:
+      "A job's runs, oldest first: when each was claimed, started and ended, how, and by which worker.",
+    query: noQuery,
+    ok: { 200: { description: 'The runs.', body: runsView } },
     errors: [404],
   },
   'GET /v1/queues/{queue}/jobs/{id}/logs': {

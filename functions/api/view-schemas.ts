@@ -3,7 +3,7 @@
  * schedule-schemas.ts write. Only the OpenAPI document uses them (the views are plain functions);
  * the OpenAPI tests parse real answers with them, so a view and its schema cannot drift apart.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { VIEW_STATUSES } from '../jobs/model.ts';
 import { OVERLAPS } from '../jobs/schedule-model.ts';
 
@@ -114,6 +114,24 @@ export const queueStatsView = z.strictObject({
 export const queueSettingsView = queueView.partial({ ordering: true, shards: true });
 
 export const queueLimitsView = z.strictObject({ queue: z.string(), ...limits });
+
+/** A job's runs, oldest first (`runView`). */
+export const runsView = z.strictObject({
+  runs: z.array(
+    z.strictObject({
+      run_id: z.string(),
+      attempt: z.number().int(),
+      outcome: z.string().nullable(),
+      claimed_at: time,
+      started_at: time,
+      ended_at: time,
+      duration_ms: z.number().nullable(),
+      exit_code: z.number().int().nullable(),
+      error: z.string().nullable(),
+      worker: z.string().nullable(),
+    }),
+  ),
+});
 
 export const logsView = z.strictObject({ entries: z.array(anyObject), next_cursor: z.string().nullable() });
 

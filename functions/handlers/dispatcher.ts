@@ -6,7 +6,7 @@
  */
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import middy from '@middy/core';
-import { ecsClient } from '../core/clients.ts';
+import { ecsClient, withoutSdkLogging } from '../core/clients.ts';
 import { Env } from '../core/env.ts';
 import { metricsFromEnv } from '../core/metrics.ts';
 import { createDispatcher } from '../dispatch/dispatcher.ts';
@@ -42,7 +42,7 @@ function executorName(env: NodeJS.ProcessEnv = process.env): string {
 
 const store = storeFromEnv();
 const dispatch = dispatchFromEnv();
-const executor = { lambda: new LambdaClient({}), functionName: executorName() };
+const executor = { lambda: withoutSdkLogging(new LambdaClient({})), functionName: executorName() };
 
 export const handler = middy(
   createDispatcher({

@@ -71,6 +71,22 @@ describe('the OpenAPI document', () => {
     },
   );
 
+  it('documents the worker name a claim may carry, on every claim route', () => {
+    const claims = [
+      'GET /v1/queues/{queue}/jobs',
+      'GET /next',
+      'GET /v1/next',
+      'GET /v2/queues/{queue}/jobs',
+    ];
+
+    for (const key of claims) {
+      const [method, p] = key.split(' ') as [Route['method'], string];
+      expect(operationOf({ method, path: p })?.parameters, key).toContainEqual(
+        expect.objectContaining({ name: 'x-relay-worker', in: 'header' }),
+      );
+    }
+  });
+
   it('answers a busy store as the routes do: 429 on relay-rs v1 and seed routes, 503 elsewhere', () => {
     const busy = (key: string) => {
       const [method, p] = key.split(' ') as [string, string];
@@ -116,7 +132,7 @@ describe('GET /openapi.json and the answers it documents', () => {
     route.path.replace('{run_id}', '00000000-0000-4000-8000-000000000000').replace(/\{[^}]+\}/g, 'x1');
 
   it.each(ROUTES.map((r) => [routeKey(r), r] as const))(
-    'documents each status %s answers to a bare request, an empty object and a body that is not JSON',
+    'documents each status %s answers to a bare request, an empty object, a body that is not JSON and a bad worker name',
     async (_, route) => {
       const documented = Object.keys(operationOf(route)?.responses ?? {}).map(Number);
       const url = concrete(route);
@@ -133,6 +149,8 @@ describe('GET /openapi.json and the answers it documents', () => {
           headers: json,
           body: route.method === 'HEAD' || route.method === 'GET' ? undefined : '{',
         }),
+        // A worker name claims refuse (too long); other routes ignore the header.
+        api.fetch(url, { method: route.method, headers: { 'x-relay-worker': 'w'.repeat(300) } }),
       ]);
 
       for (const answer of answers) expect(documented).toContain(answer.status);

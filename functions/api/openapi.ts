@@ -13,6 +13,7 @@ import * as z from 'zod';
 import packageJson from '../../package.json' with { type: 'json' };
 import { type Answer, type DomainStatus, ROUTE_DOCS, type RouteDoc } from './route-docs.ts';
 import { ROUTES, type Route, routeKey } from './routes.ts';
+import { WORKER_HEADER } from './run-schemas.ts';
 import { childJob, nativeJob, relayV1Job, relayV2Job } from './schemas.ts';
 import * as views from './view-schemas.ts';
 import { errorView } from './view-schemas.ts';
@@ -92,6 +93,7 @@ function errorsOf(route: Route, doc: RouteDoc): Map<number, string[]> {
   const add = (status: number, why: string) => errors.set(status, [...(errors.get(status) ?? []), why]);
   if (route.path.includes('{')) add(400, 'A path parameter is not a valid name (or run id).');
   if (doc.query) add(400, 'A query parameter is missing, unknown or malformed.');
+  if (doc.claims) add(400, `The \`${WORKER_HEADER}\` header is not 1 to 256 printable ASCII characters.`);
   if (doc.body) {
     add(400, 'The body is not JSON.');
     add(413, 'The body, or its payload and state, is too large.');
@@ -155,7 +157,18 @@ function parametersOf(route: Route, doc: RouteDoc, schemas: Schemas): Schema[] {
       schema,
     }),
   );
-  return [...inPath, ...inQuery];
+  const worker = doc.claims
+    ? [
+        {
+          name: WORKER_HEADER,
+          in: 'header',
+          required: false,
+          description: "The claimer's name, kept with each run it starts (printable ASCII, at most 256).",
+          schema: { type: 'string', minLength: 1, maxLength: 256 },
+        },
+      ]
+    : [];
+  return [...inPath, ...inQuery, ...worker];
 }
 
 /** A tag per part of the API, from the route's style and path. */

@@ -60,6 +60,8 @@ export interface RouteDoc {
   readonly body?: z.ZodType;
   /** The body may be left out (a heartbeat without state). */
   readonly optionalBody?: boolean;
+  /** A claim: the claimer may name itself in `X-Relay-Worker` (run-schemas.ts). */
+  readonly claims?: boolean;
   readonly ok: Readonly<Partial<Record<200 | 201 | 202 | 204, Answer>>>;
   readonly errors?: readonly DomainStatus[];
   /** Whether the route reads or writes the store, and so can answer "busy". @default true */
@@ -92,6 +94,7 @@ function seed(prefix: '' | '/v1'): Record<string, RouteDoc> {
     [`GET ${prefix}/next`]: {
       summary: 'Claim the next job of `queue` (one object), or `num_jobs` of them (an array).',
       query: seedNextQuery,
+      claims: true,
       ok: { 200: { description: 'The claimed job, or jobs.', body: relayV1JobView }, 204: noJobs },
     },
     [`PATCH ${prefix}/heartbeat`]: {
@@ -140,6 +143,7 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /v1/queues/{queue}/jobs': {
     summary: 'Claim up to `num_jobs` jobs (default 1; 0 claims none).',
     query: claimQueryV1,
+    claims: true,
     ok: { 200: relayV1Jobs, 204: noJobs },
   },
   'HEAD /v1/queues/{queue}/jobs/{id}': {
@@ -174,6 +178,7 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /v2/queues/{queue}/jobs': {
     summary: 'Claim up to `num_jobs` jobs (default 1).',
     query: claimQueryV2,
+    claims: true,
     ok: { 200: { description: 'The claimed jobs.', body: relayV2JobView.array() }, 204: noJobs },
   },
   'HEAD /v2/queues/{queue}/jobs/{id}': {

@@ -1,8 +1,10 @@
 import { type CfnElement, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type IMetric, MathExpression, type MetricOptions, Stats } from 'aws-cdk-lib/aws-cloudwatch';
 import {
   AttributeType,
   BillingMode,
   type ITable,
+  Operation,
   ProjectionType,
   Table,
   TableEncryption,
@@ -49,7 +51,26 @@ export interface IJobTable {
    * strict queues) in the workload's environment.
    */
   grantReadWriteJobs(workload: IWorkload): Grant;
+  /** Requests of the store's operations DynamoDB throttled (table or index capacity), summed. */
+  metricThrottledRequests(options?: MetricOptions): IMetric;
+  /** Requests of the store's operations that failed with a DynamoDB server error (HTTP 500), summed. */
+  metricSystemErrors(options?: MetricOptions): IMetric;
 }
+
+/**
+ * The operations the store issues (`functions/jobs/dynamo.ts`): the ones whose throttles and
+ * system errors matter. Eight, within the ten metrics an alarm's math expression may read.
+ */
+const STORE_OPERATIONS = [
+  Operation.GET_ITEM,
+  Operation.BATCH_GET_ITEM,
+  Operation.QUERY,
+  Operation.PUT_ITEM,
+  Operation.UPDATE_ITEM,
+  Operation.DELETE_ITEM,
+  Operation.BATCH_WRITE_ITEM,
+  Operation.TRANSACT_WRITE_ITEMS,
+];
 
 /**
  * Item-level actions the store issues (`functions/jobs/store.ts`). `TransactWriteItems` is
@@ -139,6 +160,37 @@ export class JobTable extends Construct implements IJobTable {
       );
     }
     return this.table.grant(workload, ...ITEM_ACTIONS);
+  }
+
+  metricThrottledRequests(options: MetricOptions = {}): IMetric {
+    return this.sumOverOperations('ThrottledRequests', options);
+  }
+
+  metricSystemErrors(options: MetricOptions = {}): IMetric {
+    return this.sumOverOperations('SystemErrors', options);
+  }
+
+  /**
+   * The Sum of a per-operation metric over the store's operations. DynamoDB publishes these only
+   * for an operation that had one, and metric math leaves out a period where any term has no
+   * data, so each term is `FILL(…, 0)`: `*ForOperations` of aws-cdk-lib sums without it, and its
+   * alarm would fire only when every operation was throttled at once.
+   */
+  private sumOverOperations(metricName: string, options: MetricOptions): IMetric {
+    const terms = STORE_OPERATIONS.map((operation) => ({
+      id: `${operation[0]?.toLowerCase()}${operation.slice(1)}`,
+      metric: this.table.metric(metricName, {
+        statistic: Stats.SUM,
+        ...options,
+        dimensionsMap: { TableName: this.table.tableName, Operation: operation },
+      }),
+    }));
+    return new MathExpression({
+      expression: terms.map(({ id }) => `FILL(${id}, 0)`).join(' + '),
+      usingMetrics: Object.fromEntries(terms.map(({ id, metric }) => [id, metric])),
+      label: options.label ?? metricName,
+      period: options.period,
+    });
   }
 }
 

@@ -1,14 +1,6 @@
 import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import type { IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
-import {
-  Alarm,
-  type AlarmProps,
-  ComparisonOperator,
-  type IAlarm,
-  MathExpression,
-  Stats,
-  TreatMissingData,
-} from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, type IAlarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -16,20 +8,45 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { JobMetric } from '../functions/core/metric-names.ts';
+import {
+  type AlarmRule,
+  apiAlarms,
+  dispatchAlarms,
+  functionAlarms,
+  jobAlarms,
+  maintenanceAlarm,
+  tableAlarms,
+} from './alarm-rules.ts';
 import type { IDispatchQueue } from './dispatch-queue.ts';
-import { JOB_METRIC_PERIOD, jobMetric } from './job-metrics.ts';
+import type { IJobTable } from './job-table.ts';
 
 export interface RelayAlarmsProps {
+  /** This Relay's name in its metrics (`RELAY_NAME`): the alarms on Relay's own metrics read only its series. */
+  readonly relayName: string;
+  /** The jobs table: DynamoDB throttles and system errors of the store's requests. */
+  readonly table: IJobTable;
   /**
-   * The dispatch queue (age of the oldest hint) and its dead-letter queue (dead letters).
+   * The dispatch queue (age of the oldest hint) and its dead-letter queue (dead letters); with it,
+   * runner tasks that stop mid-run alarm too.
    *
-   * @default none: managed jobs are off, and so are the dead-letter and dispatch-age alarms
+   * @default none: managed jobs are off, and so are the dead-letter, dispatch-age and runner alarms
    */
   readonly dispatchQueue?: IDispatchQueue;
-  /** Relay's functions by label (`{ api, dispatcher, maintenance }`): one error-rate alarm each. */
+  /** Relay's functions by label (`{ api, dispatcher, maintenance }`): error-rate and throttle alarms each. */
   readonly functions: Readonly<Record<string, IFunction>>;
-  /** The HTTP API whose 5xx rate is watched. */
+  /**
+   * The timeouts of the functions, by the same labels: an alarm each when invocations come close.
+   *
+   * @default no duration alarms
+   */
+  readonly functionTimeouts?: Readonly<Record<string, Duration>>;
+  /**
+   * The function of the scheduled maintenance pass: an alarm when it stops running.
+   *
+   * @default no such alarm
+   */
+  readonly maintenance?: IFunction;
+  /** The HTTP API whose 5xx and 4xx rates and p99 latency are watched. */
   readonly api: IHttpApi;
   /**
    * Where the alarms notify, when they fire and when they recover.
@@ -53,6 +70,13 @@ export interface RelayAlarmsProps {
    */
   readonly maxDispatchAge?: Duration;
   /**
+   * How long a queue's oldest due job may wait for a claim before the alarm fires. One threshold
+   * for every queue: the alarm reads the worst queue's `OldestPendingAge`.
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly maxPendingAge?: Duration;
+  /**
    * Percent of a function's invocations that may fail (throw or time out) before its alarm fires.
    *
    * @default 5
@@ -64,17 +88,30 @@ export interface RelayAlarmsProps {
    * @default 1
    */
   readonly maxApiServerErrorPercent?: number;
+  /**
+   * Percent of API requests that may end in a 4xx before the alarm fires.
+   *
+   * @default 10 — conflicts (409) and unknown jobs (404) are part of normal use
+   */
+  readonly maxApiClientErrorPercent?: number;
+  /**
+   * The API's p99 latency above which the alarm fires.
+   *
+   * @default Duration.seconds(2)
+   */
+  readonly maxApiLatency?: Duration;
 }
 
 /** SQS's longest DelaySeconds: a hint may wait this long before it can be received. */
 const MAX_HINT_DELAY = Duration.minutes(15);
-const PERIOD = JOB_METRIC_PERIOD;
-/** Rates alarm when two of the last three periods breach: one bad period is noise, two are a trend. */
-const RATE_EVALUATION = { evaluationPeriods: 3, datapointsToAlarm: 2 };
+/** The maintenance pass runs every minute: an age below two passes is noise of the gauge itself. */
+const MIN_PENDING_AGE = Duration.minutes(2);
 
 /**
- * Relay's alarms and the SNS topic they notify: dead jobs, failing functions, API 5xx, and with
- * managed jobs a dead letter and a stuck dispatch queue.
+ * Relay's alarms and the SNS topic they notify: a queue nobody serves, dead jobs, a stopped
+ * maintenance pass, failing, throttled or slow functions, API errors and latency, DynamoDB
+ * throttles and errors, and with managed jobs dead letters, a stuck dispatch queue and runner tasks
+ * that die mid-run. What each watches: `alarm-rules.ts`.
  */
 export class RelayAlarms extends Construct {
   /** The topic every alarm notifies. */
@@ -83,98 +120,40 @@ export class RelayAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: RelayAlarmsProps) {
     super(scope, id);
-    const maxDispatchAge = props.maxDispatchAge ?? Duration.minutes(30);
-    const maxFunctionErrorPercent = props.maxFunctionErrorPercent ?? 5;
-    const maxApiServerErrorPercent = props.maxApiServerErrorPercent ?? 1;
-    validate(props, { maxDispatchAge, maxFunctionErrorPercent, maxApiServerErrorPercent });
+    const thresholds = {
+      maxDispatchAge: props.maxDispatchAge ?? Duration.minutes(30),
+      maxPendingAge: props.maxPendingAge ?? Duration.minutes(15),
+      maxFunctionErrorPercent: props.maxFunctionErrorPercent ?? 5,
+      maxApiServerErrorPercent: props.maxApiServerErrorPercent ?? 1,
+      maxApiClientErrorPercent: props.maxApiClientErrorPercent ?? 10,
+      maxApiLatency: props.maxApiLatency ?? Duration.seconds(2),
+    };
+    validate(props, thresholds);
 
     this.topic = props.topic ?? this.createTopic();
     if (props.email) this.topic.addSubscription(new EmailSubscription(props.email));
     const action = new SnsAction(this.topic);
-    const alarm = (alarmId: string, alarmProps: AlarmProps): IAlarm => {
-      const created = new Alarm(this, alarmId, alarmProps);
+    const { dispatchQueue, relayName, maintenance } = props;
+    const rules: AlarmRule[] = [
+      ...(dispatchQueue ? dispatchAlarms(dispatchQueue, relayName, thresholds.maxDispatchAge) : []),
+      ...jobAlarms(relayName, thresholds.maxPendingAge),
+      ...(maintenance ? [maintenanceAlarm(maintenance)] : []),
+      ...Object.entries(props.functions).flatMap(([label, fn]) =>
+        functionAlarms(label, fn, thresholds.maxFunctionErrorPercent, props.functionTimeouts?.[label]),
+      ),
+      ...apiAlarms(props.api, {
+        maxServerErrorPercent: thresholds.maxApiServerErrorPercent,
+        maxClientErrorPercent: thresholds.maxApiClientErrorPercent,
+        maxLatency: thresholds.maxApiLatency,
+      }),
+      ...tableAlarms(props.table),
+    ];
+    this.alarms = rules.map((rule) => {
+      const created = new Alarm(this, rule.id, rule.props);
       created.addAlarmAction(action);
       created.addOkAction(action);
       return created;
-    };
-    const { dispatchQueue } = props;
-
-    this.alarms = [
-      ...(dispatchQueue
-        ? [
-            alarm('DeadLetters', {
-              alarmDescription:
-                'The dispatch dead-letter queue holds messages: SQS moved dispatch hints there after they ' +
-                'kept failing, and their jobs are dead. Check the dispatcher’s errors and logs, then requeue ' +
-                'or delete the jobs; the maintenance sweep keeps the DLQ in step with them.',
-              metric: dispatchQueue.metricDeadLetters({ period: PERIOD }),
-              comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-              threshold: 0,
-              evaluationPeriods: 1,
-              treatMissingData: TreatMissingData.NOT_BREACHING,
-            }),
-            alarm('DispatchAge', {
-              alarmDescription:
-                `The oldest dispatch hint is older than ${maxDispatchAge.toHumanString()}: ` +
-                'the dispatcher is not consuming the queue. Check its errors, throttles and logs.',
-              metric: dispatchQueue.queue.metricApproximateAgeOfOldestMessage({
-                statistic: Stats.MAXIMUM,
-                period: PERIOD,
-              }),
-              comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-              threshold: maxDispatchAge.toSeconds({ integral: false }),
-              evaluationPeriods: 1,
-              treatMissingData: TreatMissingData.NOT_BREACHING,
-            }),
-          ]
-        : []),
-      ...Object.entries(props.functions).map(([label, fn]) =>
-        alarm(`${label[0]?.toUpperCase()}${label.slice(1)}ErrorRate`, {
-          alarmDescription: `More than ${maxFunctionErrorPercent}% of the ${label} function's invocations fail.`,
-          metric: new MathExpression({
-            expression: '100 * errors / invocations',
-            usingMetrics: {
-              errors: fn.metricErrors({ statistic: Stats.SUM }),
-              invocations: fn.metricInvocations({ statistic: Stats.SUM }),
-            },
-            label: `${label} error %`,
-            period: PERIOD,
-          }),
-          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-          threshold: maxFunctionErrorPercent,
-          ...RATE_EVALUATION,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
-        }),
-      ),
-      alarm('ApiServerErrorRate', {
-        alarmDescription: `More than ${maxApiServerErrorPercent}% of API requests end in a 5xx.`,
-        metric: new MathExpression({
-          expression: '100 * serverErrors / requests',
-          usingMetrics: {
-            serverErrors: props.api.metricServerError({ statistic: Stats.SUM }),
-            requests: props.api.metricCount({ statistic: Stats.SUM }),
-          },
-          label: 'API 5xx %',
-          period: PERIOD,
-        }),
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        threshold: maxApiServerErrorPercent,
-        ...RATE_EVALUATION,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      }),
-      // A gauge the maintenance sweep counts from DynamoDB, so the alarm stays on while any job is
-      // dead and clears once every one was requeued or deleted, not five minutes after a death.
-      alarm('DeadJobs', {
-        alarmDescription:
-          'Jobs are dead (all queues). List them with `relay dlq list <queue>` and find why in the ' +
-          '"Recent failures" logs, then requeue or delete them: the alarm clears when none is left.',
-        metric: jobMetric(JobMetric.DEAD_JOBS, Stats.MAXIMUM),
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        threshold: 0,
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      }),
-    ];
+    });
   }
 
   /**
@@ -200,21 +179,37 @@ export class RelayAlarms extends Construct {
 
 interface Thresholds {
   readonly maxDispatchAge: Duration;
+  readonly maxPendingAge: Duration;
   readonly maxFunctionErrorPercent: number;
   readonly maxApiServerErrorPercent: number;
+  readonly maxApiClientErrorPercent: number;
+  readonly maxApiLatency: Duration;
 }
 
 function validate(props: RelayAlarmsProps, thresholds: Thresholds): void {
-  const { maxDispatchAge, maxFunctionErrorPercent, maxApiServerErrorPercent } = thresholds;
+  const { maxDispatchAge, maxPendingAge } = thresholds;
   if (maxDispatchAge.toMilliseconds() <= MAX_HINT_DELAY.toMilliseconds()) {
     throw new Error(
       `RelayAlarms maxDispatchAge is ${maxDispatchAge.toHumanString()}, but a dispatch hint may be delayed ` +
         `up to 15 minutes before it can be received: pass more than Duration.minutes(15), or omit it for 30 minutes.`,
     );
   }
+  if (maxPendingAge.toMilliseconds() < MIN_PENDING_AGE.toMilliseconds()) {
+    throw new Error(
+      `RelayAlarms maxPendingAge is ${maxPendingAge.toHumanString()}, but the maintenance pass measures ` +
+        'it once a minute: pass Duration.minutes(2) or more, or omit it for 15 minutes.',
+    );
+  }
+  if (thresholds.maxApiLatency.toMilliseconds() <= 0) {
+    throw new Error(
+      `RelayAlarms maxApiLatency is ${thresholds.maxApiLatency.toHumanString()}, but a latency the API can ` +
+        'exceed is above 0: pass one, or omit it for 2 seconds.',
+    );
+  }
   for (const [name, value, fallback] of [
-    ['maxFunctionErrorPercent', maxFunctionErrorPercent, 5],
-    ['maxApiServerErrorPercent', maxApiServerErrorPercent, 1],
+    ['maxFunctionErrorPercent', thresholds.maxFunctionErrorPercent, 5],
+    ['maxApiServerErrorPercent', thresholds.maxApiServerErrorPercent, 1],
+    ['maxApiClientErrorPercent', thresholds.maxApiClientErrorPercent, 10],
   ] as const) {
     if (!(value >= 0 && value < 100)) {
       throw new Error(

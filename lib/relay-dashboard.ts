@@ -8,6 +8,7 @@ import {
   type IWidget,
   LogQueryWidget,
   Metric,
+  type MetricOptions,
   Stats,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ICluster } from 'aws-cdk-lib/aws-ecs';
@@ -16,9 +17,14 @@ import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { JobMetric, type JobMetricName } from '../functions/core/metric-names.ts';
 import type { IDispatchQueue } from './dispatch-queue.ts';
-import { jobMetric, jobMetricPerQueue } from './job-metrics.ts';
+import { jobMetricPerQueue as perQueueMetric, jobMetric as relayMetric } from './job-metrics.ts';
+import type { IJobTable } from './job-table.ts';
 
 export interface RelayDashboardProps {
+  /** This Relay's name in its metrics (`RELAY_NAME`): the graphs of Relay's own metrics show only its series. */
+  readonly relayName: string;
+  /** The jobs table: DynamoDB throttles and system errors. */
+  readonly table: IJobTable;
   /**
    * The dispatch queue and its dead-letter queue: depth, age of the oldest hint, dead letters.
    *
@@ -79,8 +85,8 @@ export const RECENT_FAILURES_QUERY: readonly string[] = [
 ];
 
 /**
- * Relay's operational dashboard: jobs by state and by queue, queue wait and run duration, the jobs
- * dead now, the functions, the API, recent failures from the logs, and with managed jobs the
+ * Relay's operational dashboard: jobs by state and by queue, queue wait and run duration, the
+ * backlog now (waiting, oldest waiting, running, dead), DynamoDB throttles and errors, the functions, the API, recent failures from the logs, and with managed jobs the
  * dispatch queue, its dead letters and the runner's tasks.
  *
  * Per-queue graphs find their queues with SEARCH expressions, so queues created after the deploy
@@ -92,7 +98,10 @@ export class RelayDashboard extends Construct {
   constructor(scope: Construct, id: string, props: RelayDashboardProps) {
     super(scope, id);
     validate(props);
-    const { dispatchQueue, cluster } = props;
+    const { dispatchQueue, cluster, relayName: relay, table } = props;
+    const jobMetric: BoundJobMetric = (name, statistic, options) =>
+      relayMetric(relay, name, statistic, options);
+    const perQueue = (name: JobMetricName, statistic: string) => perQueueMetric(relay, name, statistic);
     const functions = Object.entries(props.functions);
     const perFunction = (metric: (fn: IFunction, label: string) => IMetric[]): IMetric[] =>
       functions.flatMap(([label, fn]) => metric(fn, label));
@@ -108,24 +117,44 @@ export class RelayDashboard extends Construct {
       },
       ...COUNTS.map((name) => ({
         title: `${name} per queue`,
-        metrics: [jobMetricPerQueue(name, Stats.SUM)],
+        metrics: [perQueue(name, Stats.SUM)],
       })),
     ];
     rows.push(row(jobs.slice(0, 4)), row(jobs.slice(4)));
     rows.push(
       row([
-        { title: 'Queue wait (all queues)', metrics: percentiles(JobMetric.QUEUE_WAIT), unit: 'ms' },
+        {
+          title: 'Queue wait (all queues)',
+          metrics: percentiles(jobMetric, JobMetric.QUEUE_WAIT),
+          unit: 'ms',
+        },
         {
           title: 'Queue wait p99 per queue',
-          metrics: [jobMetricPerQueue(JobMetric.QUEUE_WAIT, Stats.p(99))],
+          metrics: [perQueue(JobMetric.QUEUE_WAIT, Stats.p(99))],
           unit: 'ms',
         },
-        { title: 'Run duration (all queues)', metrics: percentiles(JobMetric.RUN_DURATION), unit: 'ms' },
+        {
+          title: 'Run duration (all queues)',
+          metrics: percentiles(jobMetric, JobMetric.RUN_DURATION),
+          unit: 'ms',
+        },
         {
           title: 'Run duration p99 per queue',
-          metrics: [jobMetricPerQueue(JobMetric.RUN_DURATION, Stats.p(99))],
+          metrics: [perQueue(JobMetric.RUN_DURATION, Stats.p(99))],
           unit: 'ms',
         },
+      ]),
+    );
+    // The backlog gauges of the maintenance pass: values now, so their Maximum, never a sum.
+    rows.push(
+      row([
+        { title: 'Jobs waiting per queue', metrics: [perQueue(JobMetric.PENDING_JOBS, Stats.MAXIMUM)] },
+        {
+          title: 'Oldest waiting job per queue',
+          metrics: [perQueue(JobMetric.OLDEST_PENDING_AGE, Stats.MAXIMUM)],
+          unit: 'ms',
+        },
+        { title: 'Runs in flight per queue', metrics: [perQueue(JobMetric.RUNNING_JOBS, Stats.MAXIMUM)] },
       ]),
     );
     // DeadJobs is a gauge: the jobs dead now, so its Maximum, never a sum over the period.
@@ -137,7 +166,7 @@ export class RelayDashboard extends Construct {
         },
         {
           title: 'Dead jobs now per queue',
-          metrics: [jobMetricPerQueue(JobMetric.DEAD_JOBS, Stats.MAXIMUM)],
+          metrics: [perQueue(JobMetric.DEAD_JOBS, Stats.MAXIMUM)],
         },
         ...(dispatchQueue ? [{ title: 'Dead letters', metrics: [dispatchQueue.metricDeadLetters()] }] : []),
       ]),
@@ -161,8 +190,28 @@ export class RelayDashboard extends Construct {
         },
       );
     }
-    if (cluster) managed.push({ title: 'Runner tasks running', metrics: [runningTasks(cluster)] });
+    if (cluster) {
+      managed.push(
+        { title: 'Runner tasks running', metrics: [runningTasks(cluster)] },
+        {
+          title: 'Runner tasks stopped mid-run',
+          metrics: [jobMetric(JobMetric.TASK_FAILED, Stats.SUM, { label: 'Tasks stopped mid-run' })],
+        },
+      );
+    }
     if (managed.length) rows.push(row(managed));
+    rows.push(
+      row([
+        {
+          title: 'DynamoDB throttled requests',
+          metrics: [table.metricThrottledRequests({ statistic: Stats.SUM, label: 'Throttled' })],
+        },
+        {
+          title: 'DynamoDB system errors',
+          metrics: [table.metricSystemErrors({ statistic: Stats.SUM, label: 'System errors' })],
+        },
+      ]),
+    );
     rows.push(
       row([
         { title: 'Lambda errors', metrics: perFunction((fn, label) => [fn.metricErrors({ label })]) },
@@ -227,8 +276,11 @@ function row(graphs: readonly Graph[]): GraphWidget[] {
   );
 }
 
+/** A job metric of this Relay over every queue. */
+type BoundJobMetric = (name: JobMetricName, statistic: string, options?: MetricOptions) => IMetric;
+
 /** p50 and p99 of a duration over every queue. */
-function percentiles(name: JobMetricName): IMetric[] {
+function percentiles(jobMetric: BoundJobMetric, name: JobMetricName): IMetric[] {
   return [50, 99].map((p) => jobMetric(name, Stats.p(p), { label: `p${p}` }));
 }
 

@@ -66,11 +66,14 @@ export class RelayFunction extends Construct implements IWorkload {
   /** Its own log group, which only its role may write to; none with `logs: false`. */
   readonly logGroup?: ILogGroup;
   readonly grantPrincipal: IPrincipal;
+  /** How long one invocation may run: the duration alarm fires well before it. */
+  readonly timeout: Duration;
   private readonly environment: WorkloadEnvironment;
 
   constructor(scope: Construct, id: string, props: RelayFunctionProps) {
     super(scope, id);
     validate(this.node.path, props);
+    this.timeout = props.timeout;
     const name = logicalPath(this).at(-1) ?? id;
     this.logGroup =
       (props.logs ?? true)

@@ -84,4 +84,19 @@ export interface RelayProps {
   readonly alarmTopic?: ITopic;
   /** Email address subscribed to the alarm topic. @default no subscription */
   readonly alarmEmail?: string;
+  /**
+   * How long a queue's oldest due job may wait for a claim before the `PendingAge` alarm fires
+   * (paused queues excepted). At least 2 minutes.
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly maxPendingAge?: Duration;
+  /**
+   * The queues whose metrics get series of their own (a `queue` dimension): each such queue costs
+   * ~14 custom CloudWatch metrics. Every other queue counts only in the series over all queues, which
+   * the alarms read. `['*']` is every queue; `[]` none. At most 100 names, without commas.
+   *
+   * @default ['*'] — every queue; list them when queue names are many or made at run time
+   */
+  readonly metricQueues?: readonly string[];
 }

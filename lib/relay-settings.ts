@@ -1,6 +1,7 @@
 /**
- * The `Relay` construct's settings of managed jobs, validated eagerly: a wrong value fails synthesis
- * with the value and the fix. (The store's settings are the jobs table's, which checks them.)
+ * The `Relay` construct's settings of managed jobs and of its metrics, validated eagerly: a wrong
+ * value fails synthesis with the value and the fix. (The store's settings are the jobs table's,
+ * which checks them.)
  */
 import { Duration } from 'aws-cdk-lib';
 import type { RelayProps } from './relay-props.ts';
@@ -86,6 +87,27 @@ export function validateCommandSettings(props: RelayProps): void {
       `Relay allowedCommands is ${Buffer.byteLength(json)} bytes as JSON, but it travels in a Lambda ` +
         `environment variable, which leaves room for ${MAX_ALLOWED_COMMANDS_BYTES}: use prefixes ` +
         '("/opt/jobs/*") or a "*" entry instead of listing every command.',
+    );
+  }
+}
+
+/** The most queues `metricQueues` may name: each is ~14 custom metrics, and the list rides in the environment. */
+export const MAX_METRIC_QUEUES = 100;
+
+/** Checks `metricQueues`: queue names, without commas (the list is comma-separated), at most 100. */
+export function validateMetricQueues(queues: readonly string[] | undefined): void {
+  if (queues === undefined) return;
+  const invalid = queues.filter((q) => !q.trim() || q.includes(','));
+  if (invalid.length) {
+    throw new Error(
+      `Relay metricQueues has ${JSON.stringify(invalid)}, but queue names are non-empty and contain no ` +
+        'comma: fix or remove them, or pass ["*"] for every queue.',
+    );
+  }
+  if (queues.length > MAX_METRIC_QUEUES) {
+    throw new Error(
+      `Relay metricQueues names ${queues.length} queues, but at most ${MAX_METRIC_QUEUES} get series of ` +
+        'their own: name the ones you graph; every queue still counts in the series over all queues.',
     );
   }
 }

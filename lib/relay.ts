@@ -1,7 +1,8 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { GROUPS } from '../functions/api/routes.ts';
+import { Env } from '../functions/core/env.ts';
 import { ApiFunctions } from './api-functions.ts';
 import { CommandExecutor } from './command-executor.ts';
 import { DispatchQueue } from './dispatch-queue.ts';
@@ -13,9 +14,10 @@ import { RelayApi } from './relay-api.ts';
 import { RelayDashboard } from './relay-dashboard.ts';
 import type { RelayFunction } from './relay-function.ts';
 import type { RelayProps } from './relay-props.ts';
-import { validateCommandSettings } from './relay-settings.ts';
+import { validateCommandSettings, validateMetricQueues } from './relay-settings.ts';
 import { ShellRunner } from './shell-runner.ts';
 import { TaskEvents } from './task-events.ts';
+import type { IWorkload } from './workload.ts';
 
 export type { RelayProps } from './relay-props.ts';
 
@@ -49,11 +51,19 @@ export class Relay extends Construct {
   readonly apiFunctions: ApiFunctions;
   /** Every Relay function, by role. */
   readonly functions: Readonly<Record<string, RelayFunction>>;
+  /**
+   * This Relay's name in its metrics, the `relay` dimension of each: `<stack name>/<construct path
+   * below the stack>` (`RelayStack/Relay`), unique in an account and region.
+   */
+  readonly metricsName: string;
 
   constructor(scope: Construct, id: string, props: RelayProps = {}) {
     super(scope, id);
     this.managedJobs = props.managedJobs ?? false;
     validateCommandSettings(props);
+    validateMetricQueues(props.metricQueues);
+    const stack = Stack.of(this);
+    this.metricsName = `${stack.stackName}/${this.node.path.slice(stack.node.path.length + 1)}`;
     const destroyTable = props.tableRemovalPolicy === RemovalPolicy.DESTROY;
 
     this.table = new JobTable(this, 'Jobs', {
@@ -135,17 +145,32 @@ export class Relay extends Construct {
       maintenance: this.maintenance.function,
       ...(this.taskEvents && { taskEvents: this.taskEvents.function }),
     };
+    // Every workload that records metrics learns whose they are; the executor records none.
+    const recorders: IWorkload[] = Object.values(this.functions).filter((fn) => fn !== executor?.function);
+    for (const workload of runner ? [...recorders, runner.task] : recorders) {
+      workload.addEnvironment(Env.NAME, this.metricsName);
+      if (props.metricQueues) workload.addEnvironment(Env.METRIC_QUEUES, props.metricQueues.join(','));
+    }
     const lambdas = Object.fromEntries(
       Object.entries(this.functions).map(([name, fn]) => [name, fn.function]),
     );
     this.alarms = new RelayAlarms(this, 'Alarms', {
+      relayName: this.metricsName,
+      table: this.table,
       dispatchQueue,
       functions: lambdas,
+      functionTimeouts: Object.fromEntries(
+        Object.entries(this.functions).map(([name, fn]) => [name, fn.timeout]),
+      ),
+      maintenance: this.maintenance.function.function,
       api: this.api.api,
       topic: props.alarmTopic,
       email: props.alarmEmail,
+      maxPendingAge: props.maxPendingAge,
     });
     this.dashboard = new RelayDashboard(this, 'Dashboard', {
+      relayName: this.metricsName,
+      table: this.table,
       dispatchQueue,
       functions: lambdas,
       api: this.api.api,

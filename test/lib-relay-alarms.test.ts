@@ -1,7 +1,8 @@
 /**
- * The `RelayAlarms` construct: alarms on dead jobs, failing functions, API 5xx and, with managed
- * jobs, dead letters and a stuck dispatch queue, all notifying one TLS-only, encrypted SNS topic
- * CloudWatch can publish to.
+ * The `RelayAlarms` construct: alarms on a queue nobody serves, dead jobs, a stopped maintenance
+ * pass, failing, throttled or slow functions, API errors and latency, DynamoDB throttles and errors
+ * and, with managed jobs, dead letters, a stuck dispatch queue and runner tasks that die mid-run,
+ * all notifying one TLS-only, encrypted SNS topic CloudWatch can publish to.
  */
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -11,32 +12,44 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { DispatchQueue } from '../lib/dispatch-queue.ts';
+import { JobTable } from '../lib/job-table.ts';
 import { RelayAlarms, type RelayAlarmsProps } from '../lib/relay-alarms.ts';
 import { inlineFunction, logicalIdOf, nagFindingsUnder } from './support/template.ts';
 
 const ALARM = 'AWS::CloudWatch::Alarm';
+/** The Relay whose metrics the alarms read. */
+const RELAY = 'Test/Relay';
+const OF_THIS_RELAY = [{ Name: 'relay', Value: RELAY }];
+/** The alarms of the fixture: two functions, no timeouts, no maintenance function, managed jobs. */
+const ALARMS = 14;
 
-type Extra = Partial<Omit<RelayAlarmsProps, 'dispatchQueue' | 'functions' | 'api'>> &
+type Extra = Partial<Omit<RelayAlarmsProps, 'dispatchQueue' | 'functions' | 'api' | 'relayName' | 'table'>> &
   Pick<Partial<RelayAlarmsProps>, 'functions'>;
 
 /**
  * Builds the alarms in a test stack, with a dispatch queue unless `managedJobs` is false; `extra`
  * may be a function of that stack, to make constructs in it.
  */
-function build(extra: Extra | ((stack: Stack) => Extra) = {}, { managedJobs = true } = {}) {
+function build(
+  extra: Extra | ((stack: Stack, functions: Record<'api' | 'dispatcher', LambdaFunction>) => Extra) = {},
+  { managedJobs = true } = {},
+) {
   const stack = new Stack(new App(), 'Test');
   const fn = (id: string) => inlineFunction(stack, id);
   const functions = { api: fn('Api'), dispatcher: fn('Dispatcher') };
   const dispatchQueue = new DispatchQueue(stack, 'Dispatch', { consumerTimeout: Duration.minutes(15) });
   const api = new HttpApi(stack, 'Http');
+  const table = new JobTable(stack, 'Jobs');
   const alarms = new RelayAlarms(stack, 'Alarms', {
+    relayName: RELAY,
+    table,
     dispatchQueue: managedJobs ? dispatchQueue : undefined,
     functions,
     api,
-    ...(typeof extra === 'function' ? extra(stack) : extra),
+    ...(typeof extra === 'function' ? extra(stack, functions) : extra),
   });
   const id = (construct: IConstruct) => logicalIdOf(stack, construct);
-  return { stack, template: Template.fromStack(stack), alarms, dispatchQueue, functions, api, id };
+  return { stack, template: Template.fromStack(stack), alarms, dispatchQueue, functions, api, table, id };
 }
 
 /** The notification actions every alarm carries: the topic, on alarm and on recovery. */
@@ -120,22 +133,22 @@ describe('RelayAlarms', () => {
 
       template.resourceCountIs('AWS::SNS::Topic', 0);
       template.resourceCountIs('AWS::KMS::Key', 0);
-      template.resourcePropertiesCountIs(ALARM, notifies('arn:aws:sns:eu-west-1:123456789012:ops'), 6);
+      template.resourcePropertiesCountIs(ALARM, notifies('arn:aws:sns:eu-west-1:123456789012:ops'), ALARMS);
     });
   });
 
   it('notifies the topic from every alarm, when it fires and when it recovers', () => {
     const { template, alarms, id } = build();
 
-    expect(alarms.alarms).toHaveLength(6);
-    template.resourceCountIs(ALARM, 6);
-    template.resourcePropertiesCountIs(ALARM, notifies({ Ref: id(alarms.topic) }), 6);
+    expect(alarms.alarms).toHaveLength(ALARMS);
+    template.resourceCountIs(ALARM, ALARMS);
+    template.resourcePropertiesCountIs(ALARM, notifies({ Ref: id(alarms.topic) }), ALARMS);
   });
 
-  it('treats missing data as not breaching on every alarm: quiet metrics are healthy', () => {
+  it('treats missing data as not breaching on every alarm but the maintenance one: quiet metrics are healthy', () => {
     const { template } = build();
 
-    template.resourcePropertiesCountIs(ALARM, { TreatMissingData: 'notBreaching' }, 6);
+    template.resourcePropertiesCountIs(ALARM, { TreatMissingData: 'notBreaching' }, ALARMS);
   });
 
   it('alarms when the dead-letter queue holds any message, visible or in flight', () => {
@@ -264,7 +277,7 @@ describe('RelayAlarms', () => {
     template.hasResourceProperties(ALARM, {
       Namespace: 'Relay',
       MetricName: 'DeadJobs',
-      Dimensions: Match.absent(),
+      Dimensions: OF_THIS_RELAY,
       Statistic: 'Maximum',
       Period: 300,
       ComparisonOperator: 'GreaterThanThreshold',
@@ -290,17 +303,207 @@ describe('RelayAlarms', () => {
     });
   });
 
+  describe('the backlog', () => {
+    it("alarms when any queue's oldest due job waited over 15 minutes: the Maximum of OldestPendingAge over all queues", () => {
+      const { template } = build();
+
+      template.hasResourceProperties(ALARM, {
+        Namespace: 'Relay',
+        MetricName: 'OldestPendingAge',
+        Dimensions: OF_THIS_RELAY,
+        Statistic: 'Maximum',
+        Period: 300,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 15 * 60_000,
+        EvaluationPeriods: 1,
+      });
+    });
+
+    it('alarms on the pending age it is given', () => {
+      const { template } = build({ maxPendingAge: Duration.minutes(5) });
+
+      template.hasResourceProperties(ALARM, { MetricName: 'OldestPendingAge', Threshold: 5 * 60_000 });
+    });
+
+    it('rejects a pending age the once-a-minute pass cannot measure, naming the fix', () => {
+      expect(() => build({ maxPendingAge: Duration.seconds(30) })).toThrow(
+        /maxPendingAge is 30 seconds.*pass Duration\.minutes\(2\) or more/,
+      );
+    });
+
+    it('reads only its own Relay: every alarm on a Relay metric names the relay dimension', () => {
+      const { template } = build();
+
+      const own = Object.values(template.findResources(ALARM, { Properties: { Namespace: 'Relay' } }));
+      expect(own.map((alarm) => alarm.Properties.Dimensions)).toEqual(own.map(() => OF_THIS_RELAY));
+      expect(own.length).toBe(3);
+    });
+  });
+
+  describe('the maintenance pass', () => {
+    it('alarms when its function was not invoked for two five-minute periods, missing data breaching', () => {
+      const { template, functions, id } = build((_, fns) => ({ maintenance: fns.api }));
+
+      template.hasResourceProperties(ALARM, {
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Invocations',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: id(functions.api) } }],
+        Statistic: 'Sum',
+        Period: 300,
+        ComparisonOperator: 'LessThanThreshold',
+        Threshold: 1,
+        EvaluationPeriods: 2,
+        TreatMissingData: 'breaching',
+      });
+    });
+
+    it('has no such alarm without a maintenance function', () => {
+      const { alarms } = build();
+
+      expect(alarms.alarms.map((alarm) => alarm.node.id)).not.toContain('MaintenanceStopped');
+    });
+  });
+
+  it.each(['api', 'dispatcher'] as const)(
+    'alarms when Lambda throttles the %s function in 2 of 3 five-minute periods',
+    (label) => {
+      const { template, functions, id } = build();
+
+      template.hasResourceProperties(ALARM, {
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Throttles',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: id(functions[label]) } }],
+        Statistic: 'Sum',
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0,
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 2,
+      });
+    },
+  );
+
+  it("alarms when a function's longest invocation passes 90% of the timeout it is given", () => {
+    const { template, functions, id, alarms } = build({ functionTimeouts: { api: Duration.seconds(29) } });
+
+    template.hasResourceProperties(ALARM, {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Duration',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: id(functions.api) } }],
+      Statistic: 'Maximum',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 26_100,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 2,
+    });
+    expect(alarms.alarms.map((alarm) => alarm.node.id)).not.toContain('DispatcherNearTimeout');
+  });
+
+  it('alarms when more than 10% of at least 20 API requests end in a 4xx in 2 of 3 periods', () => {
+    const { template } = build();
+
+    template.hasResourceProperties(ALARM, {
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'IF(requests >= 20, 100 * clientErrors / requests, 0)' }),
+        Match.objectLike({
+          Id: 'clientErrors',
+          MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: '4xx' }) }),
+        }),
+      ]),
+      Threshold: 10,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 2,
+    });
+  });
+
+  it('alarms when the API p99 latency is above 2 seconds in 2 of 3 periods, or the latency it is given', () => {
+    const { template, api, id } = build();
+
+    template.hasResourceProperties(ALARM, {
+      Namespace: 'AWS/ApiGateway',
+      MetricName: 'Latency',
+      Dimensions: [{ Name: 'ApiId', Value: { Ref: id(api) } }],
+      ExtendedStatistic: 'p99',
+      Threshold: 2000,
+      DatapointsToAlarm: 2,
+    });
+    build({ maxApiLatency: Duration.millis(500) }).template.hasResourceProperties(ALARM, {
+      MetricName: 'Latency',
+      Threshold: 500,
+    });
+  });
+
+  it.each([
+    ['throttled', 'TableThrottles', 'ThrottledRequests'],
+    ['failed with a system error', 'TableSystemErrors', 'SystemErrors'],
+  ])(
+    'alarms when DynamoDB %s requests of every store operation in 2 of 3 periods',
+    (_, alarmId, metricName) => {
+      const { template, alarms, table, id } = build();
+      const alarm = alarms.alarms.find((a) => a.node.id === alarmId);
+      const props = template.toJSON().Resources[id(alarm as IConstruct)].Properties;
+
+      const operations = props.Metrics.filter((m: { MetricStat?: unknown }) => m.MetricStat).map(
+        (m: {
+          MetricStat: { Metric: { MetricName: string; Dimensions: { Name: string; Value: unknown }[] } };
+        }) => {
+          expect(m.MetricStat.Metric.MetricName).toBe(metricName);
+          expect(m.MetricStat.Metric.Dimensions).toContainEqual({
+            Name: 'TableName',
+            Value: { Ref: id(table.table) },
+          });
+          return m.MetricStat.Metric.Dimensions.find((d) => d.Name === 'Operation')?.Value;
+        },
+      );
+      expect(operations.sort()).toEqual([
+        'BatchGetItem',
+        'BatchWriteItem',
+        'DeleteItem',
+        'GetItem',
+        'PutItem',
+        'Query',
+        'TransactWriteItems',
+        'UpdateItem',
+      ]);
+      // An operation without throttles publishes nothing: unfilled, its gap would hide the others'.
+      const sum = props.Metrics.find((m: { Expression?: string }) => m.Expression).Expression;
+      expect(sum.split(' + ')).toHaveLength(8);
+      expect(sum).toMatch(/^FILL\(\w+, 0\)( \+ FILL\(\w+, 0\))*$/);
+      expect(props).toMatchObject({ Threshold: 0, EvaluationPeriods: 3, DatapointsToAlarm: 2 });
+    },
+  );
+
+  it('alarms when any runner task stopped before its run ended: the TaskFailed sum of this Relay', () => {
+    const { template } = build();
+
+    template.hasResourceProperties(ALARM, {
+      Namespace: 'Relay',
+      MetricName: 'TaskFailed',
+      Dimensions: OF_THIS_RELAY,
+      Statistic: 'Sum',
+      Threshold: 0,
+      EvaluationPeriods: 1,
+    });
+  });
+
   describe('without managed jobs', () => {
     it('alarms on neither dead letters nor the dispatch age: there is no dispatch queue', () => {
       const { alarms, template } = build({}, { managedJobs: false });
 
       expect(alarms.alarms.map((alarm) => alarm.node.id)).toEqual([
-        'ApiErrorRate',
-        'DispatcherErrorRate',
-        'ApiServerErrorRate',
+        'PendingAge',
         'DeadJobs',
+        'ApiErrorRate',
+        'ApiThrottles',
+        'DispatcherErrorRate',
+        'DispatcherThrottles',
+        'ApiServerErrorRate',
+        'ApiClientErrorRate',
+        'ApiLatency',
+        'TableThrottles',
+        'TableSystemErrors',
       ]);
       template.resourcePropertiesCountIs(ALARM, { Namespace: 'AWS/SQS' }, 0);
+      template.resourcePropertiesCountIs(ALARM, { MetricName: 'TaskFailed' }, 0);
     });
 
     it('still alarms while any job is dead', () => {

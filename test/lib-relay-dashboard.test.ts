@@ -1,7 +1,7 @@
 /**
  * The `RelayDashboard` construct: one dashboard with jobs by state and by queue, queue wait and run
- * duration, the dispatch queue and its dead letters, the functions, the API, the runner's tasks and
- * a Logs Insights widget of recent failures.
+ * duration, the backlog gauges, the dispatch queue and its dead letters, DynamoDB throttles and
+ * errors, the functions, the API, the runner's tasks and a Logs Insights widget of recent failures.
  */
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -15,6 +15,7 @@ import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { JobMetric } from '../functions/core/metric-names.ts';
 import { DispatchQueue } from '../lib/dispatch-queue.ts';
+import { JobTable } from '../lib/job-table.ts';
 import { RelayDashboard, type RelayDashboardProps } from '../lib/relay-dashboard.ts';
 import { inlineFunction, nagFindingsUnder } from './support/template.ts';
 
@@ -27,7 +28,12 @@ interface Fixture {
   logGroups: LogGroup[];
   dispatchQueue: DispatchQueue;
   cluster: Cluster;
+  table: JobTable;
 }
+
+/** The Relay whose metrics the dashboard graphs. */
+const RELAY = 'Test/Relay';
+const OF_THIS_RELAY = { relay: RELAY };
 
 /** A dashboard's props, with the dispatch queue and the runner's cluster of managed jobs. */
 function fixture(): Fixture {
@@ -38,14 +44,17 @@ function fixture(): Fixture {
   const vpc = new Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0 });
   const dispatchQueue = new DispatchQueue(stack, 'Dispatch', { consumerTimeout: Duration.minutes(15) });
   const cluster = new Cluster(stack, 'Cluster', { vpc });
+  const table = new JobTable(stack, 'Jobs');
   const props: RelayDashboardProps = {
+    relayName: RELAY,
+    table,
     dispatchQueue,
     functions,
     api: new HttpApi(stack, 'Http'),
     cluster,
     logGroups,
   };
-  return { stack, props, functions, logGroups, dispatchQueue, cluster };
+  return { stack, props, functions, logGroups, dispatchQueue, cluster, table };
 }
 
 /** Without managed jobs: no dispatch queue and no runner cluster. */
@@ -111,7 +120,7 @@ function series(widget: Widget): Series[] {
 }
 
 const search = (metric: string, stat: string) =>
-  `SEARCH('{Relay,queue} MetricName="${metric}"', '${stat}', 300)`;
+  `SEARCH('{Relay,queue,relay} MetricName="${metric}" relay="${RELAY}"', '${stat}', 300)`;
 
 describe('RelayDashboard', () => {
   it('graphs every job state summed over all queues', () => {
@@ -121,7 +130,7 @@ describe('RelayDashboard', () => {
       COUNTS.map((metricName) => ({
         namespace: 'Relay',
         metricName,
-        dimensions: {},
+        dimensions: OF_THIS_RELAY,
         stat: 'Sum',
         label: metricName,
       })),
@@ -143,8 +152,8 @@ describe('RelayDashboard', () => {
     const { widget } = build();
 
     expect(series(widget(`${title} (all queues)`))).toEqual([
-      { namespace: 'Relay', metricName, dimensions: {}, stat: 'p50', label: 'p50' },
-      { namespace: 'Relay', metricName, dimensions: {}, stat: 'p99', label: 'p99' },
+      { namespace: 'Relay', metricName, dimensions: OF_THIS_RELAY, stat: 'p50', label: 'p50' },
+      { namespace: 'Relay', metricName, dimensions: OF_THIS_RELAY, stat: 'p99', label: 'p99' },
     ]);
     expect(series(widget(`${title} p99 per queue`))).toEqual([
       expect.objectContaining({ expression: search(metricName, 'p99') }),
@@ -194,10 +203,56 @@ describe('RelayDashboard', () => {
     const { widget } = build();
 
     expect(series(widget('Dead jobs now (all queues)'))).toEqual([
-      { namespace: 'Relay', metricName: 'DeadJobs', dimensions: {}, stat: 'Maximum', label: 'Dead jobs' },
+      {
+        namespace: 'Relay',
+        metricName: 'DeadJobs',
+        dimensions: OF_THIS_RELAY,
+        stat: 'Maximum',
+        label: 'Dead jobs',
+      },
     ]);
     expect(series(widget('Dead jobs now per queue'))).toEqual([
       { dimensions: {}, expression: search('DeadJobs', 'Maximum'), label: `\${PROP('Dim.queue')}` },
+    ]);
+  });
+
+  it.each([
+    ['Jobs waiting per queue', 'PendingJobs'],
+    ['Oldest waiting job per queue', 'OldestPendingAge'],
+    ['Runs in flight per queue', 'RunningJobs'],
+  ])('graphs the backlog gauge "%s" per queue of this Relay, by its Maximum', (title, metricName) => {
+    const { widget } = build();
+
+    expect(series(widget(title))).toEqual([
+      { dimensions: {}, expression: search(metricName, 'Maximum'), label: `\${PROP('Dim.queue')}` },
+    ]);
+  });
+
+  it.each([
+    ['DynamoDB throttled requests', 'ThrottledRequests'],
+    ['DynamoDB system errors', 'SystemErrors'],
+  ])('graphs %s of the jobs table, summed over the store operations', (title, metricName) => {
+    const { widget, ref, table } = build();
+
+    const graphed = series(widget(title));
+    expect(graphed[0]).toMatchObject({ expression: expect.stringContaining('FILL') });
+    expect(graphed.slice(1)).toHaveLength(8);
+    for (const metric of graphed.slice(1)) {
+      expect(metric).toMatchObject({ namespace: 'AWS/DynamoDB', metricName });
+      expect(metric.dimensions.TableName).toBe(ref(table.table));
+    }
+  });
+
+  it('graphs the runner tasks that stopped before their run ended', () => {
+    const { widget } = build();
+
+    expect(series(widget('Runner tasks stopped mid-run'))).toEqual([
+      expect.objectContaining({
+        namespace: 'Relay',
+        metricName: 'TaskFailed',
+        dimensions: OF_THIS_RELAY,
+        stat: 'Sum',
+      }),
     ]);
   });
 
@@ -327,6 +382,7 @@ describe('RelayDashboard', () => {
         expect(titles).not.toContain(title);
       }
       expect(titles).not.toContain('Runner tasks running');
+      expect(titles).not.toContain('Runner tasks stopped mid-run');
     });
 
     it('still graphs the jobs dead now', () => {

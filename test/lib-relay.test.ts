@@ -694,10 +694,68 @@ describe('Relay with managed jobs', () => {
   });
 
   describe('alarms', () => {
-    it('alarms on dead letters and the dispatch age', () => {
+    it('alarms on dead letters, the dispatch age and runner tasks that stop mid-run', () => {
       expect(s.relay.alarms.alarms.map((alarm) => alarm.node.id)).toEqual(
-        expect.arrayContaining(['DeadLetters', 'DispatchAge', 'ExecutorErrorRate', 'DeadJobs']),
+        expect.arrayContaining([
+          'DeadLetters',
+          'DispatchAge',
+          'RunnerTaskFailures',
+          'ExecutorErrorRate',
+          'DeadJobs',
+        ]),
       );
+    });
+
+    it('alarms when the dispatcher and the executor come near their 15-minute timeout', () => {
+      for (const fn of ['dispatcher', 'executor']) {
+        s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          MetricName: 'Duration',
+          Dimensions: [{ Name: 'FunctionName', Value: { Ref: s.fn(fn) } }],
+          Threshold: 810_000,
+        });
+      }
+    });
+  });
+
+  describe('metrics scope', () => {
+    it('names the Relay, stack and path, in the environment of every function that records metrics', () => {
+      for (const name of Object.keys(s.relay.functions).filter((n) => n !== 'executor')) {
+        expect(s.envOf(name)[Env.NAME], name).toBe('Test/Relay');
+      }
+      expect(s.relay.metricsName).toBe('Test/Relay');
+    });
+
+    it('names the Relay in the runner task, which writes EMF through its log driver', () => {
+      s.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+        ContainerDefinitions: [
+          Match.objectLike({
+            Environment: Match.arrayWith([{ Name: Env.NAME, Value: 'Test/Relay' }]),
+          }),
+        ],
+      });
+    });
+
+    it('gives every queue a series of its own unless metricQueues says which', () => {
+      expect(s.envOf('jobRoutes')[Env.METRIC_QUEUES]).toBeUndefined();
+      expect(synth({ metricQueues: ['emails', 'reports'] }).envOf('jobRoutes')).toMatchObject({
+        [Env.METRIC_QUEUES]: 'emails,reports',
+      });
+    });
+
+    it('reads its own series only: two stacks in one account alarm on different relay dimensions', () => {
+      const app = appWithoutBundling();
+      const relays = ['Blue', 'Green'].map((name) => new Relay(new Stack(app, name), 'Relay'));
+      const deadJobs = relays.map((relay) => {
+        const alarms = Template.fromStack(Stack.of(relay)).findResources('AWS::CloudWatch::Alarm', {
+          Properties: { MetricName: 'DeadJobs' },
+        });
+        return Object.values(alarms).map((alarm) => alarm.Properties.Dimensions);
+      });
+
+      expect(deadJobs).toEqual([
+        [[{ Name: 'relay', Value: 'Blue/Relay' }]],
+        [[{ Name: 'relay', Value: 'Green/Relay' }]],
+      ]);
     });
   });
 });
@@ -754,15 +812,30 @@ describe('Relay without managed jobs (the default)', () => {
     }
   });
 
-  it('alarms on neither dead letters nor the dispatch age', () => {
-    expect(s.relay.alarms.alarms.map((alarm) => alarm.node.id).sort()).toEqual([
-      'ApiServerErrorRate',
-      'DeadJobs',
-      'FallbackErrorRate',
-      'JobRoutesErrorRate',
-      'MaintenanceErrorRate',
-      'RelayRoutesErrorRate',
-    ]);
+  it('alarms on neither dead letters, the dispatch age nor runner tasks', () => {
+    const ids = s.relay.alarms.alarms.map((alarm) => alarm.node.id);
+
+    expect(ids.filter((id) => /DeadLetters|DispatchAge|RunnerTask|Dispatcher|Executor/.test(id))).toEqual([]);
+  });
+
+  it('alarms on the backlog, the maintenance pass, the API and the table, and each function three ways', () => {
+    const perFunction = ['RelayRoutes', 'JobRoutes', 'Fallback', 'Maintenance'].flatMap((fn) =>
+      ['ErrorRate', 'Throttles', 'NearTimeout'].map((what) => `${fn}${what}`),
+    );
+
+    expect(s.relay.alarms.alarms.map((alarm) => alarm.node.id).sort()).toEqual(
+      [
+        'PendingAge',
+        'DeadJobs',
+        'MaintenanceStopped',
+        'ApiServerErrorRate',
+        'ApiClientErrorRate',
+        'ApiLatency',
+        'TableThrottles',
+        'TableSystemErrors',
+        ...perFunction,
+      ].sort(),
+    );
   });
 
   it('lets job submitters call every route it serves', () => {
@@ -802,6 +875,12 @@ describe('Relay props', () => {
   });
 
   it.each([
+    [{ metricQueues: ['a,b'] }, /metricQueues has \["a,b"\]/],
+    [
+      { metricQueues: Array.from({ length: 101 }, (_, i) => `q${i}`) },
+      /metricQueues names 101 queues, but at most 100/,
+    ],
+    [{ maxPendingAge: Duration.seconds(30) }, /maxPendingAge is 30 seconds/],
     [{ retention: Duration.hours(36) }, /retention is 1 day 12 hours.*whole days/],
     [{ strictQueues: ['a,b'] }, /strictQueues has \["a,b"\]/],
     [{ memorySize: 64 }, /memorySize is 64 MiB/],

@@ -130,6 +130,33 @@ describe('emfMetrics', () => {
     });
   });
 
+  it("scopes every line to its Relay: the relay dimension in both sets, and as the line's property", () => {
+    const lines: string[] = [];
+    const emf = emfMetrics((line) => lines.push(line), undefined, { relay: 'Prod/Relay' });
+
+    emf.record('emails', { Enqueued: 1 });
+
+    const line = JSON.parse(lines[0] ?? '');
+    expect(line._aws.CloudWatchMetrics[0].Dimensions).toEqual([['relay', 'queue'], ['relay']]);
+    expect(line).toMatchObject({ relay: 'Prod/Relay', queue: 'emails', Enqueued: 1 });
+  });
+
+  it('gives a queue outside its scope no series of its own: the aggregate only, the queue a plain property', () => {
+    const lines: string[] = [];
+    const emf = emfMetrics((line) => lines.push(line), undefined, {
+      relay: 'R',
+      queues: new Set(['emails']),
+    });
+
+    emf.record('emails', { Enqueued: 1 });
+    emf.record('tenant-4711', { Enqueued: 1 });
+
+    const [listed, other] = lines.map((l) => JSON.parse(l));
+    expect(listed._aws.CloudWatchMetrics[0].Dimensions).toEqual([['relay', 'queue'], ['relay']]);
+    expect(other._aws.CloudWatchMetrics[0].Dimensions).toEqual([['relay']]);
+    expect(other).toMatchObject({ queue: 'tenant-4711', Enqueued: 1 });
+  });
+
   it('leaves out a metric that has no value', () => {
     const lines: string[] = [];
     const emf = emfMetrics(
@@ -189,6 +216,25 @@ describe('metricsFromEnv', () => {
 
   it('writes EMF off Lambda when RELAY_METRICS is emf', () => {
     expect(JSON.parse(stdoutOf(metricsFromEnv({ RELAY_METRICS: 'emf' })))).toMatchObject(emfLine);
+  });
+
+  it('names the Relay from RELAY_NAME and the queues with series of their own from RELAY_METRIC_QUEUES', () => {
+    const env = { AWS_LAMBDA_FUNCTION_NAME: 'f', RELAY_NAME: 'Prod/Relay', RELAY_METRIC_QUEUES: 'a, q' };
+
+    const line = JSON.parse(stdoutOf(metricsFromEnv(env)));
+
+    expect(line).toMatchObject({ relay: 'Prod/Relay' });
+    expect(line._aws.CloudWatchMetrics[0].Dimensions).toEqual([['relay', 'queue'], ['relay']]);
+    const unlisted = JSON.parse(stdoutOf(metricsFromEnv({ ...env, RELAY_METRIC_QUEUES: 'a' })));
+    expect(unlisted._aws.CloudWatchMetrics[0].Dimensions).toEqual([['relay']]);
+  });
+
+  it('gives every queue a series of its own when RELAY_METRIC_QUEUES is unset or has *', () => {
+    for (const queues of [undefined, '*', 'a,*']) {
+      const env = { AWS_LAMBDA_FUNCTION_NAME: 'f', RELAY_NAME: 'R', RELAY_METRIC_QUEUES: queues };
+      const line = JSON.parse(stdoutOf(metricsFromEnv(env)));
+      expect(line._aws.CloudWatchMetrics[0].Dimensions).toEqual([['relay', 'queue'], ['relay']]);
+    }
   });
 
   it('rejects an unknown RELAY_METRICS value, naming the variable and its values', () => {

@@ -79,6 +79,14 @@ describe('PrometheusMetrics', () => {
     expect(await sample('relay_dead_jobs{queue="q"}')).toBe(1);
   });
 
+  it("gives the sweep's OldestPendingAge in seconds, a gauge like the other backlog figures", async () => {
+    prometheus.record('q', { OldestPendingAge: 4_500, PendingJobs: 7, RunningJobs: 2 });
+
+    expect(await sample('relay_oldest_pending_age_seconds{queue="q"}')).toBe(4.5);
+    expect(await sample('relay_pending_jobs{queue="q"}')).toBe(7);
+    expect(await sample('relay_running_jobs{queue="q"}')).toBe(2);
+  });
+
   it('counts jobs by queue and status from the store at scrape time', async () => {
     await store.enqueue(job('a', { queue: 'emails' }));
     await store.enqueue(job('b', { queue: 'emails' }));

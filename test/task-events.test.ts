@@ -114,6 +114,23 @@ describe('a runner task that stops', () => {
     expect(await hints(dispatch.queueUrl)).toBe(0);
   });
 
+  it('records TaskFailed for a run its stopped task failed, and nothing for a run already ended', async () => {
+    const records: { queue: string; values: object; context?: object }[] = [];
+    const metrics = {
+      record: (queue: string, values: object, context?: object) => records.push({ queue, values, context }),
+    };
+    const failedRun = await running('oom');
+    const endedRun = await running('ended');
+    await store.completeRun('q', 'ended', endedRun, { exit_code: 0, duration_ms: 5 });
+
+    await taskStopped(stoppedTask('oom', failedRun), { store, dispatch, metrics });
+    await taskStopped(stoppedTask('ended', endedRun), { store, dispatch, metrics });
+
+    expect(records).toEqual([
+      { queue: 'q', values: { TaskFailed: 1 }, context: { job_id: 'oom', run_id: failedRun } },
+    ]);
+  });
+
   it('changes nothing when the job has moved on to a newer run', async () => {
     const oldRun = await running('moved', { timeout: 1 });
     await store.releaseRun('q', 'moved', oldRun, 'test: given back');

@@ -8,6 +8,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { describeError, log } from '../core/log.ts';
+import { withMetricBatch } from '../core/metric-batch.ts';
 import { bulkOperations, managedBulkOperations } from './bulk-operations.ts';
 import type { ApiContext, Operations } from './context.ts';
 import { docsOperations } from './docs-operations.ts';
@@ -199,6 +200,8 @@ export function createApiHandler(group: RouteGroup | 'fallback', context: () => 
         throw new HttpError(400, `Invalid URL: \`${unreadable}\` is not percent-encoded UTF-8`);
       }
       checkParams(match.params);
-      return toResult(await operation(toRequest(event, match.params), context()), method);
+      // One EMF document per queue for the whole request: a claim of 100 jobs is one line, not 100.
+      const response = await withMetricBatch(() => operation(toRequest(event, match.params), context()));
+      return toResult(response, method);
     });
 }

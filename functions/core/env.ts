@@ -48,6 +48,13 @@ export const Env = {
   COMMAND_TIMEOUT: 'RELAY_COMMAND_TIMEOUT',
   /** `emf` or `off`: job metrics as CloudWatch EMF lines on stdout. Unset: `emf` on Lambda, else `off`. */
   METRICS: 'RELAY_METRICS',
+  /** This Relay's name in its metrics, the `relay` dimension: `<stack name>/<construct path>`. */
+  NAME: 'RELAY_NAME',
+  /**
+   * Comma-separated queues whose metrics get a series of their own (a `queue` dimension); `*` for
+   * every queue. Unset: every queue. The rest count only in the series over all queues.
+   */
+  METRIC_QUEUES: 'RELAY_METRIC_QUEUES',
 } as const;
 
 export type EnvName = (typeof Env)[keyof typeof Env];

@@ -2,10 +2,13 @@
  * Names of Relay's CloudWatch metrics, shared by the functions that emit them (as Embedded Metric
  * Format log lines) and the dashboard and alarms that read them (`lib/`).
  *
- * Every job metric carries one dimension, `queue`.
+ * Every metric carries the `relay` dimension (which Relay: `<stack name>/<construct path>`, from
+ * `RELAY_NAME`), so two Relays in one account never mix their series or trip each other's alarms;
+ * the queues in `RELAY_METRIC_QUEUES` also get a `queue` dimension (see `functions/core/metrics.ts`).
  */
 export const METRIC_NAMESPACE = 'Relay';
 export const QUEUE_DIMENSION = 'queue';
+export const RELAY_DIMENSION = 'relay';
 
 export const JobMetric = {
   /** A job was written (enqueue, batch enqueue, chained child). Count. */
@@ -42,6 +45,20 @@ export const JobMetric = {
    * the run. Milliseconds. Managed jobs only.
    */
   DISPATCH_LAG: 'DispatchLag',
+  /**
+   * Gauge of every maintenance pass: jobs of the queue due now and waiting for a claim (as `relay
+   * stats` counts `pending`), read from at most `BACKLOG_SCAN_LIMIT` index entries per partition.
+   */
+  PENDING_JOBS: 'PendingJobs',
+  /**
+   * Gauge of every maintenance pass: how long the longest-waiting due job of the queue has waited
+   * since it became due. 0 for a paused queue, which holds its jobs on purpose. Milliseconds.
+   */
+  OLDEST_PENDING_AGE: 'OldestPendingAge',
+  /** Gauge of every maintenance pass: runs of the queue holding a lease, expired or not. */
+  RUNNING_JOBS: 'RunningJobs',
+  /** A runner's Fargate task stopped before its run ended (out of memory, image pull, killed). Count. */
+  TASK_FAILED: 'TaskFailed',
 } as const;
 
 export type JobMetricName = (typeof JobMetric)[keyof typeof JobMetric];

@@ -6,10 +6,16 @@
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
  */
 import { Env } from './env.ts';
-import { JobMetric, type JobMetricName, METRIC_NAMESPACE, QUEUE_DIMENSION } from './metric-names.ts';
+import {
+  JobMetric,
+  type JobMetricName,
+  METRIC_NAMESPACE,
+  QUEUE_DIMENSION,
+  RELAY_DIMENSION,
+} from './metric-names.ts';
 
-/** Metric values of one transition, by name. */
-export type MetricValues = Partial<Record<JobMetricName, number>>;
+/** Metric values by name: one per transition, or several samples of a merged record (metric-batch.ts). */
+export type MetricValues = Partial<Record<JobMetricName, number | readonly number[]>>;
 
 /**
  * Correlation keys of the job a record is about. They go in the line as plain properties, not
@@ -43,13 +49,30 @@ const UNITS: Record<JobMetricName, Unit> = {
   [JobMetric.DEAD_JOBS]: 'Count',
   [JobMetric.CLAIM_CONFLICTS]: 'Count',
   [JobMetric.DISPATCH_LAG]: 'Milliseconds',
+  [JobMetric.PENDING_JOBS]: 'Count',
+  [JobMetric.OLDEST_PENDING_AGE]: 'Milliseconds',
+  [JobMetric.RUNNING_JOBS]: 'Count',
+  [JobMetric.TASK_FAILED]: 'Count',
 };
 
+/** Which Relay the metrics are of, and which queues get series of their own. */
+export interface MetricScope {
+  /** The `relay` dimension's value. @default no `relay` dimension */
+  readonly relay?: string;
+  /** Queues with a `queue` dimension; the rest count in the aggregate only. @default every queue */
+  readonly queues?: ReadonlySet<string>;
+}
+
 /**
- * Two dimension sets: per queue, and none at all. CloudWatch alarms cannot use SEARCH expressions,
- * so an alarm over every queue reads the queue-less aggregate that the empty set produces.
+ * The dimension sets of a record: per queue (for the queues in scope) and over all queues.
+ * CloudWatch alarms cannot use SEARCH expressions, so an alarm over every queue reads the
+ * aggregate. Each queue with a series of its own is ~14 custom metrics, hence `scope.queues`.
  */
-const DIMENSIONS: readonly (readonly string[])[] = [[QUEUE_DIMENSION], []];
+function dimensionsOf(queue: string, scope: MetricScope): string[][] {
+  const base = scope.relay === undefined ? [] : [RELAY_DIMENSION];
+  const perQueue = !scope.queues || scope.queues.has(queue);
+  return perQueue ? [[...base, QUEUE_DIMENSION], base] : [base];
+}
 
 /**
  * One EMF line per record. `write` defaults to stdout, which Lambda ships to CloudWatch Logs;
@@ -58,11 +81,12 @@ const DIMENSIONS: readonly (readonly string[])[] = [[QUEUE_DIMENSION], []];
 export function emfMetrics(
   write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
   clock: () => number = Date.now,
+  scope: MetricScope = {},
 ): JobMetrics {
   return {
     record(queue, values, context = {}) {
       const recorded = Object.entries(values).filter(
-        (entry): entry is [JobMetricName, number] => entry[1] !== undefined,
+        (entry): entry is [JobMetricName, number | number[]] => entry[1] !== undefined,
       );
       if (!recorded.length) return;
       const document = {
@@ -71,11 +95,12 @@ export function emfMetrics(
           CloudWatchMetrics: [
             {
               Namespace: METRIC_NAMESPACE,
-              Dimensions: DIMENSIONS,
+              Dimensions: dimensionsOf(queue, scope),
               Metrics: recorded.map(([name]) => ({ Name: name, Unit: UNITS[name] })),
             },
           ],
         },
+        ...(scope.relay === undefined ? {} : { [RELAY_DIMENSION]: scope.relay }),
         [QUEUE_DIMENSION]: queue,
         ...Object.fromEntries(recorded),
         ...context,
@@ -110,5 +135,14 @@ export function metricsFromEnv(env: NodeJS.ProcessEnv = process.env): JobMetrics
   // Lambda sets AWS_LAMBDA_FUNCTION_NAME in every function's environment.
   const onLambda = Boolean(env.AWS_LAMBDA_FUNCTION_NAME);
   const emf = mode ? mode === 'emf' : onLambda;
-  return emf ? emfMetrics() : noMetrics;
+  return emf ? emfMetrics(undefined, undefined, scopeFromEnv(env)) : noMetrics;
+}
+
+/** `RELAY_NAME` and `RELAY_METRIC_QUEUES` (unset or `*`: every queue). */
+function scopeFromEnv(env: NodeJS.ProcessEnv): MetricScope {
+  const queues = env[Env.METRIC_QUEUES]?.split(',').map((q) => q.trim());
+  return {
+    ...(env[Env.NAME] ? { relay: env[Env.NAME] } : {}),
+    ...(queues && !queues.includes('*') ? { queues: new Set(queues.filter(Boolean)) } : {}),
+  };
 }

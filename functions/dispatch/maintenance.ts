@@ -2,7 +2,9 @@
  * The maintenance pass, run on a schedule (EventBridge every minute on AWS, a 1 s timer locally): it
  * fires the cron schedules that are due (each fire time once, a managed job then hinted), ends runs whose lease has passed (stopping their Fargate task, if any), re-sends the dispatch hint
  * of managed jobs whose message was lost, reconciles the SQS dead-letter queue with the dead jobs in
- * DynamoDB, and reports how many jobs are dead in each queue (the `DeadJobs` gauge).
+ * DynamoDB, and reports each queue's backlog: the `PendingJobs`, `OldestPendingAge`, `RunningJobs`
+ * and `DeadJobs` gauges. Gauges, not counters of events, so "every worker died" reads as a rising
+ * backlog rather than as no data.
  */
 import { describeError, log } from '../core/log.ts';
 import { JobMetric } from '../core/metric-names.ts';
@@ -18,7 +20,7 @@ export interface MaintenanceDeps {
   readonly store: JobStore;
   readonly dispatch?: DispatchQueue;
   readonly stopTask?: TaskStopper;
-  /** Where the `DeadJobs` gauge goes. @default nowhere */
+  /** Where the backlog gauges go. @default nowhere */
   readonly metrics?: JobMetrics;
   readonly now?: () => number;
 }
@@ -35,6 +37,10 @@ export type MaintenanceResult = SweepResult & {
   deadLettersCleared: number;
   /** Dead jobs in every queue after this pass, as the `DeadJobs` gauge reports them. */
   deadJobs: number;
+  /** Jobs due and waiting in every queue, as the `PendingJobs` gauge reports them; absent unmeasured. */
+  pendingJobs?: number;
+  /** The largest `OldestPendingAge` of any queue, ms; absent unmeasured. */
+  oldestPendingMs?: number;
   stopped: number;
 };
 
@@ -77,7 +83,7 @@ export async function maintain(deps: MaintenanceDeps): Promise<MaintenanceResult
   } catch (error) {
     deadLetterFault = error; // reported after the gauge, which must not go stale because of it
   }
-  const deadJobs = await reportDeadJobs(store, deps.metrics ?? noMetrics);
+  const gauges = await reportBacklog(store, deps.metrics ?? noMetrics);
   if (scheduleFault) throw scheduleFault;
   if (deadLetterFault) throw deadLetterFault;
   const fired = fires.fired.length;
@@ -85,21 +91,43 @@ export async function maintain(deps: MaintenanceDeps): Promise<MaintenanceResult
   const counts = { ...result, fired, fireSkipped, redispatched, deadLettered, deadLettersCleared, stopped };
   const changed = [result.requeued, result.dead, fired, fireSkipped, redispatched, deadLettered];
   if (changed.some(Boolean) || deadLettersCleared || stopped) {
-    log('info', 'sweep', { ...counts, deadJobs });
+    log('info', 'sweep', { ...counts, ...gauges });
   }
-  return { ...counts, deadJobs };
+  return { ...counts, ...gauges };
 }
 
 /**
- * Records the `DeadJobs` gauge of every queue, zeros included (so it returns to 0 once the last
- * dead job is requeued or deleted), counted from DynamoDB. Returns the total.
+ * Records the backlog gauges of every queue, zeros included (so `DeadJobs` returns to 0 once the
+ * last dead job is requeued or deleted), counted from DynamoDB with bounded reads (`backlog.ts`).
+ * A paused queue holds its jobs on purpose: its `OldestPendingAge` is 0, so it trips no alarm.
+ *
+ * With metrics going nowhere (`noMetrics`: the local stack, whose pass runs every second) only the
+ * dead jobs are counted, for the result: the backlog read of a deep queue takes about a second on
+ * DynamoDB Local.
  */
-async function reportDeadJobs(store: JobStore, metrics: JobMetrics): Promise<number> {
-  let total = 0;
-  for (const { queue } of await store.listQueues()) {
-    const dead = await store.countDead(queue);
-    metrics.record(queue, { [JobMetric.DEAD_JOBS]: dead });
-    total += dead;
+async function reportBacklog(
+  store: JobStore,
+  metrics: JobMetrics,
+): Promise<Pick<MaintenanceResult, 'deadJobs' | 'pendingJobs' | 'oldestPendingMs'>> {
+  const queues = await store.listQueues();
+  if (metrics === noMetrics) {
+    const dead = await Promise.all(queues.map(({ queue }) => store.countDead(queue)));
+    return { deadJobs: dead.reduce((sum, n) => sum + n, 0) };
   }
-  return total;
+  const totals = { deadJobs: 0, pendingJobs: 0, oldestPendingMs: 0 };
+  for (const { queue, paused } of queues) {
+    const backlog = await store.backlog(queue);
+    const oldestPendingMs = paused ? 0 : backlog.oldestPendingMs;
+    metrics.record(queue, {
+      [JobMetric.PENDING_JOBS]: backlog.pending,
+      [JobMetric.OLDEST_PENDING_AGE]: oldestPendingMs,
+      [JobMetric.RUNNING_JOBS]: backlog.running,
+      [JobMetric.DEAD_JOBS]: backlog.dead,
+    });
+    if (!backlog.complete) log('info', 'backlog gauges read the head of the queue only', { queue });
+    totals.deadJobs += backlog.dead;
+    totals.pendingJobs += backlog.pending;
+    totals.oldestPendingMs = Math.max(totals.oldestPendingMs, oldestPendingMs);
+  }
+  return totals;
 }

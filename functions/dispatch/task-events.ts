@@ -11,6 +11,8 @@
  */
 import * as z from 'zod';
 import { log } from '../core/log.ts';
+import { JobMetric } from '../core/metric-names.ts';
+import type { JobMetrics } from '../core/metrics.ts';
 import { RUNNER_STARTED_BY } from '../core/runner-task.ts';
 import { JobNotFoundError, LeaseLostError } from '../jobs/errors.ts';
 import { JobService } from '../jobs/service.ts';
@@ -52,6 +54,8 @@ export type TaskStoppedResult =
 export interface TaskEventDeps {
   readonly store: JobStore;
   readonly dispatch?: DispatchQueue;
+  /** Where `TaskFailed` goes: one per run a stopped task failed. @default nowhere */
+  readonly metrics?: JobMetrics;
 }
 
 export async function taskStopped(detail: TaskStateChange, deps: TaskEventDeps): Promise<TaskStoppedResult> {
@@ -76,6 +80,7 @@ export async function taskStopped(detail: TaskStateChange, deps: TaskEventDeps):
       status: stored.job.status,
       error_message: error,
     });
+    deps.metrics?.record(ref.queue, { [JobMetric.TASK_FAILED]: 1 }, { job_id: ref.id, run_id: ref.runId });
     return { kind: 'failed', status: stored.job.status };
   } catch (failure) {
     // The runner ended the run itself (the usual case), or it was cancelled or taken over.

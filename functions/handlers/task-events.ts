@@ -4,14 +4,16 @@
  */
 import middy from '@middy/core';
 import type { EventBridgeEvent } from 'aws-lambda';
+import { metricsFromEnv } from '../core/metrics.ts';
 import { type TaskStoppedResult, taskStateChangeSchema, taskStopped } from '../dispatch/task-events.ts';
 import { dispatchFromEnv, storeFromEnv } from './services.ts';
 
 const store = storeFromEnv();
 const dispatch = dispatchFromEnv();
+const metrics = metricsFromEnv();
 
 export const handler = middy(
   async (event: EventBridgeEvent<'ECS Task State Change', unknown>): Promise<TaskStoppedResult> =>
     // A malformed event throws: EventBridge retries it and the lease expiry remains the backstop.
-    taskStopped(taskStateChangeSchema.parse(event.detail), { store, dispatch }),
+    taskStopped(taskStateChangeSchema.parse(event.detail), { store, dispatch, metrics }),
 );

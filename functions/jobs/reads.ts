@@ -138,27 +138,14 @@ async function listByIndex(
 export async function stats(ctx: StoreContext, queue: string): Promise<QueueStats> {
   const info = await ctx.queues.info(queue);
   const now = ctx.clock();
-  const waitingIn = (partition: string) =>
-    ctx.db.queryAll<Pick<ReadyEntry, 'status' | 'ready_sk'>>({
-      index: 'ready',
-      partition,
-      attributes: ['status', INDEX.ready.sk],
-    });
   const perShard = await Promise.all(
     (info ? shardsOf(info) : []).map(async (shard) => {
       const pk = shardPk(shard, queue);
-      const [pull, managedWaiting, running, dead] = await Promise.all([
-        waitingIn(pk),
-        waitingIn(managedShardPk(shard, queue)),
+      const [{ waiting }, running, dead] = await Promise.all([
+        waitingIn(ctx, shard, queue),
         ctx.db.count({ index: 'leases', partition: pk }),
         ctx.db.count({ index: 'dead', partition: pk }),
       ]);
-      // A pull entry's key holds its run_at; a managed entry's holds its dispatch time (≥ run_at,
-      // and ≤ now once due), so both say whether the job is scheduled.
-      const waiting = [
-        ...pull.map((w) => ({ status: w.status, at: runAtOf(w.ready_sk) })),
-        ...managedWaiting.map((w) => ({ status: w.status, at: dispatchTimeOf(w.ready_sk) })),
-      ];
       const failed = waiting.filter((w) => w.status === 'failed').length;
       const scheduled = waiting.filter((w) => w.status !== 'failed' && w.at > now).length;
       return { pending: waiting.length - failed - scheduled, scheduled, running, failed, dead };
@@ -175,6 +162,44 @@ export async function stats(ctx: StoreContext, queue: string): Promise<QueueStat
     }),
     total,
   );
+}
+
+/** A waiting job as its `ready` entry tells it: its status, and when it is (or was) due. */
+export interface Waiting {
+  readonly status: ReadyEntry['status'];
+  readonly at: number;
+}
+
+/**
+ * The waiting jobs of one shard of `queue`, from its pull and its managed `ready` partitions: all
+ * of them, or the first `limit` of each partition in key order, with `complete` false when a
+ * partition held more. A pull entry's key holds its run_at; a managed entry's holds its dispatch
+ * time (≥ run_at, and ≤ now once due), so both say whether the job is due.
+ */
+export async function waitingIn(
+  ctx: StoreContext,
+  shard: number,
+  queue: string,
+  limit?: number,
+): Promise<{ waiting: Waiting[]; complete: boolean }> {
+  const read = async (partition: string) => {
+    const q: KeyQuery = { index: 'ready', partition, attributes: ['status', INDEX.ready.sk] };
+    type Entry = Pick<ReadyEntry, 'status' | 'ready_sk'>;
+    if (limit === undefined) return { items: await ctx.db.queryAll<Entry>(q), complete: true };
+    const page = await ctx.db.query<Entry>({ ...q, limit });
+    return { items: page.items, complete: !page.lastKey };
+  };
+  const [pull, managed] = await Promise.all([
+    read(shardPk(shard, queue)),
+    read(managedShardPk(shard, queue)),
+  ]);
+  return {
+    waiting: [
+      ...pull.items.map((w) => ({ status: w.status, at: runAtOf(w.ready_sk) })),
+      ...managed.items.map((w) => ({ status: w.status, at: dispatchTimeOf(w.ready_sk) })),
+    ],
+    complete: pull.complete && managed.complete,
+  };
 }
 
 /**

@@ -15,6 +15,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { StoreConfig } from '../core/config.ts';
 import { type JobMetrics, noMetrics } from '../core/metrics.ts';
+import { backlog as backlogOf, type QueueBacklog } from './backlog.ts';
 import * as bulks from './bulk.ts';
 import * as claims from './claim.ts';
 import { type StoreContext, storeContext } from './context.ts';
@@ -146,6 +147,11 @@ export class JobStore {
   /** Dead jobs of `queue` that are still retained. */
   countDead(queue: string): Promise<number> {
     return reads.countDead(this.ctx, queue);
+  }
+
+  /** The queue's backlog gauges, from at most `limit` index entries per partition (backlog.ts). */
+  backlog(queue: string, limit?: number): Promise<QueueBacklog> {
+    return backlogOf(this.ctx, queue, limit);
   }
 
   // Claims (claim.ts)

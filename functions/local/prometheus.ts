@@ -2,8 +2,9 @@
  * The local stack's metrics in Prometheus's text format (`GET /metrics`), from the same records
  * the store, the dispatcher and the sweep write as CloudWatch EMF on AWS: each EMF metric has one
  * Prometheus twin, named in `PROMETHEUS_NAMES`, so a Prometheus user and a CloudWatch user read the
- * same figures. Counts become counters (`_total`), milliseconds become histograms in seconds, and
- * the sweep's `DeadJobs` stays a gauge. Jobs by queue and status (`relay_jobs`) are counted from
+ * same figures. Counts become counters (`_total`), durations histograms in seconds, and the sweep's
+ * gauges (`DeadJobs`, `PendingJobs`, `OldestPendingAge`, `RunningJobs`) stay gauges; a name ending
+ * in `_seconds` takes the EMF milliseconds divided by 1,000. Jobs by queue and status (`relay_jobs`) are counted from
  * DynamoDB at scrape time, as `GET /v1/queues/{queue}/stats` counts them.
  *
  * Only the local server loads this module (and prom-client): the Lambda functions write EMF.
@@ -29,6 +30,10 @@ export const PROMETHEUS_NAMES = {
   [JobMetric.RUN_DURATION]: { name: 'relay_run_duration_seconds', kind: 'histogram' },
   [JobMetric.DISPATCH_LAG]: { name: 'relay_dispatch_lag_seconds', kind: 'histogram' },
   [JobMetric.DEAD_JOBS]: { name: 'relay_dead_jobs', kind: 'gauge' },
+  [JobMetric.PENDING_JOBS]: { name: 'relay_pending_jobs', kind: 'gauge' },
+  [JobMetric.OLDEST_PENDING_AGE]: { name: 'relay_oldest_pending_age_seconds', kind: 'gauge' },
+  [JobMetric.RUNNING_JOBS]: { name: 'relay_running_jobs', kind: 'gauge' },
+  [JobMetric.TASK_FAILED]: { name: 'relay_task_failed_total', kind: 'counter' },
 } as const satisfies Record<JobMetricName, { name: string; kind: Kind }>;
 
 /** Jobs by queue and status, counted at scrape time. */
@@ -73,9 +78,10 @@ export class PrometheusMetrics implements JobMetrics {
       if (value === undefined) continue;
       const instrument = this.instruments[emf];
       const labels = { [QUEUE_DIMENSION]: queue };
-      if (instrument instanceof Counter) instrument.inc(labels, value);
-      else if (instrument instanceof Histogram) instrument.observe(labels, value / 1000);
-      else instrument.set(labels, value);
+      const scaled = PROMETHEUS_NAMES[emf].name.endsWith('_seconds') ? value / 1000 : value;
+      if (instrument instanceof Counter) instrument.inc(labels, scaled);
+      else if (instrument instanceof Histogram) instrument.observe(labels, scaled);
+      else instrument.set(labels, scaled);
     }
   }
 

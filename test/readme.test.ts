@@ -321,13 +321,22 @@ describe('README: the relay CLI', () => {
     }
   });
 
-  it('runs its metrics example as printed after the CLI block, showing the queue the walkthrough used', async () => {
+  it('runs its metrics example as printed, showing a job enqueued and claimed in the default queue', async () => {
+    // What the walkthrough does to `default`, so this holds whichever tests ran before it.
+    await fetch(`${dev.url}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'metrics-example', payload: {} }),
+    });
+    await fetch(`${dev.url}/v2/queues/default/jobs?num_jobs=1`);
     const script = metricsExamples().replaceAll('http://127.0.0.1:4000', dev.url);
 
     const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script]);
 
-    expect(stdout).toMatch(/^relay_jobs_enqueued_total\{queue="emails"\} [1-9]\d*$/m);
-    expect(stdout).toMatch(/^relay_jobs\{queue="emails",status="pending"\} \d+$/m);
+    expect(stdout).toMatch(/^relay_jobs_enqueued_total\{queue="default"\} [1-9]\d*$/m);
+    expect(stdout).toMatch(/^relay_jobs_claimed_total\{queue="default"\} [1-9]\d*$/m);
+    expect(stdout).toMatch(/^relay_queue_wait_seconds_count\{queue="default"\} [1-9]\d*$/m);
+    expect(stdout).toMatch(/^relay_jobs\{queue="default",status="pending"\} \d+$/m);
   });
 });
 

@@ -23,12 +23,13 @@ afterAll(async () => {
 
 const newQueue = () => `q-${randomUUID()}`;
 
-/** A started worker with fast polling, stopped after the test. */
+/** A started worker with fast polling and short long polls (`stop()` waits for one), stopped after the test. */
 function startWorker(queue: string, handler: JobHandler, options: Partial<WorkerOptions> = {}): Worker {
   const worker = new Worker({
     client,
     queue,
     handler,
+    longPollSeconds: 1,
     pollIntervalMs: 10,
     maxPollIntervalMs: 100,
     ...options,
@@ -134,6 +135,37 @@ describe('Worker', () => {
     expect(received).toEqual([
       expect.objectContaining({ queue, id: 'a', payload: { to: 'x' }, state: { step: 1 }, timeout: 20 }),
     ]);
+  });
+
+  it('long-polls when idle: runs a job submitted while it waits, without polling again', async () => {
+    const queue = newQueue();
+    await client.submit({ queue, id: 'first', payload: null });
+    const ran: string[] = [];
+    // Without the long poll, the empty claim after 'first' would wait a minute before the next one.
+    startWorker(queue, async (job) => void ran.push(job.id), {
+      longPollSeconds: 3,
+      pollIntervalMs: 60_000,
+      maxPollIntervalMs: 60_000,
+    });
+    await settled(queue, 'first', 'completed');
+    await sleep(300); // the worker now waits in a long poll
+    await client.submit({ queue, id: 'late', payload: null });
+    await settled(queue, 'late', 'completed');
+    expect(ran).toEqual(['first', 'late']);
+  });
+
+  it('polls again at once when a long poll ended empty', async () => {
+    const queue = newQueue();
+    await client.submit({ queue, id: 'first', payload: null });
+    startWorker(queue, async () => {}, {
+      longPollSeconds: 1,
+      pollIntervalMs: 60_000,
+      maxPollIntervalMs: 60_000,
+    });
+    await settled(queue, 'first', 'completed');
+    await sleep(1_500); // past the end of the first empty long poll
+    await client.submit({ queue, id: 'later', payload: null });
+    await settled(queue, 'later', 'completed');
   });
 
   it('fails a job whose handler throws until its retries are spent, then it is dead', async () => {

@@ -108,10 +108,10 @@ export const relayOperations: Operations = {
   },
 
   'GET /v1/queues/{queue}/jobs': async (req, ctx) => {
-    const { num_jobs = 1 } = validQuery(claimQueryV1, req);
+    const { num_jobs = 1, wait = 0 } = validQuery(claimQueryV1, req);
     if (num_jobs === 0) return empty(204);
     return claimed(
-      await ctx.store.claimLimited(req.params.queue ?? '', num_jobs, workerOf(req)),
+      await ctx.store.claimLimited(req.params.queue ?? '', num_jobs, workerOf(req), wait * 1000),
       relayV1View,
     );
   },
@@ -142,9 +142,9 @@ export const relayOperations: Operations = {
   },
 
   'GET /v2/queues/{queue}/jobs': async (req, ctx) => {
-    const { num_jobs = 1 } = validQuery(claimQueryV2, req);
+    const { num_jobs = 1, wait = 0 } = validQuery(claimQueryV2, req);
     return claimed(
-      await ctx.store.claimLimited(req.params.queue ?? '', num_jobs, workerOf(req)),
+      await ctx.store.claimLimited(req.params.queue ?? '', num_jobs, workerOf(req), wait * 1000),
       relayV2View,
     );
   },

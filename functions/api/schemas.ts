@@ -7,6 +7,7 @@
  */
 import * as z from 'zod';
 import { utf8Bytes } from '../jobs/keys.ts';
+import { MAX_WAIT_SECONDS } from '../jobs/long-poll.ts';
 import {
   BACKOFF_STRATEGIES,
   type Backoff,
@@ -359,22 +360,39 @@ export const digits = (what: string) =>
  */
 const upTo = (n: number) => Math.min(n, LIMITS.maxClaim);
 
-/** relay-rs v1: default 1; 0 asks for nothing (204). */
-export const claimQueryV1 = z.object({
+/** relay-rs v1 (seed routes): default 1; 0 asks for nothing (204). */
+const numJobsV1 = z.object({
   num_jobs: digits('num_jobs').transform(upTo).optional(),
 });
 
-/** relay v2: default 1; must be at least 1. */
-export const claimQueryV2 = z.object({
-  num_jobs: digits('num_jobs')
-    .pipe(z.number().min(1, 'num_jobs must be at least 1'))
-    .transform(upTo)
+/**
+ * Long poll (Relay's addition to the queue claim routes): seconds to wait for a job when none is
+ * claimable, at most `MAX_WAIT_SECONDS` so the answer comes within API Gateway's 30 s. Absent or 0:
+ * answer at once, as relay-rs does.
+ */
+const waitQuery = z.object({
+  wait: digits('wait')
+    .pipe(z.number().max(MAX_WAIT_SECONDS, `wait must be at most ${MAX_WAIT_SECONDS} seconds`))
     .optional(),
 });
 
+/** relay-rs v1 RESTful claim: `num_jobs` as above, and `wait`. */
+export const claimQueryV1 = numJobsV1.extend(waitQuery.shape);
+
+/** relay v2: default 1; must be at least 1; and `wait`. */
+export const claimQueryV2 = z
+  .object({
+    num_jobs: digits('num_jobs')
+      .pipe(z.number().min(1, 'num_jobs must be at least 1'))
+      .transform(upTo)
+      .optional(),
+  })
+  .extend(waitQuery.shape);
+
 /** Seed routes name the job with `queue` and `job_id` query parameters. */
 export const seedJobQuery = z.object({ queue: name('queue'), job_id: name('job_id') });
-export const seedNextQuery = z.object({ queue: name('queue') }).extend(claimQueryV1.shape);
+/** The seed `next` route keeps relay-rs's behaviour: no long poll (a `wait` is ignored). */
+export const seedNextQuery = z.object({ queue: name('queue') }).extend(numJobsV1.shape);
 
 export const logsQuery = z.object({
   // Run ids are UUIDs; a log item's sort key holds one, and DynamoDB caps sort keys at 1 KB.

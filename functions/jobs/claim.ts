@@ -59,10 +59,22 @@ export async function claim(
   // A paused queue answers as an empty one. The flag is at most `SETTINGS_MAX_AGE_MS` old.
   if (!info || settings.paused) return { jobs: [] };
   const now = ctx.clock();
-  let window = wanted * 2 + 8;
+  // A store that has been losing races reads a wider window of one shard, picked at random, and
+  // spreads its first attempt over it: concurrent claimers then meet less often, and each reads
+  // one shard instead of all. It reads every shard when that one has too few jobs.
+  const spread = info.ordering === 'strict' ? 1 : ctx.claims.spread(queue);
+  let window = Math.min(Math.ceil((wanted * 2 + 8) * spread), MAX_CLAIM_WINDOW);
+  const all = shardsOf(info);
+  let shards = spread > 1 && all.length > 1 ? [Math.floor(Math.random() * all.length)] : all;
   const claimed: JobItem[] = [];
   const tried = new Set<string>();
-  let fetched = await candidates(ctx, info, now, window);
+  let anyLost = false;
+  let fetched = await firstCandidates(ctx, info, now, window, wanted, shards);
+  if (fetched.length < wanted && shards !== all) {
+    const others = all.filter((shard) => !shards.includes(shard));
+    shards = all;
+    fetched = merged([fetched, await candidates(ctx, info, now, window, others)], window);
+  }
   // With `max_running`, a run starts only in a slot; an expired run is left to the sweep, which
   // frees its slot by sending the job back to waiting.
   const slots =
@@ -83,16 +95,19 @@ export async function claim(
     let pool = fetched.filter(open);
     if (!pool.length) {
       // Read again only if the last read was full: there may be more past what was tried.
-      if (fetched.length < window + (round ? tried.size : 0)) break;
-      fetched = await candidates(ctx, info, now, window + tried.size);
+      if (fetched.length < window + (round ? tried.size : 0) && shards === all) break;
+      if (fetched.length < window + (round ? tried.size : 0)) shards = all; // that shard ran dry
+      fetched = await candidates(ctx, info, now, window + tried.size, shards);
       pool = fetched.filter(open);
       if (!pool.length) break;
     }
     const want = Math.min(count - claimed.length, slots?.length ?? count);
     if (want < 1) break;
-    // First round in order: sequential claimers see exact order. After a lost race, a `priority`
-    // queue spreads the retry over the pool so concurrent claimers stop colliding on the head.
-    const picks = round === 0 || info.ordering === 'strict' ? pool.slice(0, want) : sample(pool, want);
+    // First round in order, unless this store has been losing races: sequential claimers see exact
+    // order. After a lost race, a `priority` queue spreads the retry over the pool so concurrent
+    // claimers stop colliding on the head.
+    const inOrder = info.ordering === 'strict' || (round === 0 && spread === 1);
+    const picks = inOrder ? pool.slice(0, want) : sample(pool, want);
     for (const pick of picks) tried.add(pick.key.pk);
     // The lease starts at the write, not at the call: a contended call may take many rounds, and
     // a lease dated from its start could end before the worker even hears of its job.
@@ -112,14 +127,16 @@ export async function claim(
     }
     const conflicts = results.filter((r) => r.conflict).length;
     if (conflicts) ctx.metrics.claimConflicts(queue, conflicts);
+    if (lost) anyLost = true;
     if (lost && info.ordering !== 'strict' && claimed.length < count) {
       // Others are claiming the same heads. The pool read before this round is going stale as
       // they win, so read a fresh one, wider each time, and spread the next picks over it: a
       // failed conditional write costs a write unit, a wider read far less.
       window = Math.min(window * 2, MAX_CLAIM_WINDOW);
-      fetched = await candidates(ctx, info, now, window + tried.size);
+      fetched = await candidates(ctx, info, now, window + tried.size, shards);
     }
   }
+  ctx.claims.raced(queue, anyLost);
   return { jobs: claimed.sort((a, b) => a.order_key.localeCompare(b.order_key)).map(toJob) };
 }
 
@@ -171,24 +188,52 @@ async function pausedNow(ctx: StoreContext, queue: string): Promise<boolean> {
   return (await ctx.queues.settings(queue)).paused && (await ctx.queues.settings(queue, 0)).paused;
 }
 
-/** The first `limit` claimable jobs of a queue, merged over its shards in claim order. */
+/**
+ * A claim's first read. Expired leases are not read on every claim: the sweep expires them, so a
+ * claim looks only now and then (`LEASE_LOOK_MS`), or when the waiting jobs do not fill it
+ * (`SHORT_LEASE_LOOK_MS`): an idle claimer still takes an expired run as soon as it sees it.
+ */
+async function firstCandidates(
+  ctx: StoreContext,
+  info: QueueInfo,
+  now: number,
+  limit: number,
+  wanted: number,
+  shards: readonly number[],
+): Promise<Candidate[]> {
+  const periodic = ctx.claims.looksForLeases(info.queue, now, false);
+  const found = await candidates(ctx, info, now, limit, shards, periodic);
+  if (periodic || found.length >= wanted || !ctx.claims.looksForLeases(info.queue, now, true)) return found;
+  return merged([found, await expiredCandidates(ctx, info, now, limit)], limit);
+}
+
+/** The first `limit` claimable jobs of a queue in `shards`, merged in claim order. */
 async function candidates(
   ctx: StoreContext,
   info: QueueInfo,
   now: number,
   limit: number,
+  shards: readonly number[],
+  withLeases = false,
 ): Promise<Candidate[]> {
+  const ready = Promise.all(shards.map((shard) => readyHeads(ctx, shardPk(shard, info.queue), now, limit)));
+  const expired = withLeases ? expiredCandidates(ctx, info, now, limit) : [];
+  return merged([...(await ready), await expired], limit);
+}
+
+/** Runs of a queue whose lease index entry says the lease has passed, over every shard. */
+async function expiredCandidates(ctx: StoreContext, info: QueueInfo, now: number, limit: number) {
   const perShard = await Promise.all(
-    shardsOf(info).flatMap((shard) => {
-      const pk = shardPk(shard, info.queue);
-      return [readyHeads(ctx, pk, now, limit), expiredHeads(ctx, pk, now, limit)];
-    }),
+    shardsOf(info).map((shard) => expiredHeads(ctx, shardPk(shard, info.queue), now, limit)),
   );
-  return perShard
+  return perShard.flat();
+}
+
+const merged = (lists: readonly Candidate[][], limit: number): Candidate[] =>
+  lists
     .flat()
     .sort((a, b) => a.order.localeCompare(b.order))
     .slice(0, limit);
-}
 
 /**
  * Due waiting jobs of one shard in order. Jobs not yet due sort after the due ones of their

@@ -6,6 +6,8 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { monotonicFactory } from 'ulid';
 import type { StoreConfig } from '../core/config.ts';
 import type { JobMetrics } from '../core/metrics.ts';
+import { announce } from './arrivals.ts';
+import { ClaimMemory } from './claim-memory.ts';
 import { Dynamo } from './dynamo.ts';
 import { seconds } from './item.ts';
 import { JobMetricsRecorder } from './job-metrics.ts';
@@ -17,6 +19,8 @@ export interface StoreContext {
   readonly clock: () => number;
   readonly metrics: JobMetricsRecorder;
   readonly queues: QueueRegistry;
+  /** This store's recent claims per queue: when it last looked for expired leases, how spread it claims. */
+  readonly claims: ClaimMemory;
   /** The next enqueue sequence number: a ULID, monotonic within the process. */
   readonly nextSeq: (now: number) => string;
 }
@@ -32,8 +36,9 @@ export function storeContext(
     db,
     config,
     clock,
-    metrics: new JobMetricsRecorder(metrics),
+    metrics: new JobMetricsRecorder(metrics, (queue, count) => announce(config.tableName, queue, count)),
     queues: new QueueRegistry(db, config, clock),
+    claims: new ClaimMemory(),
     nextSeq: monotonicFactory(),
   };
 }

@@ -40,13 +40,18 @@ const RUN_ENDS = {
 export type RunEnd = keyof typeof RUN_ENDS;
 
 export class JobMetricsRecorder {
-  constructor(private readonly sink: JobMetrics) {}
+  constructor(
+    private readonly sink: JobMetrics,
+    /** Told of each queue's enqueued jobs too: it wakes the claims waiting on the queue. */
+    private readonly onEnqueued: (queue: string, count: number) => void = () => {},
+  ) {}
 
   /** `Enqueued` per queue; a record that counts one job names it. */
   enqueued(jobs: readonly JobRef[]): void {
     const byQueue = new Map<string, JobRef[]>();
     for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
     for (const [queue, written] of byQueue) {
+      this.onEnqueued(queue, written.length);
       const only = written.length === 1 ? written[0] : undefined;
       this.record(queue, { [JobMetric.ENQUEUED]: written.length }, only && { job_id: only.id });
     }

@@ -25,6 +25,7 @@ import * as enqueues from './enqueue.ts';
 import * as history from './history.ts';
 import type { AppendLogsResult } from './logs.ts';
 import * as logs from './logs.ts';
+import { claimWaiting } from './long-poll.ts';
 import type { Job, JobKind, LogEntry, NewJob, RunRecord } from './model.ts';
 import * as operator from './operator.ts';
 import type { QueueInfo, QueueState, RateLimitChange } from './queues.ts';
@@ -161,9 +162,14 @@ export class JobStore {
     return (await claims.claim(this.ctx, queue, count, worker)).jobs;
   }
 
-  /** `claim`, with the wait a claimer is told when the queue is over its rate limit. */
-  claimLimited(queue: string, count: number, worker?: string): Promise<claims.Claimed> {
-    return claims.claim(this.ctx, queue, count, worker);
+  /**
+   * `claim`, with the wait a claimer is told when the queue is over its rate limit. With `waitMs`,
+   * a long poll: it answers as soon as it claimed a job, or empty after `waitMs` (`long-poll.ts`).
+   */
+  claimLimited(queue: string, count: number, worker?: string, waitMs = 0): Promise<claims.Claimed> {
+    return waitMs > 0
+      ? claimWaiting(this.ctx, queue, count, waitMs, worker)
+      : claims.claim(this.ctx, queue, count, worker);
   }
 
   /** Starts a run of a waiting, due managed job named by a dispatch message. */

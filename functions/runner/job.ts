@@ -183,18 +183,23 @@ export async function runJob(ref: RunRef, deps: RunJobDeps): Promise<JobRunResul
 
   // The lease began at the claim; start-up (a cold Fargate task, a loaded machine) may have used
   // much of it. Renew it before the command starts, fenced by the run id: if the run was already
-  // taken over (expired and re-claimed, cancelled), the command must not start at all.
-  try {
-    await whileBusy(() => store.heartbeat(ref.queue, ref.id, job.state ?? undefined, ref.runId, 'managed'));
-  } catch (error) {
-    if (error instanceof JobNotFoundError || error instanceof LeaseLostError) return { kind: 'stale' };
-    throw error;
+  // taken over (expired and re-claimed, cancelled), the command must not start at all. A run that
+  // starts right after its claim skips that write: the job just read is this run, and its lease
+  // lasts past two heartbeat periods, so the first heartbeat renews it in time (and stops the
+  // command if the job was cancelled in between).
+  const heartbeatMs = Math.min((job.timeout * 1000) / 3, deps.maxHeartbeatMs ?? 5_000);
+  if ((job.lease_expires_at ?? 0) - Date.now() < 2 * heartbeatMs) {
+    try {
+      await whileBusy(() => store.heartbeat(ref.queue, ref.id, job.state ?? undefined, ref.runId, 'managed'));
+    } catch (error) {
+      if (error instanceof JobNotFoundError || error instanceof LeaseLostError) return { kind: 'stale' };
+      throw error;
+    }
   }
 
   const logs = new LogWriter(store, job, ref.runId);
   const flushing = setInterval(() => void logs.flush(), deps.flushMs ?? 1_000);
   const echo = deps.echoOutput ? new Echo(fields, deps.echoLimitBytes ?? ECHO_LIMIT_BYTES) : undefined;
-  const heartbeatMs = Math.min((job.timeout * 1000) / 3, deps.maxHeartbeatMs ?? 5_000);
   let outcome: CommandOutcome;
   try {
     outcome = await (deps.run ?? runCommand)(

@@ -348,11 +348,16 @@ export class RelayClient {
    * Claims up to `numJobs` (1–100) jobs, each now running under a fresh run id; `[]` when none is
    * due. Not repeated after a network failure: a claim is not idempotent, and a claim lost in
    * flight returns to the queue when its lease expires. `worker` names the claimer in each run's
-   * history (sent as `X-Relay-Worker`).
+   * history (sent as `X-Relay-Worker`). With `waitSeconds` (at most 20), a long poll: Relay answers
+   * as soon as a job is claimable, or with `[]` after that long.
    */
-  async claim(queue: string, numJobs = 1, options: { worker?: string } = {}): Promise<ClaimedJob[]> {
+  async claim(
+    queue: string,
+    numJobs = 1,
+    options: { worker?: string; waitSeconds?: number } = {},
+  ): Promise<ClaimedJob[]> {
     const answer = await this.call('GET', `/v2/queues/${segment(queue)}/jobs`, {
-      query: { num_jobs: numJobs },
+      query: { num_jobs: numJobs, wait: options.waitSeconds },
       headers: options.worker === undefined ? undefined : { 'x-relay-worker': options.worker },
     });
     return answer.status === 204 ? [] : (answer.body as ClaimedJob[]);

@@ -34,7 +34,13 @@ export interface WorkerOptions {
   readonly handler: JobHandler;
   /** Jobs run at once. @default 1 */
   readonly concurrency?: number;
-  /** Wait after an empty claim or an error; doubles on each one in a row. @default 250 */
+  /**
+   * Seconds each claim waits for a job when none is ready (a long poll, 0–20): an idle worker
+   * hears of a new job at once instead of at its next poll. `stop()` waits for a long poll in
+   * flight, so at most this long; 0 polls without waiting. @default 20
+   */
+  readonly longPollSeconds?: number;
+  /** Wait after an empty claim that did not long-poll, or an error; doubles on each one in a row. @default 250 */
   readonly pollIntervalMs?: number;
   /** Longest wait between claims. @default 5000 */
   readonly maxPollIntervalMs?: number;
@@ -71,6 +77,7 @@ export class Worker {
   private readonly queue: string;
   private readonly handler: JobHandler;
   private readonly concurrency: number;
+  private readonly longPollSeconds: number;
   private readonly pollIntervalMs: number;
   private readonly maxPollIntervalMs: number;
   private readonly gracePeriodMs: number;
@@ -92,6 +99,7 @@ export class Worker {
     this.queue = options.queue;
     this.handler = options.handler;
     this.concurrency = options.concurrency ?? 1;
+    this.longPollSeconds = options.longPollSeconds ?? 20;
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
     this.maxPollIntervalMs = options.maxPollIntervalMs ?? 5_000;
     this.gracePeriodMs = options.gracePeriodMs ?? 30_000;
@@ -99,6 +107,9 @@ export class Worker {
     this.name = options.name;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
       throw new RangeError(`concurrency must be a positive integer; got ${this.concurrency}`);
+    }
+    if (!Number.isInteger(this.longPollSeconds) || this.longPollSeconds < 0 || this.longPollSeconds > 20) {
+      throw new RangeError(`longPollSeconds must be an integer from 0 to 20; got ${this.longPollSeconds}`);
     }
   }
 
@@ -128,7 +139,11 @@ export class Worker {
     clearTimeout(timer);
   }
 
-  /** Claims while there is room, backing off (exponential, equal jitter) when idle or failing. */
+  /**
+   * Claims while there is room, long-polling when idle. An empty answer that came before the long
+   * poll's end (a rate-limited queue, or a server without long polls) or an error backs off
+   * (exponential, equal jitter).
+   */
   private async poll(): Promise<void> {
     let idle = 0;
     while (!this.stopping.signal.aborted) {
@@ -138,23 +153,30 @@ export class Worker {
         continue;
       }
       let jobs: ClaimedJob[] = [];
+      const wait = this.longPollSeconds || undefined;
+      const asked = performance.now();
+      let waited = false;
       try {
-        jobs = await this.client.claim(this.queue, Math.min(room, 100), { worker: this.name });
+        jobs = await this.client.claim(this.queue, Math.min(room, 100), {
+          worker: this.name,
+          waitSeconds: wait,
+        });
+        waited = wait !== undefined && performance.now() - asked >= wait * 900;
       } catch (error) {
         this.logger?.warn('claim failed', { queue: this.queue, error: messageOf(error) });
       }
       // Jobs claimed while stop() was called still run: they are ours until their lease ends.
       for (const job of jobs) this.run(job);
-      if (jobs.length) {
+      if (jobs.length || waited) {
         idle = 0;
         continue;
       }
-      const wait = retryDelayMs(idle++, {
+      const backoff = retryDelayMs(idle++, {
         baseMs: this.pollIntervalMs,
         maxMs: this.maxPollIntervalMs,
         jitter: 'equal',
       });
-      await pause(wait, this.stopping.signal);
+      await pause(backoff, this.stopping.signal);
     }
   }
 

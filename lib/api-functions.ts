@@ -60,10 +60,11 @@ export class ApiFunctions extends Construct {
 
   constructor(scope: Construct, id: string, props: ApiFunctionsProps) {
     super(scope, id);
-    const apiFunction = (name: string, entry: string, description: string) => {
+    const apiFunction = (name: string, entry: string, description: string, openApiDocument = false) => {
       const fn = new RelayFunction(this, name, {
         entry,
         description,
+        openApiDocument,
         timeout: Duration.seconds(29), // API Gateway's integration timeout is 30 s
         memorySize: props.memorySize,
         reservedConcurrentExecutions: props.reservedConcurrentExecutions,
@@ -73,7 +74,8 @@ export class ApiFunctions extends Construct {
     };
     this.relayRoutes = apiFunction('RelayRoutes', 'relay.ts', 'Relay API: relay-rs routes (v1, seed, v2)');
     // The native routes stop the Fargate task of a cancelled run; they start no command.
-    this.jobRoutes = apiFunction('JobRoutes', 'jobs.ts', 'Relay API: native job routes');
+    // It serves GET /openapi.json too, from the document its bundle carries.
+    this.jobRoutes = apiFunction('JobRoutes', 'jobs.ts', 'Relay API: native job routes', true);
     props.runner?.grantStopTasks(this.jobRoutes);
     this.fallback = apiFunction('Fallback', 'fallback.ts', 'Relay API: 404 and 405 for unknown routes');
     if (props.dispatchQueue) {

@@ -3,7 +3,12 @@ import { fileURLToPath } from 'node:url';
 import { CfnElement, type Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { type IPrincipal, type IRole, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type IFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  type ICommandHooks,
+  NodejsFunction,
+  OutputFormat,
+  SourceMapMode,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
 import { type ILogGroup, LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct, type IConstruct, RootConstruct } from 'constructs';
 import type { EnvName } from '../functions/core/env.ts';
@@ -35,6 +40,14 @@ export interface RelayFunctionProps {
    * @default true: its own log group, which its role may write to and nothing else
    */
   readonly logs?: boolean;
+  /**
+   * Whether the bundle carries the API's OpenAPI document, `openapi.json` beside the handler
+   * (written at bundling by scripts/openapi.mjs), for the function that serves `GET /openapi.json`.
+   * The generator itself stays out of every bundle.
+   *
+   * @default false
+   */
+  readonly openApiDocument?: boolean;
 }
 
 /**
@@ -110,6 +123,7 @@ export class RelayFunction extends Construct implements IWorkload {
         bundleAwsSDK: true,
         forceDockerBundling: false,
         metafile: true,
+        commandHooks: props.openApiDocument ? OPENAPI_HOOKS : undefined,
       },
     });
     this.function = fn;
@@ -125,6 +139,15 @@ export class RelayFunction extends Construct implements IWorkload {
     this.environment.add(name, value);
   }
 }
+
+/** Writes the OpenAPI document into the bundle's directory, after esbuild has written the bundle. */
+const OPENAPI_HOOKS: ICommandHooks = {
+  beforeBundling: () => [],
+  beforeInstall: () => [],
+  afterBundling: (_inputDir, outputDir) => [
+    `node "${path.join(PROJECT_ROOT, 'scripts', 'openapi.mjs')}" "${path.join(outputDir, 'openapi.json')}"`,
+  ],
+};
 
 /** The construct IDs below its stack that name `construct` in logical IDs: CDK leaves out `Default`. */
 function logicalPath(construct: IConstruct): string[] {

@@ -1,6 +1,6 @@
 // What each Lambda function of a synthesized Relay stack bundles: read from the cloud assembly
 // (`cdk.out`), using esbuild's metafile that RelayFunction asks for.
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Packages that must never reach a function bundle: infrastructure and development tools. */
@@ -17,6 +17,8 @@ export const FORBIDDEN_PACKAGES = [
   'dynalite',
   'fauxqs',
   '@biomejs/biome',
+  // The local server's Prometheus client: Lambda functions write EMF.
+  'prom-client',
 ];
 
 /** The package a bundled input file comes from, or `(relay)` for our own sources. */
@@ -70,6 +72,8 @@ export interface FunctionBundle {
   readonly outputPackages: Record<string, number>;
   /** Packages the bundle imports at run time instead of bundling (the AWS SDK); Node's built-ins left out. */
   readonly externals: string[];
+  /** The files of the function's asset besides the bundle and its source map and metafile. */
+  readonly extraFiles: string[];
 }
 
 interface TemplateResource {
@@ -109,6 +113,9 @@ export function functionBundles(assemblyDir: string, stackName: string): Functio
       packages,
       outputPackages: outputBytesByPackage(meta),
       externals: [...new Set(externals)].sort(),
+      extraFiles: readdirSync(dir)
+        .filter((file) => !/^index\.(mjs|mjs\.map|meta\.json)$/.test(file))
+        .sort(),
     });
   }
   return bundles.sort((a, b) => a.path.localeCompare(b.path));

@@ -101,6 +101,19 @@ describe('the Lambda function bundles', () => {
     },
   );
 
+  it.each(entries)('built from functions/handlers/%s leave prom-client to the local server', async (name) => {
+    const bundle = await lambdaBundle(path.join(HANDLERS, name));
+
+    // Lambda functions write EMF; only the local server exposes Prometheus metrics.
+    expect(bundle.inputs.filter((input) => input.includes('node_modules/prom-client/'))).toEqual([]);
+  });
+
+  it('would be caught holding prom-client: a bundle of the local server has it', async () => {
+    const bundle = await lambdaBundle(path.join(ROOT, 'functions/local/stack.ts'));
+
+    expect(bundle.inputs.some((input) => input.includes('node_modules/prom-client/'))).toBe(true);
+  });
+
   it('would be caught holding more: a bundle that imports zod by name keeps all of it', async () => {
     const packages = outputBytesByPackage(
       (await lambdaBundle(path.join(ROOT, 'test/support/zod-by-name.ts'))).metafile,

@@ -24,7 +24,8 @@ const PURE_MODULES = [
 ];
 
 /** Packages only the runtime uses. */
-const RUNTIME_PACKAGES = /^(zod|@aws-sdk\/.*|@smithy\/.*|@aws-crypto\/.*|@middy\/.*|ulid|commander)$/;
+const RUNTIME_PACKAGES =
+  /^(zod|prom-client|@aws-sdk\/.*|@smithy\/.*|@aws-crypto\/.*|@middy\/.*|ulid|commander)$/;
 
 /** Records the URL of every module resolved, one a line, in the file named by `data`. */
 const HOOKS = `

@@ -1,4 +1,7 @@
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SQSRecord } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { dynamoClient } from '../functions/core/clients.ts';
 import {
   emfMetrics,
   type JobMetrics,
@@ -7,6 +10,7 @@ import {
   metricsFromEnv,
   noMetrics,
 } from '../functions/core/metrics.ts';
+import { dispatchOne } from '../functions/dispatch/dispatcher.ts';
 import {
   DuplicateIdempotencyKeyError,
   InvalidTransitionError,
@@ -15,7 +19,10 @@ import {
   LeaseLostError,
 } from '../functions/jobs/errors.ts';
 import type { Job, NewJob } from '../functions/jobs/model.ts';
-import type { JobStore } from '../functions/jobs/store.ts';
+import { JobStore } from '../functions/jobs/store.ts';
+import { toRecord } from '../functions/local/sqs-poller.ts';
+import { completes, recordingExecutor } from './support/dispatch.ts';
+import { onClient } from './support/faults.ts';
 import { pullJob as job } from './support/jobs.ts';
 import { freshStore, TestClock, type TestStore } from './support/store.ts';
 
@@ -366,6 +373,120 @@ describe('JobStore metrics: claim', () => {
     await Promise.all(Array.from({ length: 10 }, () => another().claimById('q', 'm')));
 
     expect(metrics.records.filter((r) => r.values.Claimed)).toHaveLength(1);
+  });
+});
+
+describe('JobStore metrics: claim conflicts', () => {
+  /**
+   * A store whose first claim write waits until `rival` has run: the race a claimer loses when
+   * another takes the job between its read and its write, forced at its DynamoDB client (the
+   * emulator cannot be made to interleave two callers on its own).
+   */
+  function slowStore(rival: () => Promise<unknown>): JobStore {
+    const raw = dynamoClient(fresh.config.dynamodbEndpoint);
+    onTestFinished(() => raw.destroy());
+    let waited = false;
+    onClient(raw, async (call, next) => {
+      const claimWrite = call.operation === 'UpdateItem' || call.operation === 'TransactWriteItems';
+      if (claimWrite && !waited) {
+        waited = true;
+        await rival();
+      }
+      return next();
+    });
+    const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+    return new JobStore(db, fresh.config, clock.read, metrics);
+  }
+
+  it('records ClaimConflicts when another worker claims the job between its read and its write (forced at the client)', async () => {
+    await store.enqueue(job('a'));
+    metrics.clear();
+
+    const jobs = await slowStore(() => store.claim('q', 1)).claim('q', 1);
+
+    expect(jobs).toEqual([]);
+    expect(metrics.records.filter((r) => r.values.ClaimConflicts)).toEqual([
+      { queue: 'q', values: { ClaimConflicts: 1 } },
+    ]);
+  });
+
+  it('records ClaimConflicts when another dispatcher starts the job between its read and its write (forced at the client)', async () => {
+    await store.enqueue(shell('m'));
+    metrics.clear();
+
+    expect(await slowStore(() => store.claimById('q', 'm')).claimById('q', 'm')).toBeUndefined();
+
+    expect(metrics.records.filter((r) => r.values.ClaimConflicts)).toEqual([
+      { queue: 'q', values: { ClaimConflicts: 1 } },
+    ]);
+  });
+
+  it('records no ClaimConflicts for a claim that meets no rival', async () => {
+    await store.enqueue(job('a'));
+    metrics.clear();
+
+    await claim();
+
+    expect(metrics.records.filter((r) => r.values.ClaimConflicts)).toEqual([]);
+  });
+});
+
+describe('dispatcher metrics', () => {
+  /** The record SQS hands the dispatcher for a hint of `q/<id>` sent at `sentAt`. */
+  const hintSentAt = (id: string, sentAt: number): SQSRecord => ({
+    ...toRecord(
+      { MessageId: id, ReceiptHandle: id, Body: JSON.stringify({ v: 1, kind: 'hint', queue: 'q', id }) },
+      'arn:aws:sqs:us-east-1:000000000000:dispatch',
+      'us-east-1',
+    ),
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: String(sentAt),
+      SenderId: 'test',
+      ApproximateFirstReceiveTimestamp: String(sentAt),
+    },
+  });
+  const dispatcher = () => ({
+    store,
+    execute: recordingExecutor(completes(store)).execute,
+    now: clock.read,
+    metrics,
+  });
+
+  it('records DispatchLag from the hint being sent to the dispatcher starting the run', async () => {
+    await store.enqueue(shell('m'));
+    const sentAt = clock.now;
+    clock.advance(750);
+    metrics.clear();
+
+    await dispatchOne(hintSentAt('m', sentAt), dispatcher());
+
+    expect(metrics.records.filter((r) => r.values.DispatchLag !== undefined)).toEqual([
+      { queue: 'q', values: { DispatchLag: 750 }, context: { job_id: 'm', run_id: expect.any(String) } },
+    ]);
+  });
+
+  it('measures DispatchLag of a delayed hint from its job being due, not from its sending', async () => {
+    const sentAt = clock.now;
+    await store.enqueue(shell('m', { run_at: sentAt + 10_000 }));
+    clock.advance(10_200);
+    metrics.clear();
+
+    await dispatchOne(hintSentAt('m', sentAt), dispatcher());
+
+    expect(metrics.records.find((r) => r.values.DispatchLag !== undefined)?.values).toEqual({
+      DispatchLag: 200,
+    });
+  });
+
+  it('records no DispatchLag for a stale hint, whose job is already running', async () => {
+    await store.enqueue(shell('m'));
+    await dispatch('m');
+    metrics.clear();
+
+    expect(await dispatchOne(hintSentAt('m', clock.now), dispatcher())).toBe('stale');
+
+    expect(metrics.records).toEqual([]);
   });
 });
 

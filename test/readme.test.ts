@@ -23,6 +23,14 @@ beforeAll(async () => {
 });
 afterAll(() => api.close());
 
+/** The README's section on metrics and the OpenAPI document. */
+const metricsSection = () =>
+  README.slice(README.indexOf('## Metrics and the OpenAPI document'), README.indexOf('## Deploy to AWS'));
+
+/** The shell blocks of that section. */
+const metricsExamples = () =>
+  [...metricsSection().matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).join('\n');
+
 /** The shell blocks of the README's section on managed shell jobs. */
 function managedJobsExamples(): string {
   const section = README.slice(README.indexOf('## Managed shell jobs'), README.indexOf('## The `relay` CLI'));
@@ -310,6 +318,39 @@ describe('README: the relay CLI', () => {
         code: step?.code,
       });
       step?.check?.(result);
+    }
+  });
+
+  it('runs its metrics example as printed, showing a job enqueued and claimed in the default queue', async () => {
+    // What the walkthrough does to `default`, so this holds whichever tests ran before it.
+    await fetch(`${dev.url}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'metrics-example', payload: {} }),
+    });
+    await fetch(`${dev.url}/v2/queues/default/jobs?num_jobs=1`);
+    const script = metricsExamples().replaceAll('http://127.0.0.1:4000', dev.url);
+
+    const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script]);
+
+    expect(stdout).toMatch(/^relay_jobs_enqueued_total\{queue="default"\} [1-9]\d*$/m);
+    expect(stdout).toMatch(/^relay_jobs_claimed_total\{queue="default"\} [1-9]\d*$/m);
+    expect(stdout).toMatch(/^relay_queue_wait_seconds_count\{queue="default"\} [1-9]\d*$/m);
+    expect(stdout).toMatch(/^relay_jobs\{queue="default",status="pending"\} \d+$/m);
+  });
+});
+
+describe('README: metrics', () => {
+  it('names the Prometheus twin of every CloudWatch EMF metric, as the local server exposes it', async () => {
+    const { PROMETHEUS_NAMES } = await import('../functions/local/prometheus.ts');
+    const rows = metricsSection()
+      .split('\n')
+      .filter((line) => line.startsWith('| `'));
+
+    for (const [emf, { name }] of Object.entries(PROMETHEUS_NAMES)) {
+      expect(
+        rows.filter((row) => row.startsWith(`| \`${emf}\``) && row.includes(`| \`${name}\``)),
+      ).toHaveLength(1);
     }
   });
 });

@@ -89,6 +89,13 @@ describe.each(SYNTHS)('npm run synth: $name', ({ args, functions, images }) => {
     }
   });
 
+  it('puts the OpenAPI document beside the bundle of JobRoutes, which serves it, and nothing beside the others', () => {
+    for (const b of bundles) {
+      expect(b.extraFiles, b.path).toEqual(b.path.endsWith('/JobRoutes') ? ['openapi.json'] : []);
+    }
+    expect(bundle('JobRoutes')).toBeDefined();
+  });
+
   it('keeps every bundle under 1 MiB, and Relay’s own code and zod in it under 200 KiB', () => {
     for (const b of bundles) {
       expect(b.bytes, b.path).toBeLessThan(1024 * 1024);

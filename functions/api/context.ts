@@ -18,6 +18,11 @@ export interface ApiContext {
   readonly now: () => number;
   /** A new, sortable job id. */
   readonly newId: () => string;
+  /**
+   * The API's OpenAPI document as JSON text, for `GET /openapi.json`: read from the file the build
+   * wrote on Lambda, generated in the local server. Without it that route answers 404.
+   */
+  readonly openapi?: () => Promise<string>;
 }
 
 export type Operation = (req: HttpRequest, ctx: ApiContext) => Promise<HttpResponse>;
@@ -33,6 +38,7 @@ export function contextFor(
     dispatch?: DispatchQueue;
     stopTask?: TaskStopper;
     commands?: CommandSettings;
+    openapi?: () => Promise<string>;
   } = {},
 ): ApiContext {
   const now = options.now ?? Date.now;
@@ -43,5 +49,6 @@ export function contextFor(
     commands: options.commands ?? DEFAULT_COMMAND_SETTINGS,
     now,
     newId: monotonicFactory(),
+    openapi: options.openapi,
   };
 }

@@ -5,6 +5,7 @@
  */
 import { bulkOperations, managedBulkOperations } from './bulk-operations.ts';
 import type { Operations } from './context.ts';
+import { docsOperations } from './docs-operations.ts';
 import { managedOperations } from './managed-operations.ts';
 import { nativeOperations } from './native-operations.ts';
 import { queueOperations } from './queue-operations.ts';
@@ -18,6 +19,7 @@ export const jobOperations = (): Operations => ({
   ...bulkOperations,
   ...queueOperations,
   ...scheduleOperations,
+  ...docsOperations,
 });
 
 /** The native routes that start commands. */

@@ -54,6 +54,8 @@ const seed = (method: Method, path: string): Route[] => [relay(method, path), re
 
 export const ROUTES: readonly Route[] = [
   relay('GET', '/health'),
+  // The OpenAPI document of every route here.
+  native('GET', '/openapi.json'),
 
   // relay-rs v1, RESTful.
   relay('POST', '/v1/queues/jobs'),

@@ -35,6 +35,17 @@ export const JobMetric = {
    */
   DEAD_JOBS: 'DeadJobs',
   /**
+   * Claim writes that lost their condition: another worker or dispatcher started the job first, or
+   * it changed between the read and the write. Count. A few are the price of concurrent claimers;
+   * many say the claimers of a queue collide on its head.
+   */
+  CLAIM_CONFLICTS: 'ClaimConflicts',
+  /**
+   * From a dispatch hint being sent (or its job being due, if later) to the dispatcher starting
+   * the run. Milliseconds. Managed jobs only.
+   */
+  DISPATCH_LAG: 'DispatchLag',
+  /**
    * Gauge of every maintenance pass: jobs of the queue due now and waiting for a claim (as `relay
    * stats` counts `pending`), read from at most `BACKLOG_SCAN_LIMIT` index entries per partition.
    */

@@ -47,6 +47,8 @@ const UNITS: Record<JobMetricName, Unit> = {
   [JobMetric.QUEUE_WAIT]: 'Milliseconds',
   [JobMetric.RUN_DURATION]: 'Milliseconds',
   [JobMetric.DEAD_JOBS]: 'Count',
+  [JobMetric.CLAIM_CONFLICTS]: 'Count',
+  [JobMetric.DISPATCH_LAG]: 'Milliseconds',
   [JobMetric.PENDING_JOBS]: 'Count',
   [JobMetric.OLDEST_PENDING_AGE]: 'Milliseconds',
   [JobMetric.RUNNING_JOBS]: 'Count',
@@ -110,6 +112,13 @@ export function emfMetrics(
 
 /** Records nothing: the default of a store, and the choice off Lambda. */
 export const noMetrics: JobMetrics = { record() {} };
+
+/** Hands each record to every sink in turn (the local stack: Prometheus, and EMF when asked for). */
+export const fanOut = (...sinks: readonly JobMetrics[]): JobMetrics => ({
+  record(queue, values, context) {
+    for (const sink of sinks) sink.record(queue, values, context);
+  },
+});
 
 /** `RELAY_METRICS` values: `emf` writes EMF lines to stdout, `off` records nothing. */
 const MODES = ['emf', 'off'] as const;

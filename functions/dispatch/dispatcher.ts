@@ -14,7 +14,9 @@
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describeError, log } from '../core/log.ts';
+import { type JobMetrics, noMetrics } from '../core/metrics.ts';
 import { InvalidTransitionError, JobNotFoundError } from '../jobs/errors.ts';
+import { JobMetricsRecorder } from '../jobs/job-metrics.ts';
 import type { Job } from '../jobs/model.ts';
 import type { JobStore } from '../jobs/store.ts';
 import { type DispatchQueue, dispatchMessage } from './queue.ts';
@@ -28,12 +30,15 @@ export interface DispatcherDeps {
   /** Re-sends the hint of a job that is not due yet (SQS delays at most 15 minutes). */
   readonly dispatch?: DispatchQueue;
   readonly now?: () => number;
+  /** Where `DispatchLag` goes: the store's sink. @default noMetrics */
+  readonly metrics?: JobMetrics;
 }
 
 export type DispatchOutcome = 'started' | 'stale' | 'requeued' | 'not-due' | 'limited';
 
 /** Handles one dispatch message; throws only for faults worth a redelivery. */
 export async function dispatchOne(record: SQSRecord, deps: DispatcherDeps): Promise<DispatchOutcome> {
+  const pickedUp = (deps.now ?? Date.now)();
   const ref = dispatchMessage.parse(JSON.parse(record.body));
   const first = await deps.store.claimByIdLimited(ref.queue, ref.id);
   const now = (deps.now ?? Date.now)();
@@ -67,6 +72,9 @@ export async function dispatchOne(record: SQSRecord, deps: DispatcherDeps): Prom
     if (!job) return 'requeued'; // not due yet, or a concurrent claim won: it will run either way
     outcome = 'requeued';
   }
+  const sentAt = Number(record.attributes.SentTimestamp);
+  if (Number.isFinite(sentAt))
+    new JobMetricsRecorder(deps.metrics ?? noMetrics).dispatched(job, sentAt, pickedUp);
   try {
     await deps.execute(job);
   } catch (error) {

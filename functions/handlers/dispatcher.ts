@@ -8,6 +8,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import middy from '@middy/core';
 import { ecsClient, withoutSdkLogging } from '../core/clients.ts';
 import { Env } from '../core/env.ts';
+import { metricsFromEnv } from '../core/metrics.ts';
 import { createDispatcher } from '../dispatch/dispatcher.ts';
 import { byRuntime, type FargateSettings, fargateExecutor, inlineExecutor } from '../dispatch/executors.ts';
 import { dispatchFromEnv, policyFromProcessEnv, storeFromEnv } from './services.ts';
@@ -47,6 +48,7 @@ export const handler = middy(
   createDispatcher({
     store,
     dispatch,
+    metrics: metricsFromEnv(),
     execute: byRuntime({
       lambda: inlineExecutor({ store, dispatch, executor, policy: policyFromProcessEnv() }),
       fargate: fargateExecutor(ecsClient(), fargateSettings(), store),

@@ -5,6 +5,7 @@
  */
 import { commandSettingsFromEnv } from '../api/commands.ts';
 import { type ApiContext, contextFor } from '../api/context.ts';
+import { openApiFile } from '../api/openapi-source.ts';
 import { documentClient, ecsClient, sqsClient } from '../core/clients.ts';
 import { readConfig } from '../core/config.ts';
 import { Env } from '../core/env.ts';
@@ -63,6 +64,8 @@ export function apiContextFromEnv(): ApiContext {
     dispatch: dispatchFromEnv(),
     stopTask: stopperFromEnv(),
     commands: commandSettingsFromEnv(),
+    // The build puts the document beside this bundle (RelayFunction's `openApiDocument`).
+    openapi: openApiFile(new URL('./openapi.json', import.meta.url)),
   });
   return apiContext;
 }

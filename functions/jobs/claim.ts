@@ -125,6 +125,8 @@ export async function claim(
       else lost++;
       if (keepSlot) slots?.push(keepSlot);
     }
+    const conflicts = results.filter((r) => r.conflict).length;
+    if (conflicts) ctx.metrics.claimConflicts(queue, conflicts);
     if (lost) anyLost = true;
     if (lost && info.ordering !== 'strict' && claimed.length < count) {
       // Others are claiming the same heads. The pool read before this round is going stale as
@@ -164,9 +166,10 @@ export async function claimById(ctx: StoreContext, queue: string, id: string): P
   if (!taken.granted) return { retryAfterMs: taken.retryAfterMs };
   const when = and(dispatchable(now), timeoutAsRead(item.timeout_ms));
   const change = startRun(now, item.timeout_ms, item.created_pk);
-  const { item: started } = slot
+  const { item: started, conflict } = slot
     ? await beginInSlot(ctx, key, item, when, change, slot, now)
-    : { item: await begin(ctx, key, when, change, now) };
+    : await begin(ctx, key, when, change, now);
+  if (conflict) ctx.metrics.claimConflicts(queue, 1);
   return started ? { job: toJob(started) } : {}; // none: another dispatcher won, or the job changed
 }
 
@@ -290,10 +293,14 @@ async function expiredHeads(ctx: StoreContext, pk: string, now: number, limit: n
   }));
 }
 
-/** What one claim write got: the run it started, and a slot it did not use that is still open. */
+/**
+ * What one claim write got: the run it started, a slot it did not use that is still open, and
+ * whether its write lost its condition (`ClaimConflicts`).
+ */
 interface Started {
   readonly item?: JobItem;
   readonly keepSlot?: OpenSlot;
+  readonly conflict?: boolean;
 }
 
 /** The run a candidate started; none when another claimer won or the job changed. */
@@ -308,7 +315,7 @@ async function claimOne(
     return { item: await expireRun(ctx, candidate.key, candidate.runId, now, true, worker) };
   const when = and(stillWaitingAs(candidate.readySk, candidate.timeoutMs), pullJob);
   const change = startRun(now, candidate.timeoutMs, candidate.shardKey, { worker });
-  if (!slot) return { item: await begin(ctx, candidate.key, when, change, now) };
+  if (!slot) return begin(ctx, candidate.key, when, change, now);
   const before = await ctx.db.get<JobItem>(candidate.key);
   if (!before) return { keepSlot: slot };
   return beginInSlot(ctx, candidate.key, before, when, change, slot, now);
@@ -347,7 +354,7 @@ async function beginInSlot(
   }
   // Only the job's condition failed: another claimer won the job, and the slot is still open.
   const [job, ...slotParts] = done.refusals;
-  return job && !slotParts.some(Boolean) ? { keepSlot: slot } : {};
+  return job && !slotParts.some(Boolean) ? { keepSlot: slot, conflict: true } : { conflict: true };
 }
 
 /**
@@ -360,12 +367,12 @@ async function begin(
   when: Condition,
   change: JobChange,
   now: number,
-): Promise<JobItem | undefined> {
+): Promise<Started> {
   const written = await ctx.db.update<JobItem>(key, when, change, 'old');
-  if (!written.ok) return undefined;
+  if (!written.ok) return { conflict: true };
   const started = applied(written.item, change);
   ctx.metrics.claimed(written.item, started, now);
-  return started;
+  return { item: started };
 }
 
 function sample<T>(items: readonly T[], n: number): T[] {

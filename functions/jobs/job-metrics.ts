@@ -17,6 +17,10 @@
  *   expired (sweep or a claimer), or `markDead` ended it. `markDead` of a waiting job has no run:
  *   `Dead` only.
  * - `Cancelled`: `cancel`. A cancelled run records no end of its own.
+ * - `ClaimConflicts`: claim writes (pull claims, claims by id, reclaims of expired leases) whose
+ *   condition failed because another claimer started the job first or it changed meanwhile; one
+ *   record per round of writes. This one counts a write that did not happen.
+ * - `DispatchLag`: recorded by the dispatcher (not the store) for each run it starts from a hint.
  * A released run (`releaseRun`: it never started) and deletes count nothing.
  */
 import { describeError, log } from '../core/log.ts';
@@ -24,6 +28,7 @@ import { recordInBatch } from '../core/metric-batch.ts';
 import { JobMetric } from '../core/metric-names.ts';
 import type { JobMetrics, MetricContext, MetricValues } from '../core/metrics.ts';
 import type { JobItem, JobRef } from './item.ts';
+import type { Job } from './model.ts';
 
 /** What the end of a run counts, by how it ended. */
 const RUN_ENDS = {
@@ -70,6 +75,25 @@ export class JobMetricsRecorder {
   /** `Dead` of a job that had no run to end. */
   died(job: JobRef): void {
     this.record(job.queue, { [JobMetric.DEAD]: 1 }, { job_id: job.id });
+  }
+
+  /** `ClaimConflicts`: claim writes of `queue` that lost their condition to another claimer. */
+  claimConflicts(queue: string, count: number): void {
+    this.record(queue, { [JobMetric.CLAIM_CONFLICTS]: count });
+  }
+
+  /**
+   * `DispatchLag` of a run the dispatcher started at `pickedUp`, from a hint sent at `sentAt`:
+   * measured from the later of the send and the job's `run_at` (a hint for a later job is sent
+   * delayed, and is not late while it waits for its job to be due).
+   */
+  dispatched(job: Job, sentAt: number, pickedUp: number): void {
+    const lag = Math.max(0, pickedUp - Math.max(sentAt, job.run_at));
+    this.record(
+      job.queue,
+      { [JobMetric.DISPATCH_LAG]: lag },
+      { job_id: job.id, run_id: job.run_id ?? undefined },
+    );
   }
 
   cancelled(job: JobRef): void {

@@ -125,7 +125,10 @@ export async function expireRun(
       worker,
     });
     const claimed = await endRun(ctx, item, and(fence, pullJob), again, now, ending);
-    if (!claimed.ok) return undefined;
+    if (!claimed.ok) {
+      ctx.metrics.claimConflicts(item.queue, 1);
+      return undefined;
+    }
     ctx.metrics.runEnded(item, 'retried', endedAt);
     ctx.metrics.claimed(item, claimed.item, now);
     return claimed.item;

@@ -37,7 +37,19 @@ export interface HttpAdapterOptions {
    * @default the comma-separated names in `RELAY_ALLOWED_HOSTS`, else none
    */
   readonly allowedHosts?: readonly string[];
+  /**
+   * What the local server answers itself on GET and HEAD, by path, after the same Host, Origin and
+   * token checks as the API: what has no Lambda route, such as `/metrics`.
+   */
+  readonly pages?: Readonly<Record<string, LocalPage>>;
 }
+
+/** A page the local server serves itself. */
+export type LocalPage = () => Promise<{
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}>;
 
 export interface HttpAdapter {
   readonly url: string;
@@ -231,6 +243,13 @@ function refuse(req: IncomingMessage, res: ServerResponse, error: HttpError): vo
   send(res, response.statusCode, response.headers ?? {}, response.body ?? '');
 }
 
+/** The local page a GET or HEAD asks for, if any. */
+function pageFor(req: IncomingMessage, pages: HttpAdapterOptions['pages']): LocalPage | undefined {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return undefined;
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  return pages && Object.hasOwn(pages, path) ? pages[path] : undefined;
+}
+
 export async function startHttpAdapter(options: HttpAdapterOptions): Promise<HttpAdapter> {
   const allowed = options.allowedHosts
     ? parseAllowedHosts(options.allowedHosts.join(','), 'allowedHosts')
@@ -260,6 +279,11 @@ export async function startHttpAdapter(options: HttpAdapterOptions): Promise<Htt
           res,
           new HttpError(401, 'unauthorized', 'unauthorized', { 'www-authenticate': 'Bearer' }),
         );
+      }
+      const page = pageFor(req, options.pages);
+      if (page) {
+        const answer = await page();
+        return send(res, answer.statusCode, answer.headers, req.method === 'HEAD' ? '' : answer.body);
       }
       let body: string | undefined;
       try {

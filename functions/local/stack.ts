@@ -16,12 +16,14 @@ import { mkdirSync } from 'node:fs';
 import { apiHandlers } from '../api/all-operations.ts';
 import { commandSettingsFromEnv } from '../api/commands.ts';
 import { contextFor } from '../api/context.ts';
+import { openApiDocument } from '../api/openapi.ts';
+import { openApiGenerated } from '../api/openapi-source.ts';
 import { documentClient, dynamoClient, sqsClient } from '../core/clients.ts';
 import { readConfig } from '../core/config.ts';
 import { DISPATCH_BATCH_SIZE, DISPATCH_MAX_CONCURRENCY } from '../core/dispatch-source.ts';
 import { Env } from '../core/env.ts';
 import { describeError, log } from '../core/log.ts';
-import { metricsFromEnv } from '../core/metrics.ts';
+import { fanOut, metricsFromEnv } from '../core/metrics.ts';
 import { createDispatcher } from '../dispatch/dispatcher.ts';
 import { maintain } from '../dispatch/maintenance.ts';
 import { DispatchQueue, ensureDispatchQueues } from '../dispatch/queue.ts';
@@ -31,7 +33,9 @@ import { ensureTable } from '../jobs/table.ts';
 import { prepareDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { startLocalExecutor } from './executor.ts';
 import { ALLOWED_HOSTS_VARIABLE, parseAllowedHosts, startHttpAdapter } from './http-adapter.ts';
+import { metricsPage } from './metrics-page.ts';
 import { checkPort, LocalSetupError, listenError } from './preflight.ts';
+import { PrometheusMetrics } from './prometheus.ts';
 import { startSqsLocal } from './sqs-local.ts';
 import { startSqsPoller } from './sqs-poller.ts';
 
@@ -155,18 +159,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     const settings: NodeJS.ProcessEnv = { ...process.env, ...relay };
     const config = readConfig(settings);
-    const metrics = metricsFromEnv(settings);
+    // The same records as EMF on AWS, here for `GET /metrics` (and as EMF too, if RELAY_METRICS says).
+    const prometheus = new PrometheusMetrics();
+    const metrics = fanOut(prometheus, metricsFromEnv(settings));
     const store = new JobStore(documentClient(config.dynamodbEndpoint), config, Date.now, metrics);
+    prometheus.countJobs(store);
     const dispatch = new DispatchQueue(queueClient, queues.queueUrl, queues.deadLetterUrl);
     const commands = commandSettingsFromEnv(settings);
-    const context = contextFor(store, { dispatch, commands });
+    const context = contextFor(store, { dispatch, commands, openapi: openApiGenerated(openApiDocument) });
 
     const executor = await startLocalExecutor({ store, dispatch, policy: commands.policy, env: settings });
     started.add(executor.stop);
     const poller = await startSqsPoller({
       client: queueClient,
       queueUrl: queues.queueUrl,
-      handler: createDispatcher({ store, execute: executor.execute, dispatch }),
+      handler: createDispatcher({ store, execute: executor.execute, dispatch, metrics }),
       batchSize: DISPATCH_BATCH_SIZE,
       concurrency: DISPATCH_MAX_CONCURRENCY,
     });
@@ -181,6 +188,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port,
       token: options.token,
       allowedHosts,
+      pages: { '/metrics': metricsPage(prometheus) },
       handlers: apiHandlers(() => context),
     }).catch((error: unknown) => {
       throw listenError(error, host, port);

@@ -4,6 +4,8 @@ import { afterEach, beforeEach } from 'vitest';
 import { apiHandlers } from '../../functions/api/all-operations.ts';
 import type { CommandSettings } from '../../functions/api/commands.ts';
 import { contextFor } from '../../functions/api/context.ts';
+import { openApiDocument } from '../../functions/api/openapi.ts';
+import { openApiGenerated } from '../../functions/api/openapi-source.ts';
 import { awsClientConfig, type ClientHook, documentClient } from '../../functions/core/clients.ts';
 import type { TaskStopper } from '../../functions/dispatch/executors.ts';
 import type { DispatchQueue } from '../../functions/dispatch/queue.ts';
@@ -66,12 +68,15 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   const served = faulty ? new JobStore(faulty, fresh.config, options.clock) : fresh.store;
   const sqs = options.dispatch === 'sqs' ? await startTestSqs() : undefined;
   const dispatch = sqs ? await sqs.dispatchQueue() : (options.dispatch as DispatchQueue | undefined);
+  // The document as `relay dev` serves it: generated in process.
+  const openapi = openApiGenerated(openApiDocument);
   const context = () =>
     contextFor(served, {
       now: options.clock,
       dispatch,
       stopTask: options.stopTask,
       commands: options.commands,
+      openapi,
     });
   const adapter = await startHttpAdapter({
     host: options.host,

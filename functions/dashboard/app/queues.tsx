@@ -1,5 +1,5 @@
 /** The queues page: each queue's depth by status, trends, limits, and pause/resume. */
-import type { RelayClient } from '../../sdk/client.ts';
+import type { QueueSummary, RelayClient } from '../../sdk/client.ts';
 import { usePoll } from './live.ts';
 import { Sparkline } from './sparkline.tsx';
 import { record, type Trend } from './trends.ts';
@@ -19,7 +19,15 @@ async function load(client: RelayClient) {
   );
 }
 
-const limit = (value: number | null, unit = '') => (value === null ? '–' : `${value}${unit}`);
+/** `5/s, burst 10, 3 running at most`, or `none`. */
+function limits(queue: QueueSummary): string {
+  const parts = [
+    queue.rate_per_second === null ? undefined : `${queue.rate_per_second}/s`,
+    queue.burst === null ? undefined : `burst ${queue.burst}`,
+    queue.max_running === null ? undefined : `${queue.max_running} running at most`,
+  ].filter(Boolean);
+  return parts.length ? parts.join(', ') : 'none';
+}
 
 export function QueuesPage({ client }: { client: RelayClient }) {
   const { data, error, refresh } = usePoll(() => load(client), 2_000, 'queues');
@@ -69,10 +77,7 @@ export function QueuesPage({ client }: { client: RelayClient }) {
                 <td>
                   <Sparkline values={trend.waitSeconds} label={`${queue.name} longest wait`} unit="s" />
                 </td>
-                <td class="limits">
-                  {limit(queue.rate_per_second, '/s')} · burst {limit(queue.burst)} · max running{' '}
-                  {limit(queue.max_running)}
-                </td>
+                <td class="limits">{limits(queue)}</td>
                 <td>
                   {queue.paused ? <strong class="paused">Paused</strong> : <span>Running</span>}{' '}
                   {queue.paused ? (

@@ -4,30 +4,17 @@
  * however many pages that takes.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RelayClient } from '../functions/sdk/client.ts';
-import { startTestApi, type TestApi } from './support/api.ts';
-import { runCli } from './support/cli.ts';
+import { describe, expect, it } from 'vitest';
+import { cliAgainstApi } from './support/cli.ts';
 
-let api: TestApi;
-let client: RelayClient;
-
-beforeAll(async () => {
-  api = await startTestApi();
-  client = new RelayClient({ endpoint: api.url });
-});
-
-afterAll(async () => {
-  await api.dispose();
-});
-
+const cli = cliAgainstApi();
 const newQueue = () => `q-${randomUUID()}`;
-const relay = (args: readonly string[]) => runCli(['--endpoint', api.url, ...args]);
+const relay = (args: readonly string[]) => cli.relay(args);
 
 async function deadJob(queue: string, id: string, error: string): Promise<void> {
-  await client.submit({ queue, id, payload: null });
-  const [claimed] = await client.claim(queue);
-  await client.fail(queue, id, { error, runId: claimed?.run_id, retry: false });
+  await cli.client.submit({ queue, id, payload: null });
+  const [claimed] = await cli.client.claim(queue);
+  await cli.client.fail(queue, id, { error, runId: claimed?.run_id, retry: false });
 }
 
 describe.concurrent('relay bulk', () => {
@@ -47,7 +34,7 @@ describe.concurrent('relay bulk', () => {
     ]);
 
     expect(result).toMatchObject({ code: 0, stdout: `would retry 1 job(s) in ${queue}: a\n` });
-    expect((await client.dlqList(queue)).jobs).toHaveLength(2);
+    expect((await cli.client.dlqList(queue)).jobs).toHaveLength(2);
   });
 
   it('refuses to change jobs without a terminal to ask on, unless given --yes', async () => {
@@ -58,7 +45,7 @@ describe.concurrent('relay bulk', () => {
 
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('pass --yes');
-    expect((await client.dlqList(queue)).jobs).toHaveLength(1);
+    expect((await cli.client.dlqList(queue)).jobs).toHaveLength(1);
   });
 
   it('with --yes retries every selected job and reports the count', async () => {
@@ -74,7 +61,7 @@ describe.concurrent('relay bulk', () => {
       matched: 3,
       changed: 3,
     });
-    expect(await client.stats(queue)).toMatchObject({ pending: 3, dead: 0 });
+    expect(await cli.client.stats(queue)).toMatchObject({ pending: 3, dead: 0 });
   });
 
   it('offers only the statuses the action applies to', async () => {

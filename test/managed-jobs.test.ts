@@ -52,6 +52,49 @@ async function until(q: string, id: string, want: string) {
   return status(q, id);
 }
 
+const runs = async (q: string, id: string) =>
+  (
+    (await (await fetch(`${dev.url}/v1/queues/${q}/jobs/${id}/runs`)).json()) as {
+      runs: { attempt: number; outcome: string; exit_code: number | null; error: string | null }[];
+    }
+  ).runs;
+
+describe('run history of managed jobs on the local stack', () => {
+  it('keeps each run of a failing job with its exit code and error', async () => {
+    const job = await submit({
+      queue: queue(),
+      type: 'SHELL',
+      payload: { command: '/bin/sh', args: ['-c', 'exit 3'] },
+      max_retries: 1,
+      backoff: { strategy: 'fixed', base_seconds: 1, max_seconds: 1, jitter: 'none' },
+    });
+    await until(job.queue, job.id, 'dead');
+    expect((await runs(job.queue, job.id)).map((r) => [r.attempt, r.outcome, r.exit_code, r.error])).toEqual([
+      [1, 'failed', 3, 'exited with code 3'],
+      [2, 'failed', 3, 'exited with code 3'],
+    ]);
+  });
+
+  it('keeps a completed run with exit code 0 and a run stopped at its timeout as timed out', async () => {
+    const [done, slow] = await Promise.all([
+      submit({ queue: queue(), type: 'SHELL', payload: { command: 'true' } }),
+      submit({
+        queue: queue(),
+        type: 'SHELL',
+        payload: { command: 'sleep', args: ['30'], timeout: '1s' },
+        max_retries: 0,
+      }),
+    ]);
+    await Promise.all([until(done.queue, done.id, 'completed'), until(slow.queue, slow.id, 'dead')]);
+    expect(await runs(done.queue, done.id)).toEqual([
+      expect.objectContaining({ attempt: 1, outcome: 'completed', exit_code: 0, error: null }),
+    ]);
+    expect(await runs(slow.queue, slow.id)).toEqual([
+      expect.objectContaining({ outcome: 'timed_out', exit_code: 124, error: 'timed out after 1s' }),
+    ]);
+  });
+});
+
 describe('managed shell jobs on the local stack', () => {
   it('runs an echo job to completion and keeps its stdout', async () => {
     const job = await submit({

@@ -3,27 +3,14 @@
  * sorts by `run_at − p × A`, so a flood of higher-priority jobs holds a lower one back for at most
  * `Δp × A` (plus the wait of the backlog it found), and without aging the bands stay strict.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { orderKey, runAtOf } from '../functions/jobs/keys.ts';
 import { LIMITS } from '../functions/jobs/model.ts';
 import { MAX_AGING_SECONDS } from '../functions/jobs/queues.ts';
-import type { JobStore } from '../functions/jobs/store.ts';
 import { pullJob } from './support/jobs.ts';
-import { freshStore, TestClock, type TestStore } from './support/store.ts';
+import { storePerTest } from './support/store.ts';
 
-let clock: TestClock;
-let fresh: TestStore;
-let store: JobStore;
-
-beforeEach(async () => {
-  clock = new TestClock(Math.floor(Date.now() / 1000) * 1000);
-  fresh = await freshStore({ clock: clock.read });
-  store = fresh.store;
-});
-
-afterEach(async () => {
-  await fresh.dispose();
-});
+const t = storePerTest({ wholeSeconds: true });
 
 const LOW = -1;
 const HIGH = 1;
@@ -35,20 +22,20 @@ const STEP_MS = 100;
  * after it was enqueued, or `undefined` if it still waited after `steps`.
  */
 async function floodUntilLowIsClaimed(steps: number): Promise<number | undefined> {
-  const start = clock.now;
-  await store.enqueue(pullJob('low', { priority: LOW }));
+  const start = t.clock.now;
+  await t.store.enqueue(pullJob('low', { priority: LOW }));
   for (let step = 1; step <= steps; step++) {
-    clock.advance(STEP_MS);
-    await store.enqueue(pullJob(`high-${step}`, { priority: HIGH }));
-    const [claimed] = await store.claim('q', 1);
-    if (claimed?.id === 'low') return clock.now - start;
+    t.clock.advance(STEP_MS);
+    await t.store.enqueue(pullJob(`high-${step}`, { priority: HIGH }));
+    const [claimed] = await t.store.claim('q', 1);
+    if (claimed?.id === 'low') return t.clock.now - start;
   }
   return undefined;
 }
 
 describe('priority aging', () => {
   it('claims a low job within Δpriority × aging of its enqueue while high jobs keep coming', async () => {
-    await store.setQueueAging('q', 1);
+    await t.store.setQueueAging('q', 1);
     const waited = await floodUntilLowIsClaimed(60);
     // Bound: (HIGH − LOW) levels × 1 s = 2 s, to within one step of the flood. Before it, the
     // high jobs still go first: aging is a head start for priority, not its removal.
@@ -61,24 +48,24 @@ describe('priority aging', () => {
   });
 
   it('passes over a higher job that is not yet due, though its head start sorts it first', async () => {
-    await store.setQueueAging('q', 1);
-    await store.enqueue(pullJob('later', { priority: HIGH, run_at: clock.now + 500 }));
-    await store.enqueue(pullJob('now', { priority: LOW }));
-    expect((await store.claim('q', 2)).map((job) => job.id)).toEqual(['now']);
-    clock.advance(500);
-    expect((await store.claim('q', 1)).map((job) => job.id)).toEqual(['later']);
+    await t.store.setQueueAging('q', 1);
+    await t.store.enqueue(pullJob('later', { priority: HIGH, run_at: t.clock.now + 500 }));
+    await t.store.enqueue(pullJob('now', { priority: LOW }));
+    expect((await t.store.claim('q', 2)).map((job) => job.id)).toEqual(['now']);
+    t.clock.advance(500);
+    expect((await t.store.claim('q', 1)).map((job) => job.id)).toEqual(['later']);
   });
 
   it('keeps the aging of its enqueue when a failed run waits for its retry', async () => {
-    await store.setQueueAging('q', 1);
-    await store.enqueue(pullJob('a', { priority: HIGH }));
-    const [run] = await store.claim('q', 1);
-    await store.fail('q', 'a', { error: 'boom', runId: run?.run_id ?? undefined });
-    await store.setQueueAging('q', null);
+    await t.store.setQueueAging('q', 1);
+    await t.store.enqueue(pullJob('a', { priority: HIGH }));
+    const [run] = await t.store.claim('q', 1);
+    await t.store.fail('q', 'a', { error: 'boom', runId: run?.run_id ?? undefined });
+    await t.store.setQueueAging('q', null);
     // Strictly ordered jobs sort before aged ones: `b` (enqueued after aging was turned off) first.
-    await store.enqueue(pullJob('b', { priority: LOW }));
-    clock.advance(3_600_000);
-    expect((await store.claim('q', 2)).map((job) => job.id)).toEqual(['b', 'a']);
+    await t.store.enqueue(pullJob('b', { priority: LOW }));
+    t.clock.advance(3_600_000);
+    expect((await t.store.claim('q', 2)).map((job) => job.id)).toEqual(['b', 'a']);
   });
 
   it('keeps aged keys fixed-width and in effective-time order across every i32 priority and the widest rate', () => {
@@ -97,7 +84,7 @@ describe('priority aging', () => {
   });
 
   it('shows the setting on the queue', async () => {
-    expect(await store.setQueueAging('q', 2.5)).toMatchObject({ queue: 'q', aging_seconds_per_level: 2.5 });
-    expect((await store.setQueueAging('q', null)).aging_seconds_per_level).toBeUndefined();
+    expect(await t.store.setQueueAging('q', 2.5)).toMatchObject({ queue: 'q', aging_seconds_per_level: 2.5 });
+    expect((await t.store.setQueueAging('q', null)).aging_seconds_per_level).toBeUndefined();
   });
 });

@@ -4,71 +4,58 @@
  * the limit stays pending with its hint sent again.
  */
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { dispatchOne } from '../functions/dispatch/dispatcher.ts';
 import type { DispatchQueue } from '../functions/dispatch/queue.ts';
 import type { Job } from '../functions/jobs/model.ts';
-import type { JobStore } from '../functions/jobs/store.ts';
 import { toRecord } from '../functions/local/sqs-poller.ts';
 import { completes, recordingExecutor } from './support/dispatch.ts';
 import { pullJob, shellJob } from './support/jobs.ts';
 import { messagesIn, sqsForFile } from './support/sqs.ts';
-import { freshStore, TestClock, type TestStore } from './support/store.ts';
+import { freshStore, storePerTest } from './support/store.ts';
 
 const sqs = sqsForFile();
-let clock: TestClock;
-let fresh: TestStore;
-let store: JobStore;
-
-beforeEach(async () => {
-  clock = new TestClock(Math.floor(Date.now() / 1000) * 1000);
-  fresh = await freshStore({ clock: clock.read });
-  store = fresh.store;
-});
-
-afterEach(async () => {
-  await fresh.dispose();
-});
+const t = storePerTest({ wholeSeconds: true });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('rate limit (store)', () => {
   it('hands out the burst, then nothing with the wait until a token is free', async () => {
-    await store.enqueueMany(
+    await t.store.enqueueMany(
       Array.from({ length: 5 }, (_, i) => pullJob(`j${i}`)),
       'unique',
     );
-    await store.setQueueLimits('q', { rate_per_second: 2, burst: 2 });
+    await t.store.setQueueLimits('q', { rate_per_second: 2, burst: 2 });
 
-    expect((await store.claimLimited('q', 5)).jobs).toHaveLength(2);
-    expect(await store.claimLimited('q', 1)).toEqual({ jobs: [], retryAfterMs: 500 });
+    expect((await t.store.claimLimited('q', 5)).jobs).toHaveLength(2);
+    expect(await t.store.claimLimited('q', 1)).toEqual({ jobs: [], retryAfterMs: 500 });
 
-    clock.advance(500);
-    expect((await store.claimLimited('q', 5)).jobs).toHaveLength(1);
-    clock.advance(10_000); // a long quiet spell earns no more than the burst
-    expect((await store.claimLimited('q', 5)).jobs).toHaveLength(2);
+    t.clock.advance(500);
+    expect((await t.store.claimLimited('q', 5)).jobs).toHaveLength(1);
+    t.clock.advance(10_000); // a long quiet spell earns no more than the burst
+    expect((await t.store.claimLimited('q', 5)).jobs).toHaveLength(2);
   });
 
   it('spends no token on an empty queue', async () => {
-    await store.setQueueLimits('q', { rate_per_second: 1, burst: 1 });
-    expect(await store.claimLimited('q', 1)).toEqual({ jobs: [] });
+    await t.store.setQueueLimits('q', { rate_per_second: 1, burst: 1 });
+    expect(await t.store.claimLimited('q', 1)).toEqual({ jobs: [] });
 
-    await store.enqueue(pullJob('a'));
-    expect((await store.claimLimited('q', 1)).jobs).toHaveLength(1);
+    await t.store.enqueue(pullJob('a'));
+    expect((await t.store.claimLimited('q', 1)).jobs).toHaveLength(1);
   });
 
   it('sets, keeps and clears the rate and burst', async () => {
-    expect(await store.setQueueLimits('q', { rate_per_second: 5 })).toMatchObject({ rate_per_second: 5 });
-    expect(await store.setQueueLimits('q', { burst: 3 })).toMatchObject({ rate_per_second: 5, burst: 3 });
-    const cleared = await store.setQueueLimits('q', { rate_per_second: null, burst: null });
+    expect(await t.store.setQueueLimits('q', { rate_per_second: 5 })).toMatchObject({ rate_per_second: 5 });
+    expect(await t.store.setQueueLimits('q', { burst: 3 })).toMatchObject({ rate_per_second: 5, burst: 3 });
+    const cleared = await t.store.setQueueLimits('q', { rate_per_second: null, burst: null });
     expect(cleared.rate_per_second).toBeUndefined();
     expect(cleared.burst).toBeUndefined();
 
-    await store.enqueueMany(
+    await t.store.enqueueMany(
       Array.from({ length: 20 }, (_, i) => pullJob(`j${i}`)),
       'unique',
     );
-    expect((await store.claimLimited('q', 20)).jobs).toHaveLength(20);
+    expect((await t.store.claimLimited('q', 20)).jobs).toHaveLength(20);
   });
 
   it('keeps 16 concurrent claimers within the rate plus the burst, counted from the claims themselves', async () => {
@@ -110,39 +97,40 @@ describe('rate limit (store)', () => {
 describe('max_running (store)', () => {
   /** Ends the run of `job` one way; each way must free its slot. */
   const ENDS: Record<string, (job: Job) => Promise<unknown>> = {
-    complete: (job) => store.complete('q', job.id, job.run_id ?? ''),
-    'fail with a retry left': (job) => store.fail('q', job.id, { error: 'x', runId: job.run_id ?? '' }),
-    'fail for good': (job) => store.fail('q', job.id, { error: 'x', runId: job.run_id ?? '', retry: false }),
-    cancel: (job) => store.cancel('q', job.id),
-    delete: (job) => store.delete('q', job.id),
+    complete: (job) => t.store.complete('q', job.id, job.run_id ?? ''),
+    'fail with a retry left': (job) => t.store.fail('q', job.id, { error: 'x', runId: job.run_id ?? '' }),
+    'fail for good': (job) =>
+      t.store.fail('q', job.id, { error: 'x', runId: job.run_id ?? '', retry: false }),
+    cancel: (job) => t.store.cancel('q', job.id),
+    delete: (job) => t.store.delete('q', job.id),
     'lease expiry (the sweep)': async () => {
-      clock.advance(120_000);
-      await store.sweep();
+      t.clock.advance(120_000);
+      await t.store.sweep();
     },
   };
 
   it.each(Object.keys(ENDS))('holds a slot until the run ends by %s', async (end) => {
-    await store.enqueueMany([pullJob('a'), pullJob('b'), pullJob('c')], 'unique');
-    await store.setQueueLimits('q', { max_running: 1 });
-    const [first] = (await store.claimLimited('q', 2)).jobs;
+    await t.store.enqueueMany([pullJob('a'), pullJob('b'), pullJob('c')], 'unique');
+    await t.store.setQueueLimits('q', { max_running: 1 });
+    const [first] = (await t.store.claimLimited('q', 2)).jobs;
     expect(first).toBeDefined();
 
-    expect(await store.claimLimited('q', 1)).toEqual({ jobs: [], retryAfterMs: 1_000 });
+    expect(await t.store.claimLimited('q', 1)).toEqual({ jobs: [], retryAfterMs: 1_000 });
     await ENDS[end]?.(first as Job);
-    expect((await store.claimLimited('q', 1)).jobs).toHaveLength(1);
-    expect(await store.claimLimited('q', 1)).toEqual({ jobs: [], retryAfterMs: 1_000 });
+    expect((await t.store.claimLimited('q', 1)).jobs).toHaveLength(1);
+    expect(await t.store.claimLimited('q', 1)).toEqual({ jobs: [], retryAfterMs: 1_000 });
   });
 
   it('frees the slot of a released managed run, and refuses a managed job over the limit', async () => {
-    await store.enqueue(shellJob('a'));
-    await store.enqueue(shellJob('b'));
-    await store.setQueueLimits('q', { max_running: 1 });
-    const run = await store.claimByIdLimited('q', 'a');
+    await t.store.enqueue(shellJob('a'));
+    await t.store.enqueue(shellJob('b'));
+    await t.store.setQueueLimits('q', { max_running: 1 });
+    const run = await t.store.claimByIdLimited('q', 'a');
     expect(run.job?.id).toBe('a');
 
-    expect(await store.claimByIdLimited('q', 'b')).toEqual({ retryAfterMs: 1_000 });
-    await store.releaseRun('q', 'a', run.job?.run_id ?? '', 'could not start');
-    expect((await store.claimByIdLimited('q', 'b')).job?.id).toBe('b');
+    expect(await t.store.claimByIdLimited('q', 'b')).toEqual({ retryAfterMs: 1_000 });
+    await t.store.releaseRun('q', 'a', run.job?.run_id ?? '', 'could not start');
+    expect((await t.store.claimByIdLimited('q', 'b')).job?.id).toBe('b');
   });
 
   it('never has more than max_running runs at once under 16 concurrent claimers, counted from the runs themselves', async () => {
@@ -155,7 +143,8 @@ describe('max_running (store)', () => {
       );
       await real.store.setQueueLimits('q', { max_running: max });
       const runs: { start: number; end: number }[] = [];
-      const deadline = Date.now() + 30_000;
+      // A safety valve only: the loop ends when all 48 ran, however loaded the machine is.
+      const deadline = Date.now() + 100_000;
       await Promise.all(
         Array.from({ length: 16 }, async () => {
           const claimer = real.another(Date.now);
@@ -194,7 +183,7 @@ describe('max_running (store)', () => {
     } finally {
       await real.dispose();
     }
-  });
+  }, 120_000);
 });
 
 describe('rate limit (managed dispatch)', () => {
@@ -218,20 +207,20 @@ describe('rate limit (managed dispatch)', () => {
   }
 
   it('delays a managed job over the rate instead of failing it, and starts it from the delayed hint', async () => {
-    const executor = recordingExecutor(completes(store));
-    const deps = { store, execute: executor.execute, dispatch, now: clock.read };
-    await store.setQueueLimits('q', { rate_per_second: 1, burst: 1 });
-    await store.enqueue(shellJob('a'));
-    await store.enqueue(shellJob('b'));
-    await dispatch.dispatch({ queue: 'q', id: 'a', run_at: clock.now }, clock.now);
-    await dispatch.dispatch({ queue: 'q', id: 'b', run_at: clock.now }, clock.now);
+    const executor = recordingExecutor(completes(t.store));
+    const deps = { store: t.store, execute: executor.execute, dispatch, now: t.clock.read };
+    await t.store.setQueueLimits('q', { rate_per_second: 1, burst: 1 });
+    await t.store.enqueue(shellJob('a'));
+    await t.store.enqueue(shellJob('b'));
+    await dispatch.dispatch({ queue: 'q', id: 'a', run_at: t.clock.now }, t.clock.now);
+    await dispatch.dispatch({ queue: 'q', id: 'b', run_at: t.clock.now }, t.clock.now);
 
     expect(await dispatchOne(await nextHint(), deps)).toBe('started');
     expect(await dispatchOne(await nextHint(), deps)).toBe('limited');
-    expect(await store.get('q', 'b')).toMatchObject({ status: 'pending', attempts: 0 });
+    expect(await t.store.get('q', 'b')).toMatchObject({ status: 'pending', attempts: 0 });
     expect(await messagesIn(sqs.client, dispatch.queueUrl, ['delayed'])).toBe(1);
 
-    clock.advance(1_000);
+    t.clock.advance(1_000);
     expect(await dispatchOne(await nextHint(), deps)).toBe('started');
     expect(executor.runs.map((run) => run.id)).toEqual(['a', 'b']);
   });

@@ -197,6 +197,18 @@ const CLI_BLOCK: readonly { readonly command: string; readonly code: number; che
       },
     },
     {
+      command:
+        'npx relay runs scripts/broken          # one row per run: attempt, outcome, when, exit code, worker, error',
+      code: 0,
+      check: (r) => {
+        const rows = r.stdout.trimEnd().split('\n').slice(1);
+        expect(rows).toEqual([
+          expect.stringMatching(/^1\s+\S+\s+failed\s+.*\s3\s+-\s+exited with code 3$/),
+          expect.stringMatching(/^2\s+\S+\s+failed\s+.*\s3\s+-\s+exited with code 3$/),
+        ]);
+      },
+    },
+    {
       command: 'npx relay dlq delete scripts/broken --yes',
       code: 0,
       check: (r) => expect(r.stdout).toBe('deleted broken from the dead-letter queue of scripts\n'),

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import type { runView } from '../functions/api/run-schemas.ts';
 import type { scheduleView } from '../functions/api/schedule-schemas.ts';
 import type { nativeView, relayV2View } from '../functions/api/schemas.ts';
+import type { RunOutcomeName } from '../functions/jobs/history.ts';
 import { VIEW_STATUSES } from '../functions/jobs/model.ts';
 import { freePort } from '../functions/local/dynamodb-local.ts';
 import {
@@ -12,6 +14,7 @@ import {
   RelayApiError,
   RelayClient,
   RelayConnectionError,
+  type Run,
   type Schedule,
 } from '../functions/sdk/client.ts';
 import { startTestApi, type TestApi } from './support/api.ts';
@@ -289,6 +292,29 @@ describe('RelayClient worker calls', () => {
   });
 });
 
+describe('RelayClient run history', () => {
+  it('lists a job runs with how each ended and the worker that claimed it', async () => {
+    const queue = newQueue();
+    await client.submit({ queue, id: 'a', payload: null, max_retries: 1 });
+    const [first] = await client.claim(queue, 1, { worker: 'sdk-worker-1' });
+    await client.fail(queue, 'a', { error: 'boom', runId: first?.run_id });
+    await client.retry(queue, 'a');
+    const [second] = await client.claim(queue);
+    await client.complete(queue, 'a', second?.run_id ?? '');
+    const runs = await client.runs(queue, 'a');
+    expect(runs.map((r) => [r.run_id, r.attempt, r.outcome, r.error, r.worker])).toEqual([
+      [first?.run_id, 1, 'failed', 'boom', 'sdk-worker-1'],
+      [second?.run_id, 2, 'completed', null, null],
+    ]);
+  });
+
+  it('throws a 404 RelayApiError for an unknown job', async () => {
+    const error = await rejection(client.runs(newQueue(), 'nope'));
+    expect(error).toBeInstanceOf(RelayApiError);
+    expect(error).toMatchObject({ status: 404, code: 'job_not_found' });
+  });
+});
+
 describe('RelayClient queue control', () => {
   it('pauses a queue, whose claims then get nothing, and resumes it', async () => {
     const queue = newQueue();
@@ -523,6 +549,11 @@ describe('SDK types', () => {
     expectTypeOf<keyof Job>().toEqualTypeOf<keyof NativeView>();
     expectTypeOf<V2View>().toExtend<Omit<ClaimedJob, 'run_id'> & { run_id: string | null }>();
     expectTypeOf<keyof ClaimedJob>().toEqualTypeOf<keyof V2View>();
+  });
+
+  it('mirror the server’s run view and outcomes', () => {
+    expectTypeOf<keyof Run>().toEqualTypeOf<keyof ReturnType<typeof runView>>();
+    expectTypeOf<Run['outcome']>().toEqualTypeOf<RunOutcomeName | null>();
   });
 
   it('list the same job statuses as the server', () => {

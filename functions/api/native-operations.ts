@@ -18,6 +18,7 @@ import {
   validBody,
   validQuery,
 } from './http.ts';
+import { noQuery, runView } from './run-schemas.ts';
 import {
   failBody,
   fromNative,
@@ -95,6 +96,13 @@ export const nativeOperations: Operations = {
       limit: q.limit,
     });
     return json(200, { entries: result.items, next_cursor: encodeCursor(result.cursor) });
+  },
+
+  'GET /v1/queues/{queue}/jobs/{id}/runs': async (req, ctx) => {
+    const { queue, id } = jobParams(req);
+    validQuery(noQuery, req);
+    const runs = await ctx.store.runs(queue, id);
+    return json(200, { runs: runs.map(runView) });
   },
 
   'GET /v1/jobs': async (req, ctx) => {

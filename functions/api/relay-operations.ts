@@ -17,6 +17,7 @@ import {
   validBody,
   validQuery,
 } from './http.ts';
+import { workerOf } from './run-schemas.ts';
 import {
   claimQueryV1,
   claimQueryV2,
@@ -109,7 +110,10 @@ export const relayOperations: Operations = {
   'GET /v1/queues/{queue}/jobs': async (req, ctx) => {
     const { num_jobs = 1 } = validQuery(claimQueryV1, req);
     if (num_jobs === 0) return empty(204);
-    return claimed(await ctx.store.claimLimited(req.params.queue ?? '', num_jobs), relayV1View);
+    return claimed(
+      await ctx.store.claimLimited(req.params.queue ?? '', num_jobs, workerOf(req)),
+      relayV1View,
+    );
   },
 
   ...jobReads('/v1', relayV1View),
@@ -139,7 +143,10 @@ export const relayOperations: Operations = {
 
   'GET /v2/queues/{queue}/jobs': async (req, ctx) => {
     const { num_jobs = 1 } = validQuery(claimQueryV2, req);
-    return claimed(await ctx.store.claimLimited(req.params.queue ?? '', num_jobs), relayV2View);
+    return claimed(
+      await ctx.store.claimLimited(req.params.queue ?? '', num_jobs, workerOf(req)),
+      relayV2View,
+    );
   },
 
   ...jobReads('/v2', relayV2View),
@@ -198,7 +205,7 @@ function seedRoutes(prefix: '' | '/v1'): Operations {
     [`GET ${prefix}/next`]: async (req, ctx) => {
       const { queue, num_jobs } = validQuery(seedNextQuery, req);
       if (num_jobs === 0) return empty(204);
-      const got = await ctx.store.claimLimited(queue, num_jobs ?? 1);
+      const got = await ctx.store.claimLimited(queue, num_jobs ?? 1, workerOf(req));
       // Without num_jobs the seed README returns one job object; with it, an array.
       if (num_jobs === undefined) {
         return got.jobs[0] ? json(200, relayV1View(got.jobs[0])) : noJobs(got.retryAfterMs);

@@ -95,6 +95,7 @@ export const ROUTES: readonly Route[] = [
   native('PUT', '/v1/queues/{queue}/limits'),
   native('GET', '/v1/queues/{queue}/jobs/{id}/status'),
   native('GET', '/v1/queues/{queue}/jobs/{id}/logs'),
+  native('GET', '/v1/queues/{queue}/jobs/{id}/runs'),
   native('POST', '/v1/queues/{queue}/jobs/{id}/fail'),
   native('POST', '/v1/queues/{queue}/jobs/{id}/cancel'),
   native('POST', '/v1/queues/{queue}/jobs/{id}/retry'),

@@ -400,7 +400,7 @@ export const requeueAllBody = z.strictObject({ limit: z.number().int().min(1).op
 // Views
 // ---------------------------------------------------------------------------------------------
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+export const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** A job's `run_at` as every view shows it: as its client wrote it when finer than a millisecond. */
 const shownRunAt = (job: Pick<Job, 'run_at' | 'run_at_text'>) => job.run_at_text ?? iso(job.run_at);

@@ -11,6 +11,7 @@ import type {
   QueueState,
   QueueStats,
   QueueSummary,
+  Run,
   Schedule,
 } from '../sdk/client.ts';
 
@@ -223,6 +224,31 @@ export function scheduleList(schedules: readonly Schedule[]): string {
       cell(s.job.queue ?? 'default'),
       s.paused ? 'paused' : cell(s.next_fire_at),
       cell(s.last_job?.id, 60),
+    ]),
+  );
+}
+
+/** How long a run took, from its start to its end (or now, while it goes on): `1.2s`, `-` when its start is unknown. */
+function runTook(run: Run, now: number): string {
+  if (run.started_at === null) return '-';
+  const end = run.ended_at === null ? now : Date.parse(run.ended_at);
+  return `${((end - Date.parse(run.started_at)) / 1000).toFixed(1)}s`;
+}
+
+/** One row per run, oldest first: its attempt, run id, outcome, when it ended, and who ran it. */
+export function runList(runs: readonly Run[], now = Date.now()): string {
+  if (!runs.length) return 'no runs yet';
+  return table(
+    ['ATTEMPT', 'RUN ID', 'OUTCOME', 'ENDED', 'TOOK', 'EXIT', 'WORKER', 'ERROR'],
+    runs.map((run) => [
+      String(run.attempt),
+      run.run_id,
+      run.outcome ?? 'running',
+      run.ended_at === null ? '-' : relativeTime(run.ended_at, now),
+      runTook(run, now),
+      run.exit_code === null ? '-' : String(run.exit_code),
+      cell(run.worker ?? '-', 24),
+      cell(run.error ?? '', 40),
     ]),
   );
 }

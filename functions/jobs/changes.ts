@@ -68,6 +68,8 @@ export function startRun(
       lease_sk: leaseSortKey(lease, runId),
       claimed_at: now,
       updated_at: now,
+      // The last run's claimer is not this one's: `extra` names this run's, if it sent one.
+      worker: undefined,
       ...extra,
     },
     add: { attempts: 1 },

@@ -45,9 +45,15 @@ type Candidate =
 /**
  * Claims up to `count` jobs: highest priority first, then earliest `run_at`, then enqueue order.
  * A running job whose lease has expired is a candidate too (lazy expiry): taking it consumes a
- * retry, and one with no retry left becomes dead instead of being returned.
+ * retry, and one with no retry left becomes dead instead of being returned. `worker`, the
+ * claimer's identity if it sent one, is kept with each run for its record (`history.ts`).
  */
-export async function claim(ctx: StoreContext, queue: string, wanted: number): Promise<Claimed> {
+export async function claim(
+  ctx: StoreContext,
+  queue: string,
+  wanted: number,
+  worker?: string,
+): Promise<Claimed> {
   const info = await ctx.queues.find(queue);
   const settings = await ctx.queues.settings(queue);
   // A paused queue answers as an empty one. The flag is at most `SETTINGS_MAX_AGE_MS` old.
@@ -95,7 +101,7 @@ export async function claim(ctx: StoreContext, queue: string, wanted: number): P
       picks.map((c) => {
         const slot = slots && slotFor(slots, c);
         // No slot fits this candidate: it is tried again another time, never claimed without one.
-        return slots && !slot ? Promise.resolve<Started>({}) : claimOne(ctx, c, claimedAt, slot);
+        return slots && !slot ? Promise.resolve<Started>({}) : claimOne(ctx, c, claimedAt, slot, worker);
       }),
     );
     let lost = 0;
@@ -251,11 +257,12 @@ async function claimOne(
   candidate: Candidate,
   now: number,
   slot: OpenSlot | undefined,
+  worker: string | undefined,
 ): Promise<Started> {
   if (candidate.kind === 'expired')
-    return { item: await expireRun(ctx, candidate.key, candidate.runId, now, true) };
+    return { item: await expireRun(ctx, candidate.key, candidate.runId, now, true, worker) };
   const when = and(stillWaitingAs(candidate.readySk, candidate.timeoutMs), pullJob);
-  const change = startRun(now, candidate.timeoutMs, candidate.shardKey);
+  const change = startRun(now, candidate.timeoutMs, candidate.shardKey, { worker });
   if (!slot) return { item: await begin(ctx, candidate.key, when, change, now) };
   const before = await ctx.db.get<JobItem>(candidate.key);
   if (!before) return { keepSlot: slot };

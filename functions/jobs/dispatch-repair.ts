@@ -6,10 +6,11 @@ import { toDead, withSet } from './changes.ts';
 import { dispatchable, statusIn, unchangedSince } from './conditions.ts';
 import { retainUntil, type StoreContext } from './context.ts';
 import { and } from './expressions.ts';
-import { type JobItem, keyOf, pastRetention, type ReadyEntry, toJob } from './item.ts';
+import { isRunning, type JobItem, keyOf, pastRetention, type ReadyEntry, toJob } from './item.ts';
 import { dispatchDueBefore, dispatchKey, jobKey, managedShardPk } from './keys.ts';
 import { type Job, LIVE } from './model.ts';
 import { shardsOf } from './queues.ts';
+import { endRun } from './runs.ts';
 
 /**
  * Managed jobs, in every queue, that are waiting and due, and whose dispatch time (`run_at`, or
@@ -101,11 +102,11 @@ export async function markDead(
   const death = toDead(item, now, retainUntil(ctx, now), 'dispatch_failed', reason);
   const change = messageId === undefined ? death : withSet(death, { dead_message_id: messageId });
   // Still the live job that was read: a job that finished or changed meanwhile keeps its outcome.
-  const written = await ctx.db.update<JobItem>(
-    key,
-    and(statusIn(LIVE), unchangedSince(item.updated_at)),
-    change,
-  );
+  const still = and(statusIn(LIVE), unchangedSince(item.updated_at));
+  // A running job's run ends here: its record goes in the same transaction.
+  const written = isRunning(item)
+    ? await endRun(ctx, item, still, change, now, { outcome: 'dispatch_failed', error: reason })
+    : await ctx.db.update<JobItem>(key, still, change);
   if (!written.ok) return undefined;
   // A waiting job has no run to end: it only becomes dead.
   if (item.status === 'running') ctx.metrics.runEnded(item, 'dead', now);

@@ -8,7 +8,7 @@
  * place that must learn of it.
  */
 import type { ItemKey } from './keys.ts';
-import type { Job } from './model.ts';
+import type { Job, RunRecord } from './model.ts';
 
 /** `Job` fields an item keeps as JSON text: any JSON, with no nesting limit, and numbers kept exact. */
 type StoredAsJson = 'payload' | 'state';
@@ -68,6 +68,8 @@ export interface JobItem extends ItemKey, JobFields, JobFieldsWhenSet {
   readonly lease_pk?: string;
   readonly lease_sk?: string;
   readonly claimed_at?: number;
+  /** The identity the run's claimer sent, if any: kept for the run's record (`history.ts`). */
+  readonly worker?: string;
   readonly completed_at?: number;
   /** Dead. */
   readonly dead_at?: number;
@@ -75,6 +77,8 @@ export interface JobItem extends ItemKey, JobFields, JobFieldsWhenSet {
   readonly dead_sk?: string;
   /** Terminal: when retention ends (TTL). */
   readonly expires_at?: number;
+  /** The records of its ended runs, oldest first (`history.ts`). */
+  readonly runs?: readonly RunRecord[];
 }
 
 /** A job item in a run: a running job always carries its run id and lease deadline. */
@@ -146,11 +150,13 @@ export const JOB_ATTRIBUTES = everyClearable([
   'lease_pk',
   'lease_sk',
   'claimed_at',
+  'worker',
   'completed_at',
   'dead_at',
   'dead_pk',
   'dead_sk',
   'expires_at',
+  'runs',
 ]);
 
 /** The job a stored item holds. */

@@ -247,3 +247,35 @@ export interface LogEntry extends LogEntryInput {
   readonly attempt: number;
   readonly truncated?: true;
 }
+
+/** How a run ended. A closed set: the record's `outcome`; `null` while the run goes on. */
+export const RUN_OUTCOMES = [
+  'completed',
+  'failed',
+  'timed_out',
+  'lease_expired',
+  'cancelled',
+  'released',
+  'rescheduled',
+  'replaced',
+  'dispatch_failed',
+] as const;
+export type RunOutcomeName = (typeof RUN_OUTCOMES)[number];
+
+/** One run of a job, as the API shows it. Times are epoch milliseconds. */
+export interface RunRecord {
+  readonly run_id: string;
+  readonly attempt: number;
+  readonly claimed_at: number | null;
+  /** When the work began: the command's start for a managed run with a result, else the claim. */
+  readonly started_at: number | null;
+  /** `null` while the run goes on. */
+  readonly ended_at: number | null;
+  readonly outcome: RunOutcomeName | null;
+  /** The command's exit status (managed runs); `null` when it never exited or is not known. */
+  readonly exit_code: number | null;
+  readonly duration_ms: number | null;
+  readonly error: string | null;
+  /** The identity the claiming worker sent, if any. */
+  readonly worker: string | null;
+}

@@ -8,6 +8,7 @@
 import { mapLimit } from '../core/concurrency.ts';
 import { revived, toCancelled } from './changes.ts';
 import {
+  currentRun,
   dead,
   live,
   notRunning,
@@ -19,36 +20,54 @@ import {
 import { retainUntil, type StoreContext } from './context.ts';
 import { InvalidTransitionError, JobKindError, JobNotFoundError } from './errors.ts';
 import { and, type Condition } from './expressions.ts';
-import { type JobItem, pastRetention, toJob } from './item.ts';
-import { jobKey, orderKey } from './keys.ts';
-import { type Job, type JobKind, kindOf, type StoredStatus } from './model.ts';
+import { isRunning, type JobItem, keyOf, pastRetention, refOf, toJob } from './item.ts';
+import { type ItemKey, jobKey, orderKey } from './keys.ts';
+import { type Job, type JobKind, kindOf, LIVE, type StoredStatus } from './model.ts';
 import { deadLetters } from './reads.ts';
+import { endRun } from './runs.ts';
 
 /** What a retry revives: a job that ended without success, or waits for the retry of a failed run. */
 export const RETRYABLE: readonly StoredStatus[] = ['dead', 'cancelled', 'failed'];
 
-/** Cancels a live job. A cancelled run's heartbeat and complete then fail. */
+/** How often a cancel reads again after the job changed between its read and its write. */
+const CANCEL_TRIES = 3;
+
+/**
+ * Cancels a live job. A cancelled run's heartbeat and complete then fail. It reads the job first:
+ * the cancel of a running job ends its run and writes the run's record (`cancelIf`). A job that
+ * changed between the read and the write (claimed, or its run ended) is read again.
+ */
 export async function cancel(ctx: StoreContext, queue: string, id: string): Promise<Job> {
-  const written = await cancelIf(ctx, queue, id, live);
-  if (!written.ok) throw transitionFailure(written.old, { queue, id }, 'cancel', ctx.clock());
-  return toJob(written.item);
+  const key = jobKey(queue, id);
+  for (let tries = 1; ; tries++) {
+    const written = await cancelIf(ctx, key, await ctx.db.get<JobItem>(key), live);
+    if (written.ok) return toJob(written.item);
+    const old = written.old;
+    const now = ctx.clock();
+    const changed = old && LIVE.includes(old.status) && !pastRetention(old, now);
+    if (!changed || tries === CANCEL_TRIES) throw transitionFailure(old, { queue, id }, 'cancel', now);
+  }
 }
 
 /** Cancels a job listed as `item` if it is live and unchanged since; `undefined` if it changed. */
 export async function cancelUnchanged(ctx: StoreContext, item: JobItem): Promise<Job | undefined> {
-  const written = await cancelIf(ctx, item.queue, item.id, and(live, unchangedSince(item.updated_at)));
+  const written = await cancelIf(ctx, keyOf(item), item, and(live, unchangedSince(item.updated_at)));
   return written.ok ? toJob(written.item) : undefined;
 }
 
-/** The one cancel write, under `when` (at least `live`). */
-async function cancelIf(ctx: StoreContext, queue: string, id: string, when: Condition) {
+/**
+ * The one cancel write, under `when` (at least `live`), of the job read as `item`. A running job's
+ * cancel ends its run: a transaction with the run's record, fenced by the run read (`currentRun`);
+ * any other is one update, conditioned on the job still not running.
+ */
+async function cancelIf(ctx: StoreContext, key: ItemKey, item: JobItem | undefined, when: Condition) {
   const now = ctx.clock();
-  const written = await ctx.db.update<JobItem>(
-    jobKey(queue, id),
-    when,
-    toCancelled(now, retainUntil(ctx, now)),
-  );
-  if (written.ok) ctx.metrics.cancelled({ queue, id });
+  const change = toCancelled(now, retainUntil(ctx, now));
+  const written =
+    item && isRunning(item)
+      ? await endRun(ctx, item, and(when, currentRun(item.run_id)), change, now, { outcome: 'cancelled' })
+      : await ctx.db.update<JobItem>(key, and(when, notRunning), change);
+  if (written.ok) ctx.metrics.cancelled(refOf(written.item));
   return written;
 }
 

@@ -3,7 +3,7 @@
  * jobs (v2 `PUT …/run-id/{r}`), and its `DELETE`. They act on pull jobs only: relay-rs has no
  * managed jobs, and its routes must not end a managed run.
  */
-import { replacing, toCompleted } from './changes.ts';
+import { type JobChange, replacing, toCompleted } from './changes.ts';
 import {
   currentRun,
   idFree,
@@ -18,10 +18,11 @@ import { putOf, type TransactWrite, updateOf } from './dynamo.ts';
 import { dedupe, type EnqueueMode, newItem } from './enqueue.ts';
 import { InvalidArgumentError, JobExistsError, JobNotFoundError } from './errors.ts';
 import { and } from './expressions.ts';
-import { type JobItem, keyOf, refOf, seconds, toJob } from './item.ts';
+import { recorded } from './history.ts';
+import { isRunning, type JobItem, keyOf, refOf, seconds, toJob } from './item.ts';
 import { jobKey } from './keys.ts';
 import type { Job, NewJob } from './model.ts';
-import { completed } from './runs.ts';
+import { completed, endRun } from './runs.ts';
 
 /** DynamoDB's limit on the writes of one transaction. */
 const MAX_TRANSACTION_WRITES = 100;
@@ -34,16 +35,19 @@ export async function reschedule(ctx: StoreContext, job: NewJob, runId?: string)
   const now = ctx.clock();
   // Only a running job can be rescheduled, so its queue is registered: a miss must not register one.
   if (!(await ctx.queues.find(job.queue))) throw new JobNotFoundError(job.queue, job.id);
-  // The run's start is read only for its `RunDuration`: the upsert clears `claimed_at`.
+  // The run is read for its record and its `RunDuration`: the upsert clears `claimed_at`.
   const [run, item] = await Promise.all([
     ctx.db.get<JobItem>(jobKey(job.queue, job.id)),
     newItem(ctx, job, now),
   ]);
-  const written = await ctx.db.update<JobItem>(keyOf(item), and(runFence(runId), pullJob), replacing(item));
+  const ours = run && isRunning(run) && (runId === undefined || run.run_id === runId);
+  const written = ours
+    ? await endRun(ctx, run, and(currentRun(run.run_id), pullJob), keepingRuns(replacing(item)), now, {
+        outcome: 'rescheduled',
+      })
+    : await ctx.db.update<JobItem>(keyOf(item), and(runFence(runId), pullJob), replacing(item));
   if (!written.ok) throw runFenceFailure(written.old, job, runId, ctx.clock());
-  if (run?.status === 'running' && (runId === undefined || run.run_id === runId)) {
-    ctx.metrics.runEnded(run, 'completed', now);
-  }
+  if (ours) ctx.metrics.runEnded(run, 'completed', now);
   ctx.metrics.enqueued([refOf(item)]);
   return toJob(written.item);
 }
@@ -72,15 +76,18 @@ export async function replaceRun(
       `a run can be replaced by at most ${MAX_TRANSACTION_WRITES - 1} jobs`,
     );
   }
-  // The run is read only for its `RunDuration`: the transaction returns nothing.
+  // The run is read for its record and its `RunDuration`: the transaction returns nothing.
   const [run, items] = await Promise.all([
     ctx.db.get<JobItem>(own),
     Promise.all(fresh.map((j) => newItem(ctx, j, now))),
   ]);
   const selfAt = items.findIndex((i) => i.pk === own.pk);
   const ownRun = and(currentRun(runId), pullJob);
+  // The run ends as `replaced` in its record; a run read as another is refused by the fence anyway.
+  const completion = toCompleted(now, retainUntil(ctx, now));
+  const ended = run && isRunning(run) ? recorded(completion, run, { outcome: 'replaced' }, now) : completion;
   const writes: TransactWrite[] = [];
-  if (selfAt === -1) writes.push(updateOf(own, ownRun, toCompleted(now, retainUntil(ctx, now))));
+  if (selfAt === -1) writes.push(updateOf(own, ownRun, ended));
   for (const item of items) {
     if (item.pk === own.pk) writes.push(putOf(item, ownRun));
     else if (mode === 'replace')
@@ -116,3 +123,9 @@ export async function remove(ctx: StoreContext, queue: string, id: string): Prom
   if ((await completed(ctx, queue, id, undefined)).ok) return true;
   return (await ctx.db.delete<JobItem>(jobKey(queue, id), waitingPullJob)).ok;
 }
+
+/** An upsert that keeps the job's run history: the rescheduled job is the same job, run again. */
+const keepingRuns = (change: JobChange): JobChange => ({
+  ...change,
+  remove: change.remove?.filter((name) => name !== 'runs'),
+});

@@ -11,6 +11,7 @@ import { expiredToWaiting, spendRetry, startRun, toDead } from './changes.ts';
 import { currentRun, leaseAsRead, leaseExpired, pullJob } from './conditions.ts';
 import { retainUntil, type StoreContext } from './context.ts';
 import { and } from './expressions.ts';
+import type { RunEnding } from './history.ts';
 import { hasRetryLeft, isManaged, isRunning, type JobItem, keyOf, type LeaseEntry } from './item.ts';
 import { type ItemKey, leaseExpiredBefore, leaseSortKey, runIdOfLeaseKey, shardPk } from './keys.ts';
 import { shardsOf } from './queues.ts';
@@ -91,7 +92,7 @@ async function sweepOne(
  * of its priority band) or dead when no retry is left (enqueuing its `on_failure` job). With
  * `reclaim`, a pull job with a retry left is claimed again in the same write instead (lazy expiry
  * by a claimer), and the new run is returned; a managed one goes back to waiting for a dispatch,
- * as the sweep would do. `undefined` when the run was not expired, or another sweep or claimer
+ * as the sweep would do (`worker` is the new run's claimer). `undefined` when the run was not expired, or another sweep or claimer
  * expired it first.
  */
 export async function expireRun(
@@ -100,6 +101,7 @@ export async function expireRun(
   runId: string,
   now: number,
   reclaim: boolean,
+  worker?: string,
 ): Promise<JobItem | undefined> {
   const item = await ctx.db.get<JobItem>(key);
   if (!item || !isRunning(item) || item.run_id !== runId) return undefined; // index lag
@@ -108,9 +110,10 @@ export async function expireRun(
   // As far as Relay can tell the run ended when its lease did: how late the sweep or a claimer
   // noticed is not run time.
   const endedAt = item.lease_expires_at;
+  const ending: RunEnding = { outcome: 'lease_expired', endedAt, error: LEASE_EXPIRED };
   if (!hasRetryLeft(item)) {
     const dead = toDead(item, now, retainUntil(ctx, now), 'lease_expired', LEASE_EXPIRED);
-    const ended = await endRun(ctx, item, fence, dead, now, 'failure');
+    const ended = await endRun(ctx, item, fence, dead, now, ending, 'failure');
     if (!ended.ok) return undefined;
     ctx.metrics.runEnded(item, 'dead', endedAt);
     return reclaim ? undefined : ended.item;
@@ -119,14 +122,15 @@ export async function expireRun(
     const again = startRun(now, item.timeout_ms, item.created_pk, {
       retries_remaining: spendRetry(item),
       last_error: LEASE_EXPIRED,
+      worker,
     });
-    const claimed = await ctx.db.update<JobItem>(key, and(fence, pullJob), again);
+    const claimed = await endRun(ctx, item, and(fence, pullJob), again, now, ending);
     if (!claimed.ok) return undefined;
     ctx.metrics.runEnded(item, 'retried', endedAt);
     ctx.metrics.claimed(item, claimed.item, now);
     return claimed.item;
   }
-  const waiting = await ctx.db.update<JobItem>(key, fence, expiredToWaiting(item, now, LEASE_EXPIRED));
+  const waiting = await endRun(ctx, item, fence, expiredToWaiting(item, now, LEASE_EXPIRED), now, ending);
   if (!waiting.ok) return undefined;
   ctx.metrics.runEnded(item, 'retried', endedAt);
   return reclaim ? undefined : waiting.item;

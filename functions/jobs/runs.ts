@@ -30,6 +30,7 @@ import { putOf, updateOf, type Written } from './dynamo.ts';
 import { newItem } from './enqueue.ts';
 import { JobExistsError, JobNotFoundError, LeaseLostError, PayloadTooLargeError } from './errors.ts';
 import { and, type Condition } from './expressions.ts';
+import { failedOutcome, type RunEnding, recorded } from './history.ts';
 import {
   hasRetryLeft,
   isRunning,
@@ -103,7 +104,9 @@ export async function heartbeat(
 
 /**
  * Marks a pull job's run completed: the write `complete` and relay-rs's DELETE share. Without
- * `runId` any run completes (relay-rs v1).
+ * `runId` any run completes (relay-rs v1). It reads nothing first, so it appends no run record:
+ * the completed item's own `run_id`, `attempts`, `claimed_at` and `completed_at` are that run's
+ * record (`history.ts`).
  */
 export async function completed(
   ctx: StoreContext,
@@ -146,7 +149,7 @@ export async function completeRun(
   const now = ctx.clock();
   const item = runningAs(await ctx.db.get<JobItem>(jobKey(queue, id)), { queue, id }, runId);
   const change = withResult(toCompleted(now, retainUntil(ctx, now)), runResult(result));
-  return endOwnRun(ctx, item, change, now, 'completed');
+  return endOwnRun(ctx, item, change, now, 'completed', { outcome: 'completed', result: runResult(result) });
 }
 
 /**
@@ -169,7 +172,7 @@ export async function fail(
   if (opts.retry === false || !hasRetryLeft(item)) {
     const reason = opts.retry === false ? 'failed_permanently' : 'retries_exhausted';
     const dead = withResult(toDead(item, now, retainUntil(ctx, now), reason, opts.error), opts.result);
-    return endOwnRun(ctx, item, dead, now, 'dead');
+    return endOwnRun(ctx, item, dead, now, 'dead', failedEnding(opts));
   }
   const delay = backoffSeconds(
     item.backoff ?? DEFAULT_BACKOFF,
@@ -177,7 +180,7 @@ export async function fail(
     item.last_backoff_seconds ?? null,
   );
   const failed = withResult(toFailed(item, now, delay, opts.error), opts.result);
-  return endOwnRun(ctx, item, failed, now, 'retried');
+  return endOwnRun(ctx, item, failed, now, 'retried', failedEnding(opts));
 }
 
 /**
@@ -195,8 +198,10 @@ export async function releaseRun(
   const key = jobKey(queue, id);
   const item = await ctx.db.get<JobItem>(key);
   if (!item || !isRunning(item) || item.run_id !== runId) return undefined;
-  const written = await ctx.db.update<JobItem>(key, currentRun(runId), released(item, ctx.clock(), reason));
-  return written.ok ? toJob(written.item) : undefined;
+  const now = ctx.clock();
+  const ending = { outcome: 'released', error: reason } as const;
+  const ended = await endRun(ctx, item, currentRun(runId), released(item, now, reason), now, ending);
+  return ended.ok ? toJob(ended.item) : undefined;
 }
 
 /**
@@ -222,25 +227,28 @@ export type Ended =
   | { readonly ok: false; readonly old: JobItem | undefined };
 
 /**
- * Ends a run with one write fenced by `fence`. When the outcome has a chained job (`on_success`,
- * `on_failure`) the write is a transaction that also puts the child (`childNotCreated`) and records
- * its id in the parent's `children`.
+ * Ends a run with one write fenced by `fence`, which also keeps the run's record as `ending` tells
+ * (`recorded`). When the outcome has a chained job (`on_success`, `on_failure`) the write is a
+ * transaction that also puts the child (`childNotCreated`) and records its id in the parent's
+ * `children`.
  */
 export async function endRun(
   ctx: StoreContext,
   item: RunningItem,
   fence: Condition,
-  change: JobChange,
+  endChange: JobChange,
   now: number,
+  ending: RunEnding,
   outcome?: 'success' | 'failure',
 ): Promise<Ended> {
+  const change = recorded(endChange, item, ending, now);
   const spec = outcome === 'success' ? item.on_success : outcome === 'failure' ? item.on_failure : undefined;
   if (outcome === undefined || spec === undefined) {
     const written = await ctx.db.update<JobItem>(keyOf(item), fence, change);
     return written.ok ? { ok: true, item: written.item, child: null } : written;
   }
   const child = await newItem(ctx, childJob(item, JSON.parse(spec) as ChildJobSpec, outcome), now);
-  const ended: JobChange = { ...change, append: { children: [child.id] } };
+  const ended: JobChange = { ...change, append: { ...change.append, children: [child.id] } };
   const done = await ctx.db.transact([updateOf(keyOf(item), fence, ended), putOf(child, childNotCreated)]);
   if (done.ok) {
     ctx.metrics.enqueued([refOf(child)]);
@@ -269,8 +277,9 @@ async function endOwnRun(
   change: JobChange,
   now: number,
   end: RunEnd,
+  ending: RunEnding,
 ): Promise<RunOutcome> {
-  const ended = await endRun(ctx, item, currentRun(item.run_id), change, now, CHAINED[end]);
+  const ended = await endRun(ctx, item, currentRun(item.run_id), change, now, ending, CHAINED[end]);
   if (!ended.ok) throw runFenceFailure(ended.old, item, item.run_id, ctx.clock());
   const outcome = { job: toJob(ended.item), child: ended.child && toJob(ended.child) };
   ctx.metrics.runEnded(item, end, now);
@@ -286,6 +295,13 @@ function runningAs(item: JobItem | undefined, job: JobRef, runId: string | undef
   if (runId !== undefined && item.run_id !== runId) throw new LeaseLostError(job.queue, job.id, runId);
   return item;
 }
+
+/** How a run its worker or runner failed ended. */
+const failedEnding = (opts: { error: string; result?: RunResult }): RunEnding => ({
+  outcome: failedOutcome(opts.result),
+  error: opts.error,
+  result: opts.result,
+});
 
 export const runResult = (r: { exit_code?: number | null; duration_ms?: number | null }): RunResult => ({
   exit_code: r.exit_code ?? null,

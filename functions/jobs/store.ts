@@ -21,9 +21,10 @@ import { type StoreContext, storeContext } from './context.ts';
 import * as dispatchRepair from './dispatch-repair.ts';
 import type { EnqueueMode, EnqueueResult } from './enqueue.ts';
 import * as enqueues from './enqueue.ts';
+import * as history from './history.ts';
 import type { AppendLogsResult } from './logs.ts';
 import * as logs from './logs.ts';
-import type { Job, JobKind, LogEntry, NewJob } from './model.ts';
+import type { Job, JobKind, LogEntry, NewJob, RunRecord } from './model.ts';
 import * as operator from './operator.ts';
 import type { QueueInfo, QueueState, RateLimitChange } from './queues.ts';
 import type { Page, QueueStats } from './reads.ts';
@@ -39,6 +40,7 @@ import * as schedules from './schedules.ts';
 
 export type { ById, Claimed } from './claim.ts';
 export type { EnqueueMode, EnqueueResult } from './enqueue.ts';
+export type { RunOutcomeName, RunRecord } from './history.ts';
 export type { AppendLogsResult } from './logs.ts';
 export type { QueueInfo, QueueSettings, QueueState, RateLimitChange } from './queues.ts';
 export type { Page, QueueStats } from './reads.ts';
@@ -148,14 +150,14 @@ export class JobStore {
 
   // Claims (claim.ts)
 
-  /** Claims up to `count` waiting (or expired) pull jobs, in claim order. */
-  async claim(queue: string, count: number): Promise<Job[]> {
-    return (await claims.claim(this.ctx, queue, count)).jobs;
+  /** Claims up to `count` waiting (or expired) pull jobs, in claim order, for `worker` if named. */
+  async claim(queue: string, count: number, worker?: string): Promise<Job[]> {
+    return (await claims.claim(this.ctx, queue, count, worker)).jobs;
   }
 
   /** `claim`, with the wait a claimer is told when the queue is over its rate limit. */
-  claimLimited(queue: string, count: number): Promise<claims.Claimed> {
-    return claims.claim(this.ctx, queue, count);
+  claimLimited(queue: string, count: number, worker?: string): Promise<claims.Claimed> {
+    return claims.claim(this.ctx, queue, count, worker);
   }
 
   /** Starts a run of a waiting, due managed job named by a dispatch message. */
@@ -304,6 +306,13 @@ export class JobStore {
   /** A job's log entries in order, one run's or every run's, from a cursor. */
   readLogs(...args: Args<typeof logs.readLogs>): Promise<Page<LogEntry>> {
     return logs.readLogs(this.ctx, ...args);
+  }
+
+  // Run history (history.ts)
+
+  /** Every run of a job, oldest first (`JobNotFoundError` for no job). */
+  runs(queue: string, id: string): Promise<RunRecord[]> {
+    return history.readRuns(this.ctx, queue, id);
   }
 
   // Schedules (schedules.ts)

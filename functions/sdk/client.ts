@@ -11,7 +11,6 @@
  */
 
 import type { SignatureV4 } from '@smithy/signature-v4';
-import { retryDelayMs } from '../core/backoff.ts';
 import { apiError, LeaseLostError, RelayApiError, RelayConnectionError } from './errors.ts';
 import {
   filterFields,
@@ -24,6 +23,7 @@ import {
   segment,
   startsCommands,
 } from './paths.ts';
+import { backoffMs, retryAfterMs, sleep } from './retry.ts';
 import { loadSigner, type SigV4Options, signableQuery, signedHeaders, signingRegion } from './sigv4.ts';
 import type {
   BulkAction,
@@ -39,11 +39,13 @@ import type {
   QueueState,
   QueueStats,
   QueueSummary,
+  Run,
   Schedule,
   ScheduleInput,
 } from './types.ts';
 
 export * from './errors.ts';
+export { backoffMs } from './retry.ts';
 export * from './sigv4.ts';
 export * from './types.ts';
 
@@ -76,6 +78,8 @@ export interface RelayClientOptions {
 interface RequestOptions {
   readonly query?: Record<string, string | number | undefined>;
   readonly body?: unknown;
+  /** Headers beyond those every request carries. */
+  readonly headers?: Record<string, string>;
   /**
    * Whether a request that failed in the network may be sent again. Only for reads that change
    * nothing: the first attempt may have reached the server.
@@ -89,11 +93,6 @@ interface Answer {
 }
 
 export const DEFAULT_ENDPOINT = 'http://127.0.0.1:4000';
-
-const BASE_DELAY_MS = 200;
-const MAX_DELAY_MS = 5_000;
-/** A server asking for a longer pause than this is waited for only this long per attempt. */
-const MAX_RETRY_AFTER_MS = 30_000;
 
 export class RelayClient {
   readonly endpoint: string;
@@ -183,6 +182,12 @@ export class RelayClient {
     const query = { run_id: options.runId, after: options.after, limit: options.limit };
     return (await this.call('GET', `${jobPath(queue, id)}/logs`, { query, idempotent: true }))
       .body as LogPage;
+  }
+
+  /** Every run of a job still within retention, oldest first: how each ended, and who ran it. */
+  async runs(queue: string, id: string): Promise<Run[]> {
+    const answer = await this.call('GET', `${jobPath(queue, id)}/runs`, { idempotent: true });
+    return (answer.body as { runs: Run[] }).runs;
   }
 
   /**
@@ -342,11 +347,13 @@ export class RelayClient {
   /**
    * Claims up to `numJobs` (1–100) jobs, each now running under a fresh run id; `[]` when none is
    * due. Not repeated after a network failure: a claim is not idempotent, and a claim lost in
-   * flight returns to the queue when its lease expires.
+   * flight returns to the queue when its lease expires. `worker` names the claimer in each run's
+   * history (sent as `X-Relay-Worker`).
    */
-  async claim(queue: string, numJobs = 1): Promise<ClaimedJob[]> {
+  async claim(queue: string, numJobs = 1, options: { worker?: string } = {}): Promise<ClaimedJob[]> {
     const answer = await this.call('GET', `/v2/queues/${segment(queue)}/jobs`, {
       query: { num_jobs: numJobs },
+      headers: options.worker === undefined ? undefined : { 'x-relay-worker': options.worker },
     });
     return answer.status === 204 ? [] : (answer.body as ClaimedJob[]);
   }
@@ -394,7 +401,7 @@ export class RelayClient {
     // Not URLSearchParams: it writes a space as `+`, which SigV4's canonical query reads as a
     // literal plus. Encoded as SigV4 encodes, the query sent is the query signed.
     url.search = signableQuery(query);
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
 
@@ -448,27 +455,8 @@ export class RelayClient {
   }
 }
 
-/** Full-jitter exponential backoff: a random wait up to 200 ms × 2^attempt, capped at 5 s. */
-export const backoffMs = (attempt: number, baseMs = BASE_DELAY_MS, maxMs = MAX_DELAY_MS): number =>
-  retryDelayMs(attempt, { baseMs, maxMs });
-
-/**
- * The wait a `Retry-After` header asks for (seconds, or an HTTP date), plus up to 10% jitter so
- * clients told the same pause do not return together.
- * https://www.rfc-editor.org/rfc/rfc9110#field.retry-after
- */
-function retryAfterMs(value: string | null): number | undefined {
-  if (value === null) return undefined;
-  const seconds = /^\s*\d+\s*$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
-  if (Number.isNaN(seconds)) return undefined;
-  const wait = Math.min(MAX_RETRY_AFTER_MS, Math.max(0, seconds));
-  return wait + Math.random() * wait * 0.1;
-}
-
 /** The most specific reason fetch gives for a network failure (`ECONNREFUSED`, …). */
 function networkReason(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
   return cause?.code ?? cause?.message ?? (error as Error)?.message ?? String(error);
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -237,6 +237,37 @@ export interface LogPage {
   readonly next_cursor: string | null;
 }
 
+/** How a run ended (`Run.outcome`). */
+export type RunOutcome =
+  | 'completed'
+  | 'failed'
+  | 'timed_out'
+  | 'lease_expired'
+  | 'cancelled'
+  | 'released'
+  | 'rescheduled'
+  | 'replaced'
+  | 'dispatch_failed';
+
+/** One run of a job, as its history keeps it. Times are ISO 8601 text. */
+export interface Run {
+  readonly run_id: string;
+  readonly attempt: number;
+  /** `null` while the run goes on. */
+  readonly outcome: RunOutcome | null;
+  readonly claimed_at: string | null;
+  /** The command's start for a managed run that reported its duration, else the claim. */
+  readonly started_at: string | null;
+  /** `null` while the run goes on. */
+  readonly ended_at: string | null;
+  readonly duration_ms: number | null;
+  /** The command's exit status (managed runs). */
+  readonly exit_code: number | null;
+  readonly error: string | null;
+  /** What the claiming worker sent as `X-Relay-Worker`. */
+  readonly worker: string | null;
+}
+
 /** A job handed to a worker by a claim (the server's `relayV2View`): it is running as `run_id`. */
 export interface ClaimedJob {
   readonly queue: string;

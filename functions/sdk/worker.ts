@@ -42,6 +42,8 @@ export interface WorkerOptions {
   readonly gracePeriodMs?: number;
   /** Silent when omitted. */
   readonly logger?: WorkerLogger;
+  /** Names this worker in the history of every run it claims (`X-Relay-Worker`). */
+  readonly name?: string;
 }
 
 /** Thrown by a handler, fails the job without a retry: it goes to the dead-letter queue at once. */
@@ -73,6 +75,7 @@ export class Worker {
   private readonly maxPollIntervalMs: number;
   private readonly gracePeriodMs: number;
   private readonly logger: WorkerLogger | undefined;
+  private readonly name: string | undefined;
 
   /** Running jobs: each one's abort controller and the promise of its whole run. */
   private readonly active = new Map<AbortController, Promise<void>>();
@@ -93,6 +96,7 @@ export class Worker {
     this.maxPollIntervalMs = options.maxPollIntervalMs ?? 5_000;
     this.gracePeriodMs = options.gracePeriodMs ?? 30_000;
     this.logger = options.logger;
+    this.name = options.name;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
       throw new RangeError(`concurrency must be a positive integer; got ${this.concurrency}`);
     }
@@ -135,7 +139,7 @@ export class Worker {
       }
       let jobs: ClaimedJob[] = [];
       try {
-        jobs = await this.client.claim(this.queue, Math.min(room, 100));
+        jobs = await this.client.claim(this.queue, Math.min(room, 100), { worker: this.name });
       } catch (error) {
         this.logger?.warn('claim failed', { queue: this.queue, error: messageOf(error) });
       }

@@ -218,6 +218,7 @@ export const ROUTE_EXAMPLES: Readonly<Record<string, RouteExample>> = {
   'PUT /v1/queues/{queue}/limits': { body: { rate_per_second: 5, burst: 10 } },
   'GET /v1/queues/{queue}/jobs/{id}/status': {},
   'GET /v1/queues/{queue}/jobs/{id}/logs': { query: '?limit=10' },
+  'GET /v1/queues/{queue}/jobs/{id}/runs': {},
   'POST /v1/queues/{queue}/jobs/{id}/fail': { body: { error: 'boom' } },
   'POST /v1/queues/{queue}/jobs/{id}/cancel': {},
   'POST /v1/queues/{queue}/jobs/{id}/retry': {},

@@ -1,6 +1,9 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
+import { RelayClient } from '../../functions/sdk/client.ts';
+import { startTestApi, type TestApi } from './api.ts';
 
 /** The repository root, where `npm start` and the CLI run. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -145,4 +148,33 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A test API (`startTestApi`) for a CLI test file, started before its tests and disposed after
+ * them: an SDK client to set the scene, and the CLI pointed at it. Read its fields inside tests.
+ */
+export function cliAgainstApi(): {
+  readonly client: RelayClient;
+  readonly relay: (args: readonly string[]) => Promise<CliResult>;
+} {
+  let api: TestApi | undefined;
+  let client: RelayClient | undefined;
+  beforeAll(async () => {
+    api = await startTestApi();
+    client = new RelayClient({ endpoint: api.url });
+  });
+  afterAll(async () => {
+    await api?.dispose();
+  });
+  const started = () => {
+    if (!api || !client) throw new Error('the test API is read outside a test');
+    return { api, client };
+  };
+  return {
+    get client() {
+      return started().client;
+    },
+    relay: (args) => runCli(['--endpoint', started().api.url, ...args]),
+  };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { inject } from 'vitest';
+import { afterEach, beforeEach, inject } from 'vitest';
 import { dynamoClient } from '../../functions/core/clients.ts';
 import type { StoreConfig } from '../../functions/core/config.ts';
 import type { JobMetrics } from '../../functions/core/metrics.ts';
@@ -53,6 +53,45 @@ export async function freshStore(
     dispose: async () => {
       await raw.send(new DeleteTableCommand({ TableName: tableName }));
       raw.destroy();
+    },
+  };
+}
+
+/** A store and its clock, made afresh for each test. */
+export interface StorePerTest {
+  readonly clock: TestClock;
+  readonly fresh: TestStore;
+  readonly store: JobStore;
+}
+
+/**
+ * A fresh store (`freshStore`) on a test clock before each test of the file, or of the `describe`
+ * it is called in, disposed after it. `wholeSeconds` starts the clock on a whole second. Its
+ * fields are read inside tests and hooks.
+ */
+export function storePerTest(options: { wholeSeconds?: boolean } = {}): StorePerTest {
+  let current: { clock: TestClock; fresh: TestStore } | undefined;
+  beforeEach(async () => {
+    const clock = new TestClock(options.wholeSeconds ? Math.floor(Date.now() / 1000) * 1000 : Date.now());
+    current = { clock, fresh: await freshStore({ clock: clock.read }) };
+  });
+  afterEach(async () => {
+    await current?.fresh.dispose();
+    current = undefined;
+  });
+  const now = () => {
+    if (!current) throw new Error('the test store is read outside a test');
+    return current;
+  };
+  return {
+    get clock() {
+      return now().clock;
+    },
+    get fresh() {
+      return now().fresh;
+    },
+    get store() {
+      return now().fresh.store;
     },
   };
 }

@@ -1,4 +1,4 @@
-/** The commands about one job, or a page of them: submit, logs, status, list, retry, cancel. */
+/** The commands about one job, or a page of them: submit, logs, status, runs, list, retry, cancel. */
 import { type Command, Option } from 'commander';
 import { type JobFilter, type JobInput, RelayApiError } from '../../sdk/client.ts';
 import {
@@ -14,7 +14,7 @@ import {
 } from '../context.ts';
 import { UsageError } from '../exit.ts';
 import { passOrFail, printLogs, waitForJobs } from '../follow.ts';
-import { jobDetail, jobPage } from '../format.ts';
+import { jobDetail, jobPage, runList } from '../format.ts';
 import { fieldHints, readJobFile } from '../job-file.ts';
 import { findJob, jobArguments, parseJobRef, resolveJobRef } from '../job-ref.ts';
 
@@ -110,6 +110,21 @@ export function addJobCommands(cli: Command): void {
     ),
     'relay status report-1',
     'relay status default/report-1',
+  );
+
+  examples(
+    jobArguments(
+      cli
+        .command('runs')
+        .description("list a job's runs, oldest first: how each ended, when, and the worker that ran it"),
+    ).action(async (first: string, second: string | undefined, _opts: unknown, command: Command) => {
+      const { globals, client } = await context(command);
+      const ref = await resolveJobRef(client, first, second);
+      const runs = await client.runs(ref.queue, ref.id);
+      print(globals, runs, runList(runs));
+    }),
+    'relay runs report-1',
+    'relay runs default/report-1 --json',
   );
 
   examples(

@@ -140,6 +140,19 @@ describe('the jobs page', () => {
 });
 
 describe('a job’s page', () => {
+  it('shows the job’s runs as the API keeps them', async () => {
+    const page = await open('#/jobs/emails/mail-1');
+    await page.locator('tr[data-run]').first().waitFor();
+
+    const shown = await page.locator('tr[data-run]').evaluateAll((rows) => rows.map((r) => r.textContent));
+    const runs = await client.runs('emails', 'mail-1');
+    expect(shown).toHaveLength(runs.length);
+    expect(shown[0]).toContain('failed');
+    expect(shown[0]).toContain('retry me');
+    await shoot(page, 'job');
+    await page.close();
+  });
+
   it('cancels a waiting job, then retries it', async () => {
     const page = await open('#/jobs/emails/mail-1');
 
@@ -161,7 +174,6 @@ describe('a job’s page', () => {
     expect(text).not.toContain('pull-secret-value');
     expect(await page.locator('main img').count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
-    await shoot(page, 'job');
     await page.close();
   });
 });

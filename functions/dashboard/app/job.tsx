@@ -1,9 +1,9 @@
 /** One job: its fields, payload (secrets hidden), state, runs and logs, live while it runs; cancel and retry. */
 import { useRef } from 'preact/hooks';
-import type { Job, LogEntry, RelayClient } from '../../sdk/client.ts';
+import { type Job, type LogEntry, RelayApiError, type RelayClient, type Run } from '../../sdk/client.ts';
 import { cancellable, retryable, withoutSecrets } from './api.ts';
 import { usePoll } from './live.ts';
-import { Action, ErrorNote, hrefWith, Status, When } from './ui.tsx';
+import { Action, ErrorNote, hrefWith, Status, Table, When } from './ui.tsx';
 
 const live = (job: Job | undefined) =>
   job === undefined || ['pending', 'scheduled', 'running', 'failed'].includes(job.status);
@@ -29,8 +29,12 @@ function useLogs(client: RelayClient, queue: string, id: string, everyMs: number
 }
 
 export function JobPage({ client, queue, id }: { client: RelayClient; queue: string; id: string }) {
-  const polled = usePoll(() => client.status(queue, id), 2_000, `job:${queue}/${id}`);
-  const job = polled.data;
+  const polled = usePoll(
+    () => Promise.all([client.status(queue, id), runsOf(client, queue, id)]),
+    2_000,
+    `job:${queue}/${id}`,
+  );
+  const [job, runs] = polled.data ?? [];
   const logs = useLogs(client, queue, id, live(job) ? 2_000 : 15_000);
   return (
     <section aria-labelledby="job-title">
@@ -73,19 +77,76 @@ export function JobPage({ client, queue, id }: { client: RelayClient; queue: str
           )}
         </>
       )}
+      {runs && runs.length > 0 && <Runs runs={runs} />}
       <h2>Logs</h2>
       <ErrorNote error={logs.error} />
       {logs.data && logs.data.length === 0 && <p class="muted">No output.</p>}
       {logs.data && logs.data.length > 0 && (
         <pre class="logs" aria-live="polite">
-          {logs.data.map((entry) => (
+          {logs.data.map((entry, i) => (
             <span key={`${entry.run_id}:${entry.seq}`} class={entry.stream}>
+              {entry.run_id !== logs.data?.[i - 1]?.run_id && (
+                <span class="run-mark">{`── attempt ${entry.attempt} (run ${entry.run_id.slice(0, 8)}) ──\n`}</span>
+              )}
               {entry.text}
             </span>
           ))}
         </pre>
       )}
     </section>
+  );
+}
+
+/** The job's runs, newest first; none from a Relay that keeps no run history (404). */
+async function runsOf(client: RelayClient, queue: string, id: string): Promise<Run[] | undefined> {
+  try {
+    return [...(await client.runs(queue, id))].reverse();
+  } catch (error) {
+    if (error instanceof RelayApiError && error.status === 404 && error.code !== 'job_not_found')
+      return undefined;
+    throw error;
+  }
+}
+
+function Runs({ runs }: { runs: readonly Run[] }) {
+  return (
+    <>
+      <h2>Runs</h2>
+      <Table label="Runs">
+        <thead>
+          <tr>
+            <th scope="col">Attempt</th>
+            <th scope="col">Outcome</th>
+            <th scope="col">Started</th>
+            <th scope="col">Ended</th>
+            <th scope="col">Duration</th>
+            <th scope="col">Exit code</th>
+            <th scope="col">Worker</th>
+            <th scope="col">Error</th>
+          </tr>
+        </thead>
+        <tbody>
+          {runs.map((run) => (
+            <tr key={run.run_id} data-run={run.run_id}>
+              <th scope="row" title={run.run_id}>
+                {run.attempt}
+              </th>
+              <td>{run.outcome === null ? <Status status="running" /> : <Status status={run.outcome} />}</td>
+              <td>
+                <When at={run.started_at ?? run.claimed_at} />
+              </td>
+              <td>
+                <When at={run.ended_at} />
+              </td>
+              <td>{run.duration_ms === null ? '–' : `${run.duration_ms} ms`}</td>
+              <td>{run.exit_code ?? '–'}</td>
+              <td>{run.worker ?? '–'}</td>
+              <td class="clip">{run.error ?? ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </Table>
+    </>
   );
 }
 

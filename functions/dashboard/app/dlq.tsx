@@ -48,50 +48,41 @@ function QueueDlq({ client, queue }: { client: RelayClient; queue: string }) {
               Requeue all
             </Action>
           </p>
-          <Table label={`Dead jobs of ${queue}`}>
-            <thead>
-              <tr>
-                <th scope="col">Job</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Died</th>
-                <th scope="col">Last error</th>
-                <th scope="col">Actions</th>
+          <Table
+            label={`Dead jobs of ${queue}`}
+            columns={['Job', 'Reason', 'Attempts', 'Died', 'Last error', 'Actions']}
+          >
+            {data.jobs.map((job) => (
+              <tr key={job.id} data-job={job.id}>
+                <th scope="row">
+                  <a href={href('jobs', queue, job.id)}>{job.id}</a>
+                </th>
+                <td>{job.dead_reason ?? '–'}</td>
+                <td>{job.attempts}</td>
+                <td>
+                  <When at={job.updated_at} />
+                </td>
+                <td class="clip">{job.last_error ?? ''}</td>
+                <td class="row-actions">
+                  <Action
+                    label={`Requeue ${job.id}`}
+                    run={() => client.dlqRequeue(queue, job.id)}
+                    done={refresh}
+                  >
+                    Requeue
+                  </Action>
+                  <Action
+                    label={`Delete ${job.id}`}
+                    confirm={`Delete dead job ${job.id} for good?`}
+                    run={() => client.dlqDelete(queue, job.id)}
+                    done={refresh}
+                    danger
+                  >
+                    Delete
+                  </Action>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {data.jobs.map((job) => (
-                <tr key={job.id} data-job={job.id}>
-                  <th scope="row">
-                    <a href={href('jobs', queue, job.id)}>{job.id}</a>
-                  </th>
-                  <td>{job.dead_reason ?? '–'}</td>
-                  <td>{job.attempts}</td>
-                  <td>
-                    <When at={job.updated_at} />
-                  </td>
-                  <td class="clip">{job.last_error ?? ''}</td>
-                  <td class="row-actions">
-                    <Action
-                      label={`Requeue ${job.id}`}
-                      run={() => client.dlqRequeue(queue, job.id)}
-                      done={refresh}
-                    >
-                      Requeue
-                    </Action>
-                    <Action
-                      label={`Delete ${job.id}`}
-                      confirm={`Delete dead job ${job.id} for good?`}
-                      run={() => client.dlqDelete(queue, job.id)}
-                      done={refresh}
-                      danger
-                    >
-                      Delete
-                    </Action>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
+            ))}
           </Table>
           {data.next_cursor && <p class="muted">Showing the newest 100 dead jobs.</p>}
         </>

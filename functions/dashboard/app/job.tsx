@@ -112,39 +112,28 @@ function Runs({ runs }: { runs: readonly Run[] }) {
   return (
     <>
       <h2>Runs</h2>
-      <Table label="Runs">
-        <thead>
-          <tr>
-            <th scope="col">Attempt</th>
-            <th scope="col">Outcome</th>
-            <th scope="col">Started</th>
-            <th scope="col">Ended</th>
-            <th scope="col">Duration</th>
-            <th scope="col">Exit code</th>
-            <th scope="col">Worker</th>
-            <th scope="col">Error</th>
+      <Table
+        label="Runs"
+        columns={['Attempt', 'Outcome', 'Started', 'Ended', 'Duration', 'Exit code', 'Worker', 'Error']}
+      >
+        {runs.map((run) => (
+          <tr key={run.run_id} data-run={run.run_id}>
+            <th scope="row" title={run.run_id}>
+              {run.attempt}
+            </th>
+            <td>{run.outcome === null ? <Status status="running" /> : <Status status={run.outcome} />}</td>
+            <td>
+              <When at={run.started_at ?? run.claimed_at} />
+            </td>
+            <td>
+              <When at={run.ended_at} />
+            </td>
+            <td>{run.duration_ms === null ? '–' : `${run.duration_ms} ms`}</td>
+            <td>{run.exit_code ?? '–'}</td>
+            <td>{run.worker ?? '–'}</td>
+            <td class="clip">{run.error ?? ''}</td>
           </tr>
-        </thead>
-        <tbody>
-          {runs.map((run) => (
-            <tr key={run.run_id} data-run={run.run_id}>
-              <th scope="row" title={run.run_id}>
-                {run.attempt}
-              </th>
-              <td>{run.outcome === null ? <Status status="running" /> : <Status status={run.outcome} />}</td>
-              <td>
-                <When at={run.started_at ?? run.claimed_at} />
-              </td>
-              <td>
-                <When at={run.ended_at} />
-              </td>
-              <td>{run.duration_ms === null ? '–' : `${run.duration_ms} ms`}</td>
-              <td>{run.exit_code ?? '–'}</td>
-              <td>{run.worker ?? '–'}</td>
-              <td class="clip">{run.error ?? ''}</td>
-            </tr>
-          ))}
-        </tbody>
+        ))}
       </Table>
     </>
   );

@@ -71,39 +71,29 @@ export function JobsPage({ client, query }: { client: RelayClient; query: JobsQu
       <ErrorNote error={error} />
       {data && data.jobs.length === 0 && <p>No jobs match.</p>}
       {data && data.jobs.length > 0 && (
-        <Table label="Jobs">
-          <thead>
-            <tr>
-              <th scope="col">Job</th>
-              <th scope="col">Queue</th>
-              <th scope="col">Status</th>
-              <th scope="col">Attempts</th>
-              <th scope="col">Created</th>
-              <th scope="col">Updated</th>
-              <th scope="col">Last error</th>
+        <Table
+          label="Jobs"
+          columns={['Job', 'Queue', 'Status', 'Attempts', 'Created', 'Updated', 'Last error']}
+        >
+          {data.jobs.map((job) => (
+            <tr key={`${job.queue}/${job.id}`} data-job={job.id}>
+              <th scope="row">
+                <a href={href('jobs', job.queue, job.id)}>{job.id}</a>
+              </th>
+              <td>{job.queue}</td>
+              <td>
+                <Status status={job.status} />
+              </td>
+              <td>{job.attempts}</td>
+              <td>
+                <When at={job.created_at} />
+              </td>
+              <td>
+                <When at={job.updated_at} />
+              </td>
+              <td class="clip">{job.last_error ?? ''}</td>
             </tr>
-          </thead>
-          <tbody>
-            {data.jobs.map((job) => (
-              <tr key={`${job.queue}/${job.id}`} data-job={job.id}>
-                <th scope="row">
-                  <a href={href('jobs', job.queue, job.id)}>{job.id}</a>
-                </th>
-                <td>{job.queue}</td>
-                <td>
-                  <Status status={job.status} />
-                </td>
-                <td>{job.attempts}</td>
-                <td>
-                  <When at={job.created_at} />
-                </td>
-                <td>
-                  <When at={job.updated_at} />
-                </td>
-                <td class="clip">{job.last_error ?? ''}</td>
-              </tr>
-            ))}
-          </tbody>
+          ))}
         </Table>
       )}
       <nav class="pager" aria-label="Pages">

@@ -37,66 +37,60 @@ export function QueuesPage({ client }: { client: RelayClient }) {
       <ErrorNote error={error} />
       {data?.length === 0 && <p>No queues yet: submit a job and its queue appears here.</p>}
       {data && data.length > 0 && (
-        <Table label="Queues">
-          <thead>
-            <tr>
-              <th scope="col">Queue</th>
-              <th scope="col">Pending</th>
-              <th scope="col">Scheduled</th>
-              <th scope="col">Running</th>
-              <th scope="col">Failed</th>
-              <th scope="col">Dead</th>
-              <th scope="col">Waiting</th>
-              <th scope="col">Done/min</th>
-              <th scope="col">Longest wait</th>
-              <th scope="col">Limits</th>
-              <th scope="col">State</th>
+        <Table
+          label="Queues"
+          columns={[
+            'Queue',
+            'Pending',
+            'Scheduled',
+            'Running',
+            'Failed',
+            'Dead',
+            'Waiting',
+            'Done/min',
+            'Longest wait',
+            'Limits',
+            'State',
+          ]}
+        >
+          {data.map(({ queue, trend }) => (
+            <tr key={queue.name} data-queue={queue.name}>
+              <th scope="row">
+                <a href={hrefWith('jobs', { queue: queue.name })}>{queue.name}</a>
+              </th>
+              <td data-count="pending">{queue.pending}</td>
+              <td data-count="scheduled">{queue.scheduled}</td>
+              <td data-count="running">{queue.running}</td>
+              <td data-count="failed">{queue.failed}</td>
+              <td data-count="dead">
+                <a href={href('dlq', queue.name)} aria-label={`${queue.dead} dead jobs in ${queue.name}`}>
+                  {queue.dead}
+                </a>
+              </td>
+              <td>
+                <Sparkline values={trend.depth} label={`${queue.name} waiting jobs`} />
+              </td>
+              <td>
+                <Sparkline values={trend.perMinute} label={`${queue.name} jobs completed per minute`} />
+              </td>
+              <td>
+                <Sparkline values={trend.waitSeconds} label={`${queue.name} longest wait`} unit="s" />
+              </td>
+              <td class="limits">{limits(queue)}</td>
+              <td>
+                {queue.paused ? <strong class="paused">Paused</strong> : <span>Running</span>}{' '}
+                {queue.paused ? (
+                  <Action label={`Resume ${queue.name}`} run={() => client.resume(queue.name)} done={refresh}>
+                    Resume
+                  </Action>
+                ) : (
+                  <Action label={`Pause ${queue.name}`} run={() => client.pause(queue.name)} done={refresh}>
+                    Pause
+                  </Action>
+                )}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {data.map(({ queue, trend }) => (
-              <tr key={queue.name} data-queue={queue.name}>
-                <th scope="row">
-                  <a href={hrefWith('jobs', { queue: queue.name })}>{queue.name}</a>
-                </th>
-                <td data-count="pending">{queue.pending}</td>
-                <td data-count="scheduled">{queue.scheduled}</td>
-                <td data-count="running">{queue.running}</td>
-                <td data-count="failed">{queue.failed}</td>
-                <td data-count="dead">
-                  <a href={href('dlq', queue.name)} aria-label={`${queue.dead} dead jobs in ${queue.name}`}>
-                    {queue.dead}
-                  </a>
-                </td>
-                <td>
-                  <Sparkline values={trend.depth} label={`${queue.name} waiting jobs`} />
-                </td>
-                <td>
-                  <Sparkline values={trend.perMinute} label={`${queue.name} jobs completed per minute`} />
-                </td>
-                <td>
-                  <Sparkline values={trend.waitSeconds} label={`${queue.name} longest wait`} unit="s" />
-                </td>
-                <td class="limits">{limits(queue)}</td>
-                <td>
-                  {queue.paused ? <strong class="paused">Paused</strong> : <span>Running</span>}{' '}
-                  {queue.paused ? (
-                    <Action
-                      label={`Resume ${queue.name}`}
-                      run={() => client.resume(queue.name)}
-                      done={refresh}
-                    >
-                      Resume
-                    </Action>
-                  ) : (
-                    <Action label={`Pause ${queue.name}`} run={() => client.pause(queue.name)} done={refresh}>
-                      Pause
-                    </Action>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
+          ))}
         </Table>
       )}
     </section>

@@ -11,43 +11,33 @@ export function SchedulesPage({ client }: { client: RelayClient }) {
       <ErrorNote error={error} />
       {data?.schedules.length === 0 && <p>No schedules.</p>}
       {data && data.schedules.length > 0 && (
-        <Table label="Schedules">
-          <thead>
-            <tr>
-              <th scope="col">Schedule</th>
-              <th scope="col">Cron</th>
-              <th scope="col">Queue</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Next fire</th>
-              <th scope="col">Last job</th>
-              <th scope="col">State</th>
+        <Table
+          label="Schedules"
+          columns={['Schedule', 'Cron', 'Queue', 'Kind', 'Next fire', 'Last job', 'State']}
+        >
+          {data.schedules.map((s) => (
+            <tr key={s.name} data-schedule={s.name}>
+              <th scope="row">{s.name}</th>
+              <td>
+                <code>{s.cron}</code> {s.timezone}
+              </td>
+              <td>{s.job.queue}</td>
+              <td>{s.kind}</td>
+              <td>
+                <When at={s.next_fire_at} />
+              </td>
+              <td>
+                {s.last_job ? (
+                  <a href={href('jobs', s.last_job.queue, s.last_job.id)}>{s.last_job.id}</a>
+                ) : (
+                  '–'
+                )}
+              </td>
+              <td>
+                <Toggle client={client} schedule={s} done={refresh} />
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {data.schedules.map((s) => (
-              <tr key={s.name} data-schedule={s.name}>
-                <th scope="row">{s.name}</th>
-                <td>
-                  <code>{s.cron}</code> {s.timezone}
-                </td>
-                <td>{s.job.queue}</td>
-                <td>{s.kind}</td>
-                <td>
-                  <When at={s.next_fire_at} />
-                </td>
-                <td>
-                  {s.last_job ? (
-                    <a href={href('jobs', s.last_job.queue, s.last_job.id)}>{s.last_job.id}</a>
-                  ) : (
-                    '–'
-                  )}
-                </td>
-                <td>
-                  <Toggle client={client} schedule={s} done={refresh} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
+          ))}
         </Table>
       )}
     </section>

@@ -101,9 +101,28 @@ export function Action(props: {
   );
 }
 
-/** A table that scrolls sideways on a narrow screen instead of squeezing its columns. */
-export const Table = ({ label, children }: { label: string; children: ComponentChildren }) => (
+/** A table with a header row of `columns`, that scrolls sideways on a narrow screen instead of squeezing them. */
+export const Table = ({
+  label,
+  columns,
+  children,
+}: {
+  label: string;
+  columns: string[];
+  children: ComponentChildren;
+}) => (
   <section class="table-wrap" aria-label={label}>
-    <table>{children}</table>
+    <table>
+      <thead>
+        <tr>
+          {columns.map((name) => (
+            <th key={name} scope="col">
+              {name}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
   </section>
 );

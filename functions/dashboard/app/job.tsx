@@ -8,20 +8,27 @@ import { Action, ErrorNote, hrefWith, Status, Table, When } from './ui.tsx';
 const live = (job: Job | undefined) =>
   job === undefined || ['pending', 'scheduled', 'running', 'failed'].includes(job.status);
 
-/** The job's log, read on from where the last poll ended. */
+/**
+ * The job's log, read on from where the last poll ended. A poll's entries are kept only if no other
+ * poll kept its own meanwhile (a restarted poll may overlap the one before it): never twice.
+ */
 function useLogs(client: RelayClient, queue: string, id: string, everyMs: number) {
   const seen = useRef<{ entries: LogEntry[]; after?: string }>({ entries: [] });
   return usePoll(
     async () => {
+      const start = seen.current;
+      const fresh: LogEntry[] = [];
+      let after = start.after;
       // Up to 10 pages a poll, so a long log catches up without one huge answer.
       for (let i = 0; i < 10; i++) {
-        const page = await client.logs(queue, id, { after: seen.current.after, limit: 500 });
-        seen.current.entries.push(...page.entries);
-        const moved = page.next_cursor !== null && page.next_cursor !== seen.current.after;
-        if (page.next_cursor !== null) seen.current.after = page.next_cursor;
+        const page = await client.logs(queue, id, { after, limit: 500 });
+        fresh.push(...page.entries);
+        const moved = page.next_cursor !== null && page.next_cursor !== after;
+        if (page.next_cursor !== null) after = page.next_cursor;
         if (!moved || page.entries.length === 0) break;
       }
-      return [...seen.current.entries];
+      if (seen.current === start) seen.current = { entries: [...start.entries, ...fresh], after };
+      return seen.current.entries;
     },
     everyMs,
     `logs:${queue}/${id}`,

@@ -3,7 +3,7 @@
  * `relay dev`, the signing proxy under `relay dashboard`), with the bearer token the user gave, if
  * any. Every call goes through Relay's public HTTP API.
  */
-import { type Job, RelayApiError, RelayClient } from '../../sdk/client.ts';
+import { RelayApiError, RelayClient } from '../../sdk/client.ts';
 
 const TOKEN_KEY = 'relay.token';
 
@@ -44,16 +44,3 @@ export function describe(error: unknown): string {
   if (error instanceof RelayApiError) return `${error.message} (${error.status} ${error.code})`;
   return error instanceof Error ? error.message : String(error);
 }
-
-/** Values of a managed job's `env` are secrets: the page shows their names only. */
-export function withoutSecrets(payload: unknown): unknown {
-  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return payload;
-  const env = (payload as { env?: unknown }).env;
-  if (env === null || typeof env !== 'object') return payload;
-  const hidden = Object.fromEntries(Object.keys(env).map((name) => [name, '(hidden)']));
-  return { ...payload, env: hidden };
-}
-
-/** The statuses a job can be cancelled from, and retried from (BULK_ACTION_STATUSES). */
-export const cancellable = (job: Job) => ['pending', 'scheduled', 'failed', 'running'].includes(job.status);
-export const retryable = (job: Job) => ['dead', 'cancelled', 'failed'].includes(job.status);

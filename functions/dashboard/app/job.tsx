@@ -1,9 +1,9 @@
 /** One job: its fields, payload (secrets hidden), state, runs and logs, live while it runs; cancel and retry. */
 import { useRef } from 'preact/hooks';
 import { type Job, type LogEntry, RelayApiError, type RelayClient, type Run } from '../../sdk/client.ts';
-import { cancellable, retryable, withoutSecrets } from './api.ts';
 import { usePoll } from './live.ts';
 import { Action, ErrorNote, hrefWith, Status, Table, When } from './ui.tsx';
+import { cancellable, retryable, withoutSecrets } from './views.ts';
 
 const live = (job: Job | undefined) =>
   job === undefined || ['pending', 'scheduled', 'running', 'failed'].includes(job.status);

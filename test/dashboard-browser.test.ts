@@ -10,12 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboardProxy } from '../functions/cli/dashboard-proxy.ts';
 import { RelayApiError, RelayClient } from '../functions/sdk/client.ts';
 import { startTestApi, type TestApi } from './support/api.ts';
-import { screenshotDir, startBrowser, type TestBrowser } from './support/browser.ts';
+import { screenshots, startBrowser, type TestBrowser } from './support/browser.ts';
 
 let browser: TestBrowser;
 let api: TestApi;
 let client: RelayClient;
-const shots = screenshotDir();
+const shots = screenshots();
 
 beforeAll(async () => {
   [browser, api] = await Promise.all([startBrowser(), startTestApi({ dashboard: true })]);
@@ -25,6 +25,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await api?.dispose();
+  shots.dispose();
 });
 
 /** Jobs in every state the pages show: waiting, scheduled, done, dead, and one with secrets. */
@@ -66,7 +67,7 @@ async function open(hash: string): Promise<Page> {
 }
 
 const shoot = (page: Page, name: string) =>
-  page.screenshot({ path: path.join(shots, `dashboard-${name}.png`), fullPage: true });
+  page.screenshot({ path: path.join(shots.dir, `dashboard-${name}.png`), fullPage: true });
 
 /** A queue row's count of one status, as the page shows it. */
 const count = (page: Page, queue: string, status: string) =>

@@ -49,9 +49,12 @@ export async function startBrowser(): Promise<TestBrowser> {
 
 /**
  * Where the tests write the pages' screenshots: docs/ when `RELAY_DASHBOARD_SCREENSHOTS` is set (to
- * refresh the README's pictures), else a temporary folder.
+ * refresh the README's pictures), else a temporary folder that `dispose` removes.
  */
-export function screenshotDir(): string {
-  if (process.env.RELAY_DASHBOARD_SCREENSHOTS) return path.resolve(import.meta.dirname, '../../docs');
-  return mkdtempSync(path.join(tmpdir(), 'relay-screenshots-'));
+export function screenshots(): { readonly dir: string; dispose(): void } {
+  if (process.env.RELAY_DASHBOARD_SCREENSHOTS) {
+    return { dir: path.resolve(import.meta.dirname, '../../docs'), dispose: () => {} };
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'relay-screenshots-'));
+  return { dir, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -5,17 +5,19 @@
  *
  * It is a proxy: Lambda's INIT also starts the runtime and fetches the code, and its CPU share
  * depends on the memory size. The bundles are built as `RelayFunction` (lib/relay-function.ts)
- * builds them: ESM, minified, source maps, the `createRequire` banner, `@aws-sdk/*` left to the
- * runtime (CDK's default external: cdk.json does not set `sdkV3ExcludeSmithyPackages`).
+ * builds them: ESM, minified, source maps, the `createRequire` banner, the AWS SDK bundled; and
+ * once more with `@aws-sdk/*` left to the runtime (CDK's default), the figures that chose it.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { dynamoClient, LOCAL_CREDENTIALS, LOCAL_REGION } from '../functions/core/clients.ts';
 import { Env } from '../functions/core/env.ts';
 import { ensureTable } from '../functions/jobs/table.ts';
+import { outputBytesByPackage, ownCodeBytes } from '../scripts/bundles.ts';
 import type { Bench, BenchContext } from './section.ts';
 import { percentiles, round, table } from './stats.ts';
 
@@ -175,9 +177,13 @@ function lambdaEnv(ctx: BenchContext): NodeJS.ProcessEnv {
   };
 }
 
-/** Builds one entry as RelayFunction does; returns the bundle, its size and its largest package. */
-async function bundle(dir: string, name: string) {
-  const file = join(dir, name, 'index.mjs');
+/** Where a bundle gets the AWS SDK: from the Lambda runtime (`external`), or from itself. */
+type SdkSource = 'external' | 'bundled';
+const SDK_SOURCES: readonly SdkSource[] = ['external', 'bundled'];
+
+/** Builds one entry as RelayFunction does; returns the bundle, its size and what it holds. */
+async function bundle(dir: string, name: string, sdk: SdkSource) {
+  const file = join(dir, sdk, name, 'index.mjs');
   const { metafile } = await build({
     entryPoints: [join(ROOT, 'functions', 'handlers', `${name}.ts`)],
     outfile: file,
@@ -187,7 +193,7 @@ async function bundle(dir: string, name: string) {
     target: TARGET,
     minify: true,
     sourcemap: true,
-    external: ['@aws-sdk/*'],
+    external: sdk === 'external' ? ['@aws-sdk/*'] : [],
     banner: {
       js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
     },
@@ -195,15 +201,11 @@ async function bundle(dir: string, name: string) {
     metafile: true,
     logLevel: 'warning',
   });
-  const byPackage = new Map<string, number>();
-  for (const output of Object.values(metafile.outputs)) {
-    for (const [path, input] of Object.entries(output.inputs)) {
-      const name = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? 'Relay’s own code';
-      byPackage.set(name, (byPackage.get(name) ?? 0) + input.bytesInOutput);
-    }
-  }
-  const [largest = 'none', largestBytes = 0] = [...byPackage].sort((a, b) => b[1] - a[1])[0] ?? [];
-  return { file, bytes: statSync(file).size, largest, largestBytes };
+  const packages = outputBytesByPackage(metafile);
+  const sdkBytes = Object.entries(packages)
+    .filter(([name]) => /^@(aws-sdk|smithy|aws-crypto)\//.test(name))
+    .reduce((sum, [, bytes]) => sum + bytes, 0);
+  return { file, bytes: statSync(file).size, ownBytes: ownCodeBytes(packages), sdkBytes };
 }
 
 const median = (values: readonly number[]) => percentiles(values, [50]).p50;
@@ -212,6 +214,25 @@ interface Run {
   readonly importMs: number;
   readonly firstMs: number;
   readonly result: unknown;
+}
+
+/** One variant of a bundle: its sizes, and the medians and samples of its runs. */
+function summary(variant: { bytes: number; sdkBytes: number; samples: readonly Run[] }) {
+  return {
+    bundleKiB: round(variant.bytes / 1024, 1),
+    sdkKiB: round(variant.sdkBytes / 1024, 1),
+    ...medians(variant.samples),
+    samples: variant.samples.map((s) => ({ importMs: round(s.importMs, 1), firstMs: round(s.firstMs, 1) })),
+  };
+}
+
+/** The medians of `runs` fresh processes: import, first request, and both in one process. */
+function medians(samples: readonly Run[]) {
+  return {
+    importMs: round(median(samples.map((s) => s.importMs)), 1),
+    firstMs: round(median(samples.map((s) => s.firstMs)), 1),
+    totalMs: round(median(samples.map((s) => s.importMs + s.firstMs)), 1),
+  };
 }
 
 function coldRun(harness: string, file: string, event: unknown, env: NodeJS.ProcessEnv): Promise<Run> {
@@ -258,24 +279,24 @@ export const bench: Bench = async (ctx) => {
 
   const results = [];
   for (const entry of ENTRIES) {
-    const { file, bytes, largest, largestBytes } = await bundle(dir, entry.name);
-    const samples: Run[] = [];
-    for (let i = 0; i < runs; i++) samples.push(await coldRun(harness, file, entry.event, env));
-    check(entry.name, samples[0]?.result);
-    const importMs = median(samples.map((s) => s.importMs));
-    const firstMs = median(samples.map((s) => s.firstMs));
+    const external = { ...(await bundle(dir, entry.name, 'external')), samples: [] as Run[] };
+    const bundled = { ...(await bundle(dir, entry.name, 'bundled')), samples: [] as Run[] };
+    // Alternate the variants run by run, so a busy moment on the machine weighs on both alike.
+    for (let i = 0; i < runs; i++) {
+      external.samples.push(await coldRun(harness, external.file, entry.event, env));
+      bundled.samples.push(await coldRun(harness, bundled.file, entry.event, env));
+    }
+    check(`${entry.name} (SDK external)`, external.samples[0]?.result);
+    check(`${entry.name} (SDK bundled)`, bundled.samples[0]?.result);
+    const bySdk = { external: summary(external), bundled: summary(bundled) };
+    const ownKiB = round(external.ownBytes / 1024, 1);
     ctx.log(
-      `cold start: ${entry.name}: ${round(bytes / 1024)} KiB, import ${round(importMs)} ms, first ${round(firstMs)} ms`,
+      `cold start: ${entry.name}: own code and zod ${ownKiB} KiB; ` +
+        SDK_SOURCES.map(
+          (sdk) => `SDK ${sdk}: import ${bySdk[sdk].importMs} ms, import + first ${bySdk[sdk].totalMs} ms`,
+        ).join('; '),
     );
-    results.push({
-      handler: entry.name,
-      request: entry.request,
-      bundleKiB: round(bytes / 1024, 1),
-      largest: { name: largest, kiB: round(largestBytes / 1024, 1) },
-      importMs: round(importMs, 1),
-      firstRequestMs: round(firstMs, 1),
-      samples: samples.map((s) => ({ importMs: round(s.importMs, 1), firstMs: round(s.firstMs, 1) })),
-    });
+    results.push({ handler: entry.name, request: entry.request, ownKiB, ...bySdk });
   }
 
   const markdown = [
@@ -283,40 +304,64 @@ export const bench: Bench = async (ctx) => {
       [
         'handler',
         'first request',
-        'bundle KiB',
-        'largest part',
-        'import ms (median)',
-        'first request ms (median)',
+        'own code + zod KiB',
+        ...SDK_SOURCES.flatMap((sdk) => [
+          `SDK ${sdk}: bundle KiB`,
+          `SDK ${sdk}: import ms`,
+          `SDK ${sdk}: import + first request ms`,
+        ]),
       ],
       results.map((r) => [
         `\`${r.handler}\``,
         r.request,
-        r.bundleKiB,
-        `${r.largest.name}, ${r.largest.kiB} KiB`,
-        r.importMs,
-        r.firstRequestMs,
+        r.ownKiB,
+        ...SDK_SOURCES.flatMap((sdk) => [r[sdk].bundleKiB, r[sdk].importMs, r[sdk].totalMs]),
       ]),
     ),
     '',
     `**How measured.** Each entry in functions/handlers/ is bundled with esbuild as \`RelayFunction\``,
-    `builds it (ESM, minified, source maps, the \`createRequire\` banner, \`@aws-sdk/*\` external), with`,
-    `target \`${TARGET}\` for the Node.js ${process.versions.node} that runs it (Lambda: node24); with \`@smithy/*\``,
-    'external too the bundles are the same, as nothing they bundle imports it. Each run is a',
-    'fresh `node --enable-source-maps` process that imports the bundle (the AWS SDK from the',
-    'repository’s node_modules, as Lambda’s runtime provides it) and handles one event against the',
-    `local stack’s DynamoDB and SQS (an empty table of its own, so every run does the same work); the`,
-    `median of ${runs} runs. Process start-up and Lambda’s own INIT are not included, and a Lambda`,
-    'function with less than 1,769 MB gets less than one vCPU, so on AWS both figures are larger.',
-    'The local stack (DynamoDB Local, its sweep every second over every queue the sections before made)',
-    'shares the machine’s CPU, so the times vary from run to run: they compare the handlers.',
+    `builds it (ESM, minified, source maps, the \`createRequire\` banner), twice: with \`@aws-sdk/*\``,
+    'external (the copy in Lambda’s runtime) and with the SDK bundled (what `RelayFunction` deploys),',
+    `with target \`${TARGET}\` for the Node.js ${process.versions.node} that runs it (Lambda: node24).`,
+    '“Own code + zod” is what the minified bundle holds of Relay’s sources and zod (esbuild’s',
+    'metafile), the part held under 200 KiB. Each run is a fresh `node --enable-source-maps` process',
+    'that imports the bundle (an external SDK from the repository’s node_modules, as Lambda’s runtime',
+    'provides it) and handles one event against the local stack’s DynamoDB and SQS (an empty table of',
+    `its own, so every run does the same work); the figures are medians of ${runs} runs of each variant,`,
+    'run alternately, and “import + first request” is the median of their sum in one process.',
+    'Process start-up and Lambda’s own INIT are not included, and a Lambda function with less than',
+    '1,769 MB gets less than one vCPU, so on AWS both figures are larger. The local stack shares the',
+    'machine’s CPU, so the times vary from run to run: they compare the handlers and the variants.',
   ].join('\n');
   return [
     {
       id: 'cold-start',
       title: 'Cold start proxy',
-      parameters: { runs, target: TARGET, external: ['@aws-sdk/*'], table: TABLE, node: process.version },
+      parameters: { runs, target: TARGET, sdk: SDK_SOURCES, table: TABLE, node: process.version },
       results,
       markdown,
     },
   ];
 };
+
+/**
+ * `npx tsx bench/cold-start.ts [--quick]`: this section alone, on a local stack of its own; prints
+ * its table and writes nothing.
+ */
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  process.env.RELAY_LOG_LEVEL ??= 'silent';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const { startLocalStack } = await import('../functions/local/stack.ts');
+  const { readConfig } = await import('../functions/core/config.ts');
+  const workDir = mkdtempSync(join(tmpdir(), 'relay-cold-start-'));
+  const stack = await startLocalStack({ port: 0 });
+  try {
+    const log = (line: string) => process.stdout.write(`${line}\n`);
+    const config = readConfig({ ...process.env, ...stack.environment });
+    const [section] = await bench({ stack, config, quick: process.argv.includes('--quick'), log, workDir });
+    log(`\n${section?.markdown}`);
+  } finally {
+    await stack.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}

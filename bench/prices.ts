@@ -47,6 +47,12 @@ export const PRICES = {
     unit: 'million SQS requests',
     source: 'https://aws.amazon.com/sqs/pricing/',
   },
+  /** Standard log class, first 10 TB a month (Lambda's logs are vended logs at the same first tier). */
+  logsIngestion: {
+    usd: 0.5,
+    unit: 'GB of CloudWatch Logs ingested',
+    source: 'https://aws.amazon.com/cloudwatch/pricing/',
+  },
   fargateArmVcpuHour: {
     usd: 0.03238,
     unit: 'vCPU-hour of Fargate on Linux/ARM',
@@ -63,6 +69,9 @@ export const PRICES = {
     source: 'https://aws.amazon.com/step-functions/pricing/',
   },
 } as const satisfies Record<string, Price>;
+
+/** A GB as AWS bills it. */
+export const GB = 2 ** 30;
 
 /** Fargate bills per second from the image pull to the task's end, with a one-minute minimum. */
 export const FARGATE_MINIMUM_SECONDS = 60;

@@ -14,6 +14,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { GROUPS, ROUTES, type RouteGroup } from '../functions/api/routes.ts';
+import { ACCESS_LOG_FIELDS } from './access-log.ts';
 
 /** The function serving each route group of `functions/api/routes.ts`, and the fallback. */
 export interface RelayApiHandlers {
@@ -88,21 +89,7 @@ export class RelayApi extends Construct {
       throttle,
       accessLogSettings: {
         destination: new LogGroupLogDestination(accessLogs),
-        // No headers and no query strings: they may carry tokens or job data.
-        format: AccessLogFormat.custom(
-          JSON.stringify({
-            requestId: '$context.requestId',
-            time: '$context.requestTimeEpoch',
-            routeKey: '$context.routeKey',
-            status: '$context.status',
-            latencyMs: '$context.responseLatency',
-            integrationLatencyMs: '$context.integrationLatency',
-            integrationError: '$context.integrationErrorMessage',
-            caller: '$context.identity.caller',
-            sourceIp: '$context.identity.sourceIp',
-            userAgent: '$context.identity.userAgent',
-          }),
-        ),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
       },
     });
     this.url = this.stage.url;

@@ -25,6 +25,40 @@ export function packageOf(input: string): string {
   return match?.[1] ?? '(relay)';
 }
 
+/**
+ * The ceiling on what a function bundle holds of Relay's own code and zod, minified: the part of
+ * it that grows with Relay. Importing `* as z` lets esbuild keep only the zod a bundle uses; a
+ * named `import { z }` keeps all of it (443 KiB).
+ */
+export const OWN_CODE_CEILING_BYTES = 200 * 1024;
+
+/** The packages counted against `OWN_CODE_CEILING_BYTES`. */
+const OWN_CODE = new Set(['(relay)', 'zod']);
+
+/** The minimal metafile shape esbuild writes: each output's bytes per input. */
+export interface Metafile {
+  readonly outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
+}
+
+/** Bytes in the minified output per package (`(relay)` for our own sources). */
+export function outputBytesByPackage(metafile: Metafile): Record<string, number> {
+  const packages: Record<string, number> = {};
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const name = packageOf(input);
+      packages[name] = (packages[name] ?? 0) + bytesInOutput;
+    }
+  }
+  return packages;
+}
+
+/** Bytes of Relay's own code and zod in the minified output. */
+export function ownCodeBytes(outputPackages: Record<string, number>): number {
+  return Object.entries(outputPackages)
+    .filter(([name]) => OWN_CODE.has(name))
+    .reduce((sum, [, bytes]) => sum + bytes, 0);
+}
+
 export interface FunctionBundle {
   /** The function's construct path, less the `Default` ids CDK also leaves out of logical IDs. */
   readonly path: string;
@@ -32,6 +66,8 @@ export interface FunctionBundle {
   readonly bytes: number;
   /** Input bytes per package, before minification. */
   readonly packages: Record<string, number>;
+  /** Bytes per package in the minified `index.mjs`. */
+  readonly outputPackages: Record<string, number>;
   /** Packages the bundle imports at run time instead of bundling (the AWS SDK); Node's built-ins left out. */
   readonly externals: string[];
 }
@@ -52,7 +88,7 @@ export function functionBundles(assemblyDir: string, stackName: string): Functio
     const assetPath = resource.Metadata?.['aws:asset:path'];
     if (!assetPath) continue; // inline code (CDK's own helpers), not a Relay bundle
     const dir = join(assemblyDir, assetPath);
-    const meta = JSON.parse(readFileSync(join(dir, 'index.meta.json'), 'utf8')) as {
+    const meta = JSON.parse(readFileSync(join(dir, 'index.meta.json'), 'utf8')) as Metafile & {
       inputs: Record<string, { bytes: number }>;
       outputs: Record<string, { imports?: { path: string; external?: boolean }[] }>;
     };
@@ -71,6 +107,7 @@ export function functionBundles(assemblyDir: string, stackName: string): Functio
         .replace(/\/Default(?=\/|$)/g, ''),
       bytes: statSync(join(dir, 'index.mjs')).size,
       packages,
+      outputPackages: outputBytesByPackage(meta),
       externals: [...new Set(externals)].sort(),
     });
   }

@@ -1,8 +1,8 @@
 // `npm run synth [-- [outdir] [-c key=value …]]`: synthesizes the stack offline (cdk-nag runs as part
 // of it) and prints what each function bundles. Fails if a bundle pulls in infrastructure or
-// development packages. Context goes to the app as to `cdk synth`: `npm run synth -- -c managedJobs=true`.
+// development packages, or more than 200 KiB of Relay's own code and zod. Context goes to the app as to `cdk synth`: `npm run synth -- -c managedJobs=true`.
 import { execFileSync } from 'node:child_process';
-import { FORBIDDEN_PACKAGES, functionBundles } from './bundles.ts';
+import { FORBIDDEN_PACKAGES, functionBundles, OWN_CODE_CEILING_BYTES, ownCodeBytes } from './bundles.ts';
 
 const stackName = process.env.RELAY_STACK_NAME ?? 'RelayStack';
 const args = process.argv.slice(2);
@@ -28,14 +28,23 @@ execFileSync(
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
 let failed = false;
-console.log('\nFunction bundles (minified ESM; the AWS SDK comes from the Lambda runtime):');
+console.log('\nFunction bundles (minified ESM with the AWS SDK; own = Relay’s code and zod):');
 for (const bundle of functionBundles(outdir, stackName)) {
   const top = Object.entries(bundle.packages)
     .sort((a, b) => b[1] - a[1])
     .slice(0, 4)
     .map(([name, bytes]) => `${name} ${kib(bytes)}`)
     .join(', ');
-  console.log(`  ${bundle.path.padEnd(40)} ${kib(bundle.bytes).padStart(9)}   inputs: ${top}`);
+  const own = ownCodeBytes(bundle.outputPackages);
+  console.log(
+    `  ${bundle.path.padEnd(40)} ${kib(bundle.bytes).padStart(9)}   own ${kib(own).padStart(8)}   inputs: ${top}`,
+  );
+  if (own > OWN_CODE_CEILING_BYTES) {
+    console.error(
+      `  ✗ ${bundle.path} holds ${kib(own)} of Relay’s code and zod, over ${kib(OWN_CODE_CEILING_BYTES)}`,
+    );
+    failed = true;
+  }
   const forbidden = Object.keys(bundle.packages).filter((name) => FORBIDDEN_PACKAGES.includes(name));
   if (forbidden.length) {
     console.error(`  ✗ ${bundle.path} bundles ${forbidden.join(', ')}`);

@@ -4,13 +4,22 @@
  * runner, the executor) nor any Lambda function bundle holds them.
  *
  * The Lambda bundles are built here with esbuild as `RelayFunction` builds them at synth (minified
- * ESM for Node 24, the AWS SDK left to the runtime), one per entry in functions/handlers/.
+ * ESM for Node 24), one per entry in functions/handlers/, but for the AWS SDK: `RelayFunction`
+ * bundles it, and it holds neither test tooling nor code counted here, so it is left out to keep
+ * this fast (test/synth.test.ts checks the bundles synthesis writes). What grows with Relay
+ * (its own code and zod) stays under a ceiling: that is what a cold start loads besides the SDK.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
+import {
+  type Metafile,
+  OWN_CODE_CEILING_BYTES,
+  outputBytesByPackage,
+  ownCodeBytes,
+} from '../scripts/bundles.ts';
 import { INJECTED } from './support/faults.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -32,10 +41,22 @@ const markersIn = (text: string) => MARKERS.filter((marker) => text.includes(mar
 interface Bundle {
   readonly text: string;
   readonly inputs: string[];
+  readonly metafile: Metafile;
 }
 
-/** One entry bundled as `RelayFunction` bundles it. */
-async function lambdaBundle(entry: string): Promise<Bundle> {
+const bundles = new Map<string, Promise<Bundle>>();
+
+/** One entry bundled as `RelayFunction` bundles it (once per file). */
+function lambdaBundle(entry: string): Promise<Bundle> {
+  let bundle = bundles.get(entry);
+  if (!bundle) {
+    bundle = buildBundle(entry);
+    bundles.set(entry, bundle);
+  }
+  return bundle;
+}
+
+async function buildBundle(entry: string): Promise<Bundle> {
   const result = await build({
     entryPoints: [entry],
     bundle: true,
@@ -56,6 +77,7 @@ async function lambdaBundle(entry: string): Promise<Bundle> {
   return {
     text: result.outputFiles.map((file) => file.text).join('\n'),
     inputs: Object.keys(result.metafile.inputs),
+    metafile: result.metafile,
   };
 }
 
@@ -67,6 +89,24 @@ describe('the Lambda function bundles', () => {
 
     expect(toolingInputs(bundle.inputs)).toEqual([]);
     expect(markersIn(bundle.text)).toEqual([]);
+  });
+
+  it.each(entries)(
+    'built from functions/handlers/%s hold at most 200 KiB of Relay’s code and zod',
+    async (name) => {
+      const packages = outputBytesByPackage((await lambdaBundle(path.join(HANDLERS, name))).metafile);
+
+      expect(packages['(relay)']).toBeGreaterThan(0);
+      expect(ownCodeBytes(packages)).toBeLessThanOrEqual(OWN_CODE_CEILING_BYTES);
+    },
+  );
+
+  it('would be caught holding more: a bundle that imports zod by name keeps all of it', async () => {
+    const packages = outputBytesByPackage(
+      (await lambdaBundle(path.join(ROOT, 'test/support/zod-by-name.ts'))).metafile,
+    );
+
+    expect(ownCodeBytes(packages)).toBeGreaterThan(OWN_CODE_CEILING_BYTES);
   });
 
   it('would be caught holding them: a bundle of the preloaded hooks has the markers', async () => {

@@ -4,7 +4,7 @@
  * honour it. Its payload gets the deployment's default timeout written in, so the stored job shows
  * what will run.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { Env } from '../core/env.ts';
 import { type ChildJobSpec, startsCommands } from '../jobs/model.ts';
 import {

@@ -2,7 +2,7 @@
  * Which jobs a caller selects: the filters of `GET /v1/jobs` (query parameters) and of the bulk
  * routes (a JSON body), built from the same pieces so both mean the same thing.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { BULK_ACTIONS, bulkApplies } from '../jobs/bulk.ts';
 import type { JobFilter } from '../jobs/filters.ts';
 import { VIEW_STATUSES } from '../jobs/model.ts';

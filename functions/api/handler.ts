@@ -8,6 +8,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { describeError, log } from '../core/log.ts';
+import { withMetricBatch } from '../core/metric-batch.ts';
 import { bulkOperations, managedBulkOperations } from './bulk-operations.ts';
 import type { ApiContext, Operations } from './context.ts';
 import { errorResponse, isExpected } from './errors.ts';
@@ -69,18 +70,28 @@ const paramsAt = (route: Route, positions: readonly number[]): string[] =>
   positions.map((i) => route.path.split('/')[i]?.slice(1, -1) ?? '');
 
 /**
- * The error style for whatever route a request was for: a wrong method answers in the style of the
- * path's own routes (a native path's 405 is a JSON error too); unknown routes answer plain text.
+ * The error style of the route a request matched (or of any route of its path, for a wrong method:
+ * a native path's 405 is a JSON error too); unknown routes answer plain text.
  */
-export function errorStyleOf(method: string, rawPath: string): ErrorStyle {
-  const { path } = routablePath(rawPath);
-  const match = matchRoute(method, path);
+function styleOfMatch(path: string, match: ReturnType<typeof matchRoute>): ErrorStyle {
   const routed = match && !('route' in match) ? matchRoute(match.allowed[0] ?? '', path) : match;
   return routed && 'route' in routed ? routed.route.style : 'relay-v1';
 }
 
+/** The error style for whatever route a request was for (see `styleOfMatch`). */
+export function errorStyleOf(method: string, rawPath: string): ErrorStyle {
+  const { path } = routablePath(rawPath);
+  return styleOfMatch(path, matchRoute(method, path));
+}
+
+/**
+ * The error style of each request the handler has routed, so that an error is written without
+ * matching the route again: a request is matched once.
+ */
+const routedStyles = new WeakMap<ApiEvent, ErrorStyle>();
+
 const styleOf = (event: ApiEvent): ErrorStyle =>
-  errorStyleOf(event.requestContext.http.method, event.rawPath);
+  routedStyles.get(event) ?? errorStyleOf(event.requestContext.http.method, event.rawPath);
 
 /**
  * Path parameters name queues and jobs, so they pass the same checks as names in a body: at most
@@ -167,6 +178,7 @@ export function createApiHandler(group: RouteGroup | 'fallback', context: () => 
       const method = event.requestContext.http.method;
       const { path, undecodable } = routablePath(event.rawPath);
       const match = matchRoute(method, path);
+      routedStyles.set(event, styleOfMatch(path, match));
       if (!match) throw new HttpError(404, 'not found');
       if (!('route' in match)) {
         throw new HttpError(405, 'method not allowed', 'method_not_allowed', {
@@ -181,6 +193,8 @@ export function createApiHandler(group: RouteGroup | 'fallback', context: () => 
         throw new HttpError(400, `Invalid URL: \`${unreadable}\` is not percent-encoded UTF-8`);
       }
       checkParams(match.params);
-      return toResult(await operation(toRequest(event, match.params), context()), method);
+      // One EMF document per queue for the whole request: a claim of 100 jobs is one line, not 100.
+      const response = await withMetricBatch(() => operation(toRequest(event, match.params), context()));
+      return toResult(response, method);
     });
 }

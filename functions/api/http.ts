@@ -5,7 +5,7 @@
  * Status codes for malformed input follow relay-rs (axum): malformed JSON 400, valid JSON of the
  * wrong shape 422, wrong content type 415, bad query string 400.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 export interface HttpRequest {
   readonly method: string;

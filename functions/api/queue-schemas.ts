@@ -2,7 +2,7 @@
  * Wire shapes of queue control (pause, resume, settings) and of priorities, which every route
  * that takes a job accepts as a number or as one of the named levels.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { defaultBurst, MAX_BURST, MAX_RATE_PER_SECOND } from '../jobs/limits.ts';
 import { MAX_AGING_SECONDS } from '../jobs/queues.ts';
 import { MAX_RUNNING } from '../jobs/running.ts';

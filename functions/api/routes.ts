@@ -144,8 +144,24 @@ function segments(rawPath: string): string[] | undefined {
   }
 }
 
-function matchPath(pattern: string, parts: readonly string[]): Record<string, string> | undefined {
-  const want = pattern.split('/').slice(1);
+/** A route with its pattern split into segments once, at load, rather than at every request. */
+interface CompiledRoute {
+  readonly route: Route;
+  readonly segments: readonly string[];
+}
+
+const literalScore = (path: string) =>
+  path
+    .split('/')
+    .map((p, i) => (p.startsWith('{') ? 0 : 2 ** (16 - i)))
+    .reduce((a, b) => a + b, 0);
+
+/** Every route, most specific first: literal segments win over parameters (as in API Gateway). */
+const COMPILED: readonly CompiledRoute[] = [...ROUTES]
+  .sort((a, b) => literalScore(b.path) - literalScore(a.path))
+  .map((route) => ({ route, segments: route.path.split('/').slice(1) }));
+
+function matchPath(want: readonly string[], parts: readonly string[]): Record<string, string> | undefined {
   if (want.length !== parts.length) return undefined;
   const params: Record<string, string> = {};
   for (const [i, piece] of want.entries()) {
@@ -168,18 +184,13 @@ export function matchRoute(
 ): RouteMatch | { readonly allowed: Method[] } | undefined {
   const parts = segments(rawPath);
   if (!parts) return undefined;
-  const candidates = ROUTES.map((route) => ({ route, params: matchPath(route.path, parts) }))
-    .filter((m): m is RouteMatch => m.params !== undefined)
-    .sort((a, b) => literalScore(b.route.path) - literalScore(a.route.path));
-  if (!candidates.length) return undefined;
-  // Like API Gateway: the most specific route among those for this method.
-  const hit = candidates.find((c) => c.route.method === method);
-  if (hit) return hit;
-  return { allowed: [...new Set(candidates.map((c) => c.route.method))] };
+  const allowed = new Set<Method>();
+  for (const { route, segments: want } of COMPILED) {
+    const params = matchPath(want, parts);
+    if (!params) continue;
+    // Like API Gateway: the most specific route among those for this method.
+    if (route.method === method) return { route, params };
+    allowed.add(route.method);
+  }
+  return allowed.size ? { allowed: [...allowed] } : undefined;
 }
-
-const literalScore = (path: string) =>
-  path
-    .split('/')
-    .map((p, i) => (p.startsWith('{') ? 0 : 2 ** (16 - i)))
-    .reduce((a, b) => a + b, 0);

@@ -3,7 +3,7 @@
  * send with the `X-Relay-Worker` header on any claim route (relay-rs clients, which send none,
  * see no change).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RunRecord } from '../jobs/store.ts';
 import { HttpError, type HttpRequest } from './http.ts';
 import { iso } from './schemas.ts';

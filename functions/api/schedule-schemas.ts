@@ -5,7 +5,7 @@
  * (`<name>@<fire time>`), its time (`run_at`, `delay`) and an `idempotency_key`, which a second
  * fire would find taken.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   cronProblem,
   type NewSchedule,

@@ -5,7 +5,7 @@
  * required, every output field is present with `null` for none. Relay's native shape is strict:
  * unknown fields are rejected rather than silently dropped.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { utf8Bytes } from '../jobs/keys.ts';
 import {
   BACKOFF_STRATEGIES,

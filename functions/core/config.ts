@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Env } from './env.ts';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);

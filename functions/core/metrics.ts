@@ -8,8 +8,8 @@
 import { Env } from './env.ts';
 import { JobMetric, type JobMetricName, METRIC_NAMESPACE, QUEUE_DIMENSION } from './metric-names.ts';
 
-/** Metric values of one transition, by name. */
-export type MetricValues = Partial<Record<JobMetricName, number>>;
+/** Metric values by name: one per transition, or several samples of a merged record (metric-batch.ts). */
+export type MetricValues = Partial<Record<JobMetricName, number | readonly number[]>>;
 
 /**
  * Correlation keys of the job a record is about. They go in the line as plain properties, not
@@ -60,7 +60,7 @@ export function emfMetrics(
   return {
     record(queue, values, context = {}) {
       const recorded = Object.entries(values).filter(
-        (entry): entry is [JobMetricName, number] => entry[1] !== undefined,
+        (entry): entry is [JobMetricName, number | number[]] => entry[1] !== undefined,
       );
       if (!recorded.length) return;
       const document = {

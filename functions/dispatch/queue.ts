@@ -9,7 +9,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** SQS delays a message by at most 15 minutes; later jobs are released by the sweep when due. */
 export const MAX_DELAY_SECONDS = 900;

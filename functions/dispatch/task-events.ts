@@ -9,7 +9,7 @@
  * already ended it, or the run was cancelled or re-claimed, the write's condition fails and the
  * event changes nothing. https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { log } from '../core/log.ts';
 import { RUNNER_STARTED_BY } from '../core/runner-task.ts';
 import { JobNotFoundError, LeaseLostError } from '../jobs/errors.ts';

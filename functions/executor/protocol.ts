@@ -6,7 +6,7 @@
  * The executor has no AWS permissions: everything it learns comes in the request, and everything
  * it reports goes back on the stream, where the dispatcher (which holds the table grants) records it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { OutputStream } from '../runner/run.ts';
 
 export const EXECUTOR_PROTOCOL = 1;

@@ -6,7 +6,7 @@
  */
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import middy from '@middy/core';
-import { ecsClient } from '../core/clients.ts';
+import { ecsClient, withoutSdkLogging } from '../core/clients.ts';
 import { Env } from '../core/env.ts';
 import { createDispatcher } from '../dispatch/dispatcher.ts';
 import { byRuntime, type FargateSettings, fargateExecutor, inlineExecutor } from '../dispatch/executors.ts';
@@ -41,7 +41,7 @@ function executorName(env: NodeJS.ProcessEnv = process.env): string {
 
 const store = storeFromEnv();
 const dispatch = dispatchFromEnv();
-const executor = { lambda: new LambdaClient({}), functionName: executorName() };
+const executor = { lambda: withoutSdkLogging(new LambdaClient({})), functionName: executorName() };
 
 export const handler = middy(
   createDispatcher({

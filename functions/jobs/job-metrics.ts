@@ -20,6 +20,7 @@
  * A released run (`releaseRun`: it never started) and deletes count nothing.
  */
 import { describeError, log } from '../core/log.ts';
+import { recordInBatch } from '../core/metric-batch.ts';
 import { JobMetric } from '../core/metric-names.ts';
 import type { JobMetrics, MetricContext, MetricValues } from '../core/metrics.ts';
 import type { JobItem, JobRef } from './item.ts';
@@ -70,10 +71,13 @@ export class JobMetricsRecorder {
     this.record(job.queue, { [JobMetric.CANCELLED]: 1 }, { job_id: job.id });
   }
 
-  /** Hands a written transition's metrics to the sink. A failing sink is logged: the write stands. */
+  /**
+   * Hands a written transition's metrics to the sink, at once or at the end of the invocation's
+   * batch (`withMetricBatch`). A failing sink is logged: the write stands.
+   */
   private record(queue: string, values: MetricValues, context?: MetricContext): void {
     try {
-      this.sink.record(queue, values, context);
+      recordInBatch(this.sink, queue, values, context);
     } catch (error) {
       log('warn', 'job metrics were not recorded', { queue, ...context, ...describeError(error) });
     }

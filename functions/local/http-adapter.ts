@@ -157,8 +157,11 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-/** The event API Gateway would send for this request. */
-export function toEvent(req: IncomingMessage, body: string | undefined): ApiEvent {
+/** The event API Gateway would send for this request, and the function (route group) it goes to. */
+export function toEvent(
+  req: IncomingMessage,
+  body: string | undefined,
+): { event: ApiEvent; group: RouteGroup | 'fallback' } {
   const rawUrl = req.url ?? '/';
   const q = rawUrl.indexOf('?');
   const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
@@ -176,7 +179,7 @@ export function toEvent(req: IncomingMessage, body: string | undefined): ApiEven
     query[name] = name in query ? `${query[name]},${value}` : value;
   }
   const now = new Date();
-  return {
+  const event: ApiEvent = {
     version: '2.0',
     routeKey: key,
     rawPath,
@@ -205,6 +208,7 @@ export function toEvent(req: IncomingMessage, body: string | undefined): ApiEven
     body,
     isBase64Encoded: false,
   };
+  return { event, group: match && 'route' in match ? match.route.group : 'fallback' };
 }
 
 function lambdaContext(name: string): Context {
@@ -280,9 +284,7 @@ export async function startHttpAdapter(options: HttpAdapterOptions): Promise<Htt
         }
         throw error;
       }
-      const event = toEvent(req, body);
-      const match = matchRoute(event.requestContext.http.method, event.rawPath);
-      const group = match && 'route' in match ? match.route.group : 'fallback';
+      const { event, group } = toEvent(req, body);
       const result = await options.handlers[group](event, lambdaContext(`relay-${group}`));
       send(
         res,

@@ -4,7 +4,7 @@
  * The command runs without a shell: `command` is the program and `args` reach it verbatim. A user
  * who wants shell syntax asks for it (`{ "command": "/bin/sh", "args": ["-c", "…"] }`).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { LIMITS } from '../jobs/model.ts';
 
 const SECOND = 1000;

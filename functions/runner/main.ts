@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeError, log } from '../core/log.ts';
 import type { JobStore } from '../jobs/store.ts';
 import { commandSpecSchema } from './command.ts';

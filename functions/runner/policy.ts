@@ -4,7 +4,7 @@
  * refused command is a clear 403 at once, and again before a run starts, so a job stored before the
  * policy changed cannot run what the deployment no longer allows.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Queue name (or `*` for every queue without its own entry) → allowed commands. */
 export type CommandAllowList = Readonly<Record<string, readonly string[]>>;

@@ -13,7 +13,7 @@ function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const file = path.join(dir, name);
     if (statSync(file).isDirectory()) return sources(file);
-    return /\.(ts|mjs)$/.test(name) ? [file] : [];
+    return /\.(ts|tsx|mjs)$/.test(name) ? [file] : [];
   });
 }
 
@@ -48,6 +48,8 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'functions/dispatch': ['functions/executor', 'functions/runner', 'functions/jobs', 'functions/core'],
   'functions/api': ['functions/dispatch', 'functions/runner', 'functions/jobs', 'functions/core'],
   'functions/sdk': ['functions/core'],
+  // The web dashboard: a browser app over the SDK, and the module that serves its files.
+  'functions/dashboard': ['functions/sdk', 'functions/core'],
   'functions/handlers': [
     'functions/api',
     'functions/dispatch',
@@ -58,13 +60,14 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   ],
   // `relay dev` is the local stack's command: the one entry point another may use.
   'functions/local': [
+    'functions/dashboard',
     'functions/api',
     'functions/dispatch',
     'functions/runner',
     'functions/jobs',
     'functions/core',
   ],
-  'functions/cli': ['functions/local', 'functions/sdk', 'functions/core'],
+  'functions/cli': ['functions/local', 'functions/dashboard', 'functions/sdk', 'functions/core'],
   lib: ['functions/core', 'functions/api'],
 };
 

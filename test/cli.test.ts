@@ -674,18 +674,23 @@ describe('relay dev', () => {
     expect(result.stderr).toContain('203.0.113.5 is not an address of this machine');
   });
 
-  it('serves the API on the given port and stops cleanly on SIGINT', async () => {
+  it('serves the API and the dashboard on the given port and stops cleanly on SIGINT', async () => {
     const port = await freePort();
     const dev = await startDev(['--port', String(port)]);
     try {
       expect(dev.url).toBe(`http://127.0.0.1:${port}`);
       const engines = await childPids(dev.child.pid ?? 0);
       const health = await fetch(`${dev.url}/health`);
+      const page = await fetch(`${dev.url}/dashboard/`);
+      const script = await fetch(`${dev.url}/dashboard/app.js`);
 
       dev.child.kill('SIGINT');
       const exit = await dev.exited;
 
       expect(health.status).toBe(200);
+      expect(dev.output()).toContain(`Dashboard: ${dev.url}/dashboard/`);
+      expect(await page.text()).toContain('<title>Relay</title>');
+      expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
       expect(engines.length).toBeGreaterThan(0);
       expect(exit).toEqual({ code: 0, signal: null });
       expect(engines.filter(isAlive)).toEqual([]);

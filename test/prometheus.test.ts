@@ -4,11 +4,15 @@
  * at scrape time, behind the same Host, Origin and token checks as the API.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ApiHandler } from '../functions/api/handler.ts';
 import { GROUPS } from '../functions/api/routes.ts';
 import { JobMetric } from '../functions/core/metric-names.ts';
 import type { JobStore } from '../functions/jobs/store.ts';
-import { type GroupHandlers, type HttpAdapter, startHttpAdapter } from '../functions/local/http-adapter.ts';
+import {
+  type GroupHandler,
+  type GroupHandlers,
+  type HttpAdapter,
+  startHttpAdapter,
+} from '../functions/local/http-adapter.ts';
 import { metricsPage } from '../functions/local/metrics-page.ts';
 import { JOBS_GAUGE, PROMETHEUS_NAMES, PrometheusMetrics } from '../functions/local/prometheus.ts';
 import { pullJob as job } from './support/jobs.ts';
@@ -106,10 +110,10 @@ describe('GET /metrics on the local server', () => {
   const routed: string[] = [];
 
   async function serve(options: { token?: string; metrics?: PrometheusMetrics } = {}) {
-    const handler = (async (event: { rawPath: string }) => {
+    const handler: GroupHandler = async (event) => {
       routed.push(event.rawPath);
       return { statusCode: 404, body: 'not found' };
-    }) as unknown as ApiHandler;
+    };
     const handlers = Object.fromEntries([...GROUPS, 'fallback'].map((g) => [g, handler])) as GroupHandlers;
     adapter = await startHttpAdapter({
       handlers,

@@ -6,9 +6,13 @@
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiEvent, ApiHandler } from '../functions/api/handler.ts';
 import { GROUPS, ROUTES, type RouteGroup, routeKey } from '../functions/api/routes.ts';
-import { type GroupHandlers, type HttpAdapter, startHttpAdapter } from '../functions/local/http-adapter.ts';
+import {
+  type GroupHandler,
+  type GroupHandlers,
+  type HttpAdapter,
+  startHttpAdapter,
+} from '../functions/local/http-adapter.ts';
 import { Relay } from '../lib/relay.ts';
 import { appWithoutBundling, logicalIdOf } from './support/template.ts';
 
@@ -52,11 +56,12 @@ describe('route parity', () => {
 
   beforeAll(async () => {
     // Handlers that only record which group the local server chose and the route key it passed.
-    const recorder = (group: Group): ApiHandler =>
-      (async (event: ApiEvent) => {
+    const recorder =
+      (group: Group): GroupHandler =>
+      async (event) => {
         seen.push({ group, routeKey: event.routeKey });
         return { statusCode: 204 };
-      }) as unknown as ApiHandler;
+      };
     const handlers = Object.fromEntries(
       [...GROUPS, 'fallback'].map((g) => [g, recorder(g as Group)]),
     ) as GroupHandlers;

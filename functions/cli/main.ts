@@ -1,7 +1,8 @@
 /**
- * The `relay` command: `relay dev` runs Relay locally; the other commands drive a running Relay
- * through the SDK. Output is aligned text, or with `--json` the API's JSON as it came (and errors
- * as JSON on stderr). Exit codes are in `./exit.ts`.
+ * The `relay` command: `relay dev` runs Relay locally, `relay dashboard` serves the web dashboard for
+ * a deployed one; the other commands drive a running Relay through the SDK. Output is aligned text,
+ * or with `--json` the API's JSON as it came (and errors as JSON on stderr). Exit codes are in
+ * `./exit.ts`.
  */
 import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
@@ -9,6 +10,7 @@ import { DEFAULT_ENDPOINT, RelayCredentialsError } from '../sdk/client.ts';
 import { addBulkCommands } from './commands/bulk.ts';
 import { addCompletionCommand } from './commands/completion.ts';
 import { addConfigCommand } from './commands/config.ts';
+import { addDashboardCommand } from './commands/dashboard.ts';
 import { addDevCommand } from './commands/dev.ts';
 import { addDlqCommands } from './commands/dlq.ts';
 import { addJobCommands } from './commands/jobs.ts';
@@ -39,6 +41,7 @@ function program(json: boolean): Command {
     });
 
   addDevCommand(cli);
+  addDashboardCommand(cli);
   addJobCommands(cli);
   addDlqCommands(cli);
   addBulkCommands(cli);

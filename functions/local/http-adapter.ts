@@ -5,7 +5,7 @@
  *
  * It is also the local stack's edge, where on AWS API Gateway and IAM stand: before any handler
  * runs it refuses requests addressed to another host (421), browsers' cross-origin requests (403)
- * and, with a token, requests without it (401). Its refusals are written like the route's own
+ * and, with a token, API requests without it (401). Its refusals are written like the route's own
  * errors: plain text on relay-rs routes, the JSON error envelope on native ones.
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
@@ -14,12 +14,14 @@ import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Context } from 'aws-lambda';
 import { errorResponse } from '../api/errors.ts';
-import { type ApiEvent, type ApiHandler, errorStyleOf } from '../api/handler.ts';
+import { type ApiEvent, type ApiResult, errorStyleOf } from '../api/handler.ts';
 import { HttpError, MAX_BODY_BYTES } from '../api/http.ts';
 import { matchRoute, type RouteGroup, routeKey } from '../api/routes.ts';
 import { describeError, log } from '../core/log.ts';
 
-export type GroupHandlers = Record<RouteGroup | 'fallback', ApiHandler>;
+/** What serves a route group: a Lambda handler, called as Lambda calls it. */
+export type GroupHandler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
+export type GroupHandlers = Record<RouteGroup | 'fallback', GroupHandler>;
 
 /** The variable that lists extra host names the local server answers to. */
 export const ALLOWED_HOSTS_VARIABLE = 'RELAY_ALLOWED_HOSTS';
@@ -42,6 +44,12 @@ export interface HttpAdapterOptions {
    * token checks as the API: what has no Lambda route, such as `/metrics`.
    */
   readonly pages?: Readonly<Record<string, LocalPage>>;
+  /**
+   * Serves what is not the API (the dashboard's files) once the Host and Origin checks passed and
+   * before the token's: pages hold no data, and ask for the token themselves. Returns whether it
+   * answered the request.
+   */
+  readonly files?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 /** A page the local server serves itself. */
@@ -126,8 +134,9 @@ function hostChecker(bound: string, port: () => number, allowed: readonly string
 /**
  * Why a browser sent this request from another site, if it did. Browsers name the page that made a
  * request (`Origin` on writes and scripted reads, `Sec-Fetch-Site` on everything); other clients
- * (curl, the SDK, the CLI) send neither. Relay serves no pages and no CORS headers, so no web page
- * has a reason to call it, and a read can be a write here: relay-rs workers claim jobs with GET.
+ * (curl, the SDK, the CLI) send neither. Relay sends no CORS headers: only its own page, the
+ * dashboard, has a reason to call it, same-origin; and a read can be a write here: relay-rs workers
+ * claim jobs with GET.
  * `Sec-Fetch-Site: none` is the user opening a URL themselves.
  */
 function crossOrigin(req: IncomingMessage): string | undefined {
@@ -273,6 +282,7 @@ export async function startHttpAdapter(options: HttpAdapterOptions): Promise<Htt
       }
       const foreign = crossOrigin(req);
       if (foreign) return refuse(req, res, new HttpError(403, foreign, 'cross_origin'));
+      if (options.files?.(req, res)) return;
       if (!authorized(req, options.token)) {
         return refuse(
           req,

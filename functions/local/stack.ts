@@ -1,8 +1,8 @@
 /**
  * The whole of Relay on one machine: DynamoDB Local as a child process, fauxqs (SQS) in-process,
- * the real Lambda handlers behind a node:http adapter, the dispatcher fed by a local SQS poller
- * as Lambda's event source feeds it, runs of managed jobs in this process (their commands as its
- * children), and the maintenance sweep on a timer.
+ * the real Lambda handlers behind a node:http adapter (which also serves the web dashboard), the
+ * dispatcher fed by a local SQS poller as Lambda's event source feeds it, runs of managed jobs in
+ * this process (their commands as its children), and the maintenance sweep on a timer.
  *
  * It wires the same modules the Lambda entry points wire, from explicit settings (the table, the
  * emulators' endpoints and queues, and the caller's environment for the rest); it writes nothing to
@@ -24,6 +24,7 @@ import { DISPATCH_BATCH_SIZE, DISPATCH_MAX_CONCURRENCY } from '../core/dispatch-
 import { Env } from '../core/env.ts';
 import { describeError, log } from '../core/log.ts';
 import { fanOut, metricsFromEnv } from '../core/metrics.ts';
+import { dashboardPages } from '../dashboard/serve.ts';
 import { createDispatcher } from '../dispatch/dispatcher.ts';
 import { maintain } from '../dispatch/maintenance.ts';
 import { DispatchQueue, ensureDispatchQueues } from '../dispatch/queue.ts';
@@ -188,6 +189,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port,
       token: options.token,
       allowedHosts,
+      files: dashboardPages(),
       pages: { '/metrics': metricsPage(prometheus) },
       handlers: apiHandlers(() => context),
     }).catch((error: unknown) => {

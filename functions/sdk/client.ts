@@ -24,7 +24,7 @@ import {
   startsCommands,
 } from './paths.ts';
 import { backoffMs, retryAfterMs, sleep } from './retry.ts';
-import { loadSigner, type SigV4Options, signingRegion, uriEscape } from './sigv4.ts';
+import { loadSigner, type SigV4Options, signableQuery, signedHeaders, signingRegion } from './sigv4.ts';
 import type {
   BulkAction,
   BulkResult,
@@ -405,9 +405,7 @@ export class RelayClient {
     }
     // Not URLSearchParams: it writes a space as `+`, which SigV4's canonical query reads as a
     // literal plus. Encoded as SigV4 encodes, the query sent is the query signed.
-    url.search = Object.entries(query)
-      .map(([name, value]) => `${uriEscape(name)}=${uriEscape(value)}`)
-      .join('&');
+    url.search = signableQuery(query);
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
@@ -458,19 +456,7 @@ export class RelayClient {
       return this.token ? { ...headers, authorization: `Bearer ${this.token}` } : headers;
     }
     this.signer ??= loadSigner(this.region, this.endpoint);
-    const signed = await (await this.signer).sign({
-      method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port ? Number(url.port) : undefined,
-      path: url.pathname,
-      query,
-      headers: { ...headers, host: url.host },
-      body,
-    });
-    // fetch sets `host` itself, to the same `url.host` that was signed.
-    const { host: _host, ...rest } = signed.headers;
-    return rest;
+    return signedHeaders(await this.signer, { method, url, query, headers, body });
   }
 }
 

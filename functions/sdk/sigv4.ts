@@ -83,3 +83,42 @@ export async function loadSigner(region: string, endpoint: string): Promise<Sign
 /** RFC 3986 percent-encoding, as SigV4 canonicalizes query names and values. */
 export const uriEscape = (value: string): string =>
   encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/** A request as SigV4 signs it: the query apart from the URL, exactly as it will be sent. */
+export interface RequestToSign {
+  readonly method: string;
+  readonly url: URL;
+  readonly query: Record<string, string>;
+  readonly headers: Record<string, string>;
+  readonly body: string | undefined;
+}
+
+/**
+ * The headers to send with a signed request: these plus SigV4's (over method, path, query, every
+ * header here plus `host`, and the body's hash in `x-amz-content-sha256`). `host` itself is left
+ * out: fetch sets it to the same `url.host` that was signed.
+ */
+export async function signedHeaders(
+  signer: SignatureV4,
+  request: RequestToSign,
+): Promise<Record<string, string>> {
+  const { url } = request;
+  const signed = await signer.sign({
+    method: request.method,
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: url.port ? Number(url.port) : undefined,
+    path: url.pathname,
+    query: request.query,
+    headers: { ...request.headers, host: url.host },
+    body: request.body,
+  });
+  const { host: _host, ...rest } = signed.headers;
+  return rest;
+}
+
+/** A query as SigV4 canonicalizes it and as it must then be sent: each name and value `uriEscape`d. */
+export const signableQuery = (query: Record<string, string>): string =>
+  Object.entries(query)
+    .map(([name, value]) => `${uriEscape(name)}=${uriEscape(value)}`)
+    .join('&');

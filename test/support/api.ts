@@ -7,6 +7,7 @@ import { contextFor } from '../../functions/api/context.ts';
 import { openApiDocument } from '../../functions/api/openapi.ts';
 import { openApiGenerated } from '../../functions/api/openapi-source.ts';
 import { awsClientConfig, type ClientHook, documentClient } from '../../functions/core/clients.ts';
+import { dashboardPages } from '../../functions/dashboard/serve.ts';
 import type { TaskStopper } from '../../functions/dispatch/executors.ts';
 import type { DispatchQueue } from '../../functions/dispatch/queue.ts';
 import { JobStore } from '../../functions/jobs/store.ts';
@@ -52,6 +53,8 @@ export interface TestApiOptions {
    * get a DynamoDB client of their own; `store` and `db` stay healthy, to arrange and inspect with.
    */
   readonly faults?: ClientHook;
+  /** Serve the web dashboard too, as `relay dev` does (from dist/dashboard/, which `npm run build` writes). */
+  readonly dashboard?: boolean;
 }
 
 /**
@@ -83,6 +86,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     port: 0,
     token: options.token,
     allowedHosts: options.allowedHosts ?? [],
+    files: options.dashboard ? dashboardPages() : undefined,
     handlers: apiHandlers(context),
   });
   const doFetch = (path: string, init?: RequestInit) => fetch(`${adapter.url}${path}`, init);

@@ -76,9 +76,27 @@ export interface DevOptions {
 }
 
 /** Starts `relay dev` and resolves once it prints its URL; kills it if it does not in time. */
-export function startDev(args: readonly string[], options: DevOptions = {}): Promise<DevProcess> {
+export async function startDev(args: readonly string[], options: DevOptions = {}): Promise<DevProcess> {
+  const started = await startCli(['dev', ...args], /running at (\S+)/, options);
+  return { ...started, url: started.match[1] as string };
+}
+
+export interface CliProcess extends Omit<DevProcess, 'url'> {
+  /** What matched the `ready` pattern. */
+  readonly match: RegExpExecArray;
+}
+
+/**
+ * Starts a long-running CLI command and resolves once its output matches `ready`; kills it if it
+ * does not in time.
+ */
+export function startCli(
+  args: readonly string[],
+  ready: RegExp,
+  options: DevOptions = {},
+): Promise<CliProcess> {
   const { timeoutMs = 45_000 } = options;
-  const child = spawn(process.execPath, [CLI, 'dev', ...args], {
+  const child = spawn(process.execPath, [CLI, ...args], {
     cwd: ROOT,
     env: cleanEnv({ RELAY_LOG_LEVEL: 'silent', ...options.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -88,24 +106,25 @@ export function startDev(args: readonly string[], options: DevOptions = {}): Pro
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
+  const name = `relay ${args.find((arg) => !arg.startsWith('-')) ?? ''}`;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`relay dev printed no URL within ${timeoutMs} ms:\n${output}`));
+      reject(new Error(`${name} printed nothing matching ${ready} within ${timeoutMs} ms:\n${output}`));
     }, timeoutMs);
     const collect = (chunk: Buffer) => {
       output += chunk.toString();
-      const url = /running at (\S+)/.exec(output)?.[1];
-      if (url) {
+      const match = ready.exec(output);
+      if (match) {
         clearTimeout(timer);
-        resolve({ child, url, output: () => output, exited });
+        resolve({ child, match, output: () => output, exited });
       }
     };
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
     void exited.then(({ code }) => {
       clearTimeout(timer);
-      reject(new Error(`relay dev exited with ${code} before printing its URL:\n${output}`));
+      reject(new Error(`${name} exited with ${code} before it was ready:\n${output}`));
     });
   });
 }

@@ -1,9 +1,11 @@
 /** `relay dev`: Relay on this machine, with DynamoDB Local, fauxqs and the maintenance sweep. */
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import { DASHBOARD_PATH } from '../../dashboard/serve.ts';
 import { LocalSetupError } from '../../local/preflight.ts';
 import { DEFAULT_HOST, DEFAULT_PORT, startLocalStack } from '../../local/stack.ts';
 import { examples, type Globals } from '../context.ts';
 import { EXIT, Exit } from '../exit.ts';
+import { parsePort, stopSignal } from '../serving.ts';
 
 export function addDevCommand(cli: Command): void {
   examples(
@@ -34,7 +36,7 @@ export function addDevCommand(cli: Command): void {
         });
         const emulators = `DynamoDB Local at ${stack.dynamodbEndpoint}, SQS (fauxqs) at ${stack.sqsEndpoint}`;
         process.stdout.write(welcome(stack.url, token, opts.dataDir, emulators, stack.commandsRunAs));
-        await stopSignal();
+        await stopSignal('relay dev');
         process.stdout.write('\nstopping: running jobs are given back… (Ctrl-C again to stop at once)\n');
         await stack.stop();
       }),
@@ -43,37 +45,7 @@ export function addDevCommand(cli: Command): void {
   );
 }
 
-/**
- * Resolves at the first SIGINT or SIGTERM. Under `npm start` a terminal's Ctrl-C arrives twice
- * (from the terminal, and forwarded by npm), so a repeat within a second is the same request; a
- * later one stops at once, leaving the children to notice (closed stdin, IPC channel, death signal).
- */
-function stopSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    let first: number | undefined;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (first === undefined) {
-        first = Date.now();
-        resolve();
-      } else if (Date.now() - first > 1_000) {
-        process.stderr.write(`relay dev: ${signal} again, stopping at once\n`);
-        process.exit(EXIT.error);
-      }
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
-}
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new InvalidArgumentError(`port must be a whole number from 0 to 65535, not \`${value}\``);
-  }
-  return port;
-}
-
-/** What `relay dev` prints once it answers: where it is, and three commands to paste. */
+/** What `relay dev` prints once it answers: where it and its dashboard are, and three commands to paste. */
 export function welcome(
   url: string,
   token: string | undefined,
@@ -86,6 +58,7 @@ export function welcome(
     `Relay is running at ${url} (${dataDir ? `data kept in ${dataDir}` : 'in memory'})`,
     ...(emulators ? [`Emulators: ${emulators}`] : []),
     ...(commandsRunAs ? [`Managed jobs' commands run ${commandsRunAs}`] : []),
+    `Dashboard: ${url}${DASHBOARD_PATH}`,
     '',
     'Try it:',
     `  curl -s -X POST ${url}/v1/jobs -H 'content-type: application/json'${auth} -d '{"queue":"hello","payload":{"greeting":"hi"}}'`,

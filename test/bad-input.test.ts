@@ -85,6 +85,7 @@ const BASELINE: Readonly<Record<string, number>> = {
   'GET /v1/queues/{queue}/jobs/{id}/status': 404,
   'GET /v1/queues/{queue}/jobs/{id}/logs': 404,
   'GET /v1/queues/{queue}/jobs/{id}/runs': 404,
+  'GET /openapi.json': 200,
   'POST /v1/queues/{queue}/jobs/{id}/fail': 404,
   'POST /v1/queues/{queue}/jobs/{id}/cancel': 404,
   'POST /v1/queues/{queue}/jobs/{id}/retry': 404,

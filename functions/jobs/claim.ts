@@ -216,9 +216,12 @@ async function candidates(
   shards: readonly number[],
   withLeases = false,
 ): Promise<Candidate[]> {
-  const ready = Promise.all(shards.map((shard) => readyHeads(ctx, shardPk(shard, info.queue), now, limit)));
-  const expired = withLeases ? expiredCandidates(ctx, info, now, limit) : [];
-  return merged([...(await ready), await expired], limit);
+  // Both reads at once, awaited together: a failure of one must not leave the other's unhandled.
+  const [ready, expired] = await Promise.all([
+    Promise.all(shards.map((shard) => readyHeads(ctx, shardPk(shard, info.queue), now, limit))),
+    withLeases ? expiredCandidates(ctx, info, now, limit) : [],
+  ]);
+  return merged([...ready, expired], limit);
 }
 
 /** Runs of a queue whose lease index entry says the lease has passed, over every shard. */

@@ -219,6 +219,7 @@ export const ROUTE_EXAMPLES: Readonly<Record<string, RouteExample>> = {
   'GET /v1/queues/{queue}/jobs/{id}/status': {},
   'GET /v1/queues/{queue}/jobs/{id}/logs': { query: '?limit=10' },
   'GET /v1/queues/{queue}/jobs/{id}/runs': {},
+  'GET /openapi.json': {},
   'POST /v1/queues/{queue}/jobs/{id}/fail': { body: { error: 'boom' } },
   'POST /v1/queues/{queue}/jobs/{id}/cancel': {},
   'POST /v1/queues/{queue}/jobs/{id}/retry': {},

@@ -60,6 +60,8 @@ function main(): void {
     concurrency: Number(process.env.CHAOS_CONCURRENCY ?? 4),
     pollIntervalMs: 50,
     maxPollIntervalMs: 500,
+    // Long polls, short: a worker told to stop waits for its poll in flight, and scenarios stop many.
+    longPollSeconds: 1,
     handler: async (job, { signal }) => {
       record({ id: job.id, run_id: job.run_id, event: 'start' });
       await sleep(Number((job.payload as { sleep_ms?: number }).sleep_ms ?? 0), signal);

@@ -101,9 +101,9 @@ export async function maintain(deps: MaintenanceDeps): Promise<MaintenanceResult
  * last dead job is requeued or deleted), counted from DynamoDB with bounded reads (`backlog.ts`).
  * A paused queue holds its jobs on purpose: its `OldestPendingAge` is 0, so it trips no alarm.
  *
- * With metrics going nowhere (`noMetrics`: the local stack, whose pass runs every second) only the
- * dead jobs are counted, for the result: the backlog read of a deep queue takes about a second on
- * DynamoDB Local.
+ * With metrics going nowhere (`noMetrics`: the local stack's passes but one a minute, as it runs
+ * every second) only the dead jobs are counted, for the result: the backlog read of a deep queue
+ * takes about a second on DynamoDB Local.
  */
 async function reportBacklog(
   store: JobStore,

@@ -40,6 +40,8 @@ import { PrometheusMetrics } from './prometheus.ts';
 import { startSqsLocal } from './sqs-local.ts';
 import { startSqsPoller } from './sqs-poller.ts';
 
+/** How often the local maintenance pass reports the backlog gauges: as EventBridge runs it on AWS. */
+const BACKLOG_GAUGE_INTERVAL_MS = 60_000;
 export const DEFAULT_PORT = 4000;
 export const DEFAULT_HOST = '127.0.0.1';
 export const LOCAL_TABLE = 'relay-jobs';
@@ -197,14 +199,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     started.add(http.close);
 
-    // The sweep never overlaps itself; a slow run just delays the next one.
+    // The sweep never overlaps itself; a slow run just delays the next one. It runs every second,
+    // but reports the backlog gauges (a bounded read of every queue) at most once a minute, as the
+    // pass does on AWS: the other passes count only dead jobs.
     let stopping = false;
     let running: Promise<unknown> = Promise.resolve();
+    let gaugesAt = Number.NEGATIVE_INFINITY;
     const timer = setInterval(() => {
       running = running.then(async () => {
         if (stopping) return;
+        const gauges = Date.now() - gaugesAt >= BACKLOG_GAUGE_INTERVAL_MS;
+        if (gauges) gaugesAt = Date.now();
         try {
-          await maintain({ store, dispatch, metrics });
+          await maintain({ store, dispatch, metrics: gauges ? metrics : undefined });
         } catch (error) {
           log('warn', 'maintenance sweep failed', describeError(error));
         }

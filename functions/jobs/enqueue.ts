@@ -6,7 +6,7 @@ import { mapLimit } from '../core/concurrency.ts';
 import { readyEntry, replacing } from './changes.ts';
 import { idFree, keyFree, replaceable, stillOurs } from './conditions.ts';
 import type { StoreContext } from './context.ts';
-import { putOf } from './dynamo.ts';
+import { putOf, wasThrottled } from './dynamo.ts';
 import { DuplicateIdempotencyKeyError, InvalidArgumentError, JobExistsError } from './errors.ts';
 import { type JobItem, keyOf, seconds, toJob, type WaitingItem } from './item.ts';
 import { type ItemKey, idempotencyKey, jobKey, orderKey, shardOf, shardPk } from './keys.ts';
@@ -35,7 +35,7 @@ interface IdempotencyItem extends ItemKey {
  * return the existing job, and `replace` overwrite it (a running job's run is fenced out).
  */
 export async function enqueue(ctx: StoreContext, job: NewJob, mode: EnqueueMode): Promise<EnqueueResult> {
-  const { written, ...result } = await enqueueOne(ctx, job, mode);
+  const { written, ...result } = await growingWhenThrottled(ctx, [job], () => enqueueOne(ctx, job, mode));
   if (written) ctx.metrics.enqueued([written]);
   return result;
 }
@@ -49,7 +49,7 @@ export async function enqueueMany(
   jobs: readonly NewJob[],
   mode: EnqueueMode,
 ): Promise<void> {
-  if (mode === 'unique') return enqueueAllOrNothing(ctx, jobs);
+  if (mode === 'unique') return growingWhenThrottled(ctx, jobs, () => enqueueAllOrNothing(ctx, jobs));
   const written: JobItem[] = [];
   const failures: unknown[] = [];
   // Every job is tried before the first failure is thrown, so each job written is recorded.
@@ -62,7 +62,30 @@ export async function enqueueMany(
     }
   });
   ctx.metrics.enqueued(written);
-  if (failures.length) throw failures[0];
+  if (failures.length) await growingWhenThrottled(ctx, jobs, () => Promise.reject(failures[0]));
+}
+
+/**
+ * Runs an enqueue; when DynamoDB throttled it, grows the shards of the queues it wrote to before
+ * failing as it would have (`QueueRegistry.grow`): the caller's retry, and every enqueue after it,
+ * spreads over twice as many index partitions.
+ */
+async function growingWhenThrottled<T>(
+  ctx: StoreContext,
+  jobs: readonly NewJob[],
+  write: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (wasThrottled(error)) {
+      // Best effort: the enqueue's own error is the answer, whether or not the layout could grow.
+      await Promise.allSettled(
+        [...new Set(jobs.map((job) => job.queue))].map((queue) => ctx.queues.grow(queue)),
+      );
+    }
+    throw error;
+  }
 }
 
 /** What `enqueueOne` wrote: the item, for the metrics and the claims waiting on its queue. */

@@ -663,6 +663,18 @@ function costTable(costs: readonly PathCost[]): string {
   );
 }
 
+/** Who writes a path's log bytes, the writers of none left out. */
+function logParts(logs: LogBytes): string {
+  const parts = [
+    [logs.access, 'the access log'],
+    [logs.emf, 'the EMF metrics (one document per transition, as each is its own request)'],
+    [logs.app, 'Relay’s log lines'],
+    [logs.platform, 'Lambda’s system logs'],
+  ] as const;
+  const written = parts.filter(([bytes]) => bytes > 0).map(([bytes, who]) => `${fixed(bytes, 0)} ${who}`);
+  return `${written.slice(0, -1).join(', ')}${written.length > 1 ? ' and ' : ''}${written.at(-1) ?? ''}`;
+}
+
 /** The issue's all-in targets per million pull jobs (the complete model: logs and lost races in). */
 export const PULL_TARGETS_USD = { single: 9, batched: 5.5 } as const;
 
@@ -685,10 +697,10 @@ function pullVerdict(single: PathCost | undefined, batched: PathCost | undefined
     `With ${single.workers} workers claiming at once, ${fixed(single.failedWritesPerJob)} claim writes per job lose their race:`,
     `${usd(u.lostRaces)} of write units that bought nothing, and the reads of their retries.`,
     `${usd(perRequest)} is per request: ${fixed(single.apiRequestsPerJob, 0)} API Gateway requests and as many Lambda`,
-    `invocations per job. CloudWatch Logs take ${usd(u.logs)}: ${fixed(logs.total, 0)} bytes per job, of which`,
-    `${fixed(logs.access, 0)} are the access log, ${fixed(logs.emf, 0)} the EMF metrics (one document per`,
-    `transition, as each is its own request), ${fixed(logs.app, 0)} Relay’s log lines and ${fixed(logs.platform, 0)}`,
-    `Lambda’s system logs (at \`${DEFAULT_PLATFORM_LOGS}\`, the \`platformLogs\` default).`,
+    `invocations per job. CloudWatch Logs take ${usd(u.logs)}: ${fixed(logs.total, 0)} bytes per job,`,
+    `${logParts(logs)}. Lambda’s start, runtime-done and report events would add`,
+    `${fixed(billedBytes(platformLines(MEMORY_GB.api * 1024, 'info')) * single.lambdaInvocationsPerJob, 0)} bytes`,
+    `with \`platformLogs: 'info'\` (\`${DEFAULT_PLATFORM_LOGS}\` by default).`,
     batched
       ? `Batching (b) shares the requests, and a claim’s metrics, among the jobs of a call: ${against(batched, PULL_TARGETS_USD.batched)}, not the writes.`
       : '',

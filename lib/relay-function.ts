@@ -231,6 +231,12 @@ function validate(where: string, props: RelayFunctionProps): void {
         `to ${MEMORY_MIB.max}: pass one in that range, or omit it for 512.`,
     );
   }
+  if (props.logs === false && props.platformLogs !== undefined) {
+    throw new Error(
+      `${where}: platformLogs is '${props.platformLogs}', but logs is false, so Lambda's logs of it go nowhere: ` +
+        'remove platformLogs, or turn logs on.',
+    );
+  }
   if (props.logs === false && props.logRetention !== undefined) {
     throw new Error(
       `${where}: logRetention is ${props.logRetention} days, but logs is false, so there is no log group: ` +

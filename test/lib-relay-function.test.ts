@@ -71,6 +71,12 @@ describe('RelayFunction', () => {
     expect(fn.logGroup).toBeUndefined();
   });
 
+  it('rejects platformLogs without logs, naming the fix', () => {
+    expect(() => build({ logs: false, platformLogs: 'info' })).toThrow(
+      "Fn: platformLogs is 'info', but logs is false, so Lambda's logs of it go nowhere: remove platformLogs",
+    );
+  });
+
   it('rejects a log retention without logs, naming the fix', () => {
     expect(() => build({ logs: false, logRetention: RetentionDays.ONE_WEEK })).toThrow(
       'Fn: logRetention is 7 days, but logs is false, so there is no log group: remove logRetention',

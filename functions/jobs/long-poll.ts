@@ -4,8 +4,9 @@
  *
  * While it waits it does not hammer DynamoDB: an enqueue in the same process wakes it at once and
  * hands it the jobs it wrote, which it claims without reading the index (`arrivals.ts`). Otherwise
- * it claims again after 1, 2, 4 and then every 8 s, so a job enqueued through another process (another Lambda instance) is found within that re-query gap.
- * An idle wait of 20 s therefore makes 5 claim attempts (docs/design.md, "Long-poll claims").
+ * it claims again after 1 s and then every 2 s, so a job enqueued through another process (on AWS,
+ * always: a Lambda instance serves one request at a time) is found within 2 s. An idle wait of 20 s
+ * therefore makes 12 claim attempts (docs/design.md, "Long-poll claims").
  */
 import { type ArrivedJob, nextArrival } from './arrivals.ts';
 import { type Claimed, claim } from './claim.ts';
@@ -13,8 +14,9 @@ import type { StoreContext } from './context.ts';
 
 /** The longest wait a claim may ask for: well under API Gateway's 30 s integration timeout. */
 export const MAX_WAIT_SECONDS = 20;
-const FIRST_RECHECK_MS = 1_000;
-const MAX_RECHECK_MS = 8_000;
+/** The first re-query of an idle long poll, and the longest gap between two (doubling up to it). */
+export const FIRST_RECHECK_MS = 1_000;
+export const MAX_RECHECK_MS = 2_000;
 
 /**
  * Claims up to `wanted` jobs (for `worker`, if named), waiting up to `waitMs` (wall time) for one

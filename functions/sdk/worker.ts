@@ -36,7 +36,8 @@ export interface WorkerOptions {
   readonly concurrency?: number;
   /**
    * Seconds each claim waits for a job when none is ready (a long poll, 0–20): an idle worker
-   * hears of a new job at once instead of at its next poll. `stop()` waits for a long poll in
+   * hears of a new job at once on the local stack and within 2 s on AWS, instead of at its next
+   * poll. `stop()` waits for a long poll in
    * flight, so at most this long; 0 polls without waiting. @default 20
    */
   readonly longPollSeconds?: number;

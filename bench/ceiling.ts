@@ -21,8 +21,8 @@ export const TABLE_WRU_PER_SECOND = 40_000;
 /** docs/design.md, "Per-queue ceiling", in its own words. */
 const CLAIM =
   'Each job writes its `ready` shard twice (in and out) and its `leases` shard twice, so one shard ' +
-  'sustains about **500 jobs/s**. A queue sustains about **500 × shards jobs/s**: 2,000 jobs/s with ' +
-  'the default 4 shards, and 500 jobs/s for a `strict` queue.';
+  'sustains about **500 jobs/s**. A queue sustains about **500 × shards jobs/s**: 1,000 jobs/s with ' +
+  'the 2 shards a queue starts with, 8,000 once it has grown to the default maximum of 16, and 500 jobs/s for a `strict` queue.';
 const CLAIMED_PER_SHARD = 500;
 const CLAIMED_PER_TABLE = 5_000;
 

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { documentClient, dynamoClient } from '../functions/core/clients.ts';
 import { mapLimit } from '../functions/core/concurrency.ts';
-import type { StoreConfig } from '../functions/core/config.ts';
+import { DEFAULT_QUEUE_SHARDS, type StoreConfig } from '../functions/core/config.ts';
 import type { NewJob } from '../functions/jobs/model.ts';
 import { JobStore } from '../functions/jobs/store.ts';
 import { ensureTable } from '../functions/jobs/table.ts';
@@ -52,7 +52,7 @@ const FULL: Parameters = {
   window_ms: 8_000,
   num_jobs: 1,
   batched: { claimers: 16, num_jobs: 10 },
-  shards: 4,
+  shards: DEFAULT_QUEUE_SHARDS,
   enqueue_concurrency: 4,
 };
 
@@ -204,6 +204,7 @@ async function measureMode(
     tableName,
     dynamodbEndpoint: endpoint,
     defaultShards: p.shards,
+    maxShards: p.shards,
     strictQueues: new Set(mode === 'strict' ? [queue] : []),
     retentionSeconds: 86_400,
     idempotencyTtlSeconds: 86_400,

@@ -13,6 +13,7 @@ import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { addClientHook, awsClientConfig, documentClient } from '../functions/core/clients.ts';
 import { jobKey, QUEUES_PK, shardOf } from '../functions/jobs/keys.ts';
 import { JobStore } from '../functions/jobs/store.ts';
+import { DEFAULT_PLATFORM_LOGS } from '../lib/function-logging.ts';
 import { type CallRecord, capacityHook } from '../test/support/call-log.ts';
 import {
   type ApiRequest,
@@ -100,8 +101,7 @@ class Api {
     const text = await response.text();
     this.ms += performance.now() - started;
     this.requests++;
-    // fetch (undici) sends `node` as its user agent, as Relay's SDK does.
-    this.sent.push({ method, path: path.split('?')[0] ?? path, status: response.status, userAgent: 'node' });
+    this.sent.push({ method, path: path.split('?')[0] ?? path, status: response.status });
     // A retried enqueue of a fixed id that did land the first time answers 409: it is there.
     if (retried && response.status === 409) return undefined;
     if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
@@ -604,7 +604,7 @@ function callsTable(costs: readonly PathCost[]): string {
     ],
     ['failed conditional writes', ...costs.map((c) => fixed(c.failedWritesPerJob))],
     ['**CloudWatch Logs bytes**', ...costs.map((c) => `**${fixed(c.logBytesPerJob.total, 0)}**`)],
-    ['… Lambda START/END/REPORT', ...costs.map((c) => fixed(c.logBytesPerJob.platform, 0))],
+    ['… Lambda system logs', ...costs.map((c) => fixed(c.logBytesPerJob.platform, 0))],
     ['… API access log', ...costs.map((c) => fixed(c.logBytesPerJob.access, 0))],
     ['… EMF metrics', ...costs.map((c) => fixed(c.logBytesPerJob.emf, 0))],
     ['… Relay’s log lines', ...costs.map((c) => fixed(c.logBytesPerJob.app, 0))],
@@ -663,6 +663,18 @@ function costTable(costs: readonly PathCost[]): string {
   );
 }
 
+/** Who writes a path's log bytes, the writers of none left out. */
+function logParts(logs: LogBytes): string {
+  const parts = [
+    [logs.access, 'the access log'],
+    [logs.emf, 'the EMF metrics (one document per transition, as each is its own request)'],
+    [logs.app, 'Relay’s log lines'],
+    [logs.platform, 'Lambda’s system logs'],
+  ] as const;
+  const written = parts.filter(([bytes]) => bytes > 0).map(([bytes, who]) => `${fixed(bytes, 0)} ${who}`);
+  return `${written.slice(0, -1).join(', ')}${written.length > 1 ? ' and ' : ''}${written.at(-1) ?? ''}`;
+}
+
 /** The issue's all-in targets per million pull jobs (the complete model: logs and lost races in). */
 export const PULL_TARGETS_USD = { single: 9, batched: 5.5 } as const;
 
@@ -685,15 +697,14 @@ function pullVerdict(single: PathCost | undefined, batched: PathCost | undefined
     `With ${single.workers} workers claiming at once, ${fixed(single.failedWritesPerJob)} claim writes per job lose their race:`,
     `${usd(u.lostRaces)} of write units that bought nothing, and the reads of their retries.`,
     `${usd(perRequest)} is per request: ${fixed(single.apiRequestsPerJob, 0)} API Gateway requests and as many Lambda`,
-    `invocations per job. CloudWatch Logs take ${usd(u.logs)}: ${fixed(logs.total, 0)} bytes per job, of which`,
-    `${fixed(logs.platform, 0)} are Lambda’s START/END/REPORT lines, ${fixed(logs.access, 0)} the access log and`,
-    `${fixed(logs.emf, 0)} the EMF metrics (one document per transition, as each is its own request).`,
+    `invocations per job. CloudWatch Logs take ${usd(u.logs)}: ${fixed(logs.total, 0)} bytes per job,`,
+    `${logParts(logs)}. Lambda’s start, runtime-done and report events would add`,
+    `${fixed(billedBytes(platformLines(MEMORY_GB.api * 1024, 'info')) * single.lambdaInvocationsPerJob, 0)} bytes`,
+    `with \`platformLogs: 'info'\` (\`${DEFAULT_PLATFORM_LOGS}\` by default).`,
     batched
       ? `Batching (b) shares the requests, and a claim’s metrics, among the jobs of a call: ${against(batched, PULL_TARGETS_USD.batched)}, not the writes.`
       : '',
-    'Further down: fewer index entries per job (each is 1 WRU in and 1 out), Lambda’s system logs at',
-    '`WARN` (advanced logging controls; their REPORT line is the one record of memory used), and',
-    'provisioned capacity, billed per write unit-hour rather than per request, which costs several',
+    'Further down: fewer index entries per job (each is 1 WRU in and 1 out), and provisioned capacity, billed per write unit-hour rather than per request, which costs several',
     'times less per write under steady, high utilisation (https://aws.amazon.com/dynamodb/pricing/provisioned/).',
   ]
     .filter(Boolean)
@@ -743,10 +754,12 @@ export const bench: Bench = async (ctx) => {
     '**CloudWatch Logs** are what the handlers write, captured: the bench runs them with EMF on',
     '(`RELAY_METRICS=emf`, as on Lambda) and Relay’s logs at every level, and counts each JSON line they',
     'write (runner processes count theirs through the preload; on AWS those lines are the dispatcher’s',
-    'for inline runs and the task’s for Fargate). Lambda’s START, END and REPORT lines are added per',
-    `invocation that has a log group (${fixed(billedBytes(platformLines(512)), 0)} bytes; the executor has none), and`,
-    'the access log line `RelayApi` writes (lib/access-log.ts) per HTTP request, rendered with the',
-    'request’s route and status. Each line is billed with the',
+    'for inline runs and the task’s for Fargate). Lambda’s system logs are added per invocation that has',
+    `a log group (the executor has none) at the level the functions are deployed with (\`platformLogs\`,`,
+    `lib/function-logging.ts): ${fixed(billedBytes(platformLines(512)), 0)} bytes at \`${DEFAULT_PLATFORM_LOGS}\`, the default;`,
+    `${fixed(billedBytes(platformLines(512, 'info')), 0)} at \`info\`, with each invocation’s start, runtime-done and report events.`,
+    'The access log line `RelayApi` writes (lib/access-log.ts) is added per HTTP request, rendered with',
+    'the request’s route and status. Each line is billed with the',
     `${EVENT_OVERHEAD_BYTES} bytes CloudWatch Logs adds per event, at $${PRICES.logsIngestion.usd} per GB ingested;`,
     'storage (compressed, one month’s retention) is a few percent of that and left out. Not counted:',
     'CloudWatch metrics (per metric and month, not per job), data transfer, and',

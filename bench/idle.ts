@@ -73,7 +73,7 @@ async function measureClaims(ctx: BenchContext, path: string, count: number): Pr
       const response = await fetch(`${ctx.stack.url}${path}`);
       await response.arrayBuffer();
       if (response.status !== 204) throw new Error(`idle claim ${path}: ${response.status}, expected 204`);
-      sent.push({ method: 'GET', path: path.split('?')[0] ?? path, status: 204, userAgent: 'node' });
+      sent.push({ method: 'GET', path: path.split('?')[0] ?? path, status: 204 });
     }
   } finally {
     remove();
@@ -200,7 +200,7 @@ export const bench: Bench = async (ctx) => {
 
 A long poll answers a job within milliseconds of its enqueue instead of up to one poll interval later, but on Lambda it is not the cheaper way to wait: the API function is billed for the whole wait (${LONG_POLL_SECONDS} s at ${MEMORY_GB.api * 1024} MB is ${num(LONG_POLL_SECONDS * MEMORY_GB.api)} GB-s, $${(LONG_POLL_SECONDS * MEMORY_GB.api * PRICES.lambdaArmGbSecond.usd * 1e6).toFixed(0)} per million waits), which outweighs the requests and reads it saves. The SDK Worker long-polls by default (\`longPollSeconds: 20\`); with \`longPollSeconds: 0\` an idle one backs off to one short poll every 5 s.
 
-**How measured.** Claims (\`GET /v2/queues/{queue}/jobs?num_jobs=1\`) of an empty, registered ${ctx.config.defaultShards}-shard queue, ${shortPolls} in a row, through the local stack's handlers; a client hook counts their DynamoDB calls and read units (a read that finds nothing billed at 0.5 RRU), the bench's log tap their log lines, and Lambda's START/END/REPORT lines and the access log line are added per request as in "Cost per job". ${longPolls ? `The long poll was measured with \`wait=${wait}\` and its claims scaled to a ${LONG_POLL_SECONDS} s wait.` : `† This server answered \`wait=${wait}\` at once (${num(measuredLong.wallMs)} ms): it has no long poll, so the row is modelled from the documented cost, ${claims} claims per ${LONG_POLL_SECONDS} s wait (at 0, 1, 3, 7 and 15 s and at its end), each as the short poll's.`} A short poll's Lambda time is the ${ASSUMED_MS.api} ms the cost model assumes per API request; a long poll's is its wait. The maintenance sweep (per table, not per worker) is left out.`;
+**How measured.** Claims (\`GET /v2/queues/{queue}/jobs?num_jobs=1\`) of an empty, registered ${ctx.config.defaultShards}-shard queue, ${shortPolls} in a row, through the local stack's handlers; a client hook counts their DynamoDB calls and read units (a read that finds nothing billed at 0.5 RRU), the bench's log tap their log lines, and Lambda's system logs (at the level the functions are deployed with) and the access log line are added per request as in "Cost per job". ${longPolls ? `The long poll was measured with \`wait=${wait}\` and its claims scaled to a ${LONG_POLL_SECONDS} s wait.` : `† This server answered \`wait=${wait}\` at once (${num(measuredLong.wallMs)} ms): it has no long poll, so the row is modelled from the documented cost, ${claims} claims per ${LONG_POLL_SECONDS} s wait (at 0, 1, 3, 7 and 15 s and at its end), each as the short poll's.`} A short poll's Lambda time is the ${ASSUMED_MS.api} ms the cost model assumes per API request; a long poll's is its wait. The maintenance sweep (per table, not per worker) is left out.`;
   return [
     {
       id: 'idle',

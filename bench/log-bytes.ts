@@ -1,7 +1,7 @@
 /**
  * CloudWatch Logs bytes per job: what the handlers write, captured as they write it, plus the lines
- * AWS writes around them (Lambda's START/END/REPORT per invocation, the API's access log line per
- * request), rendered in their real formats.
+ * AWS writes around them (Lambda's system logs per invocation, at the level the functions are
+ * deployed with; the API's access log line per request), rendered in their real formats.
  *
  * The bench runs the handlers in its own process with EMF on (`RELAY_METRICS=emf`, as on Lambda).
  * `tapHandlerLogs` takes every JSON line they write to stdout or stderr off the terminal; inside a
@@ -10,6 +10,7 @@
  */
 import { matchRoute } from '../functions/api/routes.ts';
 import type { ACCESS_LOG_FIELDS } from '../lib/access-log.ts';
+import { DEFAULT_PLATFORM_LOGS, type PlatformLogs } from '../lib/function-logging.ts';
 
 /** Lines and bytes, as CloudWatch Logs bills them. */
 export interface LogVolume {
@@ -104,17 +105,47 @@ export function capture(): { stop: () => CapturedLogs } {
 const REQUEST_ID = '8f5a2b1c-4d3e-4f60-9a7b-0123456789ab';
 
 /**
- * Lambda's own lines per invocation (text log format): START, END and REPORT. A cold start adds
- * `Init Duration` to its REPORT; invocations are mostly warm, so that is left out.
- * https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html
+ * Lambda's system log events of one warm invocation at the level `platformLogs` keeps them
+ * (lib/function-logging.ts; Relay's default unless told otherwise), in the JSON log format the
+ * functions use. At `'warn'` a successful invocation writes none; at `'info'`, its
+ * `platform.start`, `platform.runtimeDone` and `platform.report` (START, END and REPORT in the
+ * text format), rendered in the shape the telemetry schema gives them. A cold start would add its
+ * init events; invocations are mostly warm, so they are left out.
+ * https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-logformat.html
+ * https://docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html
  */
-export function platformLines(memoryMb: number): LogVolume {
-  const lines = [
-    `START RequestId: ${REQUEST_ID} Version: $LATEST`,
-    `END RequestId: ${REQUEST_ID}`,
-    `REPORT RequestId: ${REQUEST_ID}\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: ${memoryMb} MB\tMax Memory Used: 98 MB\t`,
-  ];
-  return { lines: lines.length, bytes: lines.reduce((sum, l) => sum + Buffer.byteLength(l), 0) };
+export function platformLines(
+  memoryMb: number,
+  platformLogs: PlatformLogs = DEFAULT_PLATFORM_LOGS,
+): LogVolume {
+  if (platformLogs === 'warn') return { lines: 0, bytes: 0 };
+  const time = '2026-01-01T12:00:00.000Z';
+  const events = [
+    { time, type: 'platform.start', record: { requestId: REQUEST_ID, version: '$LATEST' } },
+    {
+      time,
+      type: 'platform.runtimeDone',
+      record: {
+        requestId: REQUEST_ID,
+        status: 'success',
+        spans: [
+          { name: 'responseLatency', start: time, durationMs: 11.912 },
+          { name: 'responseDuration', start: time, durationMs: 0.135 },
+        ],
+        metrics: { durationMs: 12.214, producedBytes: 320 },
+      },
+    },
+    {
+      time,
+      type: 'platform.report',
+      record: {
+        requestId: REQUEST_ID,
+        metrics: { durationMs: 12.34, billedDurationMs: 13, memorySizeMB: memoryMb, maxMemoryUsedMB: 98 },
+        status: 'success',
+      },
+    },
+  ].map((event) => JSON.stringify(event));
+  return { lines: events.length, bytes: events.reduce((sum, l) => sum + Buffer.byteLength(l), 0) };
 }
 
 /** A request as the access log sees it. */
@@ -123,7 +154,6 @@ export interface ApiRequest {
   /** The path without its query string. */
   readonly path: string;
   readonly status: number;
-  readonly userAgent: string;
 }
 
 /**
@@ -140,11 +170,9 @@ export function accessLogLine(request: ApiRequest): string {
     routeKey,
     status: String(request.status),
     latencyMs: '14',
-    integrationLatencyMs: '12',
     integrationError: '-',
     caller: 'AROA3XFRBF535PLBIFPI4:worker-7',
     sourceIp: '203.0.113.10',
-    userAgent: request.userAgent,
   };
   return JSON.stringify(values);
 }

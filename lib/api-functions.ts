@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { Env } from '../functions/core/env.ts';
 import { type AllowedCommands, addAllowedCommands } from './allowed-commands.ts';
 import type { IDispatchQueue } from './dispatch-queue.ts';
+import type { PlatformLogs } from './function-logging.ts';
 import type { IJobTable } from './job-table.ts';
 import type { RelayApiHandlers } from './relay-api.ts';
 import { RelayFunction } from './relay-function.ts';
@@ -37,6 +38,8 @@ export interface ApiFunctionsProps {
   readonly defaultCommandTimeout?: Duration;
   /** @default 512 */
   readonly memorySize?: number;
+  /** Which of Lambda's system logs the function keeps. @default 'warn' (lib/function-logging.ts) */
+  readonly platformLogs?: PlatformLogs;
   /** Of each function. @default no reservation */
   readonly reservedConcurrentExecutions?: number;
 }
@@ -68,6 +71,7 @@ export class ApiFunctions extends Construct {
         timeout: Duration.seconds(29), // API Gateway's integration timeout is 30 s
         memorySize: props.memorySize,
         reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+        platformLogs: props.platformLogs,
       });
       props.table.grantReadWriteJobs(fn);
       return fn;

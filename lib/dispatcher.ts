@@ -5,6 +5,7 @@ import { DISPATCH_BATCH_SIZE, DISPATCH_MAX_CONCURRENCY } from '../functions/core
 import { type AllowedCommands, addAllowedCommands } from './allowed-commands.ts';
 import type { ICommandExecutor } from './command-executor.ts';
 import { checkWholeNumber, type IDispatchQueue, type WholeNumberRange } from './dispatch-queue.ts';
+import type { PlatformLogs } from './function-logging.ts';
 import type { IJobTable } from './job-table.ts';
 import { RelayFunction } from './relay-function.ts';
 import type { IShellRunner } from './shell-runner.ts';
@@ -35,6 +36,8 @@ export interface DispatcherProps {
   readonly allowedCommands?: AllowedCommands;
   /** @default 512 — commands run on the executor, not here */
   readonly memorySize?: number;
+  /** Which of Lambda's system logs the function keeps. @default 'warn' (lib/function-logging.ts) */
+  readonly platformLogs?: PlatformLogs;
   /** @default no reservation */
   readonly reservedConcurrentExecutions?: number;
   /**
@@ -69,6 +72,7 @@ export class Dispatcher extends Construct {
       timeout: DISPATCHER_TIMEOUT,
       memorySize: props.memorySize ?? 512,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      platformLogs: props.platformLogs,
     });
     addAllowedCommands(this.function, props.allowedCommands);
     table.grantReadWriteJobs(this.function);

@@ -3,6 +3,7 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
 import type { IDispatchQueue } from './dispatch-queue.ts';
+import type { PlatformLogs } from './function-logging.ts';
 import type { IJobTable } from './job-table.ts';
 import { RelayFunction } from './relay-function.ts';
 import type { IShellRunner } from './shell-runner.ts';
@@ -23,6 +24,8 @@ export interface MaintenanceProps {
   readonly runner?: IShellRunner;
   /** @default 512 */
   readonly memorySize?: number;
+  /** Which of Lambda's system logs the function keeps. @default 'warn' (lib/function-logging.ts) */
+  readonly platformLogs?: PlatformLogs;
 }
 
 /**
@@ -43,6 +46,7 @@ export class Maintenance extends Construct {
       description: 'Relay maintenance: expired leases, dead jobs, lost dispatch hints, dead letters',
       timeout: Duration.minutes(2),
       memorySize: props.memorySize,
+      platformLogs: props.platformLogs,
     });
     table.grantReadWriteJobs(this.function);
     if (dispatchQueue) {

@@ -155,6 +155,8 @@ export class RelayDashboard extends Construct {
           unit: 'ms',
         },
         { title: 'Runs in flight per queue', metrics: [perQueue(JobMetric.RUNNING_JOBS, Stats.MAXIMUM)] },
+        // Claim writes that lost their race to another claimer: each is a write unit that bought nothing.
+        { title: 'Claim conflicts per queue', metrics: [perQueue(JobMetric.CLAIM_CONFLICTS, Stats.SUM)] },
       ]),
     );
     // DeadJobs is a gauge: the jobs dead now, so its Maximum, never a sum over the period.
@@ -171,9 +173,9 @@ export class RelayDashboard extends Construct {
         ...(dispatchQueue ? [{ title: 'Dead letters', metrics: [dispatchQueue.metricDeadLetters()] }] : []),
       ]),
     );
-    const managed: Graph[] = [];
     if (dispatchQueue) {
       const { queue } = dispatchQueue;
+      const managed: Graph[] = [];
       managed.push(
         {
           title: 'Dispatch queue messages',
@@ -188,18 +190,25 @@ export class RelayDashboard extends Construct {
           metrics: [queue.metricApproximateAgeOfOldestMessage({ label: 'Oldest message' })],
           unit: 'seconds',
         },
-      );
-    }
-    if (cluster) {
-      managed.push(
-        { title: 'Runner tasks running', metrics: [runningTasks(cluster)] },
         {
-          title: 'Runner tasks stopped mid-run',
-          metrics: [jobMetric(JobMetric.TASK_FAILED, Stats.SUM, { label: 'Tasks stopped mid-run' })],
+          title: 'Dispatch lag (all queues)',
+          metrics: percentiles(jobMetric, JobMetric.DISPATCH_LAG),
+          unit: 'ms',
         },
       );
+      rows.push(row(managed));
     }
-    if (managed.length) rows.push(row(managed));
+    if (cluster) {
+      rows.push(
+        row([
+          { title: 'Runner tasks running', metrics: [runningTasks(cluster)] },
+          {
+            title: 'Runner tasks stopped mid-run',
+            metrics: [jobMetric(JobMetric.TASK_FAILED, Stats.SUM, { label: 'Tasks stopped mid-run' })],
+          },
+        ]),
+      );
+    }
     rows.push(
       row([
         {

@@ -2,7 +2,15 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CfnElement, type Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { type IPrincipal, type IRole, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type IFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import {
+  ApplicationLogLevel,
+  Architecture,
+  type FunctionProps,
+  type IFunction,
+  LoggingFormat,
+  Runtime,
+  SystemLogLevel,
+} from 'aws-cdk-lib/aws-lambda';
 import {
   type ICommandHooks,
   NodejsFunction,
@@ -12,6 +20,7 @@ import {
 import { type ILogGroup, LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct, type IConstruct, RootConstruct } from 'constructs';
 import type { EnvName } from '../functions/core/env.ts';
+import { DEFAULT_PLATFORM_LOGS, type PlatformLogs } from './function-logging.ts';
 import { type IWorkload, WorkloadEnvironment } from './workload.ts';
 
 /** The repository root: entries, the lockfile and the runner's Docker context are relative to it. */
@@ -41,6 +50,13 @@ export interface RelayFunctionProps {
    */
   readonly logs?: boolean;
   /**
+   * Which of Lambda's system logs the function keeps (lib/function-logging.ts): `'info'` adds each
+   * invocation's start, runtime-done and report events.
+   *
+   * @default 'warn': only the platform's warnings and errors
+   */
+  readonly platformLogs?: PlatformLogs;
+  /**
    * Whether the bundle carries the API's OpenAPI document, `openapi.json` beside the handler
    * (written at bundling by scripts/openapi.mjs), for the function that serves `GET /openapi.json`.
    * The generator itself stays out of every bundle.
@@ -55,7 +71,8 @@ export interface RelayFunctionProps {
  *
  * Node.js 24 on ARM64 (cheaper per GB-second than x86), one ESM bundle with source maps built by
  * the esbuild in `node_modules` (never Docker at synth), the AWS SDK bundled in it, an explicit
- * log group with retention, and an explicit timeout. Grants to it reach its role, and
+ * log group with retention, logs in Lambda's JSON format without the platform's per-invocation
+ * lines (`platformLogs`), and an explicit timeout. Grants to it reach its role, and
  * those of Relay's constructs also name what they grant in its environment (`IWorkload`).
  */
 export class RelayFunction extends Construct implements IWorkload {
@@ -104,7 +121,7 @@ export class RelayFunction extends Construct implements IWorkload {
       timeout: props.timeout,
       memorySize: props.memorySize ?? 512,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
-      logGroup: this.logGroup,
+      ...(this.logGroup && logging(this.logGroup, props.platformLogs ?? DEFAULT_PLATFORM_LOGS)),
       bundling: {
         format: OutputFormat.ESM,
         target: 'node24',
@@ -140,6 +157,23 @@ export class RelayFunction extends Construct implements IWorkload {
   addEnvironment(name: EnvName, value: string): void {
     this.environment.add(name, value);
   }
+}
+
+/**
+ * Where and how a function with a log group logs. JSON, so Lambda filters by level: Relay writes
+ * its log lines and EMF documents to stdout itself (functions/core/log.ts, metrics.ts), whole JSON
+ * objects Lambda passes on as they are, while the runtime would wrap console output in
+ * `{timestamp, level, requestId, message}`. Its own lines from INFO, not above: a line without a
+ * `level`, as every EMF document is, counts as INFO, and a higher level would drop the metrics.
+ * https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-logformat.html
+ */
+function logging(logGroup: ILogGroup, platformLogs: PlatformLogs): Partial<FunctionProps> {
+  return {
+    logGroup,
+    loggingFormat: LoggingFormat.JSON,
+    applicationLogLevelV2: ApplicationLogLevel.INFO,
+    systemLogLevelV2: platformLogs === 'info' ? SystemLogLevel.INFO : SystemLogLevel.WARN,
+  };
 }
 
 /** Writes the OpenAPI document into the bundle's directory, after esbuild has written the bundle. */
@@ -197,6 +231,12 @@ function validate(where: string, props: RelayFunctionProps): void {
     throw new Error(
       `${where}: memorySize is ${memory} MiB, but Lambda accepts a whole number from ${MEMORY_MIB.min} ` +
         `to ${MEMORY_MIB.max}: pass one in that range, or omit it for 512.`,
+    );
+  }
+  if (props.logs === false && props.platformLogs !== undefined) {
+    throw new Error(
+      `${where}: platformLogs is '${props.platformLogs}', but logs is false, so Lambda's logs of it go nowhere: ` +
+        'remove platformLogs, or turn logs on.',
     );
   }
   if (props.logs === false && props.logRetention !== undefined) {

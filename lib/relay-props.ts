@@ -8,6 +8,7 @@ import type { IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import type { ContainerImage } from 'aws-cdk-lib/aws-ecs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { AllowedCommands } from './allowed-commands.ts';
+import type { PlatformLogs } from './function-logging.ts';
 
 /** What a `Relay` can be given. */
 export interface RelayProps {
@@ -64,6 +65,17 @@ export interface RelayProps {
    * @default 1024
    */
   readonly executorMemorySize?: number;
+  /**
+   * Which of Lambda's system logs Relay's functions keep. `'warn'` writes only the platform's
+   * warnings and errors; `'info'` adds each invocation's start, runtime-done and report events,
+   * three more log events per invocation. The report is the one record, in the logs, of an
+   * invocation's memory used, billed duration and init duration: raise this to `'info'` to read
+   * them there, or turn on Lambda Insights to have them as metrics. Duration, errors and throttles
+   * are Lambda metrics either way, and the alarms read those.
+   *
+   * @default 'warn'
+   */
+  readonly platformLogs?: PlatformLogs;
   /** Reserved concurrency of each API function and the dispatcher. @default no reservation */
   readonly reservedConcurrency?: number;
   /** Dispatcher instances running at once. Managed jobs only. @default 20 */

@@ -101,6 +101,7 @@ export class Relay extends Construct {
       defaultCommandTimeout: props.defaultCommandTimeout,
       memorySize: props.memorySize,
       reservedConcurrentExecutions: props.reservedConcurrency,
+      platformLogs: props.platformLogs,
     });
     this.api = new RelayApi(this, 'Api', {
       handlers: this.apiFunctions.handlers,
@@ -116,6 +117,7 @@ export class Relay extends Construct {
         memorySize: props.dispatcherMemorySize,
         reservedConcurrentExecutions: props.reservedConcurrency,
         maxConcurrency: props.dispatcherMaxConcurrency,
+        platformLogs: props.platformLogs,
       });
     }
     this.maintenance = new Maintenance(this, 'Maintenance', {
@@ -123,6 +125,7 @@ export class Relay extends Construct {
       dispatchQueue,
       runner,
       memorySize: props.memorySize,
+      platformLogs: props.platformLogs,
     });
 
     if (dispatchQueue && runner) {
@@ -131,6 +134,7 @@ export class Relay extends Construct {
         dispatchQueue,
         runner,
         memorySize: props.memorySize,
+        platformLogs: props.platformLogs,
       });
     }
 

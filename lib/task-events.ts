@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import type { IRule } from 'aws-cdk-lib/aws-events';
 import { Construct } from 'constructs';
 import type { IDispatchQueue } from './dispatch-queue.ts';
+import type { PlatformLogs } from './function-logging.ts';
 import type { IJobTable } from './job-table.ts';
 import { RelayFunction } from './relay-function.ts';
 import type { IShellRunner } from './shell-runner.ts';
@@ -14,6 +15,8 @@ export interface TaskEventsProps {
   readonly runner: IShellRunner;
   /** @default 512 */
   readonly memorySize?: number;
+  /** Which of Lambda's system logs the function keeps. @default 'warn' (lib/function-logging.ts) */
+  readonly platformLogs?: PlatformLogs;
 }
 
 /**
@@ -35,6 +38,7 @@ export class TaskEvents extends Construct {
       description: 'Relay: fails the run of a Fargate task that stopped without ending it',
       timeout: Duration.seconds(30),
       memorySize: props.memorySize,
+      platformLogs: props.platformLogs,
     });
     props.table.grantReadWriteJobs(this.function);
     props.dispatchQueue.grantSendHints(this.function);

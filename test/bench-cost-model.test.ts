@@ -4,6 +4,7 @@ import { accessLogLine, billedBytes, EVENT_OVERHEAD_BYTES, platformLines } from 
 import type { BenchSection } from '../bench/section.ts';
 import { targets } from '../bench/targets.ts';
 import { ACCESS_LOG_FIELDS } from '../lib/access-log.ts';
+import { DEFAULT_PLATFORM_LOGS } from '../lib/function-logging.ts';
 
 const section = (id: string, results: unknown): BenchSection => ({
   id,
@@ -15,16 +16,19 @@ const section = (id: string, results: unknown): BenchSection => ({
 
 describe('the cost model of CloudWatch Logs', () => {
   it('renders the access log line with every field RelayApi logs, and the route template as its key', () => {
-    const line = JSON.parse(
-      accessLogLine({ method: 'GET', path: '/v2/queues/emails/jobs', status: 204, userAgent: 'node' }),
-    );
+    const line = JSON.parse(accessLogLine({ method: 'GET', path: '/v2/queues/emails/jobs', status: 204 }));
 
     expect(Object.keys(line)).toEqual(Object.keys(ACCESS_LOG_FIELDS));
-    expect(line).toMatchObject({ routeKey: 'GET /v2/queues/{queue}/jobs', status: '204', userAgent: 'node' });
+    expect(line).toMatchObject({ routeKey: 'GET /v2/queues/{queue}/jobs', status: '204' });
   });
 
-  it('bills each line with the overhead CloudWatch Logs adds per event', () => {
-    const lines = platformLines(512);
+  it('prices no system log line for a successful invocation at the level the functions are deployed with', () => {
+    expect(DEFAULT_PLATFORM_LOGS).toBe('warn');
+    expect(platformLines(512)).toEqual({ lines: 0, bytes: 0 });
+  });
+
+  it('prices start, runtime-done and report as JSON events when the system logs are at info', () => {
+    const lines = platformLines(512, 'info');
 
     expect(lines.lines).toBe(3);
     expect(billedBytes(lines)).toBe(lines.bytes + 3 * EVENT_OVERHEAD_BYTES);

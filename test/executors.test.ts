@@ -7,6 +7,13 @@ import { DEFAULT_COMMAND_TIMEOUT_MS, INLINE_LIMIT_MS } from '../functions/runner
 import { runJob } from '../functions/runner/job.ts';
 import { freshStore } from './support/store.ts';
 
+/** Takes the lines written to stdout (where Relay's info lines go) into `lines` until restored. */
+const captureStdout = (lines: string[]) =>
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    lines.push(...String(chunk).split('\n').filter(Boolean));
+    return true;
+  });
+
 const shell = (id: string, payload: unknown, extra: Partial<NewJob> = {}): NewJob => ({
   queue: 'q',
   id,
@@ -94,7 +101,7 @@ describe('inline executor', () => {
   it('also writes the output as structured log lines, for CloudWatch Logs', async () => {
     vi.stubEnv('RELAY_LOG_LEVEL', 'info');
     const lines: string[] = [];
-    const spy = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+    const spy = captureStdout(lines);
     try {
       const job = await claimed(shell('loud', { command: 'echo', args: ['to cloudwatch'] }));
       await inlineExecutor({ store })(job);
@@ -117,7 +124,7 @@ describe('inline executor', () => {
   it('echoes at most the bound of a run, then says how much it left out', async () => {
     vi.stubEnv('RELAY_LOG_LEVEL', 'info');
     const lines: string[] = [];
-    const spy = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+    const spy = captureStdout(lines);
     try {
       const job = await claimed(
         shell('chatty', {

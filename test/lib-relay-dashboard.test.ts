@@ -1,7 +1,7 @@
 /**
  * The `RelayDashboard` construct: one dashboard with jobs by state and by queue, queue wait and run
  * duration, the backlog gauges, the dispatch queue and its dead letters, DynamoDB throttles and
- * errors, the functions, the API, the runner's tasks and a Logs Insights widget of recent failures.
+ * errors, claim conflicts and dispatch lag, the functions, the API, the runner’s tasks and a Logs Insights widget of recent failures.
  */
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -228,6 +228,28 @@ describe('RelayDashboard', () => {
     ]);
   });
 
+  it('graphs the claim writes that lost their race, summed per queue of this Relay', () => {
+    const { widget } = build();
+
+    expect(series(widget('Claim conflicts per queue'))).toEqual([
+      { dimensions: {}, expression: search('ClaimConflicts', 'Sum'), label: `\${PROP('Dim.queue')}` },
+    ]);
+  });
+
+  it('graphs the dispatch lag of managed jobs, p50 and p99 over all queues', () => {
+    const { widget } = build();
+
+    expect(series(widget('Dispatch lag (all queues)'))).toEqual(
+      ['p50', 'p99'].map((stat) => ({
+        namespace: 'Relay',
+        metricName: 'DispatchLag',
+        dimensions: OF_THIS_RELAY,
+        stat,
+        label: stat,
+      })),
+    );
+  });
+
   it.each([
     ['DynamoDB throttled requests', 'ThrottledRequests'],
     ['DynamoDB system errors', 'SystemErrors'],
@@ -378,7 +400,12 @@ describe('RelayDashboard', () => {
       const { widgets } = build(withoutManagedJobs);
       const titles = widgets.map((w) => w.properties.title);
 
-      for (const title of ['Dispatch queue messages', 'Oldest dispatch message age', 'Dead letters']) {
+      for (const title of [
+        'Dispatch queue messages',
+        'Oldest dispatch message age',
+        'Dispatch lag (all queues)',
+        'Dead letters',
+      ]) {
         expect(titles).not.toContain(title);
       }
       expect(titles).not.toContain('Runner tasks running');

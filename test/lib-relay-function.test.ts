@@ -1,6 +1,6 @@
 /**
  * The `RelayFunction` construct: the house defaults every Relay function gets, its own log group
- * and a role that may write only there, or, for a function whose caller keeps its output, neither;
+ * (JSON logs, without Lambda's per-invocation lines unless asked for) and a role that may write only there, or, for a function whose caller keeps its output, neither;
  * an environment that refuses a second value for a variable; and the logical IDs its resources had
  * before it was a construct of its own.
  */
@@ -44,12 +44,37 @@ describe('RelayFunction', () => {
     expect(fn.logGroup).toBeDefined();
   });
 
+  it('logs in JSON, its own lines from INFO, and of Lambda’s system logs only warnings and errors', () => {
+    const { stack, template, fn } = build();
+
+    expect(template.toJSON().Resources[logicalIdOf(stack, fn)].Properties.LoggingConfig).toMatchObject({
+      LogFormat: 'JSON',
+      ApplicationLogLevel: 'INFO',
+      SystemLogLevel: 'WARN',
+    });
+  });
+
+  it('keeps each invocation’s start, runtime-done and report events with platformLogs info', () => {
+    const { stack, template, fn } = build({ platformLogs: 'info' });
+
+    expect(template.toJSON().Resources[logicalIdOf(stack, fn)].Properties.LoggingConfig).toMatchObject({
+      LogFormat: 'JSON',
+      SystemLogLevel: 'INFO',
+    });
+  });
+
   it('without logs, has no log group and a role with no policy at all', () => {
     const { template, role, fn } = build({ logs: false });
 
     template.resourceCountIs('AWS::Logs::LogGroup', 0);
     expect(policiesOfRole(template, role)).toEqual([]);
     expect(fn.logGroup).toBeUndefined();
+  });
+
+  it('rejects platformLogs without logs, naming the fix', () => {
+    expect(() => build({ logs: false, platformLogs: 'info' })).toThrow(
+      "Fn: platformLogs is 'info', but logs is false, so Lambda's logs of it go nowhere: remove platformLogs",
+    );
   });
 
   it('rejects a log retention without logs, naming the fix', () => {

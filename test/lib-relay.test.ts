@@ -137,6 +137,16 @@ describe('Relay with managed jobs', () => {
       }
     });
 
+    it('logs every function but the executor in JSON, its own lines from INFO, none of Lambda’s per-invocation lines', () => {
+      for (const name of Object.keys(s.relay.functions).filter((n) => n !== 'executor')) {
+        expect(s.template.toJSON().Resources[s.fn(name)].Properties.LoggingConfig).toMatchObject({
+          LogFormat: 'JSON',
+          ApplicationLogLevel: 'INFO',
+          SystemLogLevel: 'WARN',
+        });
+      }
+    });
+
     it('sets the store settings on every function but the executor', () => {
       for (const name of Object.keys(s.relay.functions).filter((n) => n !== 'executor')) {
         expect(s.envOf(name)).toMatchObject({
@@ -866,6 +876,17 @@ describe('Relay props', () => {
       DeletionPolicy: 'Delete',
       Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
     });
+  });
+
+  it('keeps Lambda’s start, runtime-done and report events of every function that logs, with platformLogs info', () => {
+    const { relay, template, fn } = synth({ managedJobs: true, platformLogs: 'info' });
+    // The executor has no log group: what Lambda would write of it goes nowhere.
+    for (const name of Object.keys(relay.functions).filter((n) => n !== 'executor')) {
+      expect(template.toJSON().Resources[fn(name)].Properties.LoggingConfig).toMatchObject({
+        LogFormat: 'JSON',
+        SystemLogLevel: 'INFO',
+      });
+    }
   });
 
   it('passes retention in days and strict queues to the functions', () => {

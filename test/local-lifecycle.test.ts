@@ -366,6 +366,7 @@ describe('a shell job when the stack stops', () => {
         tableName: LOCAL_TABLE,
         dynamodbEndpoint: engine.endpoint,
         defaultShards: 4,
+        maxShards: 4,
         strictQueues: new Set(),
         retentionSeconds: 86_400,
         idempotencyTtlSeconds: 86_400,

@@ -163,7 +163,7 @@ describe('API handlers and EMF', () => {
     expect(line).toMatchObject({ queue: 'q', Claimed: [1, 1, 1] });
     expect(line.QueueWait).toHaveLength(3);
     expect(line._aws.CloudWatchMetrics[0].Metrics).toEqual([
-      { Name: 'Claimed', Unit: 'Count' },
+      { Name: 'Claimed' },
       { Name: 'QueueWait', Unit: 'Milliseconds' },
     ]);
   });

@@ -96,7 +96,7 @@ function stdoutOf(metrics: JobMetrics): string {
 const runOf = (run: Run): MetricContext => ({ job_id: run.id, run_id: run.run_id, attempt: run.attempts });
 
 describe('emfMetrics', () => {
-  it('writes one EMF line per record: namespace, both dimension sets, units and correlation keys', () => {
+  it('writes one EMF line per record: namespace, both dimension sets, the unit of each duration (a count has none) and correlation keys', () => {
     const lines: string[] = [];
     const emf = emfMetrics(
       (line) => lines.push(line),
@@ -114,10 +114,7 @@ describe('emfMetrics', () => {
           {
             Namespace: 'Relay',
             Dimensions: [['queue'], []],
-            Metrics: [
-              { Name: 'Claimed', Unit: 'Count' },
-              { Name: 'QueueWait', Unit: 'Milliseconds' },
-            ],
+            Metrics: [{ Name: 'Claimed' }, { Name: 'QueueWait', Unit: 'Milliseconds' }],
           },
         ],
       },
@@ -167,7 +164,7 @@ describe('emfMetrics', () => {
     emf.record('q', { Completed: 1, RunDuration: undefined });
 
     const line = JSON.parse(lines[0] ?? '');
-    expect(line._aws.CloudWatchMetrics[0].Metrics).toEqual([{ Name: 'Completed', Unit: 'Count' }]);
+    expect(line._aws.CloudWatchMetrics[0].Metrics).toEqual([{ Name: 'Completed' }]);
     expect(line).not.toHaveProperty('RunDuration');
   });
 

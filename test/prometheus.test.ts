@@ -76,6 +76,15 @@ describe('PrometheusMetrics', () => {
     expect(await sample('relay_dispatch_lag_seconds_sum{queue="q"}')).toBe(2);
   });
 
+  it('takes every sample of a record merged from several transitions, as EMF does', async () => {
+    prometheus.record('q', { Claimed: [1, 1, 1], QueueWait: [100, 250, 4_000], ClaimConflicts: [2] });
+
+    expect(await sample('relay_jobs_claimed_total{queue="q"}')).toBe(3);
+    expect(await sample('relay_queue_wait_seconds_count{queue="q"}')).toBe(3);
+    expect(await sample('relay_queue_wait_seconds_sum{queue="q"}')).toBe(4.35);
+    expect(await sample('relay_claim_conflicts_total{queue="q"}')).toBe(2);
+  });
+
   it("keeps the sweep's DeadJobs a gauge: its latest value, not a sum", async () => {
     prometheus.record('q', { DeadJobs: 3 });
     prometheus.record('q', { DeadJobs: 1 });

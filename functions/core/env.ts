@@ -10,6 +10,8 @@ export const Env = {
   DYNAMODB_ENDPOINT: 'RELAY_DYNAMODB_ENDPOINT',
   /** Number of index shards a new queue gets (1 means strict ordering for every queue). */
   QUEUE_SHARDS: 'RELAY_QUEUE_SHARDS',
+  /** The most shards a queue grows to when writes to it are throttled. */
+  QUEUE_MAX_SHARDS: 'RELAY_QUEUE_MAX_SHARDS',
   /** Comma-separated queue names that are created with strict ordering (one shard). */
   STRICT_QUEUES: 'RELAY_STRICT_QUEUES',
   /** Days a completed, dead or cancelled job stays readable before TTL removes it. */

@@ -55,6 +55,16 @@ const UNITS: Record<JobMetricName, Unit> = {
   [JobMetric.TASK_FAILED]: 'Count',
 };
 
+/**
+ * A metric's EMF definition. A count goes without its unit: EMF takes a missing unit as `None`, and
+ * CloudWatch only labels a series with it (no alarm or graph of Relay's names a unit), while the
+ * metric's name already says what it counts; that is 15 bytes less per count in every document.
+ * Durations keep `Milliseconds`, the scale their values are in.
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
+ */
+const definition = (name: JobMetricName) =>
+  UNITS[name] === 'Count' ? { Name: name } : { Name: name, Unit: UNITS[name] };
+
 /** Which Relay the metrics are of, and which queues get series of their own. */
 export interface MetricScope {
   /** The `relay` dimension's value. @default no `relay` dimension */
@@ -96,7 +106,7 @@ export function emfMetrics(
             {
               Namespace: METRIC_NAMESPACE,
               Dimensions: dimensionsOf(queue, scope),
-              Metrics: recorded.map(([name]) => ({ Name: name, Unit: UNITS[name] })),
+              Metrics: recorded.map(([name]) => definition(name)),
             },
           ],
         },

@@ -3,14 +3,27 @@
  * same process, so they claim at once instead of at their next re-query.
  *
  * Process-wide, keyed by table and queue: every store of a process shares it (locally the whole
- * stack is one process). It carries hints only; a woken claim still claims through DynamoDB, and a
- * claim waiting in another process finds the job at its next re-query (`long-poll.ts`).
+ * stack is one process). It carries hints only: a woken claim is handed the jobs the enqueue wrote,
+ * so it can try to claim them without reading the index first, but it still claims through
+ * DynamoDB with the claim's own condition. A claim waiting in another process finds the job at its
+ * next re-query (`long-poll.ts`).
  */
+import type { JobItem, JobRef } from './item.ts';
+import type { ItemKey } from './keys.ts';
 
-/** A waiting claim: how many jobs it asks for, and how to wake it. */
+/** A pull job just enqueued in this process, as a woken claim may try it without reading `ready`. */
+export interface ArrivedJob {
+  readonly key: ItemKey;
+  /** Its `ready` entry's partition and sort key, and its timeout: what the claim's condition checks. */
+  readonly readyPk: string;
+  readonly readySk: string;
+  readonly timeoutMs: number;
+}
+
+/** A waiting claim: how many jobs it asks for, and how to wake it with the jobs it is handed. */
 interface Waiter {
   readonly wanted: number;
-  readonly wake: () => void;
+  readonly wake: (arrived: readonly ArrivedJob[]) => void;
 }
 
 const waiters = new Map<string, Waiter[]>();
@@ -18,26 +31,58 @@ const waiters = new Map<string, Waiter[]>();
 const keyOf = (table: string, queue: string): string => `${table}\u0000${queue}`;
 
 /**
- * Wakes the claims waiting on the queue, the longest waiting first, until together they ask for
- * `count` jobs: a batch of 10 wakes one claim of 10, not ten claims that would race for it.
+ * The pull jobs among enqueued ones that a woken claim may be handed, in claim order. Only written
+ * items qualify (a bare reference says nothing of the job's `ready` entry); managed jobs are
+ * claimed by id by the dispatcher, never by a long poll.
  */
-export function announce(table: string, queue: string, count: number): void {
+export function arrivedOf(written: readonly JobRef[]): ArrivedJob[] {
+  const arrived: ArrivedJob[] = [];
+  for (const ref of written) {
+    const item = ref as Partial<JobItem>;
+    if (item.type !== undefined || typeof item.ready_pk !== 'string' || typeof item.ready_sk !== 'string')
+      continue;
+    if (typeof item.pk !== 'string' || typeof item.sk !== 'string' || typeof item.timeout_ms !== 'number')
+      continue;
+    arrived.push({
+      key: { pk: item.pk, sk: item.sk },
+      readyPk: item.ready_pk,
+      readySk: item.ready_sk,
+      timeoutMs: item.timeout_ms,
+    });
+  }
+  return arrived.sort((a, b) => a.readySk.localeCompare(b.readySk));
+}
+
+/**
+ * Wakes the claims waiting on the queue, the longest waiting first, until together they ask for
+ * `count` jobs: a batch of 10 wakes one claim of 10, not ten claims that would race for it. Each
+ * woken claim is handed its own share of `arrived`, so claims woken together do not race either.
+ */
+export function announce(
+  table: string,
+  queue: string,
+  count: number,
+  arrived: readonly ArrivedJob[] = [],
+): void {
   const key = keyOf(table, queue);
   const queued = waiters.get(key);
   if (!queued) return;
-  let left = count;
-  while (left > 0 && queued.length) {
+  let handed = 0;
+  while (handed < count && queued.length) {
     const waiter = queued.shift() as Waiter;
-    left -= waiter.wanted;
-    waiter.wake();
+    waiter.wake(arrived.slice(handed, handed + waiter.wanted));
+    handed += waiter.wanted;
   }
   if (!queued.length) waiters.delete(key);
 }
 
 /** A wait for the next enqueue on a queue, registered at once so nothing announced after is missed. */
 export interface Arrival {
-  /** Resolves on an announcement, or after `ms`, whichever comes first. */
-  until(ms: number): Promise<void>;
+  /**
+   * Resolves on an announcement with the jobs this claim is handed (none when the enqueue wrote
+   * nothing it may try directly), or after `ms` with none, whichever comes first.
+   */
+  until(ms: number): Promise<readonly ArrivedJob[]>;
   /** Stops waiting (an announcement is then passed to the next waiter). */
   cancel(): void;
 }
@@ -45,12 +90,12 @@ export interface Arrival {
 /** Registers a claim of up to `wanted` jobs waiting on a queue. */
 export function nextArrival(table: string, queue: string, wanted: number): Arrival {
   const key = keyOf(table, queue);
-  let woken = false;
+  let handed: readonly ArrivedJob[] | undefined;
   let resolve: (() => void) | undefined;
   const waiter: Waiter = {
     wanted,
-    wake: () => {
-      woken = true;
+    wake: (arrived) => {
+      handed = arrived;
       resolve?.();
     },
   };
@@ -63,18 +108,22 @@ export function nextArrival(table: string, queue: string, wanted: number): Arriv
   waiters.set(key, [...(waiters.get(key) ?? []), waiter]);
   return {
     until(ms) {
-      if (woken) return Promise.resolve();
-      return new Promise<void>((done) => {
+      if (handed) return Promise.resolve(handed);
+      return new Promise((done) => {
         const timer = setTimeout(() => {
           cancel();
-          done();
+          done([]);
         }, ms);
         resolve = () => {
           clearTimeout(timer);
-          done();
+          done(handed ?? []);
         };
       });
     },
     cancel,
   };
 }
+
+/** How many claims of this process wait on a queue: what an enqueue there would wake. */
+export const waitingClaims = (table: string, queue: string): number =>
+  waiters.get(keyOf(table, queue))?.length ?? 0;

@@ -2,6 +2,7 @@
  * Claims: a worker takes the next waiting pull jobs of a queue, and the dispatcher starts a managed
  * job by id. Both start a run with the same change (`startRun`), each fenced by its own condition.
  */
+import type { ArrivedJob } from './arrivals.ts';
 import { applied, type JobChange, startRun } from './changes.ts';
 import { dispatchable, pullJob, stillWaitingAs, timeoutAsRead } from './conditions.ts';
 import type { StoreContext } from './context.ts';
@@ -47,12 +48,18 @@ type Candidate =
  * A running job whose lease has expired is a candidate too (lazy expiry): taking it consumes a
  * retry, and one with no retry left becomes dead instead of being returned. `worker`, the
  * claimer's identity if it sent one, is kept with each run for its record (`history.ts`).
+ *
+ * `arrived` are jobs an enqueue in this process just wrote, handed to a long poll it woke: the
+ * claim tries those that are due without reading the index first (not on a `strict` queue, which
+ * always reads). It gets nothing when another claimer took them first; the caller then claims again
+ * without them.
  */
 export async function claim(
   ctx: StoreContext,
   queue: string,
   wanted: number,
   worker?: string,
+  arrived: readonly ArrivedJob[] = [],
 ): Promise<Claimed> {
   const info = await ctx.queues.find(queue);
   const settings = await ctx.queues.settings(queue);
@@ -65,11 +72,13 @@ export async function claim(
   const spread = info.ordering === 'strict' ? 1 : ctx.claims.spread(queue);
   let window = Math.min(Math.ceil((wanted * 2 + 8) * spread), MAX_CLAIM_WINDOW);
   const all = shardsOf(info);
-  let shards = spread > 1 && all.length > 1 ? [Math.floor(Math.random() * all.length)] : all;
+  const handed = info.ordering === 'strict' ? [] : dueArrivals(arrived, now);
+  let shards =
+    spread > 1 && all.length > 1 && !handed.length ? [Math.floor(Math.random() * all.length)] : all;
   const claimed: JobItem[] = [];
   const tried = new Set<string>();
   let anyLost = false;
-  let fetched = await firstCandidates(ctx, info, now, window, wanted, shards);
+  let fetched = handed.length ? handed : await firstCandidates(ctx, info, now, window, wanted, shards);
   if (fetched.length < wanted && shards !== all) {
     const others = all.filter((shard) => !shards.includes(shard));
     shards = all;
@@ -187,6 +196,19 @@ export interface ById {
 async function pausedNow(ctx: StoreContext, queue: string): Promise<boolean> {
   return (await ctx.queues.settings(queue)).paused && (await ctx.queues.settings(queue, 0)).paused;
 }
+
+/** Handed jobs that are due, as candidates in claim order. */
+const dueArrivals = (arrived: readonly ArrivedJob[], now: number): Candidate[] =>
+  arrived
+    .filter((job) => runAtOf(job.readySk) <= now)
+    .map((job) => ({
+      kind: 'ready' as const,
+      key: job.key,
+      order: job.readySk,
+      shardKey: job.readyPk,
+      readySk: job.readySk,
+      timeoutMs: job.timeoutMs,
+    }));
 
 /**
  * A claim's first read. Expired leases are not read on every claim: the sweep expires them, so a

@@ -48,6 +48,10 @@ export const queuePaused = condition('#paused = :yes', ['paused'], { ':yes': tru
 /** The queue is registered: a settings write never creates a queue item without a layout. */
 export const queueRegistered = condition('attribute_exists(#pk)', ['pk']);
 
+/** The queue still has the shards its grower read: of concurrent growers, one doubles them. */
+export const queueShardsAre = (shards: number): Condition =>
+  condition('#shards = :shards', ['shards'], { ':shards': shards });
+
 /** No item, or one whose id is free again: terminal jobs and items past retention free the id. */
 export const idFree = (nowSeconds: number): Condition =>
   or(

@@ -6,7 +6,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { monotonicFactory } from 'ulid';
 import type { StoreConfig } from '../core/config.ts';
 import type { JobMetrics } from '../core/metrics.ts';
-import { announce } from './arrivals.ts';
+import { announce, arrivedOf } from './arrivals.ts';
 import { ClaimMemory } from './claim-memory.ts';
 import { Dynamo } from './dynamo.ts';
 import { seconds } from './item.ts';
@@ -36,7 +36,9 @@ export function storeContext(
     db,
     config,
     clock,
-    metrics: new JobMetricsRecorder(metrics, (queue, count) => announce(config.tableName, queue, count)),
+    metrics: new JobMetricsRecorder(metrics, (queue, written) =>
+      announce(config.tableName, queue, written.length, arrivedOf(written)),
+    ),
     queues: new QueueRegistry(db, config, clock),
     claims: new ClaimMemory(),
     nextSeq: monotonicFactory(),

@@ -355,6 +355,22 @@ function oneBound(values: Record<string, unknown>, value: string, condition: str
 
 const nameOf = (error: unknown): string | undefined => (error as { name?: string } | undefined)?.name;
 
+/**
+ * Refusals of a write for the capacity of a partition (the table's or an index's), not the
+ * account's: as an error, and as a transaction's cancellation reason.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+ */
+const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException']);
+const THROTTLED_IN_TRANSACTION = new Set(['ProvisionedThroughputExceeded', 'ThrottlingError']);
+
+/** Whether a call failed, after the SDK's retries, because DynamoDB throttled it. */
+export function wasThrottled(error: unknown): boolean {
+  if (!(error instanceof StoreBusyError)) return false;
+  const cause = error.cause as { name?: string; CancellationReasons?: { Code?: string }[] } | undefined;
+  if (THROTTLED.has(nameOf(cause) ?? '')) return true;
+  return (cause?.CancellationReasons ?? []).some((r) => THROTTLED_IN_TRANSACTION.has(r.Code ?? ''));
+}
+
 function isBusy(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
   if (!e || typeof e !== 'object') return false;

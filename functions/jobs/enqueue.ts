@@ -6,9 +6,9 @@ import { mapLimit } from '../core/concurrency.ts';
 import { readyEntry, replacing } from './changes.ts';
 import { idFree, keyFree, replaceable, stillOurs } from './conditions.ts';
 import type { StoreContext } from './context.ts';
-import { putOf } from './dynamo.ts';
+import { putOf, wasThrottled } from './dynamo.ts';
 import { DuplicateIdempotencyKeyError, InvalidArgumentError, JobExistsError } from './errors.ts';
-import { type JobItem, keyOf, refOf, seconds, toJob, type WaitingItem } from './item.ts';
+import { type JobItem, keyOf, seconds, toJob, type WaitingItem } from './item.ts';
 import { type ItemKey, idempotencyKey, jobKey, orderKey, shardOf, shardPk } from './keys.ts';
 import type { Job, NewJob } from './model.ts';
 import { agingMsOf } from './queues.ts';
@@ -35,8 +35,8 @@ interface IdempotencyItem extends ItemKey {
  * return the existing job, and `replace` overwrite it (a running job's run is fenced out).
  */
 export async function enqueue(ctx: StoreContext, job: NewJob, mode: EnqueueMode): Promise<EnqueueResult> {
-  const result = await enqueueOne(ctx, job, mode);
-  if (result.created) ctx.metrics.enqueued([result.job]);
+  const { written, ...result } = await growingWhenThrottled(ctx, [job], () => enqueueOne(ctx, job, mode));
+  if (written) ctx.metrics.enqueued([written]);
   return result;
 }
 
@@ -49,24 +49,52 @@ export async function enqueueMany(
   jobs: readonly NewJob[],
   mode: EnqueueMode,
 ): Promise<void> {
-  if (mode === 'unique') return enqueueAllOrNothing(ctx, jobs);
-  const written: Job[] = [];
+  if (mode === 'unique') return growingWhenThrottled(ctx, jobs, () => enqueueAllOrNothing(ctx, jobs));
+  const written: JobItem[] = [];
   const failures: unknown[] = [];
   // Every job is tried before the first failure is thrown, so each job written is recorded.
   await mapLimit(dedupe(jobs, mode), 16, async (job) => {
     try {
       const result = await enqueueOne(ctx, job, mode);
-      if (result.created) written.push(result.job);
+      if (result.written) written.push(result.written);
     } catch (error) {
       failures.push(error);
     }
   });
   ctx.metrics.enqueued(written);
-  if (failures.length) throw failures[0];
+  if (failures.length) await growingWhenThrottled(ctx, jobs, () => Promise.reject(failures[0]));
+}
+
+/**
+ * Runs an enqueue; when DynamoDB throttled it, grows the shards of the queues it wrote to before
+ * failing as it would have (`QueueRegistry.grow`): the caller's retry, and every enqueue after it,
+ * spreads over twice as many index partitions.
+ */
+async function growingWhenThrottled<T>(
+  ctx: StoreContext,
+  jobs: readonly NewJob[],
+  write: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (wasThrottled(error)) {
+      // Best effort: the enqueue's own error is the answer, whether or not the layout could grow.
+      await Promise.allSettled(
+        [...new Set(jobs.map((job) => job.queue))].map((queue) => ctx.queues.grow(queue)),
+      );
+    }
+    throw error;
+  }
+}
+
+/** What `enqueueOne` wrote: the item, for the metrics and the claims waiting on its queue. */
+interface Written extends EnqueueResult {
+  readonly written?: JobItem;
 }
 
 /** `enqueue` without its metrics, so a batch records its jobs once per queue. */
-async function enqueueOne(ctx: StoreContext, job: NewJob, mode: EnqueueMode): Promise<EnqueueResult> {
+async function enqueueOne(ctx: StoreContext, job: NewJob, mode: EnqueueMode): Promise<Written> {
   if (job.idempotency_key !== undefined && mode !== 'unique') {
     throw new InvalidArgumentError('mode', 'an idempotency key is honoured only by a unique enqueue');
   }
@@ -77,7 +105,7 @@ async function enqueueOne(ctx: StoreContext, job: NewJob, mode: EnqueueMode): Pr
     mode === 'replace'
       ? await ctx.db.update<JobItem>(keyOf(item), replaceable(seconds(now)), replacing(item))
       : await ctx.db.put<JobItem>(item, idFree(seconds(now)));
-  if (written.ok) return { job: toJob(written.item), created: true };
+  if (written.ok) return { job: toJob(written.item), created: true, written: written.item };
   if (mode === 'ignore' && written.old) return { job: toJob(written.old), created: false };
   throw new JobExistsError(job.queue, job.id);
 }
@@ -88,7 +116,7 @@ async function enqueueIdempotent(
   item: JobItem,
   key: string,
   now: number,
-): Promise<EnqueueResult> {
+): Promise<Written> {
   const nowSeconds = seconds(now);
   const reservation: IdempotencyItem = {
     ...idempotencyKey(item.queue, key),
@@ -101,7 +129,7 @@ async function enqueueIdempotent(
     putOf(reservation, keyFree(nowSeconds)),
     putOf(item, idFree(nowSeconds)),
   ]);
-  if (done.ok) return { job: toJob(item), created: true };
+  if (done.ok) return { job: toJob(item), created: true, written: item };
   const [keyTaken] = done.refusals;
   if (keyTaken) {
     const holder = keyTaken.old as Partial<IdempotencyItem> | undefined;
@@ -141,7 +169,7 @@ async function enqueueAllOrNothing(ctx: StoreContext, jobs: readonly NewJob[]): 
     }
     written.push(...chunk);
   }
-  ctx.metrics.enqueued(items.map(refOf));
+  ctx.metrics.enqueued(items);
 }
 
 /** Deletes the jobs a rejected batch wrote, each only while still unclaimed (`stillOurs`). */

@@ -42,8 +42,8 @@ export type RunEnd = keyof typeof RUN_ENDS;
 export class JobMetricsRecorder {
   constructor(
     private readonly sink: JobMetrics,
-    /** Told of each queue's enqueued jobs too: it wakes the claims waiting on the queue. */
-    private readonly onEnqueued: (queue: string, count: number) => void = () => {},
+    /** Told of each queue's enqueued jobs too (items, where the enqueue has them): it wakes the claims waiting on the queue. */
+    private readonly onEnqueued: (queue: string, written: readonly JobRef[]) => void = () => {},
   ) {}
 
   /** `Enqueued` per queue; a record that counts one job names it. */
@@ -51,7 +51,7 @@ export class JobMetricsRecorder {
     const byQueue = new Map<string, JobRef[]>();
     for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
     for (const [queue, written] of byQueue) {
-      this.onEnqueued(queue, written.length);
+      this.onEnqueued(queue, written);
       const only = written.length === 1 ? written[0] : undefined;
       this.record(queue, { [JobMetric.ENQUEUED]: written.length }, only && { job_id: only.id });
     }

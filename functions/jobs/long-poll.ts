@@ -2,12 +2,12 @@
  * Long-poll claims: a claim that finds nothing waits up to `waitMs` for a job and answers as soon
  * as it claimed one.
  *
- * While it waits it does not hammer DynamoDB: an enqueue in the same process wakes it at once
- * (`arrivals.ts`), and otherwise it claims again after 1, 2, 4 and then every 8 s, so a job
- * enqueued through another process (another Lambda instance) is found within that re-query gap.
+ * While it waits it does not hammer DynamoDB: an enqueue in the same process wakes it at once and
+ * hands it the jobs it wrote, which it claims without reading the index (`arrivals.ts`). Otherwise
+ * it claims again after 1, 2, 4 and then every 8 s, so a job enqueued through another process (another Lambda instance) is found within that re-query gap.
  * An idle wait of 20 s therefore makes 5 claim attempts (docs/design.md, "Long-poll claims").
  */
-import { nextArrival } from './arrivals.ts';
+import { type ArrivedJob, nextArrival } from './arrivals.ts';
 import { type Claimed, claim } from './claim.ts';
 import type { StoreContext } from './context.ts';
 
@@ -30,10 +30,16 @@ export async function claimWaiting(
 ): Promise<Claimed> {
   const deadline = performance.now() + waitMs;
   let recheckMs = FIRST_RECHECK_MS;
+  let arrived: readonly ArrivedJob[] = [];
   for (;;) {
     // Registered before the claim reads, so an enqueue between that read and the wait still wakes it.
     const arrival = nextArrival(ctx.config.tableName, queue, wanted);
-    const got = await claim(ctx, queue, wanted, worker);
+    let got = await claim(ctx, queue, wanted, worker, arrived);
+    // The jobs it was handed went to another claimer: the queue may hold others, so read it.
+    if (arrived.length && !got.jobs.length && got.retryAfterMs === undefined) {
+      got = await claim(ctx, queue, wanted, worker);
+    }
+    arrived = [];
     const left = deadline - performance.now();
     if (got.jobs.length || left <= 0 || (got.retryAfterMs ?? 0) >= left) {
       arrival.cancel();
@@ -44,7 +50,7 @@ export async function claimWaiting(
       await sleep(got.retryAfterMs);
       continue;
     }
-    await arrival.until(Math.min(recheckMs, left));
+    arrived = await arrival.until(Math.min(recheckMs, left));
     recheckMs = Math.min(recheckMs * 2, MAX_RECHECK_MS);
   }
 }

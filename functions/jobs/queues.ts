@@ -9,12 +9,21 @@
  * bound (1 RRU), never one per claim.
  */
 import type { StoreConfig } from '../core/config.ts';
-import { queueNotPaused, queuePaused, queueRegistered, queueUnregistered } from './conditions.ts';
+import {
+  queueNotPaused,
+  queuePaused,
+  queueRegistered,
+  queueShardsAre,
+  queueUnregistered,
+} from './conditions.ts';
 import type { Dynamo } from './dynamo.ts';
 import type { Change, Condition } from './expressions.ts';
 import { type ItemKey, QUEUES_PK, queueKey } from './keys.ts';
 
-/** How a queue's indexes are laid out; fixed when the queue is first used. */
+/**
+ * How a queue's indexes are laid out, chosen when the queue is first used. `ordering` never
+ * changes; `shards` only grows (`QueueRegistry.grow`), and a job keeps the shard it was enqueued in.
+ */
 export interface QueueInfo {
   readonly queue: string;
   readonly shards: number;
@@ -106,19 +115,20 @@ export class QueueRegistry {
     return create ? this.register(queue) : this.find(queue);
   }
 
-  /** The layout of a registered queue; `undefined` for a queue never used. */
+  /**
+   * The layout of a registered queue; `undefined` for a queue never used. It is read with the
+   * settings, so it is at most `SETTINGS_MAX_AGE_MS` old: a reader meets the shards a queue grew
+   * within that bound. An enqueue that used fewer shards than the queue has wrote to one of them, so
+   * it is never wrong, only less spread.
+   */
   async find(queue: string): Promise<QueueInfo | undefined> {
-    const cached = this.known.get(queue);
-    if (cached) return cached;
-    const found = await this.db.get<QueueItem>(queueKey(queue));
-    if (!found) return undefined;
-    this.remember(found);
-    return infoOf(found);
+    await this.settings(queue);
+    return this.known.get(queue);
   }
 
   /** The queue's layout, registering the queue if this is its first use. */
   async register(queue: string): Promise<QueueInfo> {
-    const known = await this.find(queue);
+    const known = this.known.get(queue) ?? (await this.find(queue));
     if (known) return known;
     const strict = this.config.strictQueues.has(queue) || this.config.defaultShards === 1;
     const fresh: QueueInfo = {
@@ -195,6 +205,26 @@ export class QueueRegistry {
       },
     };
     return this.change(queue, queueRegistered, change);
+  }
+
+  /**
+   * Doubles the queue's shards, up to `maxShards`, after a write of one of its jobs was throttled:
+   * each shard's index partitions take about 1,000 writes/s (docs/design.md, "Writes per job and
+   * ceilings"), so jobs enqueued from now on spread over twice as many. Jobs already enqueued keep
+   * their shard. One conditional write; of concurrent growers that read the same layout, one wins
+   * and the others take its result. A `strict` queue keeps its one shard.
+   */
+  async grow(queue: string): Promise<QueueInfo | undefined> {
+    const info = this.known.get(queue) ?? (await this.find(queue));
+    if (!info || info.ordering === 'strict') return info;
+    const shards = Math.min(info.shards * 2, this.config.maxShards);
+    if (shards <= info.shards) return info;
+    const written = await this.db.update<QueueItem>(queueKey(queue), queueShardsAre(info.shards), {
+      set: { shards },
+    });
+    const item = written.ok ? written.item : written.old;
+    if (item) this.remember(item);
+    return this.known.get(queue);
   }
 
   /** The queue with its settings as stored; `undefined` for a queue never used. */

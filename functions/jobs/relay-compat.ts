@@ -19,7 +19,7 @@ import { dedupe, type EnqueueMode, newItem } from './enqueue.ts';
 import { InvalidArgumentError, JobExistsError, JobNotFoundError } from './errors.ts';
 import { and } from './expressions.ts';
 import { recorded } from './history.ts';
-import { isRunning, type JobItem, keyOf, refOf, seconds, toJob } from './item.ts';
+import { isRunning, type JobItem, keyOf, seconds, toJob } from './item.ts';
 import { jobKey } from './keys.ts';
 import type { Job, NewJob } from './model.ts';
 import { completed, endRun } from './runs.ts';
@@ -48,7 +48,7 @@ export async function reschedule(ctx: StoreContext, job: NewJob, runId?: string)
     : await ctx.db.update<JobItem>(keyOf(item), and(runFence(runId), pullJob), replacing(item));
   if (!written.ok) throw runFenceFailure(written.old, job, runId, ctx.clock());
   if (ours) ctx.metrics.runEnded(run, 'completed', now);
-  ctx.metrics.enqueued([refOf(item)]);
+  ctx.metrics.enqueued([item]);
   return toJob(written.item);
 }
 
@@ -98,7 +98,7 @@ export async function replaceRun(
   if (done.ok) {
     // The fence held, so the run read after its claim is this very run.
     if (run?.run_id === runId) ctx.metrics.runEnded(run, 'completed', now);
-    ctx.metrics.enqueued(items.map(refOf));
+    ctx.metrics.enqueued(items);
     return true;
   }
   const fenceAt = selfAt === -1 ? 0 : selfAt;

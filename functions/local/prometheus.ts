@@ -73,15 +73,22 @@ export class PrometheusMetrics implements JobMetrics {
     ) as Record<JobMetricName, Instrument>;
   }
 
+  /**
+   * Each value of a metric is a sample of its own, as in EMF: a record merged from several
+   * transitions (core/metric-batch.ts) counts, observes or sets every one of them.
+   */
   record(queue: string, values: MetricValues): void {
-    for (const [emf, value] of Object.entries(values) as [JobMetricName, number | undefined][]) {
+    for (const [emf, value] of Object.entries(values) as [JobMetricName, MetricValues[JobMetricName]][]) {
       if (value === undefined) continue;
       const instrument = this.instruments[emf];
       const labels = { [QUEUE_DIMENSION]: queue };
-      const scaled = PROMETHEUS_NAMES[emf].name.endsWith('_seconds') ? value / 1000 : value;
-      if (instrument instanceof Counter) instrument.inc(labels, scaled);
-      else if (instrument instanceof Histogram) instrument.observe(labels, scaled);
-      else instrument.set(labels, scaled);
+      const seconds = PROMETHEUS_NAMES[emf].name.endsWith('_seconds');
+      for (const sample of typeof value === 'number' ? [value] : value) {
+        const scaled = seconds ? sample / 1000 : sample;
+        if (instrument instanceof Counter) instrument.inc(labels, scaled);
+        else if (instrument instanceof Histogram) instrument.observe(labels, scaled);
+        else instrument.set(labels, scaled);
+      }
     }
   }
 

@@ -30,7 +30,13 @@ export interface TestStore {
 
 /** A fresh table in the shared DynamoDB Local, and a store over it (recording to `metrics`, if given). */
 export async function freshStore(
-  options: { clock?: () => number; shards?: number; strictQueues?: string[]; metrics?: JobMetrics } = {},
+  options: {
+    clock?: () => number;
+    shards?: number;
+    maxShards?: number;
+    strictQueues?: string[];
+    metrics?: JobMetrics;
+  } = {},
 ): Promise<TestStore> {
   const endpoint = inject('dynamodbEndpoint');
   const raw = dynamoClient(endpoint);
@@ -41,6 +47,7 @@ export async function freshStore(
     tableName,
     dynamodbEndpoint: endpoint,
     defaultShards: options.shards ?? 4,
+    maxShards: options.maxShards ?? Math.max(16, options.shards ?? 4),
     strictQueues: new Set(options.strictQueues ?? []),
     retentionSeconds: 7 * 86_400,
     idempotencyTtlSeconds: 86_400,

@@ -5,7 +5,8 @@
  *
  * It is a proxy: Lambda's INIT also starts the runtime and fetches the code, and its CPU share
  * depends on the memory size. The bundles are built as `RelayFunction` (lib/relay-function.ts)
- * builds them: ESM, minified, source maps, the `createRequire` banner, the AWS SDK bundled; and
+ * builds them: ESM, minified, source maps (without the sources, and not loaded at start), the
+ * `createRequire` banner, the AWS SDK bundled; and
  * once more with `@aws-sdk/*` left to the runtime (CDK's default), the figures that chose it.
  */
 import { spawn } from 'node:child_process';
@@ -158,8 +159,7 @@ function lambdaEnv(ctx: BenchContext): NodeJS.ProcessEnv {
   const { stack } = ctx;
   return {
     PATH: process.env.PATH,
-    // RelayFunction sets it: stack traces point at the sources.
-    NODE_OPTIONS: '--enable-source-maps',
+    // No NODE_OPTIONS, as on Lambda: without `--enable-source-maps`, the map waits for a logged stack.
     AWS_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
@@ -193,6 +193,7 @@ async function bundle(dir: string, name: string, sdk: SdkSource) {
     target: TARGET,
     minify: true,
     sourcemap: true,
+    sourcesContent: false,
     external: sdk === 'external' ? ['@aws-sdk/*'] : [],
     banner: {
       js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
@@ -320,11 +321,12 @@ export const bench: Bench = async (ctx) => {
     ),
     '',
     `**How measured.** Each entry in functions/handlers/ is bundled with esbuild as \`RelayFunction\``,
-    `builds it (ESM, minified, source maps, the \`createRequire\` banner), twice: with \`@aws-sdk/*\``,
+    `builds it (ESM, minified, a source map beside it, the \`createRequire\` banner), twice: with \`@aws-sdk/*\``,
     'external (the copy in Lambda’s runtime) and with the SDK bundled (what `RelayFunction` deploys),',
     `with target \`${TARGET}\` for the Node.js ${process.versions.node} that runs it (Lambda: node24).`,
     '“Own code + zod” is what the minified bundle holds of Relay’s sources and zod (esbuild’s',
-    'metafile), the part held under 200 KiB. Each run is a fresh `node --enable-source-maps` process',
+    'metafile), the part held under 200 KiB. Each run is a fresh `node` process (without',
+    '`--enable-source-maps`, as on Lambda: the map is read only to decode a logged stack)',
     'that imports the bundle (an external SDK from the repository’s node_modules, as Lambda’s runtime',
     'provides it) and handles one event against the local stack’s DynamoDB and SQS (an empty table of',
     `its own, so every run does the same work); the figures are medians of ${runs} runs of each variant,`,

@@ -122,14 +122,16 @@ export class RelayFunction extends Construct implements IWorkload {
       memorySize: props.memorySize ?? 512,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       ...(this.logGroup && logging(this.logGroup, props.platformLogs ?? DEFAULT_PLATFORM_LOGS)),
-      // Stack traces point at the TypeScript sources.
-      environment: { NODE_OPTIONS: '--enable-source-maps' },
       bundling: {
         format: OutputFormat.ESM,
         target: 'node24',
         minify: true,
+        // The map ships beside the bundle, without the sources, and without `--enable-source-maps`:
+        // Node.js would parse it at every cold start. Logged stacks are decoded with it only when
+        // one is logged (functions/core/source-stack.ts).
         sourceMap: true,
         sourceMapMode: SourceMapMode.DEFAULT,
+        sourcesContent: false,
         // ESM has no `require`; bundled CommonJS dependencies still call it for Node built-ins.
         banner:
           "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",

@@ -1,6 +1,6 @@
 // What each Lambda function of a synthesized Relay stack bundles: read from the cloud assembly
 // (`cdk.out`), using esbuild's metafile that RelayFunction asks for.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Packages that must never reach a function bundle: infrastructure and development tools. */
@@ -74,6 +74,15 @@ export interface FunctionBundle {
   readonly externals: string[];
   /** The files of the function's asset besides the bundle and its source map and metafile. */
   readonly extraFiles: string[];
+  /** The source map beside the bundle: how many sources it names, and whether it holds their text. */
+  readonly sourceMap?: { readonly sources: number; readonly withSourcesContent: boolean };
+}
+
+function sourceMapIn(dir: string): FunctionBundle['sourceMap'] {
+  const file = join(dir, 'index.mjs.map');
+  if (!existsSync(file)) return undefined;
+  const map = JSON.parse(readFileSync(file, 'utf8')) as { sources: string[]; sourcesContent?: unknown[] };
+  return { sources: map.sources.length, withSourcesContent: Boolean(map.sourcesContent?.some(Boolean)) };
 }
 
 interface TemplateResource {
@@ -116,6 +125,7 @@ export function functionBundles(assemblyDir: string, stackName: string): Functio
       extraFiles: readdirSync(dir)
         .filter((file) => !/^index\.(mjs|mjs\.map|meta\.json)$/.test(file))
         .sort(),
+      sourceMap: sourceMapIn(dir),
     });
   }
   return bundles.sort((a, b) => a.path.localeCompare(b.path));

@@ -130,6 +130,14 @@ describe('RelayFunction', () => {
     );
   });
 
+  // Node.js would parse the bundle's whole source map at every cold start; logged stacks are
+  // decoded with it only when logged (test/source-stack.test.ts).
+  it('starts Node.js without --enable-source-maps', () => {
+    const { stack, template, fn } = build();
+
+    expect(environmentOf(template, logicalIdOf(stack, fn))).not.toHaveProperty('NODE_OPTIONS');
+  });
+
   it('sets a variable once, and again only to the same value', () => {
     const stack = new Stack(appWithoutBundling(), 'Test');
     const fn = new RelayFunction(stack, 'Fn', base);

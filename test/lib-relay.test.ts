@@ -152,7 +152,6 @@ describe('Relay with managed jobs', () => {
         expect(s.envOf(name)).toMatchObject({
           [Env.TABLE_NAME]: { Ref: s.id(s.relay.table.table) },
           [Env.RETENTION_DAYS]: '7',
-          NODE_OPTIONS: '--enable-source-maps',
         });
       }
     });

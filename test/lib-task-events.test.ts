@@ -61,13 +61,7 @@ describe('TaskEvents', () => {
     const { template, fn } = build();
 
     expect(Object.keys(environmentOf(template, fn)).sort()).toEqual(
-      [
-        Env.DISPATCH_DLQ_URL,
-        Env.DISPATCH_QUEUE_URL,
-        Env.RETENTION_DAYS,
-        Env.TABLE_NAME,
-        'NODE_OPTIONS',
-      ].sort(),
+      [Env.DISPATCH_DLQ_URL, Env.DISPATCH_QUEUE_URL, Env.RETENTION_DAYS, Env.TABLE_NAME].sort(),
     );
   });
 

@@ -96,6 +96,14 @@ describe.each(SYNTHS)('npm run synth: $name', ({ args, functions, images }) => {
     expect(bundle('JobRoutes')).toBeDefined();
   });
 
+  // Logged stacks are decoded with it (functions/core/source-stack.ts), which needs no sources' text.
+  it('ships a source map beside every bundle, without the sources’ text', () => {
+    for (const b of bundles) {
+      expect(b.sourceMap?.sources, b.path).toBeGreaterThan(0);
+      expect(b.sourceMap?.withSourcesContent, b.path).toBe(false);
+    }
+  });
+
   it('keeps every bundle under 1 MiB, and Relay’s own code and zod in it under 200 KiB', () => {
     for (const b of bundles) {
       expect(b.bytes, b.path).toBeLessThan(1024 * 1024);

@@ -158,10 +158,13 @@ const literalScore = (path: string) =>
     .map((p, i) => (p.startsWith('{') ? 0 : 2 ** (16 - i)))
     .reduce((a, b) => a + b, 0);
 
-/** Every route, most specific first: literal segments win over parameters (as in API Gateway). */
-const COMPILED: readonly CompiledRoute[] = [...ROUTES]
-  .sort((a, b) => literalScore(b.path) - literalScore(a.path))
-  .map((route) => ({ route, segments: route.path.split('/').slice(1) }));
+/**
+ * Every route, most specific first: literal segments win over parameters (as in API Gateway). Each
+ * score is computed once, not at every comparison: this runs at every cold start.
+ */
+const COMPILED: readonly CompiledRoute[] = ROUTES.map((route) => ({ route, score: literalScore(route.path) }))
+  .sort((a, b) => b.score - a.score)
+  .map(({ route }) => ({ route, segments: route.path.split('/').slice(1) }));
 
 function matchPath(want: readonly string[], parts: readonly string[]): Record<string, string> | undefined {
   if (want.length !== parts.length) return undefined;

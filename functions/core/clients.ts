@@ -143,6 +143,19 @@ export function documentClient(endpoint?: string): DynamoDBDocumentClient {
   });
 }
 
+/**
+ * A client built at its first call: for one that only some requests use (SQS for a managed job's
+ * hint, ECS to stop a runner task), so a cold start that needs none does not build it.
+ */
+export function lazyClient<C extends { send(...args: never[]): unknown }>(make: () => C): Pick<C, 'send'> {
+  let client: C | undefined;
+  const send = (...args: never[]) => {
+    client ??= make();
+    return client.send(...args);
+  };
+  return { send: send as C['send'] };
+}
+
 export function sqsClient(endpoint?: string): SQSClient {
   return hooked(withoutSdkLogging(new SQSClient(awsClientConfig(endpoint))), 'SQS');
 }

@@ -9,6 +9,8 @@
  * `level` (and its `timestamp`, the key the Node.js runtime uses) to filter it.
  * https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
  */
+import { sourceMappedStack } from './source-stack.ts';
+
 type Level = 'debug' | 'info' | 'warn' | 'error';
 
 const quiet = () => process.env.RELAY_LOG_LEVEL === 'silent';
@@ -19,8 +21,12 @@ export function log(level: Level, message: string, fields: Record<string, unknow
   (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(`${line}\n`);
 }
 
-/** An error's name, message and stack, for the logs only. */
+/** An error's name, message and stack (its frames in the sources, see source-stack.ts), for the logs only. */
 export const describeError = (error: unknown) =>
   error instanceof Error
-    ? { error: error.name, error_message: error.message, stack: error.stack }
+    ? {
+        error: error.name,
+        error_message: error.message,
+        stack: error.stack && sourceMappedStack(error.stack),
+      }
     : { error: String(error) };

@@ -46,7 +46,7 @@ export function delaySeconds(runAt: number, now: number): number {
 
 export class DispatchQueue {
   constructor(
-    readonly client: SQSClient,
+    readonly client: Pick<SQSClient, 'send'>,
     readonly queueUrl: string,
     readonly deadLetterUrl: string,
   ) {}

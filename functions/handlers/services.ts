@@ -6,7 +6,7 @@
 import { commandSettingsFromEnv } from '../api/commands.ts';
 import { type ApiContext, contextFor } from '../api/context.ts';
 import { openApiFile } from '../api/openapi-source.ts';
-import { documentClient, ecsClient, sqsClient } from '../core/clients.ts';
+import { documentClient, ecsClient, lazyClient, sqsClient } from '../core/clients.ts';
 import { readConfig } from '../core/config.ts';
 import { Env } from '../core/env.ts';
 import { metricsFromEnv } from '../core/metrics.ts';
@@ -34,16 +34,28 @@ export function dispatchFromEnv(env: NodeJS.ProcessEnv = process.env): DispatchQ
     const deadLetterUrl = env[Env.DISPATCH_DLQ_URL];
     dispatch =
       queueUrl && deadLetterUrl
-        ? new DispatchQueue(sqsClient(env[Env.SQS_ENDPOINT]), queueUrl, deadLetterUrl)
+        ? new DispatchQueue(
+            lazyClient(() => sqsClient(env[Env.SQS_ENDPOINT])),
+            queueUrl,
+            deadLetterUrl,
+          )
         : null;
   }
   return dispatch ?? undefined;
 }
 
-/** Stops runner tasks, where managed jobs run on Fargate (the stack sets the cluster). */
+let stopper: TaskStopper | null | undefined;
+
+/**
+ * Stops runner tasks, where managed jobs run on Fargate (the stack sets the cluster). One per
+ * process, whose ECS client is built by the first stop: most invocations stop no task.
+ */
 export function stopperFromEnv(env: NodeJS.ProcessEnv = process.env): TaskStopper | undefined {
-  const cluster = env[Env.RUNNER_CLUSTER];
-  return cluster ? ecsStopper(ecsClient(), cluster) : undefined;
+  if (stopper === undefined) {
+    const cluster = env[Env.RUNNER_CLUSTER];
+    stopper = cluster ? ecsStopper(lazyClient(ecsClient), cluster) : null;
+  }
+  return stopper ?? undefined;
 }
 
 /** The commands each queue may run (`RELAY_ALLOWED_COMMANDS`), read once. */

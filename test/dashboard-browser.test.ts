@@ -5,12 +5,20 @@
  * written too (to docs/ with RELAY_DASHBOARD_SCREENSHOTS=1, for the README).
  */
 import path from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboardProxy } from '../functions/cli/dashboard-proxy.ts';
 import { RelayApiError, RelayClient } from '../functions/sdk/client.ts';
 import { startTestApi, type TestApi } from './support/api.ts';
-import { screenshots, startBrowser, type TestBrowser } from './support/browser.ts';
+import {
+  accessibilityViolations,
+  screenshots,
+  startBrowser,
+  type TestBrowser,
+  VIEWPORTS,
+} from './support/browser.ts';
+
+type Viewport = (typeof VIEWPORTS)[keyof typeof VIEWPORTS];
 
 let browser: TestBrowser;
 let api: TestApi;
@@ -59,9 +67,10 @@ async function seed(): Promise<void> {
   });
 }
 
-async function open(hash: string): Promise<Page> {
+async function open(hash: string, viewport: Viewport = VIEWPORTS.desktop): Promise<Page> {
   const page = await browser.context.newPage();
   page.on('dialog', (dialog) => void dialog.accept());
+  await page.setViewportSize(viewport);
   await page.goto(`${api.url}/dashboard/${hash}`);
   return page;
 }
@@ -81,6 +90,37 @@ const statusOf = async (queue: string, id: string) => {
     throw error;
   }
 };
+
+/** Each page, and a row that shows it has loaded. */
+const PAGES = [
+  ['queues', '#/queues', 'tr[data-queue="reports"]'],
+  ['jobs list', '#/jobs', 'tr[data-job]'],
+  ['job with runs', '#/jobs/emails/mail-1', 'tr[data-run]'],
+  ['dead-letter', '#/dlq/emails', 'tr[data-job="bounce-1"]'],
+  ['schedules', '#/schedules', 'tr[data-schedule="nightly-report"]'],
+] as const;
+
+// Colours are the same at every width, so each scheme is checked at one of them.
+describe.each([
+  ['a desktop (1280 px, light)', VIEWPORTS.desktop, 'light'],
+  ['a phone (390 px, dark)', VIEWPORTS.phone, 'dark'],
+] as const)('every page on %s', (_, viewport, colorScheme) => {
+  it.each(PAGES)(
+    'the %s page has no accessibility violation and no sideways scroll',
+    async (_, hash, row) => {
+      const page = await open(hash, viewport);
+      await page.emulateMedia({ colorScheme });
+      await page.locator(row).first().waitFor();
+
+      expect(await accessibilityViolations(page)).toEqual([]);
+      const pageWidth = await page
+        .locator('html')
+        .evaluate((html) => html.ownerDocument.scrollingElement?.scrollWidth);
+      expect(pageWidth).toBeLessThanOrEqual(viewport.width);
+      await page.close();
+    },
+  );
+});
 
 describe('the queues page', () => {
   it('shows each queue’s depth by status as the API reports it', async () => {
@@ -108,6 +148,21 @@ describe('the queues page', () => {
     await page.getByRole('button', { name: 'Resume reports' }).click();
     await expect.poll(async () => (await client.stats('reports')).paused).toBe(false);
     await page.getByRole('button', { name: 'Pause reports' }).waitFor();
+    await page.close();
+  });
+
+  it('on a phone, shows a queue’s counts and its Pause button without scrolling sideways', async () => {
+    const page = await open('#/queues', VIEWPORTS.phone);
+    const row = page.locator('tr[data-queue="emails"]');
+    await row.waitFor();
+
+    const dead = row.locator('td[data-count="dead"]');
+    for (const shown of [dead, row.getByRole('button', { name: 'Pause' })]) {
+      const box = await shown.boundingBox();
+      expect(box && box.x + box.width).toBeLessThanOrEqual(VIEWPORTS.phone.width);
+    }
+    // Each cell is a line of its card, named after its column.
+    expect([await dead.getAttribute('data-label'), await dead.innerText()]).toEqual(['Dead', '3']);
     await page.close();
   });
 });
@@ -204,6 +259,48 @@ describe('the schedules page', () => {
 
     await page.getByRole('button', { name: 'Pause schedule nightly-report' }).click();
     await expect.poll(async () => (await client.schedule('nightly-report')).paused).toBe(true);
+    await page.close();
+  });
+});
+
+/** Presses Tab until `target` has the focus (as a keyboard user would reach it), then shows its ring. */
+async function tabTo(page: Page, target: Locator): Promise<string> {
+  for (let presses = 0; presses < 40; presses++) {
+    if (await target.evaluate((element) => element === element.ownerDocument.activeElement)) {
+      return target.evaluate((element) => {
+        const style = element.ownerDocument.defaultView?.getComputedStyle(element);
+        return `${style?.outlineStyle} ${style?.outlineWidth}`;
+      });
+    }
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`Tab never reached ${target}`);
+}
+
+describe('the keyboard', () => {
+  it('reaches every main action with Tab, works it with Enter, and shows where the focus is', async () => {
+    const page = await open('#/queues');
+    await page.locator('tr[data-queue="reports"]').waitFor();
+
+    expect(await tabTo(page, page.getByRole('button', { name: 'Pause reports' }))).toBe('solid 3px');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await client.stats('reports')).paused).toBe(true);
+    await tabTo(page, page.getByRole('button', { name: 'Resume reports' }));
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await client.stats('reports')).paused).toBe(false);
+
+    await tabTo(page, page.getByRole('link', { name: 'Jobs', exact: true }));
+    await page.keyboard.press('Enter');
+    expect(await tabTo(page, page.getByRole('link', { name: 'mail-2' }))).toBe('solid 3px');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Job mail-2 in emails' }).waitFor();
+
+    await tabTo(page, page.getByRole('button', { name: 'Cancel job' }));
+    await page.keyboard.press('Enter');
+    await expect.poll(() => statusOf('emails', 'mail-2')).toBe('cancelled');
+    await tabTo(page, page.getByRole('button', { name: 'Retry job' }));
+    await page.keyboard.press('Enter');
+    await expect.poll(() => statusOf('emails', 'mail-2')).toBe('pending');
     await page.close();
   });
 });

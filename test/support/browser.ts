@@ -4,10 +4,11 @@
  * here is closed: without the flags that stop its background services, Chromium stalls on refused
  * connections.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.RELAY_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -20,6 +21,12 @@ const FLAGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
+
+/** The viewports the dashboard is checked at: the issue's 1280 px desktop, and a phone's. */
+export const VIEWPORTS = {
+  desktop: { width: 1280, height: 800 },
+  phone: { width: 390, height: 844 },
+} as const;
 
 export interface TestBrowser {
   readonly context: BrowserContext;
@@ -36,7 +43,7 @@ export async function startBrowser(): Promise<TestBrowser> {
     executablePath: CHROMIUM,
     headless: true,
     args: FLAGS,
-    viewport: { width: 1280, height: 800 },
+    viewport: VIEWPORTS.desktop,
   });
   return {
     context,
@@ -57,4 +64,24 @@ export function screenshots(): { readonly dir: string; dispose(): void } {
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'relay-screenshots-'));
   return { dir, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** axe-core's WCAG 2.0, 2.1 and 2.2 level A and AA rules, and its best practices (unique landmarks…). */
+const RULES = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'];
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * The page's WCAG A/AA (and best-practice) violations as axe-core finds them, one `rule: target, target…` line each, so
+ * a failing assertion names the rule and the elements. axe is evaluated through the DevTools
+ * protocol, which the page's Content-Security-Policy (scripts from its own origin only) leaves alone.
+ */
+export async function accessibilityViolations(page: Page): Promise<string[]> {
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async (tags) => {
+    const axe = (globalThis as unknown as { axe: typeof import('axe-core') }).axe;
+    const result = await axe.run({ runOnly: { type: 'tag', values: tags } });
+    return result.violations.map((v) => ({ id: v.id, targets: v.nodes.map((n) => n.target.join(' ')) }));
+  }, RULES);
+  return violations.map((v) => `${v.id}: ${v.targets.join(', ')}`);
 }

@@ -72,7 +72,7 @@ export function JobsPage({ client, query }: { client: RelayClient; query: JobsQu
       {data && data.jobs.length === 0 && <p>No jobs match.</p>}
       {data && data.jobs.length > 0 && (
         <Table
-          label="Jobs"
+          label="Job list"
           columns={['Job', 'Queue', 'Status', 'Attempts', 'Created', 'Updated', 'Last error']}
         >
           {data.jobs.map((job) => (
@@ -96,7 +96,7 @@ export function JobsPage({ client, query }: { client: RelayClient; query: JobsQu
           ))}
         </Table>
       )}
-      <nav class="pager" aria-label="Pages">
+      <nav class="pager" aria-label="Job list pages">
         <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
           Newer
         </button>

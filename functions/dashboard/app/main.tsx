@@ -4,7 +4,7 @@
  * loopback, or `relay dashboard`'s URL opened without its fragment), the page asks the user for it.
  */
 import { render } from 'preact';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { clientFor, initialToken, needsToken, saveToken } from './api.ts';
 import { DlqPage } from './dlq.tsx';
 import { JobPage } from './job.tsx';
@@ -76,6 +76,8 @@ function App() {
   // Probes the API: a 401 here means the token is missing or wrong. Schedules show once they exist.
   const probe = usePoll(() => client.schedules(), 30_000, `probe:${token}`);
   const hasSchedules = (probe.data?.schedules.length ?? 0) > 0 || route.page === 'schedules';
+  const key = `${route.page}/${route.parts.join('/')}?${JSON.stringify(route.query)}`;
+  useFocusOnNavigation(key);
 
   if (needsToken(probe.error)) {
     return (
@@ -89,7 +91,6 @@ function App() {
       </main>
     );
   }
-  const key = `${route.page}/${route.parts.join('/')}?${JSON.stringify(route.query)}`;
   return (
     <>
       <header>
@@ -107,6 +108,19 @@ function App() {
       </main>
     </>
   );
+}
+
+/**
+ * Moves the focus to the new page's `main` when the route changes (not on the first page), as the
+ * link or button that led there is gone: keyboard and screen-reader users go on from the page's
+ * top instead of from the start of the document.
+ */
+function useFocusOnNavigation(route: string) {
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) first.current = false;
+    else document.getElementById('main')?.focus();
+  }, [route]);
 }
 
 function Page({ route, client }: { route: Route; client: ReturnType<typeof clientFor> }) {

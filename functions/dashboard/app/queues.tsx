@@ -38,7 +38,7 @@ export function QueuesPage({ client }: { client: RelayClient }) {
       {data?.length === 0 && <p>No queues yet: submit a job and its queue appears here.</p>}
       {data && data.length > 0 && (
         <Table
-          label="Queues"
+          label="Queues by status"
           columns={[
             'Queue',
             'Pending',

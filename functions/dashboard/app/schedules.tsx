@@ -12,7 +12,7 @@ export function SchedulesPage({ client }: { client: RelayClient }) {
       {data?.schedules.length === 0 && <p>No schedules.</p>}
       {data && data.schedules.length > 0 && (
         <Table
-          label="Schedules"
+          label="Schedule list"
           columns={['Schedule', 'Cron', 'Queue', 'Kind', 'Next fire', 'Last job', 'State']}
         >
           {data.schedules.map((s) => (

@@ -1,6 +1,6 @@
 /** Small pieces every page uses: links, status badges, times, errors and action buttons. */
 import type { ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { describe } from './api.ts';
 
 /** A link to a page of the dashboard (hash routes: the server serves one page). */
@@ -101,8 +101,12 @@ export function Action(props: {
   );
 }
 
-/** A table with a header row of `columns`, that scrolls sideways on a narrow screen instead of squeezing them. */
-export const Table = ({
+/**
+ * A table with a header row of `columns`. Where it is wider than the screen it scrolls sideways
+ * inside its own region, which then takes keyboard focus so arrow keys can scroll it; on a phone
+ * each row becomes a card of `column: value` lines, so each cell carries its column's name.
+ */
+export function Table({
   label,
   columns,
   children,
@@ -110,19 +114,39 @@ export const Table = ({
   label: string;
   columns: string[];
   children: ComponentChildren;
-}) => (
-  <section class="table-wrap" aria-label={label}>
-    <table>
-      <thead>
-        <tr>
-          {columns.map((name) => (
-            <th key={name} scope="col">
-              {name}
-            </th>
-          ))}
-        </tr>
-      </thead>
-      <tbody>{children}</tbody>
-    </table>
-  </section>
-);
+}) {
+  const wrap = useRef<HTMLElement>(null);
+  const table = useRef<HTMLTableElement>(null);
+  const [scrolls, setScrolls] = useState(false);
+  // After every render, as rows come and go with each poll.
+  useLayoutEffect(() => {
+    for (const row of table.current?.tBodies[0]?.rows ?? []) {
+      for (const cell of row.cells) cell.dataset.label = columns[cell.cellIndex] ?? '';
+    }
+  });
+  useEffect(() => {
+    const region = wrap.current;
+    if (!region || !table.current) return;
+    const measure = () => setScrolls(region.scrollWidth > region.clientWidth);
+    const observer = new ResizeObserver(measure);
+    observer.observe(region);
+    observer.observe(table.current);
+    return () => observer.disconnect();
+  }, []);
+  return (
+    <section class="table-wrap" aria-label={label} ref={wrap} tabIndex={scrolls ? 0 : undefined}>
+      <table ref={table}>
+        <thead>
+          <tr>
+            {columns.map((name) => (
+              <th key={name} scope="col">
+                {name}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </section>
+  );
+}

@@ -18,6 +18,7 @@ import { build } from 'esbuild';
 import { dynamoClient, LOCAL_CREDENTIALS, LOCAL_REGION } from '../functions/core/clients.ts';
 import { Env } from '../functions/core/env.ts';
 import { ensureTable } from '../functions/jobs/table.ts';
+import { LAMBDA_ALIASES } from '../lib/lambda-bundling.ts';
 import { outputBytesByPackage, ownCodeBytes } from '../scripts/bundles.ts';
 import type { Bench, BenchContext } from './section.ts';
 import { percentiles, round, table } from './stats.ts';
@@ -195,6 +196,7 @@ async function bundle(dir: string, name: string, sdk: SdkSource) {
     sourcemap: true,
     sourcesContent: false,
     external: sdk === 'external' ? ['@aws-sdk/*'] : [],
+    alias: sdk === 'bundled' ? { ...LAMBDA_ALIASES } : {},
     banner: {
       js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
     },

@@ -21,6 +21,7 @@ import { type ILogGroup, LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct, type IConstruct, RootConstruct } from 'constructs';
 import type { EnvName } from '../functions/core/env.ts';
 import { DEFAULT_PLATFORM_LOGS, type PlatformLogs } from './function-logging.ts';
+import { lambdaAliasArgs } from './lambda-bundling.ts';
 import { type IWorkload, WorkloadEnvironment } from './workload.ts';
 
 /** The repository root: entries, the lockfile and the runner's Docker context are relative to it. */
@@ -140,6 +141,8 @@ export class RelayFunction extends Construct implements IWorkload {
         // import and first request take well under half the time (`npm run bench`, cold start
         // proxy). It also pins the SDK to the lockfile's version.
         bundleAwsSDK: true,
+        // Credentials from the environment only, as Lambda provides them: a smaller, faster bundle.
+        esbuildArgs: lambdaAliasArgs(),
         forceDockerBundling: false,
         metafile: true,
         commandHooks: props.openApiDocument ? OPENAPI_HOOKS : undefined,

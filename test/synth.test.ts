@@ -116,13 +116,17 @@ describe.each(SYNTHS)('npm run synth: $name', ({ args, functions, images }) => {
     expect(run.stdout).toMatch(/\d+ KiB/);
   });
 
-  it('bundles the AWS SDK into every function but the executor, which has no credentials', () => {
+  it('bundles the AWS SDK into every function but the executor, which has no credentials, with the environment as its only credential source', () => {
     for (const b of bundles) {
       // Nothing is left to the runtime's copy of the SDK: one file imports faster.
       expect(b.externals, b.path).toEqual([]);
       const sdk = Object.keys(b.packages).filter((name) => name.startsWith('@aws-sdk/'));
       if (b.path.endsWith('/Executor/Function')) expect(sdk).toEqual([]);
       else expect(sdk, b.path).toContain('@aws-sdk/client-dynamodb');
+      // Credentials come from the environment Lambda sets; the rest of the default chain stays out.
+      for (const provider of ['@aws-sdk/credential-provider-node', '@aws-sdk/credential-provider-ini']) {
+        expect(sdk, b.path).not.toContain(provider);
+      }
     }
     if (images) expect(bundle('Dispatcher/Function')?.packages).toHaveProperty(['@aws-sdk/client-lambda']);
   });

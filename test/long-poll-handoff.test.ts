@@ -6,7 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { announce, arrivedOf, waitingClaims } from '../functions/jobs/arrivals.ts';
+import {
+  type ArrivedJob,
+  announce,
+  arrivedOf,
+  nextArrival,
+  waitingClaims,
+} from '../functions/jobs/arrivals.ts';
 import type { JobItem } from '../functions/jobs/item.ts';
 import { jobKey } from '../functions/jobs/keys.ts';
 import { onClient } from './support/faults.ts';
@@ -120,5 +126,38 @@ describe('a long poll woken by an enqueue in its process', () => {
     }
 
     expect(claimedFirst).toEqual({ priority: 'arrived', strict: 'became-due' });
+  });
+});
+
+describe('jobs handed to a claim that was still reading the queue', () => {
+  const table = 'no-table';
+  const job = (id: string): ArrivedJob => ({
+    key: jobKey('q', id),
+    readyPk: '0#q',
+    readySk: `0000000000#000000000000000#${id}`,
+    timeoutMs: 30_000,
+  });
+
+  it('go to a claim still waiting when that claim answers with jobs of its own read', async () => {
+    const queue = newQueue();
+    const reading = nextArrival(table, queue, 1); // registered, its read in flight
+    announce(table, queue, 1, [job('handed')]);
+    const waiting = nextArrival(table, queue, 1).until(2_000);
+
+    reading.cancel([jobKey('q', 'found-by-its-read')]);
+
+    expect((await waiting).map((j) => j.key)).toEqual([jobKey('q', 'handed')]);
+  });
+
+  it('go nowhere when that claim took them itself', async () => {
+    const queue = newQueue();
+    const reading = nextArrival(table, queue, 1);
+    announce(table, queue, 1, [job('handed')]);
+    const waiting = nextArrival(table, queue, 1);
+
+    reading.cancel([jobKey('q', 'handed')]);
+
+    expect(waitingClaims(table, queue)).toBe(1);
+    waiting.cancel();
   });
 });

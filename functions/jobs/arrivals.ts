@@ -55,8 +55,9 @@ export function arrivedOf(written: readonly JobRef[]): ArrivedJob[] {
 
 /**
  * Wakes the claims waiting on the queue, the longest waiting first, until together they ask for
- * `count` jobs: a batch of 10 wakes one claim of 10, not ten claims that would race for it. Each
- * woken claim is handed its own share of `arrived`, so claims woken together do not race either.
+ * `count` jobs: a batch of 10 wakes one claim of 10, not ten claims that would race for it (and
+ * each claim woken would read the queue again once it answered). Each woken claim is handed its
+ * own share of `arrived`, so claims woken together do not race either.
  */
 export function announce(
   table: string,
@@ -83,14 +84,19 @@ export interface Arrival {
    * nothing it may try directly), or after `ms` with none, whichever comes first.
    */
   until(ms: number): Promise<readonly ArrivedJob[]>;
-  /** Stops waiting (an announcement is then passed to the next waiter). */
-  cancel(): void;
+  /**
+   * Stops waiting. Jobs handed to it while it was still claiming (before `until`), other than the
+   * `claimed` ones, go to the claims still waiting, as a fresh announcement: a claim that found
+   * jobs on its own read answers with those, and what it was handed must not wait for a re-query.
+   */
+  cancel(claimed?: readonly ItemKey[]): void;
 }
 
 /** Registers a claim of up to `wanted` jobs waiting on a queue. */
 export function nextArrival(table: string, queue: string, wanted: number): Arrival {
   const key = keyOf(table, queue);
   let handed: readonly ArrivedJob[] | undefined;
+  let taken = false;
   let resolve: (() => void) | undefined;
   const waiter: Waiter = {
     wanted,
@@ -99,7 +105,7 @@ export function nextArrival(table: string, queue: string, wanted: number): Arriv
       resolve?.();
     },
   };
-  const cancel = () => {
+  const leave = () => {
     const queued = waiters.get(key);
     const i = queued?.indexOf(waiter) ?? -1;
     if (queued && i >= 0) queued.splice(i, 1);
@@ -108,10 +114,11 @@ export function nextArrival(table: string, queue: string, wanted: number): Arriv
   waiters.set(key, [...(waiters.get(key) ?? []), waiter]);
   return {
     until(ms) {
+      taken = true;
       if (handed) return Promise.resolve(handed);
       return new Promise((done) => {
         const timer = setTimeout(() => {
-          cancel();
+          leave();
           done([]);
         }, ms);
         resolve = () => {
@@ -120,7 +127,13 @@ export function nextArrival(table: string, queue: string, wanted: number): Arriv
         };
       });
     },
-    cancel,
+    cancel(claimed = []) {
+      leave();
+      if (taken || !handed?.length) return;
+      const gone = new Set(claimed.map((k) => k.pk));
+      const unclaimed = handed.filter((job) => !gone.has(job.key.pk));
+      if (unclaimed.length) announce(table, queue, unclaimed.length, unclaimed);
+    },
   };
 }
 

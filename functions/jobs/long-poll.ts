@@ -11,6 +11,7 @@
 import { type ArrivedJob, nextArrival } from './arrivals.ts';
 import { type Claimed, claim } from './claim.ts';
 import type { StoreContext } from './context.ts';
+import { jobKey } from './keys.ts';
 
 /** The longest wait a claim may ask for: well under API Gateway's 30 s integration timeout. */
 export const MAX_WAIT_SECONDS = 20;
@@ -44,7 +45,7 @@ export async function claimWaiting(
     arrived = [];
     const left = deadline - performance.now();
     if (got.jobs.length || left <= 0 || (got.retryAfterMs ?? 0) >= left) {
-      arrival.cancel();
+      arrival.cancel(got.jobs.map((job) => jobKey(job.queue, job.id)));
       return got;
     }
     if (got.retryAfterMs !== undefined) {

@@ -116,6 +116,26 @@ export function targets(sections: readonly BenchSection[]): BenchSection {
       source: 'Cost per job',
     },
     {
+      what: 'every handler bundle: Relay’s own code and zod, largest',
+      target: '≤ 200 KiB',
+      value: at(sections, 'cold-start', (r: Loose) => Math.max(...(r as Loose[]).map((h) => h.ownKiB))),
+      met: (v) => v <= 200,
+      unit: 'KiB',
+      digits: 1,
+      source: 'Cold start proxy',
+    },
+    {
+      what: 'import + first request median, SDK bundled, slowest handler',
+      target: '≤ 90 ms',
+      value: at(sections, 'cold-start', (r: Loose) =>
+        Math.max(...(r as Loose[]).map((h) => h.bundled.totalMs)),
+      ),
+      met: (v) => v <= 90,
+      unit: 'ms',
+      digits: 1,
+      source: 'Cold start proxy',
+    },
+    {
       what: 'all-in $ per million pull jobs, one call per step',
       target: `≤ $${PULL_TARGETS_USD.single}`,
       value: at(sections, 'economy', (r) => economy('single')(r).usdPerMillion.total),

@@ -60,4 +60,18 @@ describe('targets', () => {
     expect(row('all-in $ per million pull jobs, batched')).toMatchObject({ value: 6, met: false });
     expect(row('pull drain jobs/s against the baseline')).toMatchObject({ value: null, met: null });
   });
+
+  it('judges the cold start by its largest bundle and its slowest handler', () => {
+    const coldStart = section('cold-start', [
+      { handler: 'relay', ownKiB: 150, bundled: { totalMs: 60 } },
+      { handler: 'jobs', ownKiB: 199, bundled: { totalMs: 95 } },
+      { handler: 'fallback', ownKiB: 120, bundled: { totalMs: 40 } },
+    ]);
+
+    const rows = targets([coldStart]).results as { what: string; value: number | null; met: boolean | null }[];
+    const row = (what: string) => rows.find((r) => r.what.startsWith(what));
+
+    expect(row('every handler bundle')).toMatchObject({ value: 199, met: true });
+    expect(row('import + first request')).toMatchObject({ value: 95, met: false });
+  });
 });

@@ -68,7 +68,11 @@ describe('targets', () => {
       { handler: 'fallback', ownKiB: 120, bundled: { totalMs: 40 } },
     ]);
 
-    const rows = targets([coldStart]).results as { what: string; value: number | null; met: boolean | null }[];
+    const rows = targets([coldStart]).results as {
+      what: string;
+      value: number | null;
+      met: boolean | null;
+    }[];
     const row = (what: string) => rows.find((r) => r.what.startsWith(what));
 
     expect(row('every handler bundle')).toMatchObject({ value: 199, met: true });

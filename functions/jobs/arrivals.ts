@@ -24,6 +24,8 @@ export interface ArrivedJob {
 interface Waiter {
   readonly wanted: number;
   readonly wake: (arrived: readonly ArrivedJob[]) => void;
+  /** Whether it waits (`until`), rather than still reading the queue after registering. */
+  waiting: boolean;
 }
 
 const waiters = new Map<string, Waiter[]>();
@@ -100,6 +102,7 @@ export function nextArrival(table: string, queue: string, wanted: number): Arriv
   let resolve: (() => void) | undefined;
   const waiter: Waiter = {
     wanted,
+    waiting: false,
     wake: (arrived) => {
       handed = arrived;
       resolve?.();
@@ -116,6 +119,7 @@ export function nextArrival(table: string, queue: string, wanted: number): Arriv
     until(ms) {
       taken = true;
       if (handed) return Promise.resolve(handed);
+      waiter.waiting = true;
       return new Promise((done) => {
         const timer = setTimeout(() => {
           leave();
@@ -137,6 +141,6 @@ export function nextArrival(table: string, queue: string, wanted: number): Arriv
   };
 }
 
-/** How many claims of this process wait on a queue: what an enqueue there would wake. */
+/** How many claims of this process wait on a queue, their own read of it done: what an enqueue there hands jobs to. */
 export const waitingClaims = (table: string, queue: string): number =>
-  waiters.get(keyOf(table, queue))?.length ?? 0;
+  waiters.get(keyOf(table, queue))?.filter((waiter) => waiter.waiting).length ?? 0;

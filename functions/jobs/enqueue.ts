@@ -49,7 +49,17 @@ export async function enqueueMany(
   jobs: readonly NewJob[],
   mode: EnqueueMode,
 ): Promise<void> {
-  if (mode === 'unique') return growingWhenThrottled(ctx, jobs, () => enqueueAllOrNothing(ctx, jobs));
+  return growingWhenThrottled(ctx, jobs, () =>
+    mode === 'unique' ? enqueueAllOrNothing(ctx, jobs) : enqueueEach(ctx, jobs, mode),
+  );
+}
+
+/** `enqueueMany` in `ignore` or `replace` mode: one conditional write per job. */
+async function enqueueEach(
+  ctx: StoreContext,
+  jobs: readonly NewJob[],
+  mode: Exclude<EnqueueMode, 'unique'>,
+): Promise<void> {
   const written: JobItem[] = [];
   const failures: unknown[] = [];
   // Every job is tried before the first failure is thrown, so each job written is recorded.
@@ -62,7 +72,7 @@ export async function enqueueMany(
     }
   });
   ctx.metrics.enqueued(written);
-  if (failures.length) await growingWhenThrottled(ctx, jobs, () => Promise.reject(failures[0]));
+  if (failures.length) throw failures[0];
 }
 
 /**

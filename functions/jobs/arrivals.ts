@@ -13,6 +13,7 @@ import type { ItemKey } from './keys.ts';
 
 /** A pull job just enqueued in this process, as a woken claim may try it without reading `ready`. */
 export interface ArrivedJob {
+  readonly id: string;
   readonly key: ItemKey;
   /** Its `ready` entry's partition and sort key, and its timeout: what the claim's condition checks. */
   readonly readyPk: string;
@@ -46,6 +47,7 @@ export function arrivedOf(written: readonly JobRef[]): ArrivedJob[] {
     if (typeof item.pk !== 'string' || typeof item.sk !== 'string' || typeof item.timeout_ms !== 'number')
       continue;
     arrived.push({
+      id: ref.id,
       key: { pk: item.pk, sk: item.sk },
       readyPk: item.ready_pk,
       readySk: item.ready_sk,
@@ -88,10 +90,10 @@ export interface Arrival {
   until(ms: number): Promise<readonly ArrivedJob[]>;
   /**
    * Stops waiting. Jobs handed to it while it was still claiming (before `until`), other than the
-   * `claimed` ones, go to the claims still waiting, as a fresh announcement: a claim that found
+   * ones it `claimed` (their ids: handed jobs are all of its queue), go to the claims still waiting, as a fresh announcement: a claim that found
    * jobs on its own read answers with those, and what it was handed must not wait for a re-query.
    */
-  cancel(claimed?: readonly ItemKey[]): void;
+  cancel(claimed?: readonly string[]): void;
 }
 
 /** Registers a claim of up to `wanted` jobs waiting on a queue. */
@@ -134,8 +136,8 @@ export function nextArrival(table: string, queue: string, wanted: number): Arriv
     cancel(claimed = []) {
       leave();
       if (taken || !handed?.length) return;
-      const gone = new Set(claimed.map((k) => k.pk));
-      const unclaimed = handed.filter((job) => !gone.has(job.key.pk));
+      const gone = new Set(claimed);
+      const unclaimed = handed.filter((job) => !gone.has(job.id));
       if (unclaimed.length) announce(table, queue, unclaimed.length, unclaimed);
     },
   };

@@ -11,7 +11,6 @@
 import { type ArrivedJob, nextArrival } from './arrivals.ts';
 import { type Claimed, claim } from './claim.ts';
 import type { StoreContext } from './context.ts';
-import { jobKey } from './keys.ts';
 
 /** The longest wait a claim may ask for: well under API Gateway's 30 s integration timeout. */
 export const MAX_WAIT_SECONDS = 20;
@@ -45,7 +44,7 @@ export async function claimWaiting(
     arrived = [];
     const left = deadline - performance.now();
     if (got.jobs.length || left <= 0 || (got.retryAfterMs ?? 0) >= left) {
-      arrival.cancel(got.jobs.map((job) => jobKey(job.queue, job.id)));
+      arrival.cancel(got.jobs.map((job) => job.id));
       return got;
     }
     if (got.retryAfterMs !== undefined) {

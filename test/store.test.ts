@@ -112,6 +112,36 @@ describe('enqueue', () => {
     expect((await store.get('q', 'big29'))?.payload).toBe(big);
   });
 
+  it('writes a unique batch of one job as one conditional put, not a transaction billed twice', async () => {
+    const operations: string[] = [];
+    onTestFinished(
+      addClientHook(async (call, next) => {
+        operations.push(call.operation);
+        return next();
+      }),
+    );
+    await store.enqueueMany([job('a')], 'unique');
+    expect(operations).toContain('PutItem');
+    expect(operations).not.toContain('TransactWriteItems');
+    expect(await store.get('q', 'a')).toMatchObject({ status: 'pending', payload: { n: 'a' } });
+  });
+
+  it('rejects a unique batch of one whose id is live, leaving the live job as it was', async () => {
+    await store.enqueue(job('a', { payload: 'first' }));
+    await expect(store.enqueueMany([job('a', { payload: 'second' })], 'unique')).rejects.toBeInstanceOf(
+      JobExistsError,
+    );
+    expect((await store.get('q', 'a'))?.payload).toBe('first');
+  });
+
+  it('rejects a unique batch of 101 whose conflict is its last job, alone in its write, leaving nothing behind', async () => {
+    await store.enqueue(job('j100'));
+    const batch = Array.from({ length: 101 }, (_, i) => job(`j${i}`));
+    await expect(store.enqueueMany(batch, 'unique')).rejects.toBeInstanceOf(JobExistsError);
+    expect(await store.get('q', 'j0')).toBeUndefined();
+    expect(await store.get('q', 'j99')).toBeUndefined();
+  });
+
   it('rejects a unique batch that names one id twice', async () => {
     await expect(store.enqueueMany([job('a'), job('a')], 'unique')).rejects.toBeInstanceOf(JobExistsError);
     expect(await store.get('q', 'a')).toBeUndefined();

@@ -166,20 +166,36 @@ async function enqueueAllOrNothing(ctx: StoreContext, jobs: readonly NewJob[]): 
   const items = await Promise.all(jobs.map((job) => newItem(ctx, job, now)));
   const written: WaitingItem[] = [];
   for (const chunk of transactionChunks(items)) {
-    const done = await ctx.db.transact(chunk.map((item) => putOf(item, idFree(seconds(now)))));
-    if (!done.ok) {
+    const conflicting = await writeAllOrNothing(ctx, chunk, seconds(now));
+    if (conflicting) {
       await rollBack(ctx, written);
-      const conflicting = chunk[
-        Math.max(
-          0,
-          done.refusals.findIndex((r) => r !== undefined),
-        )
-      ] as JobItem;
       throw new JobExistsError(conflicting.queue, conflicting.id);
     }
     written.push(...chunk);
   }
   ctx.metrics.enqueued(items);
+}
+
+/**
+ * Writes every job of `chunk` under `idFree`, or none; returns a job that was not free, if any. A
+ * chunk of one is a lone conditional put: as atomic as a transaction, and DynamoDB bills a
+ * transactional write twice.
+ */
+async function writeAllOrNothing(
+  ctx: StoreContext,
+  chunk: readonly WaitingItem[],
+  nowSeconds: number,
+): Promise<WaitingItem | undefined> {
+  const [only] = chunk;
+  if (only && chunk.length === 1) return (await ctx.db.put(only, idFree(nowSeconds))).ok ? undefined : only;
+  const done = await ctx.db.transact(chunk.map((item) => putOf(item, idFree(nowSeconds))));
+  if (done.ok) return undefined;
+  return chunk[
+    Math.max(
+      0,
+      done.refusals.findIndex((r) => r !== undefined),
+    )
+  ];
 }
 
 /** Deletes the jobs a rejected batch wrote, each only while still unclaimed (`stillOurs`). */

@@ -86,7 +86,7 @@ export function targets(sections: readonly BenchSection[]): BenchSection {
       source: 'Against the baseline',
     },
     {
-      what: 'pull enqueue → claim p50 with long polls (local)',
+      what: 'pull enqueue → claim p50 with long polls, one job per enqueue (local)',
       target: '≤ 20 ms',
       value: at(sections, 'latency', (r: Loose) => r.pull_long_poll.enqueue_to_claim_ms.p50),
       met: (v) => v <= 20,

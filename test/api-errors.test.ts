@@ -267,7 +267,8 @@ describe('store faults', () => {
         : undefined,
     );
 
-    const res = await api.send('POST', '/v2/queues/jobs?mode=unique', [v2Job]);
+    // Two jobs: a unique batch of one is a lone put, not a transaction.
+    const res = await api.send('POST', '/v2/queues/jobs?mode=unique', [v2Job, { ...v2Job, id: 'b' }]);
 
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('1');

@@ -88,9 +88,19 @@ const styleOf = (event: ApiEvent): ErrorStyle =>
  */
 function checkParams(params: Record<string, string>): void {
   for (const [param, value] of Object.entries(params)) {
-    const parsed = name(`\`${param}\``).safeParse(value);
+    const parsed = paramSchema(param).safeParse(value);
     if (!parsed.success) throw new HttpError(400, `Invalid URL: ${parsed.error.issues[0]?.message}`);
   }
+}
+
+/** Each path parameter's schema, built once: the routes name a handful of parameters. */
+const paramSchemas = new Map<string, ReturnType<typeof name>>();
+function paramSchema(param: string): ReturnType<typeof name> {
+  const known = paramSchemas.get(param);
+  if (known) return known;
+  const schema = name(`\`${param}\``);
+  paramSchemas.set(param, schema);
+  return schema;
 }
 
 /** Whether a query value's percent-escapes decode to UTF-8; a `%` that starts no escape is text. */

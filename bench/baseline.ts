@@ -122,8 +122,10 @@ async function startRelay(dir: string): Promise<{ url: string; stop: () => Promi
   }
 }
 
-/** A drain of the stack at `url`. */
-// The table name only feeds an in-process request count, which a child's server never reaches.
+/**
+ * A drain of the stack at `url`. The table name only feeds an in-process request count, which a
+ * child's server never reaches.
+ */
 const drainOn = (url: string, p: PullParameters): Promise<DrainResult> =>
   drain(relayV2(url), p, 'not-in-this-process');
 
@@ -150,25 +152,24 @@ export const bench: Bench = async (ctx: BenchContext) => {
   const rounds = ctx.quick ? 1 : 3;
   const baseline = prepare(rev, ctx.log);
   const runs: { side: 'baseline' | 'current'; jobs_per_s: number }[] = [];
-  const sides = [
-    ['baseline', baseline.dir],
-    ['current', ROOT],
-  ] as const;
-  const stacks: { url: string; stop: () => Promise<void> }[] = [];
+  const stacks: { side: 'baseline' | 'current'; url: string; stop: () => Promise<void> }[] = [];
   try {
-    // Each side's stack starts once and drains one backlog unmeasured: DynamoDB Local's JVM and
-    // V8 compile their hot paths during it (a fresh JVM's first few thousand requests cost it two to four times
-    // the CPU of later ones), so the rounds compare running stacks, not cold starts.
-    for (const [side, dir] of sides) {
+    // Each side's stack starts once and drains one backlog unmeasured: DynamoDB Local's JVM and V8
+    // compile their hot paths during it (a fresh JVM's first few thousand requests cost it two to
+    // four times the CPU of later ones), so the rounds compare running stacks, not cold starts.
+    for (const [side, dir] of [
+      ['baseline', baseline.dir],
+      ['current', ROOT],
+    ] as const) {
       const relay = await startRelay(dir);
-      stacks.push(relay);
+      stacks.push({ side, ...relay });
       const warm = await drainOn(relay.url, p);
       ctx.log(`   ${side}: ${num(warm.drain_jobs_per_s)} jobs/s warming up (not counted)`);
     }
     for (let round = 0; round < rounds; round++) {
       // Alternating, so a change in the machine's load falls on both sides alike.
-      for (const [at, [side]] of sides.entries()) {
-        const result = await drainOn((stacks[at] as { url: string }).url, p);
+      for (const { side, url } of stacks) {
+        const result = await drainOn(url, p);
         runs.push({ side, jobs_per_s: result.drain_jobs_per_s });
         ctx.log(`   ${side}: ${num(result.drain_jobs_per_s)} jobs/s`);
       }

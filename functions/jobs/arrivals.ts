@@ -90,8 +90,9 @@ export interface Arrival {
   until(ms: number): Promise<readonly ArrivedJob[]>;
   /**
    * Stops waiting. Jobs handed to it while it was still claiming (before `until`), other than the
-   * ones it `claimed` (their ids: handed jobs are all of its queue), go to the claims still waiting, as a fresh announcement: a claim that found
-   * jobs on its own read answers with those, and what it was handed must not wait for a re-query.
+   * ones it `claimed` (their ids: handed jobs are all of its queue), go to the claims still waiting,
+   * as a fresh announcement: a claim that found jobs on its own read answers with those, and what it
+   * was handed must not wait for a re-query.
    */
   cancel(claimed?: readonly string[]): void;
 }
